@@ -1,0 +1,117 @@
+"""The `lossbench` command: thin commands over the library. Only this module prints.
+
+Heavy modules (numba, pandas, scipy) are imported inside commands, so `lossbench --help` is fast.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from lossbench import __version__
+from lossbench.errors import LossbenchError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="lossbench",
+    help="Which loss gives the better model on data like mine, and what does each loss cost?",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+out = Console()
+err = Console(stderr=True)
+_debug = {"on": False}
+
+
+@contextmanager
+def _user_errors():
+    """Turn a `LossbenchError` into one red line on stderr and exit code 2 (traceback with
+    --debug)."""
+    try:
+        yield
+    except LossbenchError as error:
+        if _debug["on"]:
+            err.print(traceback.format_exc(), markup=False, highlight=False)
+        err.print(f"[bold red]error:[/] {error}", highlight=False)
+        raise typer.Exit(code=2) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"lossbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    _debug["on"] = debug
+
+
+class Topic(StrEnum):
+    losses = "losses"
+    impls = "impls"
+
+
+@app.command("list")
+def list_(
+    topic: Annotated[Topic, typer.Argument(help="What to list.")] = Topic.losses,
+) -> None:
+    """Document what a config can name: losses (with parameters and formula), impls."""
+    with _user_errors():
+        out.print(_losses_table() if topic is Topic.losses else _impls_table())
+
+
+def _losses_table() -> Table:
+    from lossbench.losses import LOSSES
+
+    table = Table(title="losses (r = y_true − y_pred)", title_justify="left")
+    for column in ("name", "parameters", "y_pred", "formula", "what it is for"):
+        table.add_column(column)
+    for name, cls in sorted(LOSSES.items()):
+        params = "\n".join(f"{p.name}={p.default} — {p.doc}" for p in cls.parameters) or "—"
+        row = (name, params, cls.prediction, cls.formula, cls.summary)
+        table.add_row(*(escape(cell) for cell in row))  # formulas hold [brackets]
+    table.caption = (
+        "A user loss is named 'package.module:function' (that code is imported and run)."
+    )
+    return table
+
+
+def _impls_table() -> Table:
+    table = Table(title="implementations", title_justify="left")
+    for column in ("impl", "available", "what it is"):
+        table.add_column(column)
+    numba_ok = importlib.util.find_spec("numba") is not None
+    table.add_row("numpy", "yes", "vectorized numpy reference that mirrors each formula")
+    table.add_row(
+        "fused",
+        "yes" if numba_ok else "no (pip install numba)",
+        "numba kernels: one pass over memory, value and gradient together",
+    )
+    return table
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

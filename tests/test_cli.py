@@ -1,0 +1,33 @@
+from typer.testing import CliRunner
+
+from lossbench import __version__
+from lossbench.cli import app
+
+runner = CliRunner()
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"lossbench {__version__}"
+
+
+def test_list_losses_shows_every_loss_with_parameters_and_formula():
+    result = runner.invoke(app, ["list", "losses"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    for name in ("mse", "huber", "bce", "bce_logits", "mae", "pseudo_huber", "log_cosh"):
+        assert f"│ {name} " in result.output
+    assert "delta=1.0" in result.output
+    assert "mean(−[y log p + (1 − y) log(1 − p)])" in result.output
+
+
+def test_list_impls():
+    result = runner.invoke(app, ["list", "impls"])
+    assert result.exit_code == 0, result.output
+    assert "numpy" in result.output and "fused" in result.output
+
+
+def test_unknown_topic_exits_2_without_traceback():
+    result = runner.invoke(app, ["list", "bogus"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
