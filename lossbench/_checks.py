@@ -8,7 +8,9 @@ from lossbench.errors import LossbenchError
 
 __all__ = ["as_loss_inputs", "check_choice", "locate_bad_input"]
 
-_FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+_FLOAT64 = np.dtype(np.float64)
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT_DTYPES = (_FLOAT64, _FLOAT32)
 
 
 def check_choice(argument: str, value: object, choices: tuple[str, ...]) -> None:
@@ -39,6 +41,18 @@ def as_loss_inputs(
     dtype (integer or boolean labels are fine) and is cast to y_pred's dtype. Shapes must match
     exactly (no broadcasting); empty inputs are refused. Lists and scalars become float64.
     """
+    # The common case, 1-D arrays of one float dtype, costs a few attribute reads: small arrays
+    # are called in tight loops. (A strided 1-D view passes too; numba handles any layout.)
+    if (
+        type(y_pred) is np.ndarray
+        and type(y_true) is np.ndarray
+        and y_true.dtype is y_pred.dtype
+        and (y_pred.dtype is _FLOAT64 or y_pred.dtype is _FLOAT32)
+        and y_pred.ndim == 1
+        and y_true.ndim == 1
+        and len(y_true) == len(y_pred) > 0
+    ):
+        return y_true, y_pred, y_pred.shape
     yp = _as_array("y_pred", y_pred)
     yt = _as_array("y_true", y_true)
     if yp.dtype not in _FLOAT_DTYPES:

@@ -27,7 +27,9 @@ import time
 
 import numba
 import numpy as np
+from llvmlite import ir as llvm_ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 __all__ = ["KERNELS", "Kernels", "compile_all"]
@@ -40,6 +42,32 @@ __all__ = ["KERNELS", "Kernels", "compile_all"]
 _KERNEL = dict(cache=True, error_model="numpy", nogil=True, fastmath=False)
 _HELPER = dict(_KERNEL, inline="always")
 _BLOCK = 2048  # elements summed per vectorized block; blocks are combined with compensation
+
+
+@intrinsic
+def _add_reassoc(typingctx, a, b):
+    """a + b as an LLVM `fadd reassoc`: lets the loop vectorizer split this one sum into
+    lanes, without licensing any other rewrite of the surrounding arithmetic."""
+
+    def codegen(context, builder, signature, args):
+        return builder.fadd(args[0], args[1], flags=("reassoc", "nsz"))
+
+    return types.float64(types.float64, types.float64), codegen
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c as `llvm.fmuladd`: one rounding where the CPU has FMA (more accurate, half the
+    instructions of a Horner step), a multiply and an add where it has not."""
+
+    def codegen(context, builder, signature, args):
+        double = llvm_ir.DoubleType()
+        fnty = llvm_ir.FunctionType(double, [double, double, double])
+        fmuladd = cgutils.get_or_insert_function(builder.module, fnty, "llvm.fmuladd.f64")
+        return builder.call(fmuladd, args)
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
 
 # ---------------------------------------------------------------------------------------------
 # 1. Vectorizable math (fdlibm, e_log.c / s_log1p.c / e_exp.c, Sun Microsystems 1993)
@@ -70,8 +98,8 @@ def _log_reduced(bits: int, c: float) -> float:
     s = f / (2.0 + f)
     z = s * s
     w = z * z
-    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
-    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    t1 = w * _fma(w, _fma(w, _LG6, _LG4), _LG2)
+    t2 = z * _fma(w, _fma(w, _fma(w, _LG7, _LG5), _LG3), _LG1)
     hfsq = 0.5 * f * f
     dk = np.float64(k)
     return dk * _LN2_HI - ((hfsq - (s * (hfsq + t2 + t1) + (dk * _LN2_LO + c))) - f)
@@ -109,10 +137,10 @@ def _exp_nonpositive(x: float) -> float:
     """
     x = max(x, -746.0)  # keeps k within int range for any input, even -1e300
     kf = math.floor(x * _INV_LN2 + 0.5)
-    r = (x - kf * _LN2_HI) - kf * _LN2_LO
+    r = _fma(-kf, _LN2_LO, _fma(-kf, _LN2_HI, x))
     p = _INV_FACTORIAL[13]
     for i in range(12, -1, -1):  # Horner; LLVM unrolls the constant trip count
-        p = _INV_FACTORIAL[i] + r * p
+        p = _fma(r, p, _INV_FACTORIAL[i])
     k = np.int64(kf)
     k1 = k >> 1
     scale1 = np.int64((k1 + 1023) << 52).view(np.float64)
@@ -128,7 +156,7 @@ def _expm1_half(x: float) -> float:
     """
     p = _INV_FACTORIAL[15]
     for i in range(14, 0, -1):
-        p = _INV_FACTORIAL[i] + x * p
+        p = _fma(x, p, _INV_FACTORIAL[i])
     return x * p
 
 
@@ -141,17 +169,6 @@ def _neumaier_add(total: float, compensation: float, x: float) -> tuple[float, f
     else:
         compensation += (x - t) + total
     return t, compensation
-
-
-@intrinsic
-def _add_reassoc(typingctx, a, b):
-    """a + b as an LLVM `fadd reassoc`: lets the loop vectorizer split this one sum into
-    lanes, without licensing any other rewrite of the surrounding arithmetic."""
-
-    def codegen(context, builder, signature, args):
-        return builder.fadd(args[0], args[1], flags=("reassoc", "nsz"))
-
-    return types.float64(types.float64, types.float64), codegen
 
 
 # ---------------------------------------------------------------------------------------------

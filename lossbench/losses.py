@@ -86,17 +86,15 @@ class Loss:
     # -- the public family ----------------------------------------------------------------------
     def value(self, y_true, y_pred, *, reduction: str = "mean", impl: str = "numpy"):
         """The loss, reduced: a float for "mean" and "sum", an array for "none"."""
-        value, _ = self._compute(y_true, y_pred, reduction, impl, want_value=True, want_grad=False)
-        return value
+        return self._compute(y_true, y_pred, reduction, impl, True, False)[0]
 
     def gradient(self, y_true, y_pred, *, reduction: str = "mean", impl: str = "numpy"):
         """d(reduced loss)/d(y_pred), an array of y_pred's shape and dtype."""
-        _, grad = self._compute(y_true, y_pred, reduction, impl, want_value=False, want_grad=True)
-        return grad
+        return self._compute(y_true, y_pred, reduction, impl, False, True)[1]
 
     def value_and_gradient(self, y_true, y_pred, *, reduction: str = "mean", impl: str = "numpy"):
         """`(value, gradient)` from one evaluation (one pass over memory with impl="fused")."""
-        return self._compute(y_true, y_pred, reduction, impl, want_value=True, want_grad=True)
+        return self._compute(y_true, y_pred, reduction, impl, True, True)
 
     # -- what a subclass provides ---------------------------------------------------------------
     def _values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -135,7 +133,7 @@ class Loss:
             params[p.name] = v
         return params
 
-    def _compute(self, y_true, y_pred, reduction, impl, *, want_value, want_grad):
+    def _compute(self, y_true, y_pred, reduction, impl, want_value, want_grad):
         if reduction not in REDUCTIONS:
             check_choice("reduction", reduction, REDUCTIONS)
         if impl not in self.impls:
@@ -146,10 +144,8 @@ class Loss:
             check_choice("impl", impl, IMPLS)
         yt, yp, shape = as_loss_inputs(y_true, y_pred)
         if impl == "fused":
-            value, grad = self._compute_fused(yt, yp, shape, reduction, want_value, want_grad)
-        else:
-            value, grad = self._compute_numpy(yt, yp, shape, reduction, want_value, want_grad)
-        return value, grad
+            return self._compute_fused(yt, yp, shape, reduction, want_value, want_grad)
+        return self._compute_numpy(yt, yp, shape, reduction, want_value, want_grad)
 
     def _compute_numpy(self, yt, yp, shape, reduction, want_value, want_grad):
         bad = not (math.isfinite(yt.sum()) and math.isfinite(yp.sum()))
@@ -177,31 +173,32 @@ class Loss:
         return value, grad
 
     def _compute_fused(self, yt, yp, shape, reduction, want_value, want_grad):
-        kernels = _fused_kernels(self.name)
+        kernels = _KERNELS_BY_NAME.get(self.name) or _fused_kernels(self.name)
         a, b = self._fused_args(yp.dtype)
-        scale = 1.0 / yp.size if reduction == "mean" else 1.0
+        n = yp.size
         value = grad = None
+        if want_grad:
+            grad = np.empty(n, yp.dtype)
         if reduction == "none" and want_value:
-            values = np.empty_like(yp)
+            values = np.empty(n, yp.dtype)
             if want_grad:
-                grad = np.empty_like(yp)
                 check = kernels.value_each_and_gradient(yt, yp, values, grad, a, b)
             else:
                 check = kernels.value_each(yt, yp, values, a, b)
-            value = values.reshape(shape)
-        elif want_value:
-            if want_grad:
-                grad = np.empty_like(yp)
-                total, check = kernels.value_sum_and_gradient(yt, yp, grad, scale, a, b)
-            else:
-                total, check = kernels.value_sum(yt, yp, a, b)
-            value = total / yp.size if reduction == "mean" else total
+            value = values if values.shape == shape else values.reshape(shape)
         else:
-            grad = np.empty_like(yp)
-            check = kernels.gradient(yt, yp, grad, scale, a, b)
+            scale = 1.0 / n if reduction == "mean" else 1.0
+            if want_value and want_grad:
+                value, check = kernels.value_sum_and_gradient(yt, yp, grad, scale, a, b)
+            elif want_value:
+                value, check = kernels.value_sum(yt, yp, a, b)
+            else:
+                check = kernels.gradient(yt, yp, grad, scale, a, b)
+            if want_value and reduction == "mean":
+                value /= n
         if not math.isfinite(check):
             locate_bad_input(yt, yp, shape, labels=self.labels)
-        return value, None if grad is None else grad.reshape(shape)
+        return value, grad if grad is None or grad.shape == shape else grad.reshape(shape)
 
 
 _KERNELS_BY_NAME: dict[str, Any] = {}
