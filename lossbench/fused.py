@@ -60,13 +60,71 @@ def _fma(typingctx, a, b, c):
     """a * b + c as `llvm.fmuladd`: one rounding where the CPU has FMA (more accurate, half the
     instructions of a Horner step), a multiply and an add where it has not."""
 
-    def codegen(context, builder, signature, args):
-        double = llvm_ir.DoubleType()
-        fnty = llvm_ir.FunctionType(double, [double, double, double])
-        fmuladd = cgutils.get_or_insert_function(builder.module, fnty, "llvm.fmuladd.f64")
-        return builder.call(fmuladd, args)
+    if not (a == b == c and a in (types.float32, types.float64)):
+        return None  # callers pass three float32s or three float64s
+    name, ir_type = (
+        ("llvm.fmuladd.f32", llvm_ir.FloatType())
+        if a == types.float32
+        else ("llvm.fmuladd.f64", llvm_ir.DoubleType())
+    )
 
-    return types.float64(types.float64, types.float64, types.float64), codegen
+    def codegen(context, builder, signature, args):
+        fnty = llvm_ir.FunctionType(ir_type, [ir_type] * 3)
+        return builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), args)
+
+    return a(a, a, a), codegen
+
+
+def _float_layout(x):
+    """(float LLVM type, int LLVM type, mantissa bits, exponent bias) of a numba float type."""
+    if x == types.float32:
+        return llvm_ir.FloatType(), llvm_ir.IntType(32), 23, 127
+    if x == types.float64:
+        return llvm_ir.DoubleType(), llvm_ir.IntType(64), 52, 1023
+    return None
+
+
+@intrinsic
+def _split(typingctx, x):
+    """x = 2^k (1 + f) with 1 + f in [sqrt(2)/2, sqrt(2)), for positive normal x: (k, f) in x's
+    precision. Bit arithmetic in LLVM IR: numba would widen int32 to int64, halving the lanes."""
+    layout = _float_layout(x)
+    if layout is None:
+        return None
+    ftype, itype, mantissa_bits, _ = layout
+    # the bit pattern of sqrt(2)/2 in x's precision: mantissas are reduced around it
+    sqrt_half_bits = int(np.array(math.sqrt(0.5), dtype=str(x)).view(f"int{itype.width}"))
+
+    def codegen(context, builder, signature, args):
+        bits = builder.bitcast(args[0], itype)
+        t = builder.sub(bits, itype(sqrt_half_bits))
+        k = builder.ashr(t, itype(mantissa_bits))
+        high = builder.and_(t, itype(-(1 << mantissa_bits)))
+        f = builder.fsub(builder.bitcast(builder.sub(bits, high), ftype), ftype(1.0))
+        return context.make_tuple(builder, signature.return_type, [builder.sitofp(k, ftype), f])
+
+    return types.UniTuple(x, 2)(x), codegen
+
+
+@intrinsic
+def _ldexp(typingctx, x, k):
+    """x * 2^k for an integral k of x's type, down to 2^-1100 (float64) or 2^-150 (float32),
+    in two steps so that subnormal results come out right."""
+    layout = _float_layout(x)
+    if layout is None or k != x:
+        return None
+    ftype, itype, mantissa_bits, bias = layout
+
+    def codegen(context, builder, signature, args):
+        n = builder.fptosi(args[1], itype)
+        half = builder.ashr(n, itype(1))
+        scales = [
+            builder.bitcast(builder.shl(builder.add(e, itype(bias)), itype(mantissa_bits)), ftype)
+            for e in (half, builder.sub(n, half))
+        ]
+        return builder.fmul(builder.fmul(args[0], scales[0]), scales[1])
+
+    return x(x, k), codegen
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,7 +134,6 @@ _LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that k * _LN2_HI is exact 
 _LN2_LO = 1.90821492927058770002e-10
 _LN2 = 0.6931471805599453
 _INV_LN2 = 1.44269504088896338700e00
-_SQRT1_2_BITS = 0x3FE6A09E667F3BCD  # bit pattern of sqrt(2)/2: mantissas are reduced around it
 _LG1 = 6.666666666666735130e-01
 _LG2 = 3.999999999940941908e-01
 _LG3 = 2.857142874366239149e-01
@@ -87,42 +144,48 @@ _LG7 = 1.479819860511658591e-01
 
 
 @numba.njit(**_HELPER)
-def _log_reduced(bits: int, c: float) -> float:
-    """log(x) + c/x-style correction for x given by its float64 bits (x positive, normal).
+def _log_poly(k: float, f: float, s: float, c: float) -> float:
+    """log(2^k (1 + f)) + c, given s = f / (2 + f) (callers share that division).
 
-    x = 2^k * m with m in [sqrt(2)/2, sqrt(2)); log x = k ln2 + log1p(f), f = m - 1, and
-    log1p(f) = 2s + s R(s^2) with s = f / (2 + f), R fdlibm's minimax polynomial (< 2^-58).
+    log1p(f) = 2s + s R(s^2), R fdlibm's minimax polynomial (error < 2^-58 for 1 + f in
+    [sqrt(2)/2, sqrt(2))); c is a small correction the caller adds in the right place.
     """
-    k = (bits - _SQRT1_2_BITS) >> 52
-    f = np.int64(bits - (k << 52)).view(np.float64) - 1.0
-    s = f / (2.0 + f)
     z = s * s
     w = z * z
     t1 = w * _fma(w, _fma(w, _LG6, _LG4), _LG2)
     t2 = z * _fma(w, _fma(w, _fma(w, _LG7, _LG5), _LG3), _LG1)
     hfsq = 0.5 * f * f
-    dk = np.float64(k)
-    return dk * _LN2_HI - ((hfsq - (s * (hfsq + t2 + t1) + (dk * _LN2_LO + c))) - f)
+    return k * _LN2_HI - ((hfsq - (s * (hfsq + t2 + t1) + (k * _LN2_LO + c))) - f)
 
 
 @numba.njit(**_HELPER)
-def _log(x: float) -> float:
-    """Natural log of a positive normal float64 (callers guarantee the domain)."""
-    return _log_reduced(np.float64(x).view(np.int64), 0.0)
+def _log1p_recip(x: float) -> tuple[float, float]:
+    """(log(1 + x), 1 / (1 + x)) for -1 < x <= 1: callers need both, so 1 / u is shared.
 
-
-@numba.njit(**_HELPER)
-def _log1p(x: float) -> float:
-    """log(1 + x) for x > -1, accurate for tiny |x|.
-
-    1 + x is rounded; c = (x - (u - 1)) / u restores what the rounding lost (fdlibm s_log1p.c).
+    1 + x is rounded; c = x - (u - 1) (or 1 - (u - x)) is what the rounding lost, and c / u
+    puts it back (fdlibm s_log1p.c): log1p stays exact to an ulp or two for tiny x.
     """
     u = 1.0 + x
-    bits = np.float64(u).view(np.int64)
-    k = (bits - _SQRT1_2_BITS) >> 52
-    c = (1.0 - (u - x)) if k > 0 else (x - (u - 1.0))
-    c = c / u if k < 54 else 0.0
-    return _log_reduced(bits, c)
+    k, f = _split(u)
+    c = (1.0 - (u - x)) if k > 0.0 else (x - (u - 1.0))
+    recip = 1.0 / u
+    return _log_poly(k, f, f / (2.0 + f), c * recip), recip
+
+
+@numba.njit(**_HELPER)
+def _bce_logs(p: float) -> tuple[float, float, float]:
+    """(log p, log(1 - p), 1 / (p (1 - p))) for p in (0, 1).
+
+    log(1 - p) is taken as log1p(-p): exact where p is tiny and 1 - p rounds.
+    """
+    k1, f1 = _split(p)
+    u = 1.0 - p
+    k2, f2 = _split(u)
+    c = (1.0 - u) - p  # what rounding 1 - p lost; 0 for p >= 1/2
+    recip_pu = 1.0 / (p * u)  # serves the correction c / u and the gradient
+    log_p = _log_poly(k1, f1, f1 / (2.0 + f1), 0.0)
+    log_1mp = _log_poly(k2, f2, f2 / (2.0 + f2), c * p * recip_pu)
+    return log_p, log_1mp, recip_pu
 
 
 _INV_FACTORIAL = tuple(1.0 / math.factorial(i) for i in range(16))
@@ -132,20 +195,15 @@ _INV_FACTORIAL = tuple(1.0 / math.factorial(i) for i in range(16))
 def _exp_nonpositive(x: float) -> float:
     """exp(x) for x <= 0 (0 below -746, where it underflows).
 
-    x = k ln2 + r with |r| <= ln2 / 2; exp(r) by its Taylor series to r^13 (error < 2^-57);
-    2^k applied in two steps so that subnormal results come out right.
+    x = k ln2 + r with |r| <= ln2 / 2; exp(r) by its Taylor series to r^13 (error < 2^-57).
     """
     x = max(x, -746.0)  # keeps k within int range for any input, even -1e300
-    kf = math.floor(x * _INV_LN2 + 0.5)
-    r = _fma(-kf, _LN2_LO, _fma(-kf, _LN2_HI, x))
+    k = np.floor(x * _INV_LN2 + 0.5)
+    r = _fma(-k, _LN2_LO, _fma(-k, _LN2_HI, x))
     p = _INV_FACTORIAL[13]
     for i in range(12, -1, -1):  # Horner; LLVM unrolls the constant trip count
         p = _fma(r, p, _INV_FACTORIAL[i])
-    k = np.int64(kf)
-    k1 = k >> 1
-    scale1 = np.int64((k1 + 1023) << 52).view(np.float64)
-    scale2 = np.int64((k - k1 + 1023) << 52).view(np.float64)
-    return p * scale1 * scale2
+    return _ldexp(p, k)
 
 
 @numba.njit(**_HELPER)
@@ -158,6 +216,70 @@ def _expm1_half(x: float) -> float:
     for i in range(14, 0, -1):
         p = _fma(x, p, _INV_FACTORIAL[i])
     return x * p
+
+
+# float32 versions (fdlibm e_logf.c / s_log1pf.c / e_expf.c): 16 lanes per AVX-512 register
+# instead of 8, for the transcendental-bound losses. Every constant is a float32 so
+# that numba keeps the arithmetic in single precision. Error: about 1 ulp (6e-8).
+_F32 = np.float32
+_ZERO_F, _HALF_F, _ONE_F, _TWO_F = _F32(0.0), _F32(0.5), _F32(1.0), _F32(2.0)
+_LN2_HI_F = _F32(6.9313812256e-01)  # 0x3f317180
+_LN2_LO_F = _F32(9.0580006145e-06)  # 0x3717f7d1
+_LG1_F = _F32(6.6666662693e-01)
+_LG2_F = _F32(4.0000972152e-01)
+_LG3_F = _F32(2.8498786688e-01)
+_LG4_F = _F32(2.4279078841e-01)
+_EXP_LN2_HI_F = _F32(6.9314575195e-01)  # 0x3f317200: k * hi exact for |k| < 2^8
+_EXP_LN2_LO_F = _F32(1.4286067653e-06)  # 0x35bfbe8e
+_INV_LN2_F = _F32(1.4426950216e00)
+_EXP_MIN_F = _F32(-104.0)  # exp underflows to 0 below
+_INV_FACTORIAL_F = tuple(_F32(1.0 / math.factorial(i)) for i in range(8))
+
+
+@numba.njit(**_HELPER)
+def _log_poly_f32(k, f, s, c):
+    """float32 `_log_poly`: fdlibm's 4-term polynomial suffices for single precision."""
+    z = s * s
+    w = z * z
+    t1 = w * _fma(w, _LG4_F, _LG2_F)
+    t2 = z * _fma(w, _LG3_F, _LG1_F)
+    hfsq = _HALF_F * f * f
+    return k * _LN2_HI_F - ((hfsq - (s * (hfsq + t2 + t1) + (k * _LN2_LO_F + c))) - f)
+
+
+@numba.njit(**_HELPER)
+def _log1p_recip_f32(x):
+    """float32 `_log1p_recip`."""
+    u = _ONE_F + x
+    k, f = _split(u)
+    c = (_ONE_F - (u - x)) if k > _ZERO_F else (x - (u - _ONE_F))
+    recip = _ONE_F / u
+    return _log_poly_f32(k, f, f / (_TWO_F + f), c * recip), recip
+
+
+@numba.njit(**_HELPER)
+def _bce_logs_f32(p):
+    """float32 `_bce_logs`."""
+    k1, f1 = _split(p)
+    u = _ONE_F - p
+    k2, f2 = _split(u)
+    c = (_ONE_F - u) - p
+    recip_pu = _ONE_F / (p * u)
+    log_p = _log_poly_f32(k1, f1, f1 / (_TWO_F + f1), _ZERO_F)
+    log_1mp = _log_poly_f32(k2, f2, f2 / (_TWO_F + f2), c * p * recip_pu)
+    return log_p, log_1mp, recip_pu
+
+
+@numba.njit(**_HELPER)
+def _exp_nonpositive_f32(x):
+    """float32 `_exp_nonpositive`: Taylor series to r^7, 0 below -104."""
+    x = max(x, _EXP_MIN_F)
+    k = np.floor(x * _INV_LN2_F + _HALF_F)
+    r = _fma(-k, _EXP_LN2_LO_F, _fma(-k, _EXP_LN2_HI_F, x))
+    p = _INV_FACTORIAL_F[7]
+    for i in range(6, -1, -1):
+        p = _fma(r, p, _INV_FACTORIAL_F[i])
+    return _ldexp(p, k)
 
 
 @numba.njit(**_HELPER)
@@ -218,7 +340,7 @@ def _log_cosh_element(y, p, a, b):
     # |r| >= 1: log cosh r = |r| - ln 2 + log1p(exp(-2|r|)), finite for any |r|
     e = _exp_nonpositive(-2.0 * ar)
     small = ar < 1.0
-    v = _log1p(2.0 * sinh_half * sinh_half) if small else (ar - _LN2) + _log1p(e)
+    v = _log1p_recip(2.0 * sinh_half * sinh_half)[0] if small else (ar - _LN2) + _log1p_recip(e)[0]
     tanh_abs = em2 / (em2 + 2.0) if small else (1.0 - e) / (1.0 + e)
     return v, -tanh_abs if r > 0.0 else tanh_abs, r
 
@@ -226,10 +348,10 @@ def _log_cosh_element(y, p, a, b):
 @numba.njit(**_HELPER)
 def _bce_element(y, p, eps, b):
     pc = min(max(p, eps), 1.0 - eps)
-    # log(1 - p) as log1p(-p): exact for p near 0, where 1 - p would round
-    v = -(y * _log(pc) + (1.0 - y) * _log1p(-pc))
+    log_p, log_1mp, recip = _bce_logs(pc)
+    v = -(y * log_p + (1.0 - y) * log_1mp)
     inside = p >= eps and p <= 1.0 - eps  # outside, the clipped loss is flat: gradient 0
-    d = (pc - y) / (pc * (1.0 - pc)) if inside else 0.0
+    d = (pc - y) * recip if inside else 0.0
     check = y + p if (y >= 0.0 and y <= 1.0) else np.nan
     return v, d, check
 
@@ -238,9 +360,34 @@ def _bce_element(y, p, eps, b):
 def _bce_logits_element(y, z, a, b):
     # softplus(z) - y z = max(z, 0) - y z + log1p(exp(-|z|)): exp never overflows
     e = _exp_nonpositive(-abs(z))
-    v = max(z, 0.0) - z * y + _log1p(e)
-    sigmoid = (1.0 if z >= 0.0 else e) / (1.0 + e)
+    log1p_e, recip = _log1p_recip(e)
+    v = max(z, 0.0) - z * y + log1p_e
+    sigmoid = (1.0 if z >= 0.0 else e) * recip
     check = y + z if (y >= 0.0 and y <= 1.0) else np.nan
+    return v, sigmoid - y, check
+
+
+@numba.njit(**_HELPER)
+def _bce_element_f32(y, p, eps, b):
+    """`_bce_element` in single precision, for float32 inputs."""
+    e = _F32(eps)
+    pc = min(max(p, e), _ONE_F - e)
+    log_p, log_1mp, recip = _bce_logs_f32(pc)
+    v = -(y * log_p + (_ONE_F - y) * log_1mp)
+    inside = p >= e and p <= _ONE_F - e
+    d = (pc - y) * recip if inside else _ZERO_F
+    check = y + p if (y >= _ZERO_F and y <= _ONE_F) else _F32(np.nan)
+    return v, d, check
+
+
+@numba.njit(**_HELPER)
+def _bce_logits_element_f32(y, z, a, b):
+    """`_bce_logits_element` in single precision, for float32 inputs."""
+    e = _exp_nonpositive_f32(-abs(z))
+    log1p_e, recip = _log1p_recip_f32(e)
+    v = max(z, _ZERO_F) - z * y + log1p_e
+    sigmoid = (_ONE_F if z >= _ZERO_F else e) * recip
+    check = y + z if (y >= _ZERO_F and y <= _ONE_F) else _F32(np.nan)
     return v, sigmoid - y, check
 
 
@@ -253,16 +400,28 @@ _ELEMENTS = {
     "bce": _bce_element,
     "bce_logits": _bce_logits_element,
 }
+# Transcendental-bound losses get single-precision math for float32 inputs; the memory-bound
+# ones compute in float64 at no cost in speed.
+_ELEMENTS_F32 = {"bce": _bce_element_f32, "bce_logits": _bce_logits_element_f32}
 
 
 def _element(kind, y, p, a, b):
-    """Dispatch to `_ELEMENTS[kind]` at compile time (kind is a string literal)."""
+    """Dispatch at compile time (kind is a string literal) to the element function for the
+    input dtype; returns (value as float64, derivative, check as float64)."""
 
 
 @overload(_element, jit_options=_KERNEL, inline="always")
 def _element_overload(kind, y, p, a, b):
     if not isinstance(kind, types.StringLiteral):
         return None
+    single = _ELEMENTS_F32.get(kind.literal_value)
+    if y == types.float32 and single is not None:
+
+        def impl(kind, y, p, a, b):
+            v, d, c = single(y, p, a, b)
+            return np.float64(v), d, np.float64(c)
+
+        return impl
     element = _ELEMENTS[kind.literal_value]
 
     def impl(kind, y, p, a, b):
