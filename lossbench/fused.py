@@ -4,20 +4,22 @@ Three layers, kept in one module because numba's on-disk cache is invalidated on
 module that defines a kernel changes: a kernel compiled from helpers in another file would
 outlive an edit to them.
 
-1. Vectorizable math (`_log`, `_log1p`, `_exp`, `_expm1_half`). libm's scalar `log`/`exp` stop
-   LLVM from vectorizing a loop (~4 ns per call here); these are fdlibm's algorithms written as
-   plain arithmetic and bit operations, so a loop over them compiles to AVX-512 / AVX2 code.
-   Nothing is compiled with fastmath: their error-compensation terms must survive.
-2. Element functions `_<loss>_element(y, p, a, b) -> (value, dvalue/dp, check)` in float64.
-   `check` is a number that is non-finite exactly when the inputs are bad (non-finite, or a
-   label outside [0, 1]): validation rides along in the same pass instead of adding one.
+1. Vectorizable math (`_log1p_recip`, `_bce_logs`, `_exp_nonpositive`, `_expm1_half`, and
+   float32 twins for the transcendental-bound losses). libm's scalar `log`/`exp` keep a loop
+   scalar (~4 ns per call here); these are fdlibm's algorithms written as plain arithmetic and
+   bit operations, so a loop over them compiles to AVX-512 / AVX2 code. Nothing is compiled
+   with fastmath: their error-compensation terms must survive. Within 4 ulps of libm.
+2. Element functions `_<loss>_element(y, p, a, b) -> (value, dvalue/dp, check)`, in float64
+   (bce and bce_logits on float32 inputs: in float32, twice the lanes). `check` is a number
+   that is non-finite exactly when the inputs are bad (non-finite, or a label outside [0, 1]):
+   validation rides along in the same pass instead of adding one.
 3. Kernel templates (`_make_kernels`), specialized per loss by a literal name: value summed in
    float64 blocks (vectorized inside a block through a single reassociable add, Neumaier-
    compensated across blocks), per-element values, gradient, and value with gradient.
 
 Every kernel returns the `check` sum; `lossbench.losses` locates the culprit only when it is not
-finite. Kernels take 1-D contiguous float32/float64 arrays; work is done in float64 and stored in
-the output's dtype.
+finite. Kernels take 1-D float32/float64 arrays of one dtype; sums accumulate in float64 and
+outputs are stored in the input's dtype.
 """
 
 from __future__ import annotations
@@ -223,6 +225,7 @@ def _expm1_half(x: float) -> float:
 # that numba keeps the arithmetic in single precision. Error: about 1 ulp (6e-8).
 _F32 = np.float32
 _ZERO_F, _HALF_F, _ONE_F, _TWO_F = _F32(0.0), _F32(0.5), _F32(1.0), _F32(2.0)
+_NAN_F = _F32(np.nan)
 _LN2_HI_F = _F32(6.9313812256e-01)  # 0x3f317180
 _LN2_LO_F = _F32(9.0580006145e-06)  # 0x3717f7d1
 _LG1_F = _F32(6.6666662693e-01)
@@ -295,7 +298,8 @@ def _neumaier_add(total: float, compensation: float, x: float) -> tuple[float, f
 
 # ---------------------------------------------------------------------------------------------
 # 2. Element functions: (y_true, y_pred, a, b) -> (value, d value / d y_pred, check)
-#    a, b are the loss's parameters (delta, eps), unused ones passed as 0.
+#    a, b are the loss's parameters (delta, eps), unused ones passed as 0. Both value and check
+#    must come out non-finite for bad input (a non-finite input, a label outside [0, 1]).
 # ---------------------------------------------------------------------------------------------
 @numba.njit(**_HELPER)
 def _mse_element(y, p, a, b):
@@ -349,11 +353,13 @@ def _log_cosh_element(y, p, a, b):
 def _bce_element(y, p, eps, b):
     pc = min(max(p, eps), 1.0 - eps)
     log_p, log_1mp, recip = _bce_logs(pc)
-    v = -(y * log_p + (1.0 - y) * log_1mp)
-    inside = p >= eps and p <= 1.0 - eps  # outside, the clipped loss is flat: gradient 0
+    # 0, or NaN for a label outside [0, 1] or a non-finite p (which clipping would hide). It is
+    # added, not selected: a branch around the value would keep the loop from vectorizing.
+    poison = (p - p) + (0.0 if (y >= 0.0) & (y <= 1.0) else np.nan)
+    v = -(y * log_p + (1.0 - y) * log_1mp) + poison
+    inside = (p >= eps) & (p <= 1.0 - eps)  # outside, the clipped loss is flat: gradient 0
     d = (pc - y) * recip if inside else 0.0
-    check = y + p if (y >= 0.0 and y <= 1.0) else np.nan
-    return v, d, check
+    return v, d, poison
 
 
 @numba.njit(**_HELPER)
@@ -361,10 +367,22 @@ def _bce_logits_element(y, z, a, b):
     # softplus(z) - y z = max(z, 0) - y z + log1p(exp(-|z|)): exp never overflows
     e = _exp_nonpositive(-abs(z))
     log1p_e, recip = _log1p_recip(e)
-    v = max(z, 0.0) - z * y + log1p_e
+    poison = (z - z) + (0.0 if (y >= 0.0) & (y <= 1.0) else np.nan)  # see `_bce_element`
+    v = max(z, 0.0) - z * y + log1p_e + poison
     sigmoid = (1.0 if z >= 0.0 else e) * recip
-    check = y + z if (y >= 0.0 and y <= 1.0) else np.nan
-    return v, sigmoid - y, check
+    return v, sigmoid - y, poison
+
+
+@numba.njit(**_HELPER)
+def _huber_element_f32(y, p, delta, b):
+    """`_huber_element` in single precision: float64 arithmetic cannot keep pace with float32
+    memory traffic here, and the float32 reference computes in float32 too."""
+    d32 = _F32(delta)
+    r = y - p
+    ar = abs(r)
+    v = _HALF_F * r * r if ar <= d32 else d32 * (ar - _HALF_F * d32)
+    d = -(d32 if r > d32 else (-d32 if r < -d32 else r))
+    return v, d, r
 
 
 @numba.njit(**_HELPER)
@@ -373,11 +391,11 @@ def _bce_element_f32(y, p, eps, b):
     e = _F32(eps)
     pc = min(max(p, e), _ONE_F - e)
     log_p, log_1mp, recip = _bce_logs_f32(pc)
-    v = -(y * log_p + (_ONE_F - y) * log_1mp)
-    inside = p >= e and p <= _ONE_F - e
+    poison = (p - p) + (_ZERO_F if (y >= _ZERO_F) & (y <= _ONE_F) else _NAN_F)
+    v = -(y * log_p + (_ONE_F - y) * log_1mp) + poison
+    inside = (p >= e) & (p <= _ONE_F - e)
     d = (pc - y) * recip if inside else _ZERO_F
-    check = y + p if (y >= _ZERO_F and y <= _ONE_F) else _F32(np.nan)
-    return v, d, check
+    return v, d, poison
 
 
 @numba.njit(**_HELPER)
@@ -385,10 +403,10 @@ def _bce_logits_element_f32(y, z, a, b):
     """`_bce_logits_element` in single precision, for float32 inputs."""
     e = _exp_nonpositive_f32(-abs(z))
     log1p_e, recip = _log1p_recip_f32(e)
-    v = max(z, _ZERO_F) - z * y + log1p_e
+    poison = (z - z) + (_ZERO_F if (y >= _ZERO_F) & (y <= _ONE_F) else _NAN_F)
+    v = max(z, _ZERO_F) - z * y + log1p_e + poison
     sigmoid = (_ONE_F if z >= _ZERO_F else e) * recip
-    check = y + z if (y >= _ZERO_F and y <= _ONE_F) else _F32(np.nan)
-    return v, sigmoid - y, check
+    return v, sigmoid - y, poison
 
 
 _ELEMENTS = {
@@ -400,9 +418,13 @@ _ELEMENTS = {
     "bce": _bce_element,
     "bce_logits": _bce_logits_element,
 }
-# Transcendental-bound losses get single-precision math for float32 inputs; the memory-bound
-# ones compute in float64 at no cost in speed.
-_ELEMENTS_F32 = {"bce": _bce_element_f32, "bce_logits": _bce_logits_element_f32}
+# Losses whose float64 arithmetic is slower than float32 memory traffic get single-precision
+# elements for float32 inputs; the others compute in float64 at no cost in speed.
+_ELEMENTS_F32 = {
+    "huber": _huber_element_f32,
+    "bce": _bce_element_f32,
+    "bce_logits": _bce_logits_element_f32,
+}
 
 
 def _element(kind, y, p, a, b):
@@ -435,13 +457,16 @@ def _element_overload(kind, y, p, a, b):
 #    gets its own machine code, and the cache key stays stable across processes.
 # ---------------------------------------------------------------------------------------------
 class Kernels:
-    """The five fused kernels of one loss; all take 1-D contiguous arrays of one dtype.
+    """The five fused kernels of one loss; all take 1-D arrays of one dtype.
 
-    - ``value_sum(y_true, y_pred, a, b) -> (sum, check)``
-    - ``value_each(y_true, y_pred, out, a, b) -> check``
+    - ``value_sum(y_true, y_pred, a, b) -> sum``
+    - ``value_each(y_true, y_pred, out, a, b) -> sum``
     - ``gradient(y_true, y_pred, out, scale, a, b) -> check``
-    - ``value_sum_and_gradient(y_true, y_pred, out, scale, a, b) -> (sum, check)``
-    - ``value_each_and_gradient(y_true, y_pred, values, grads, a, b) -> check``
+    - ``value_sum_and_gradient(y_true, y_pred, out, scale, a, b) -> sum``
+    - ``value_each_and_gradient(y_true, y_pred, values, grads, a, b) -> sum``
+
+    An element's value is non-finite whenever its inputs are bad, so a non-finite sum is the
+    signal to look for a culprit; the gradient kernel sums the elements' checks instead.
     """
 
     def __init__(self, kind: str) -> None:
@@ -461,29 +486,26 @@ class Kernels:
 def _make_kernels(kind: str):
     @numba.njit(**_KERNEL)
     def value_sum(y_true, y_pred, a, b):
-        n = y_true.size
         total = 0.0
         compensation = 0.0
-        check = 0.0
-        for start in range(0, n, _BLOCK):
+        for start in range(0, y_true.size, _BLOCK):
             block = 0.0
             yt = y_true[start : start + _BLOCK]  # slices: a loop from 0 needs no index
             yp = y_pred[start : start + _BLOCK]  # wraparound, which would force gathers
             for i in range(yt.size):
-                v, _, c = _element(kind, yt[i], yp[i], a, b)
+                v, _, _ = _element(kind, yt[i], yp[i], a, b)
                 block = _add_reassoc(block, v)
-                check = _add_reassoc(check, c)
             total, compensation = _neumaier_add(total, compensation, block)
-        return total + compensation, check
+        return total + compensation
 
     @numba.njit(**_KERNEL)
     def value_each(y_true, y_pred, out, a, b):
-        check = 0.0
+        total = 0.0
         for i in range(y_true.size):
-            v, _, c = _element(kind, y_true[i], y_pred[i], a, b)
+            v, _, _ = _element(kind, y_true[i], y_pred[i], a, b)
             out[i] = v
-            check = _add_reassoc(check, c)
-        return check
+            total = _add_reassoc(total, v)
+        return total
 
     @numba.njit(**_KERNEL)
     def gradient(y_true, y_pred, out, scale, a, b):
@@ -496,32 +518,29 @@ def _make_kernels(kind: str):
 
     @numba.njit(**_KERNEL)
     def value_sum_and_gradient(y_true, y_pred, out, scale, a, b):
-        n = y_true.size
         total = 0.0
         compensation = 0.0
-        check = 0.0
-        for start in range(0, n, _BLOCK):
+        for start in range(0, y_true.size, _BLOCK):
             block = 0.0
             yt = y_true[start : start + _BLOCK]
             yp = y_pred[start : start + _BLOCK]
             grads = out[start : start + _BLOCK]
             for i in range(yt.size):
-                v, d, c = _element(kind, yt[i], yp[i], a, b)
+                v, d, _ = _element(kind, yt[i], yp[i], a, b)
                 grads[i] = d * scale
                 block = _add_reassoc(block, v)
-                check = _add_reassoc(check, c)
             total, compensation = _neumaier_add(total, compensation, block)
-        return total + compensation, check
+        return total + compensation
 
     @numba.njit(**_KERNEL)
     def value_each_and_gradient(y_true, y_pred, values, grads, a, b):
-        check = 0.0
+        total = 0.0
         for i in range(y_true.size):
-            v, d, c = _element(kind, y_true[i], y_pred[i], a, b)
+            v, d, _ = _element(kind, y_true[i], y_pred[i], a, b)
             values[i] = v
             grads[i] = d
-            check = _add_reassoc(check, c)
-        return check
+            total = _add_reassoc(total, v)
+        return total
 
     return value_sum, value_each, gradient, value_sum_and_gradient, value_each_and_gradient
 

@@ -67,6 +67,7 @@ class Loss:
 
     def __init__(self, **params: Any) -> None:
         self.params = self._resolve_params(params)
+        self._fused: dict[np.dtype, tuple[Any, float, float]] = {}
 
     # -- identity -------------------------------------------------------------------------------
     def __str__(self) -> str:
@@ -173,8 +174,7 @@ class Loss:
         return value, grad
 
     def _compute_fused(self, yt, yp, shape, reduction, want_value, want_grad):
-        kernels = _KERNELS_BY_NAME.get(self.name) or _fused_kernels(self.name)
-        a, b = self._fused_args(yp.dtype)
+        kernels, a, b = self._fused.get(yp.dtype) or self._bind_fused(yp.dtype)
         n = yp.size
         value = grad = None
         if want_grad:
@@ -188,17 +188,23 @@ class Loss:
             value = values if values.shape == shape else values.reshape(shape)
         else:
             scale = 1.0 / n if reduction == "mean" else 1.0
-            if want_value and want_grad:
-                value, check = kernels.value_sum_and_gradient(yt, yp, grad, scale, a, b)
-            elif want_value:
-                value, check = kernels.value_sum(yt, yp, a, b)
+            if want_value:
+                if want_grad:
+                    check = kernels.value_sum_and_gradient(yt, yp, grad, scale, a, b)
+                else:
+                    check = kernels.value_sum(yt, yp, a, b)
+                value = check / n if reduction == "mean" else check
             else:
                 check = kernels.gradient(yt, yp, grad, scale, a, b)
-            if want_value and reduction == "mean":
-                value /= n
         if not math.isfinite(check):
             locate_bad_input(yt, yp, shape, labels=self.labels)
         return value, grad if grad is None or grad.shape == shape else grad.reshape(shape)
+
+    def _bind_fused(self, dtype: np.dtype) -> tuple[Any, float, float]:
+        """(kernels, a, b) for this loss and dtype, remembered: small calls are hot."""
+        bound = (_fused_kernels(self.name), *self._fused_args(dtype))
+        self._fused[dtype] = bound
+        return bound
 
 
 _KERNELS_BY_NAME: dict[str, Any] = {}
