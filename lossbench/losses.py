@@ -185,7 +185,7 @@ class Loss:
                 check = kernels.value_each_and_gradient(yt, yp, values, grad, a, b)
             else:
                 check = kernels.value_each(yt, yp, values, a, b)
-            value = values if values.shape == shape else values.reshape(shape)
+            value = values if len(shape) == 1 else values.reshape(shape)
         else:
             scale = 1.0 / n if reduction == "mean" else 1.0
             if want_value:
@@ -198,7 +198,7 @@ class Loss:
                 check = kernels.gradient(yt, yp, grad, scale, a, b)
         if not math.isfinite(check):
             locate_bad_input(yt, yp, shape, labels=self.labels)
-        return value, grad if grad is None or grad.shape == shape else grad.reshape(shape)
+        return value, grad if grad is None or len(shape) == 1 else grad.reshape(shape)
 
     def _bind_fused(self, dtype: np.dtype) -> tuple[Any, float, float]:
         """(kernels, a, b) for this loss and dtype, remembered: small calls are hot."""
