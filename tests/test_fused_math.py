@@ -21,34 +21,19 @@ def _elementwise(function):
     return run
 
 
-@numba.njit(inline="always")
-def _log1p64(x):
-    return fused._log1p_recip(x)[0]
+def _component(function, index):
+    """The index-th result of a helper that returns a tuple, as a one-result function."""
+
+    @numba.njit(inline="always")
+    def pick(x):
+        return function(x)[index]
+
+    return pick
 
 
-@numba.njit(inline="always")
-def _log1p32(x):
-    return fused._log1p_recip_f32(x)[0]
-
-
-@numba.njit(inline="always")
-def _log_p64(p):
-    return fused._bce_logs(p)[0]
-
-
-@numba.njit(inline="always")
-def _log_1mp64(p):
-    return fused._bce_logs(p)[1]
-
-
-@numba.njit(inline="always")
-def _log_p32(p):
-    return fused._bce_logs_f32(p)[0]
-
-
-@numba.njit(inline="always")
-def _log_1mp32(p):
-    return fused._bce_logs_f32(p)[1]
+_log1p64, _log1p32 = _component(fused._log1p_recip, 0), _component(fused._log1p_recip_f32, 0)
+_log_p64, _log_1mp64 = _component(fused._bce_logs, 0), _component(fused._bce_logs, 1)
+_log_p32, _log_1mp32 = _component(fused._bce_logs_f32, 0), _component(fused._bce_logs_f32, 1)
 
 
 rng = np.random.default_rng(7)
