@@ -66,6 +66,8 @@ def _main(
 
 class Topic(StrEnum):
     losses = "losses"
+    datasets = "datasets"
+    metrics = "metrics"
     impls = "impls"
 
 
@@ -73,9 +75,16 @@ class Topic(StrEnum):
 def list_(
     topic: Annotated[Topic, typer.Argument(help="What to list.")] = Topic.losses,
 ) -> None:
-    """Document what a config can name: losses (with parameters and formula), impls."""
+    """Document what a config can name: losses (with parameters and formula), datasets,
+    metrics, impls."""
+    tables = {
+        Topic.losses: _losses_table,
+        Topic.datasets: _datasets_table,
+        Topic.metrics: _metrics_table,
+        Topic.impls: _impls_table,
+    }
     with _user_errors():
-        out.print(_losses_table() if topic is Topic.losses else _impls_table())
+        out.print(tables[topic]())
 
 
 def _losses_table() -> Table:
@@ -91,6 +100,40 @@ def _losses_table() -> Table:
     table.caption = (
         "A user loss is named 'package.module:function' (that code is imported and run)."
     )
+    return table
+
+
+def _datasets_table() -> Table:
+    from lossbench.datasets import _COMMON, KINDS
+
+    table = Table(
+        title="datasets (a list value is a grid: one dataset per value)", title_justify="left"
+    )
+    for column in ("kind", "parameters (defaults)", "what it is"):
+        table.add_column(column)
+    common = ", ".join(f"{k}={v}" for k, v in _COMMON.items())
+    for kind, (own, doc) in KINDS.items():
+        params = ", ".join([*(f"{k}={v}" for k, v in own.items()), common])
+        table.add_row(kind, escape(params), escape(doc))
+    return table
+
+
+def _metrics_table() -> Table:
+    from lossbench.metrics import CLASSIFICATION, HIGHER_IS_BETTER, METRICS, REGRESSION
+
+    table = Table(title="metrics", title_justify="left")
+    for column in ("metric", "for", "better", "what it measures"):
+        table.add_column(column)
+    for name, doc in METRICS.items():
+        task = (
+            "regression"
+            if name in REGRESSION
+            else "classification"
+            if name in CLASSIFICATION
+            else "every fit"
+        )
+        better = "higher" if name in HIGHER_IS_BETTER else "lower"
+        table.add_row(name, task, better, escape(doc))
     return table
 
 

@@ -31,3 +31,23 @@ def test_unknown_topic_exits_2_without_traceback():
     result = runner.invoke(app, ["list", "bogus"])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
+
+
+def test_list_datasets_and_metrics():
+    result = runner.invoke(app, ["list", "datasets"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    for kind in ("gaussian", "student_t", "cauchy", "laplace", "contaminated", "logistic"):
+        assert f"│ {kind} " in result.output
+    assert "outlier_scale=10.0" in result.output
+    result = runner.invoke(app, ["list", "metrics"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    for metric in (
+        "coef_error",
+        "test_rmse",
+        "accuracy",
+        "auc",
+        "ece",
+        "coef_cosine",
+        "fit_seconds",
+    ):
+        assert f"│ {metric} " in result.output
