@@ -111,9 +111,11 @@ def _datasets_table() -> Table:
     )
     for column in ("kind", "parameters (defaults)", "what it is"):
         table.add_column(column)
-    common = ", ".join(f"{k}={v}" for k, v in _COMMON.items())
     for kind, (own, doc) in KINDS.items():
-        params = ", ".join([*(f"{k}={v}" for k, v in own.items()), common])
+        common = [
+            f"{k}={v}" for k, v in _COMMON.items() if not (kind == "logistic" and k == "noise")
+        ]
+        params = ", ".join([*(f"{k}={v}" for k, v in own.items()), *common])
         table.add_row(kind, escape(params), escape(doc))
     return table
 

@@ -132,7 +132,8 @@ def expand(spec: dict[str, Any], where: str = "dataset") -> list[Dataset]:
             f"{where}.kind: unknown dataset {kind!r}; expected one of {', '.join(KINDS)}"
         )
     own = KINDS[kind][0]
-    allowed = {**_COMMON, **own}
+    common = {k: v for k, v in _COMMON.items() if not (kind == "logistic" and k == "noise")}
+    allowed = {**common, **own}
     given = {k: v for k, v in spec.items() if k != "kind"}
     unknown = sorted(set(given) - set(allowed))
     if unknown:

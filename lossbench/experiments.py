@@ -258,6 +258,8 @@ _INFLUENCE_DATA = expand({"kind": "gaussian", "n_samples": 100, "n_features": 1}
 
 def _influence_trial(task: Task) -> list[dict[str, Any]]:
     dataset, options = task.dataset, task.experiment.fit
+    if dataset.task != "regression":
+        raise LossbenchError(f"{task.experiment.name}: influence needs a regression dataset")
     rng = task.rng()
     sample = dataset.sample(rng)
     x_moving = rng.standard_normal(sample.X.shape[1])
