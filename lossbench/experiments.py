@@ -176,7 +176,7 @@ def _fit_trial(task: Task) -> list[dict[str, Any]]:
     sample = dataset.sample(task.rng())
     model = "logistic" if dataset.task == "classification" else "linear"
     rows = []
-    for j, loss in enumerate(task.losses):
+    for loss in task.losses:
         note = _not_applicable(loss, dataset)
         if note:
             rows += [_row(task, str(loss), m, math.nan, note=note) for m in REGRESSION]
@@ -188,7 +188,8 @@ def _fit_trial(task: Task) -> list[dict[str, Any]]:
         if model == "linear":
             scores = regression(result, sample)
         else:
-            scores = classification(result, sample, task.rng(1, j))
+            # the same fresh labels for every loss: task.rng(1) restarts one stream
+            scores = classification(result, sample, task.rng(1))
         rows += [_row(task, str(loss), metric, value) for metric, value in scores.items()]
         rows += [
             _row(task, str(loss), "objective", result.curve[i], x=i)
@@ -214,9 +215,8 @@ def _punishment(task: Task) -> list[dict[str, Any]]:
                     f"{task.experiment.name}.predictions: {p} is not a probability"
                 )
             for label, value, grad in _punishment_point(loss, p):
-                logit_grad = (
-                    grad * p * (1.0 - p) if loss.prediction != "logit" else _logit_grad(loss, p)
-                )
+                # d/dz through the sigmoid; for a loss on logits, sigmoid(z) - 1 = p - 1
+                logit_grad = p - 1.0 if loss.prediction == "logit" else grad * p * (1.0 - p)
                 rows += [
                     _row(task, label, "value", value, x=p),
                     _row(task, label, "gradient", grad, x=p),
@@ -245,11 +245,6 @@ def _punishment_point(loss: Loss, p: float) -> Iterable[tuple[str, float, float]
                 float(-np.log(p)),
                 float(-1.0 / p) if p > 0 else -math.inf,
             )
-
-
-def _logit_grad(loss: Loss, p: float) -> float:
-    """d loss / d z at y = 1 for a loss on logits: sigmoid(z) - 1 = p - 1."""
-    return p - 1.0
 
 
 # -- influence ---------------------------------------------------------------------------------
