@@ -10,6 +10,7 @@ import sys
 import traceback
 from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -151,6 +152,136 @@ def _impls_table() -> Table:
         "numba kernels: one pass over memory, value and gradient together",
     )
     return table
+
+
+class Only(StrEnum):
+    experiments = "experiments"
+    timing = "timing"
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path | None,
+        typer.Argument(help="A YAML config (see `lossbench init`); none: the embedded default."),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where run directories are made.")] = Path(
+        "results"
+    ),
+    name: Annotated[
+        str | None, typer.Option(help="The run's name (default: the config's).")
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="The same experiments, smaller: a first look, or CI.")
+    ] = False,
+    only: Annotated[Only | None, typer.Option(help="Run only this part.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a setting: KEY=VALUE, dotted, value as YAML.",
+            metavar="KEY=VALUE",
+        ),
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Parallel worker processes for the trials.")] = 1,
+    seed: Annotated[int | None, typer.Option(help="Override the config's master seed.")] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="No progress bar and no tables; just the last line.")
+    ] = False,
+) -> None:
+    """Run the experiments of a config and keep the results.
+
+    Prints a table per experiment with a verdict per dataset, then, as its last line,
+    `results: <run directory>` (run.json, config.yaml, trials.csv, summary.csv).
+    """
+    from lossbench import report, runner
+
+    with _user_errors():
+        resolved = runner.resolve(config, overrides=set_ or [], quick=quick, seed=seed, name=name)
+        started: dict[str, Path] = {}
+        progress = _progress(quiet)
+        try:
+            with progress:
+                task = progress.add_task("experiments", total=None)
+                outcome = runner.execute(
+                    resolved, out_dir, only=only, jobs=jobs,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                    on_start=lambda path: started.setdefault("path", path),
+                )  # fmt: skip
+        except KeyboardInterrupt:
+            path = started.get("path")
+            err.print(f"interrupted: finished experiments are kept in {path}")
+            if path is not None:
+                out.print(f"results: {path}")
+            raise typer.Exit(code=130) from None
+        if not quiet:
+            for part in report.render(outcome.summary):
+                out.print(part)
+                out.print()
+        out.print(f"results: {outcome.path}", highlight=False)
+
+
+def _progress(quiet: bool):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("trials, ETA"), TimeRemainingColumn(),
+        console=err, transient=True, disable=quiet or not err.is_terminal,
+    )  # fmt: skip
+
+
+@app.command()
+def show(
+    run_dir: Annotated[
+        Path | None,
+        typer.Argument(metavar="RUN", help="A run directory; none: the newest under --out."),
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where to look for the newest run.")
+    ] = Path("results"),
+) -> None:
+    """Re-render a stored run's tables and verdicts."""
+    from lossbench import report, results
+
+    with _user_errors():
+        path = run_dir if run_dir is not None else results.latest_run(out_dir)
+        record, _, summary = results.read_run(path)
+        status = record.get("status", "?")
+        out.print(f"run {record.get('id', path.name)} ({status}, started {record.get('started')})")
+        if status != "complete":
+            done, total = record.get("experiments_finished"), record.get("experiments_total")
+            out.print(f"[yellow]{status}: {done} of {total} experiments finished[/]")
+        for part in report.render(summary):
+            out.print(part)
+            out.print()
+        out.print(f"results: {path}", highlight=False)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the starter config.")] = Path(
+        "lossbench.yaml"
+    ),
+) -> None:
+    """Write a commented starter config (the embedded default) to PATH; never overwrites."""
+    from lossbench.config import default_text
+
+    with _user_errors():
+        try:
+            with path.open("x", encoding="utf-8") as handle:
+                handle.write(default_text())
+        except FileExistsError:
+            raise LossbenchError(f"{path} exists; choose another path or remove it") from None
+        except OSError as error:
+            raise LossbenchError(f"{path}: cannot write ({error.strerror})") from None
+        out.print(f"wrote {path}: edit it, then `lossbench run {path}`", highlight=False)
 
 
 def main() -> None:

@@ -1,16 +1,28 @@
-"""The run configuration: pydantic models of the schema in DESIGN.md.
+"""The run configuration: pydantic models of the schema in DESIGN.md, and loading it.
 
-Datasets are checked by `lossbench.datasets.expand` and losses by `lossbench.losses.get` when
-an experiment runs, so their messages name the config path (``experiments[0].datasets[1]``).
+`load` reads YAML (or the embedded default), applies ``--set`` overrides and validates; every
+mistake becomes a `LossbenchError` naming the file, the field path and what was expected.
+Datasets and losses are checked by `lossbench.experiments.tasks`, with the same paths.
 """
 
 from __future__ import annotations
 
+import copy
+from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
 
-__all__ = ["Config", "Experiment", "FitOptions"]
+from lossbench.errors import LossbenchError
+
+__all__ = [
+    "DEFAULT", "Config", "Experiment", "FitOptions", "default_text", "dump", "load", "quick",
+    "set_values", "validate",
+]  # fmt: skip
+
+DEFAULT = "<embedded default>"
 
 
 class _Strict(BaseModel):
@@ -51,3 +63,117 @@ class Config(_Strict):
     seed: int = 0
     trials: PositiveInt = 50
     experiments: list[Experiment] = Field(default_factory=list)
+
+
+def default_text() -> str:
+    """The embedded default config (identical to configs/default.yaml)."""
+    return resources.files("lossbench").joinpath("default.yaml").read_text(encoding="utf-8")
+
+
+def load(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
+    """The config at `path` (None: the embedded default), with ``KEY=VALUE`` overrides."""
+    source = DEFAULT if path is None else str(path)
+    if path is None:
+        text = default_text()
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise LossbenchError(
+                f"{source}: no such config file (try `lossbench init {source}`)"
+            ) from None
+        except OSError as error:
+            raise LossbenchError(f"{source}: cannot read the config ({error.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise LossbenchError(f"{source}: {problem}{where}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise LossbenchError(f"{source}: expected a mapping of settings; got {type(raw).__name__}")
+    return validate(set_values(raw, overrides), source)
+
+
+def validate(raw: dict[str, Any], source: str = "config") -> Config:
+    """A Config from a mapping; the first problem as one line naming `source` and the field."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
+        )
+        where = where.lstrip(".") or "(top level)"
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown setting (see `lossbench init` for a commented example)"
+        given = f"; got {first['input']!r}" if first["type"] != "missing" else ""
+        raise LossbenchError(f"{source}: {where}: {message}{given}") from None
+
+
+def set_values(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of `raw` with each ``dotted.path=value`` applied (value parsed as YAML; list items
+    by index: ``experiments.0.trials=5``)."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise LossbenchError(f"--set {item!r}: expected KEY=VALUE, e.g. --set trials=10")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise LossbenchError(f"--set {item!r}: the value is not valid YAML") from None
+        node: Any = raw
+        parts = key.strip().split(".")
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            here = ".".join(parts[:depth]) or "the config"
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise LossbenchError(
+                        f"--set {item!r}: {here} has no item {part!r} (it has {len(node)})"
+                    )
+                part = int(part)
+            elif not isinstance(node, dict):
+                raise LossbenchError(f"--set {item!r}: {here} is a value, not a section")
+            if last:
+                node[part] = value
+            else:
+                if isinstance(node, dict) and part not in node:
+                    node[part] = {}
+                node = node[part]
+    return raw
+
+
+def quick(config: Config) -> Config:
+    """The same experiments, smaller: for a first look or CI (few trials, small samples)."""
+    small = config.model_copy(deep=True)
+    small.trials = min(small.trials, 5)
+    for experiment in small.experiments:
+        if experiment.trials:
+            experiment.trials = min(experiment.trials, 3)
+        experiment.starts = min(experiment.starts, 10)
+        experiment.offsets = (
+            experiment.offsets[::4] if len(experiment.offsets) > 6 else experiment.offsets
+        )
+        for dataset in experiment.datasets:
+            for key, cap in (("n_samples", 200), ("n_test", 500)):
+                dataset[key] = _cap(dataset.get(key, cap), cap)
+    return small
+
+
+def _cap(value: Any, cap: int) -> Any:
+    if isinstance(value, list):
+        return sorted({_cap(v, cap) for v in value})
+    return (
+        min(value, cap) if isinstance(value, int | float) and not isinstance(value, bool) else value
+    )
+
+
+def dump(config: Config) -> str:
+    """The resolved config as YAML: every default filled in, so rerunning it reproduces a run."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

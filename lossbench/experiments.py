@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +45,7 @@ from lossbench.fit import fit
 from lossbench.losses import Loss
 from lossbench.metrics import HIGHER_IS_BETTER, REGRESSION, classification, regression
 
-__all__ = ["COLUMNS", "run", "summarize", "tasks"]
+__all__ = ["COLUMNS", "SUMMARY_COLUMNS", "Task", "run", "run_tasks", "summarize", "tasks"]
 
 COLUMNS = ["experiment", "dataset", "loss", "trial", "metric", "value", "x", "note"]
 SUMMARY_COLUMNS = [
@@ -123,22 +123,42 @@ def _get_loss(spec: str | dict[str, Any], where: str) -> Loss:
 
 
 def run(
-    config: Config | dict[str, Any], *, jobs: int = 1, backend: str | None = None
+    config: Config | dict[str, Any],
+    *,
+    jobs: int = 1,
+    backend: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Run every experiment; the trials as a long DataFrame (`COLUMNS`).
 
     `jobs` > 1 runs trials in parallel through joblib (`backend` as joblib names them, e.g.
     "loky", "threading", or "dask" once a dask client is registered); results are identical
-    to a serial run.
+    to a serial run. `progress(n)` is called as each unit of work finishes (n of
+    ``len(tasks(config))``).
     """
-    units = tasks(config)
+    return run_tasks(tasks(config), jobs=jobs, backend=backend, progress=progress)
+
+
+def run_tasks(
+    units: list[Task],
+    *,
+    jobs: int = 1,
+    backend: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Run units of work from `tasks`, in order; see `run`."""
     if jobs == 1:
-        results = [run_task(u) for u in units]
+        results = (run_task(u) for u in units)
     else:
         from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=jobs, backend=backend)(delayed(run_task)(u) for u in units)
-    rows = [row for result in results for row in result]
+        parallel = Parallel(n_jobs=jobs, backend=backend, return_as="generator")
+        results = parallel(delayed(run_task)(u) for u in units)
+    rows = []
+    for done, result in enumerate(results, start=1):
+        rows += result
+        if progress is not None:
+            progress(done)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -166,7 +186,7 @@ def _row(
 
 def _not_applicable(loss: Loss, dataset: Dataset) -> str:
     if loss.labels and dataset.task == "regression":
-        return f"n/a: {loss.name} needs labels in [0, 1]; {dataset.kind} targets are continuous"
+        return f"n/a: {loss.name} needs labels in [0, 1], and these targets are continuous"
     return ""
 
 

@@ -121,7 +121,9 @@ def test_a_loss_that_does_not_apply_is_reported_with_its_reason():
     trials = experiments.run(config)
     bce = trials[trials["loss"] == "bce"]
     assert len(bce) == 2 * 3 and bce["value"].isna().all()
-    assert (bce["note"] == "n/a: bce needs labels in [0, 1]; gaussian targets are continuous").all()
+    assert (
+        bce["note"] == "n/a: bce needs labels in [0, 1], and these targets are continuous"
+    ).all()
     summary = experiments.summarize(trials)
     assert summary[summary["loss"] == "bce"]["note"].str.startswith("n/a").all()
 

@@ -1,0 +1,164 @@
+"""Result directories: created without ever overwriting, written atomically, read back.
+
+A run lives in ``<out>/<YYYYmmdd-HHMMSS>-<name>[-N]/`` with ``run.json`` (status ``running``,
+then ``complete``, ``interrupted`` or ``failed``), ``config.yaml``, ``trials.csv`` and
+``summary.csv``. Every file is written to a temporary name in the same directory and renamed
+into place, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lossbench import __version__
+from lossbench.errors import LossbenchError
+
+__all__ = ["Run", "create_run_dir", "host_info", "latest_run", "read_run", "write_atomic"]
+
+TRIALS, SUMMARY, CONFIG, RUN = "trials.csv", "summary.csv", "config.yaml", "run.json"
+
+
+def sanitize(name: str) -> str:
+    """A run name safe as one path component: letters, digits, '.', '_', '-' only."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")[:64]
+    return safe or "run"
+
+
+def create_run_dir(out: Path, name: str, now: datetime | None = None) -> Path:
+    """A new, empty run directory under `out`; an existing one is never reused."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LossbenchError(
+            f"--out {out}: cannot create the directory ({error.strerror})"
+        ) from None
+    stem = f"{(now or datetime.now()).strftime('%Y%m%d-%H%M%S')}-{sanitize(name)}"
+    for attempt in range(1, 1000):
+        path = out / (stem if attempt == 1 else f"{stem}-{attempt}")
+        try:
+            path.mkdir()  # atomic: fails if it exists, so two runs never share a directory
+            return path
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise LossbenchError(
+                f"--out {out}: cannot create a run directory ({error.strerror})"
+            ) from None
+    raise LossbenchError(f"--out {out}: too many runs named {stem!r}")
+
+
+def write_atomic(path: Path, content: str | pd.DataFrame) -> None:
+    """Write text or a DataFrame (as CSV) to `path` via a temporary file and a rename."""
+    path = Path(path)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            if isinstance(content, pd.DataFrame):
+                content.to_csv(handle, index=False)
+            else:
+                handle.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def host_info() -> dict[str, Any]:
+    """CPU model and cores, Python and the versions of the packages that shape the numbers."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    packages = {}
+    for package in ("numpy", "numba", "llvmlite", "scipy", "pandas", "pyperf", "joblib"):
+        try:
+            packages[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            packages[package] = None
+    return {
+        "host": {
+            "cpu": cpu,
+            "cores": os.cpu_count(),
+            "machine": platform.machine(),
+            "system": platform.system(),
+        },
+        "python": platform.python_version(),
+        "packages": packages,
+    }
+
+
+class Run:
+    """A run directory being written: its run.json is kept current."""
+
+    def __init__(self, path: Path, name: str, command: list[str] | None = None) -> None:
+        self.path = path
+        self.record: dict[str, Any] = {
+            "id": path.name,
+            "name": name,
+            "status": "running",
+            "started": _now(),
+            "finished": None,
+            "lossbench": __version__,
+            "command": " ".join(command if command is not None else sys.argv),
+            **host_info(),
+        }
+        self.save()
+
+    def save(self) -> None:
+        write_atomic(self.path / RUN, json.dumps(self.record, indent=2) + "\n")
+
+    def finish(self, status: str, **extra: Any) -> None:
+        self.record.update(status=status, finished=_now(), **extra)
+        self.save()
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def latest_run(out: Path) -> Path:
+    """The newest run directory under `out` (by its time-stamped name)."""
+    runs = sorted(p for p in Path(out).glob("*/") if (p / RUN).is_file())
+    if not runs:
+        raise LossbenchError(f"no runs under {out}/ (make one with `lossbench run`)")
+    return runs[-1]
+
+
+def read_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """(run.json, trials, summary) of a run directory; trials and summary may be empty."""
+    path = Path(path)
+    if not (path / RUN).is_file():
+        raise LossbenchError(f"{path}: not a lossbench run directory (no {RUN})")
+    try:
+        record = json.loads((path / RUN).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise LossbenchError(f"{path / RUN}: unreadable ({error})") from None
+    frames = []
+    for name in (TRIALS, SUMMARY):
+        file = path / name
+        try:
+            frames.append(
+                pd.read_csv(file, keep_default_na=True) if file.is_file() else pd.DataFrame()
+            )
+        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+            raise LossbenchError(f"{file}: unreadable ({error})") from None
+    for frame in frames:
+        if "note" in frame:
+            frame["note"] = frame["note"].fillna("")
+    return record, frames[0], frames[1]

@@ -1,0 +1,119 @@
+"""`lossbench run` as a library call: resolve the config, run it, keep its results.
+
+Everything that can be refused is checked before the run directory is made, so a refused run
+leaves nothing behind. Experiments run one at a time and the files are rewritten after each,
+so an interrupted or failed run keeps every finished experiment and says how it ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from lossbench import config as config_module
+from lossbench import experiments, results
+from lossbench.config import Config
+from lossbench.errors import LossbenchError
+
+__all__ = ["Outcome", "execute", "resolve"]
+
+
+def resolve(
+    path: str | Path | None = None,
+    *,
+    overrides: list[str] = (),
+    quick: bool = False,
+    seed: int | None = None,
+    name: str | None = None,
+) -> Config:
+    """The config a run will use: loaded, overridden, shrunk with `quick`, and checked."""
+    config = config_module.load(path, list(overrides))
+    if quick:
+        config = config_module.quick(config)
+    if seed is not None:
+        config.seed = seed
+    if name is not None:
+        config.name = name
+    experiments.tasks(config)  # checks every dataset and loss, with the config path
+    return config
+
+
+@dataclass
+class Outcome:
+    path: Path
+    status: str  # complete | interrupted | failed
+    trials: pd.DataFrame
+    summary: pd.DataFrame
+
+
+def execute(
+    config: Config,
+    out: str | Path = "results",
+    *,
+    only: str | None = None,
+    jobs: int = 1,
+    command: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_start: Callable[[Path], object] | None = None,
+) -> Outcome:
+    """Run `config` into a new directory under `out`. `progress(done, total)` follows the work;
+    `on_start(path)` learns the run directory as soon as it exists.
+
+    On KeyboardInterrupt the directory is marked ``interrupted`` and the interrupt re-raised;
+    on any other error it is marked ``failed`` and the error re-raised.
+    """
+    if only == "timing":
+        raise LossbenchError(
+            "--only timing: kernel timing is not part of lossbench run yet; "
+            "use benchmarks/bench_kernels.py meanwhile"
+        )
+    if jobs < 1:
+        raise LossbenchError(f"--jobs must be at least 1; got {jobs}")
+    sections = [
+        (e, experiments.tasks(config.model_copy(update={"experiments": [e]})))
+        for e in config.experiments
+    ]
+    total = sum(len(units) for _, units in sections)
+    path = results.create_run_dir(Path(out), config.name)
+    if on_start is not None:
+        on_start(path)
+    results.write_atomic(path / results.CONFIG, config_module.dump(config))
+    run = results.Run(path, config.name, command)
+    frames: list[pd.DataFrame] = []
+    done_before = 0
+    status = "failed"
+    try:
+        for _, units in sections:
+            step = (
+                (lambda done, base=done_before: progress(base + done, total)) if progress else None
+            )
+            frames.append(experiments.run_tasks(units, jobs=jobs, progress=step))
+            done_before += len(units)
+            _save(path, frames)
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        run.finish(status, experiments_finished=len(frames), experiments_total=len(sections))
+    trials, summary = _save(path, frames)
+    return Outcome(path, status, trials, summary)
+
+
+def _save(path: Path, frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    trials = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=experiments.COLUMNS)
+    )
+    summary = (
+        experiments.summarize(trials)
+        if len(trials)
+        else pd.DataFrame(columns=experiments.SUMMARY_COLUMNS)
+    )
+    results.write_atomic(path / results.TRIALS, trials)
+    results.write_atomic(path / results.SUMMARY, summary)
+    return trials, summary
