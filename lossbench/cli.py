@@ -44,7 +44,7 @@ def _user_errors():
     except LossbenchError as error:
         if _debug["on"]:
             err.print(traceback.format_exc(), markup=False, highlight=False)
-        err.print(f"[bold red]error:[/] {error}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
 
 
@@ -210,15 +210,20 @@ def run(
                 )  # fmt: skip
         except KeyboardInterrupt:
             path = started.get("path")
-            err.print(f"interrupted: finished experiments are kept in {path}")
+            err.print(f"interrupted: finished experiments are kept in {path}", soft_wrap=True)
             if path is not None:
-                out.print(f"results: {path}")
+                _results_line(path)
             raise typer.Exit(code=130) from None
         if not quiet:
             for part in report.render(outcome.summary):
                 out.print(part)
                 out.print()
-        out.print(f"results: {outcome.path}", highlight=False)
+        _results_line(outcome.path)
+
+
+def _results_line(path: Path) -> None:
+    """The last line of `run` and `show`, never wrapped: scripts read the path from it."""
+    out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _progress(quiet: bool):
@@ -261,7 +266,7 @@ def show(
         for part in report.render(summary):
             out.print(part)
             out.print()
-        out.print(f"results: {path}", highlight=False)
+        _results_line(path)
 
 
 @app.command()
@@ -291,3 +296,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -160,5 +160,5 @@ def read_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
             raise LossbenchError(f"{file}: unreadable ({error})") from None
     for frame in frames:
         if "note" in frame:
-            frame["note"] = frame["note"].fillna("")
+            frame["note"] = frame["note"].astype(object).fillna("")
     return record, frames[0], frames[1]
