@@ -104,6 +104,13 @@ def tasks(config: Config | dict[str, Any]) -> list[Task]:
             ]
         else:
             default = _INFLUENCE_DATA if experiment.kind == "influence" else _LANDSCAPE_DATA
+            needed = "regression" if experiment.kind == "influence" else "classification"
+            for i, d in enumerate(datasets):
+                if d.task != needed:
+                    raise LossbenchError(
+                        f"{where}.datasets[{i}]: {experiment.kind} needs a {needed} dataset; "
+                        f"{d.kind} is {d.task}"
+                    )
             for d in datasets or [default]:
                 units += [Task(experiment, losses, d, t, config.seed) for t in range(trials)]
     return units
@@ -273,8 +280,6 @@ _INFLUENCE_DATA = expand({"kind": "gaussian", "n_samples": 100, "n_features": 1}
 
 def _influence_trial(task: Task) -> list[dict[str, Any]]:
     dataset, options = task.dataset, task.experiment.fit
-    if dataset.task != "regression":
-        raise LossbenchError(f"{task.experiment.name}: influence needs a regression dataset")
     rng = task.rng()
     sample = dataset.sample(rng)
     x_moving = rng.standard_normal(sample.X.shape[1])
@@ -336,8 +341,6 @@ def _landscape_trial(task: Task) -> list[dict[str, Any]]:
     else:
         sample = task.dataset.sample(rng)
         X, y = sample.X, sample.y
-        if task.dataset.task != "classification":
-            raise LossbenchError(f"{experiment.name}: landscape needs a classification dataset")
     starts = rng.normal(0.0, experiment.start_scale, (experiment.starts, X.shape[1] + 1))
     rows = []
     for loss in task.losses:

@@ -180,6 +180,8 @@ CONFIG_ERRORS = [
      r"experiments\[0\].losses\[0\]: huber: delta must be a number > 0; got -1.0"),
     ("experiments:\n  - {name: e, losses: [mse], datasets: [{kind: student_t, df: 0}]}\n",
      r"experiments\[0\].datasets\[0\].df: expected a number > 0; got 0"),
+    ("experiments:\n  - {name: e, kind: influence, losses: [mse], datasets: [{kind: logistic}]}\n",
+     r"experiments\[0\].datasets\[0\]: influence needs a regression dataset; logistic is"),
 ]  # fmt: skip
 
 
@@ -264,6 +266,30 @@ def test_interrupted_run_keeps_finished_experiments_and_exits_130(tmp_path):
     trials = pd.read_csv(run_dir / "trials.csv")
     assert set(trials["experiment"]) == {"first"}
     assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_a_run_that_fails_midway_keeps_its_directory_marked_failed(tmp_path, monkeypatch):
+    from lossbench import experiments
+    from lossbench import runner as run_module
+
+    real = experiments.run_tasks
+    calls = []
+
+    def second_one_breaks(units, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("a bug in the second experiment")
+        return real(units, **kwargs)
+
+    monkeypatch.setattr(experiments, "run_tasks", second_one_breaks)
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL)
+    with pytest.raises(RuntimeError, match="second experiment"):
+        run_module.execute(run_module.resolve(path), tmp_path / "out")
+    (run_dir,) = (tmp_path / "out").iterdir()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "failed" and record["experiments_finished"] == 1
+    assert set(pd.read_csv(run_dir / "trials.csv")["experiment"]) == {"robustness"}
 
 
 def test_help_is_fast_and_imports_nothing_heavy():
