@@ -202,10 +202,14 @@ def run(
         progress = _progress(quiet)
         try:
             with progress:
-                task = progress.add_task("experiments", total=None)
+                task = progress.add_task("experiments", total=None, unit="trials")
+
+                def advance(phase: str, done: int, total: int) -> None:
+                    unit = "trials" if phase == "experiments" else "benchmarks"
+                    progress.update(task, description=phase, unit=unit, completed=done, total=total)
+
                 outcome = runner.execute(
-                    resolved, out_dir, only=only, jobs=jobs,
-                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                    resolved, out_dir, only=only, jobs=jobs, progress=advance,
                     on_start=lambda path: started.setdefault("path", path),
                 )  # fmt: skip
         except KeyboardInterrupt:
@@ -215,9 +219,11 @@ def run(
                 _results_line(path)
             raise typer.Exit(code=130) from None
         if not quiet:
-            for part in report.render(outcome.summary):
+            for part in [*report.render(outcome.summary), *report.render_timings(outcome.timings)]:
                 out.print(part)
                 out.print()
+        for note in outcome.notes or []:
+            err.print(f"timing: {note}", soft_wrap=True, highlight=False)
         _results_line(outcome.path)
 
 
@@ -237,7 +243,7 @@ def _progress(quiet: bool):
 
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("trials, ETA"), TimeRemainingColumn(),
+        TextColumn("{task.fields[unit]}, ETA"), TimeRemainingColumn(),
         console=err, transient=True, disable=quiet or not err.is_terminal,
     )  # fmt: skip
 
@@ -257,13 +263,13 @@ def show(
 
     with _user_errors():
         path = run_dir if run_dir is not None else results.latest_run(out_dir)
-        record, _, summary = results.read_run(path)
+        record, _, summary, timings = results.read_run(path)
         status = record.get("status", "?")
         out.print(f"run {record.get('id', path.name)} ({status}, started {record.get('started')})")
         if status != "complete":
             done, total = record.get("experiments_finished"), record.get("experiments_total")
             out.print(f"[yellow]{status}: {done} of {total} experiments finished[/]")
-        for part in report.render(summary):
+        for part in [*report.render(summary), *report.render_timings(timings)]:
             out.print(part)
             out.print()
         _results_line(path)

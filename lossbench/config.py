@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, V
 from lossbench.errors import LossbenchError
 
 __all__ = [
-    "DEFAULT", "Config", "Experiment", "FitOptions", "default_text", "dump", "load", "quick",
-    "set_values", "validate",
+    "DEFAULT", "Config", "Experiment", "FitOptions", "PyperfOptions", "Timing", "default_text",
+    "dump", "load", "quick", "set_values", "validate",
 ]  # fmt: skip
 
 DEFAULT = "<embedded default>"
@@ -56,13 +56,45 @@ class Experiment(_Strict):
     start_scale: PositiveFloat = 10.0
 
 
+class PyperfOptions(_Strict):
+    """pyperf's knobs: worker processes, values per process, warm-ups, minimum time per value,
+    fixed loops (skips calibration); `fast` halves processes and values, `rigorous` doubles
+    processes (applied by lossbench, so an explicit `processes` is honoured)."""
+
+    processes: PositiveInt = 2
+    values: PositiveInt = 3
+    warmups: int = Field(1, ge=0)
+    min_time: PositiveFloat = 0.02
+    loops: PositiveInt | None = None
+    fast: bool = False
+    rigorous: bool = False
+
+
+class Timing(_Strict):
+    """The kernel timing matrix: losses × ops × impls at each (size, dtype), plus probes."""
+
+    losses: list[str | dict[str, Any]] = Field(
+        default_factory=lambda: ["mse", "huber", "bce", "bce_logits"]
+    )
+    ops: list[Literal["value", "gradient", "value_and_gradient"]] = Field(
+        default_factory=lambda: ["value", "value_and_gradient"]
+    )
+    impls: list[str] = Field(
+        default_factory=lambda: ["numpy", "fused", "seed", "scipy", "sklearn", "torch"]
+    )
+    sizes: list[PositiveInt] = Field(default_factory=lambda: [1000, 10_000_000])
+    dtypes: list[Literal["float64", "float32"]] = Field(default_factory=lambda: ["float64"])
+    pyperf: PyperfOptions = Field(default_factory=PyperfOptions)
+
+
 class Config(_Strict):
-    """A lossbench run: experiments (and, later, timing)."""
+    """A lossbench run: experiments, and kernel timing."""
 
     name: str = "default"
     seed: int = 0
     trials: PositiveInt = 50
     experiments: list[Experiment] = Field(default_factory=list)
+    timing: Timing | None = None
 
 
 def default_text() -> str:
@@ -153,6 +185,10 @@ def quick(config: Config) -> Config:
     """The same experiments, smaller: for a first look or CI (few trials, small samples)."""
     small = config.model_copy(deep=True)
     small.trials = min(small.trials, 5)
+    if small.timing is not None:  # the same matrix at small sizes, one worker per benchmark
+        small.timing.sizes = sorted({min(n, 100_000) for n in small.timing.sizes})
+        small.timing.pyperf.processes = 1
+        small.timing.pyperf.values = min(small.timing.pyperf.values, 2)
     for experiment in small.experiments:
         if experiment.trials:
             experiment.trials = min(experiment.trials, 3)

@@ -173,3 +173,70 @@ def _landscape(experiment: str, frame: pd.DataFrame) -> Table:
             _fmt(get.get("objective_spread", math.nan)), f"{get.get('best_share', math.nan):.0%}",
         )  # fmt: skip
     return table
+
+
+def render_timings(timings: pd.DataFrame) -> list[Table | str]:
+    """Per (dtype, n): ns per element by impl (median ± stdev), fused's speed-up over numpy and
+    its roofline; then a verdict per loss at the largest n."""
+    if timings is None or timings.empty:
+        return []
+    parts: list[Table | str] = []
+    kernels = timings[timings["loss"] != "probe"]
+    impls = list(dict.fromkeys(kernels["impl"]))
+    for (dtype, n), cells in kernels.groupby(["dtype", "n"], sort=False):
+        probes = timings[
+            (timings["loss"] == "probe") & (timings["dtype"] == dtype) & (timings["n"] == n)
+        ]
+        floor = ", ".join(f"{r.op} {r.ns_per_element:.3g}" for r in probes.itertuples())
+        table = Table(
+            title=f"timing, {dtype}, n={n:.0e}: ns per element (median ± stdev); probes: {floor}",
+            title_justify="left",
+        )
+        table.add_column("loss")
+        table.add_column("op")
+        for impl in impls:
+            table.add_column(impl, justify="right")
+        table.add_column("fused vs numpy", justify="right")
+        table.add_column("fused roofline", justify="right")
+        for (loss, op), row in cells.groupby(["loss", "op"], sort=False):
+            by = row.set_index("impl")
+            cols = []
+            for impl in impls:
+                if impl not in by.index:
+                    cols.append("[dim]—[/]")
+                    continue
+                r = by.loc[impl]
+                spread = r["stdev_s"] / n * 1e9 if not math.isnan(r["stdev_s"]) else math.nan
+                cols.append(
+                    f"{r['ns_per_element']:.3g} ± {spread:.2g}"
+                    if not math.isnan(spread)
+                    else f"{r['ns_per_element']:.3g}"
+                )
+            speedup = roof = "—"
+            if {"fused", "numpy"} <= set(by.index):
+                speedup = f"{by.loc['numpy', 'median_s'] / by.loc['fused', 'median_s']:.1f}×"
+            if "fused" in by.index and not math.isnan(by.loc["fused", "roofline"]):
+                roof = f"{by.loc['fused', 'roofline']:.0%}"
+            table.add_row(escape(loss), op, *cols, speedup, roof)
+        parts.append(table)
+    largest = kernels[kernels["n"] == kernels["n"].max()]
+    lines = []
+    for loss, rows in largest.groupby("loss", sort=False):
+        rows = rows[rows["op"] == rows["op"].iloc[0]]
+        by = rows[rows["dtype"] == rows["dtype"].iloc[0]].set_index("impl")
+        if "fused" not in by.index:
+            continue
+        fused = by.loc["fused"]
+        others = ", ".join(
+            f"{by.loc[impl, 'median_s'] / fused['median_s']:.1f}× {impl}"
+            for impl in by.index
+            if impl != "fused"
+        )
+        floor = "memory bandwidth" if fused["op"] == "value" else "the read-write floor"
+        lines.append(
+            f"fused {loss} {fused['op']} at n={fused['n']:.0e} ({fused['dtype']}): "
+            f"{fused['roofline']:.2f} of {floor}" + (f", {others}" if others else "")
+        )
+    if lines:
+        parts.append(escape("\n".join(lines)))
+    return parts

@@ -27,6 +27,7 @@ from lossbench.errors import LossbenchError
 __all__ = ["Run", "create_run_dir", "host_info", "latest_run", "read_run", "write_atomic"]
 
 TRIALS, SUMMARY, CONFIG, RUN = "trials.csv", "summary.csv", "config.yaml", "run.json"
+TIMINGS, PYPERF = "timings.csv", "timings.pyperf.json"
 
 
 def sanitize(name: str) -> str:
@@ -140,8 +141,8 @@ def latest_run(out: Path) -> Path:
     return runs[-1]
 
 
-def read_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """(run.json, trials, summary) of a run directory; trials and summary may be empty."""
+def read_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(run.json, trials, summary, timings) of a run directory; any table may be empty."""
     path = Path(path)
     if not (path / RUN).is_file():
         raise LossbenchError(f"{path}: not a lossbench run directory (no {RUN})")
@@ -150,7 +151,7 @@ def read_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     except (OSError, json.JSONDecodeError) as error:
         raise LossbenchError(f"{path / RUN}: unreadable ({error})") from None
     frames = []
-    for name in (TRIALS, SUMMARY):
+    for name in (TRIALS, SUMMARY, TIMINGS):
         file = path / name
         try:
             frames.append(
@@ -161,4 +162,4 @@ def read_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     for frame in frames:
         if "note" in frame:
             frame["note"] = frame["note"].astype(object).fillna("")
-    return record, frames[0], frames[1]
+    return record, frames[0], frames[1], frames[2]

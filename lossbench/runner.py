@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from lossbench import config as config_module
-from lossbench import experiments, results
+from lossbench import experiments, results, timing
 from lossbench.config import Config
 from lossbench.errors import LossbenchError
 
@@ -47,6 +47,8 @@ class Outcome:
     status: str  # complete | interrupted | failed
     trials: pd.DataFrame
     summary: pd.DataFrame
+    timings: pd.DataFrame | None = None
+    notes: list[str] | None = None  # what timing skipped, and why
 
 
 def execute(
@@ -59,48 +61,63 @@ def execute(
     progress: Callable[[int, int], None] | None = None,
     on_start: Callable[[Path], object] | None = None,
 ) -> Outcome:
-    """Run `config` into a new directory under `out`. `progress(done, total)` follows the work;
-    `on_start(path)` learns the run directory as soon as it exists.
+    """Run `config` into a new directory under `out`: its experiments, then its timing
+    (`only` picks one). `progress(phase, done, total)` follows the work; `on_start(path)`
+    learns the run directory as soon as it exists.
 
     On KeyboardInterrupt the directory is marked ``interrupted`` and the interrupt re-raised;
     on any other error it is marked ``failed`` and the error re-raised.
     """
-    if only == "timing":
-        raise LossbenchError(
-            "--only timing: kernel timing is not part of lossbench run yet; "
-            "use benchmarks/bench_kernels.py meanwhile"
-        )
     if jobs < 1:
         raise LossbenchError(f"--jobs must be at least 1; got {jobs}")
+    if only == "timing" and config.timing is None:
+        raise LossbenchError(
+            "--only timing: the config has no timing section (see `lossbench init`)"
+        )
+    plan = None
+    if only != "experiments" and config.timing is not None:
+        plan = timing.plan(config.timing)
+        timing.check_memory(plan.benchmarks)
+    experiment_list = config.experiments if only != "timing" else []
     sections = [
-        (e, experiments.tasks(config.model_copy(update={"experiments": [e]})))
-        for e in config.experiments
+        experiments.tasks(config.model_copy(update={"experiments": [e]})) for e in experiment_list
     ]
-    total = sum(len(units) for _, units in sections)
+    total = sum(len(units) for units in sections)
     path = results.create_run_dir(Path(out), config.name)
     if on_start is not None:
         on_start(path)
     results.write_atomic(path / results.CONFIG, config_module.dump(config))
     run = results.Run(path, config.name, command)
     frames: list[pd.DataFrame] = []
-    done_before = 0
+    timings = None
     status = "failed"
     try:
-        for _, units in sections:
+        done_before = 0
+        for units in sections:
             step = (
-                (lambda done, base=done_before: progress(base + done, total)) if progress else None
+                (lambda d, base=done_before: progress("experiments", base + d, total))
+                if progress
+                else None
             )
             frames.append(experiments.run_tasks(units, jobs=jobs, progress=step))
             done_before += len(units)
             _save(path, frames)
+        if plan is not None:
+            step = (lambda d, n: progress("timing", d, n)) if progress else None
+            suite = timing.run(plan, path / results.PYPERF, progress=step)
+            timings = timing.table(suite)
+            results.write_atomic(path / results.TIMINGS, timings)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
-        run.finish(status, experiments_finished=len(frames), experiments_total=len(sections))
+        run.finish(
+            status, experiments_finished=len(frames), experiments_total=len(sections),
+            timing="done" if timings is not None else ("not run" if plan is None else "unfinished"),
+        )  # fmt: skip
     trials, summary = _save(path, frames)
-    return Outcome(path, status, trials, summary)
+    return Outcome(path, status, trials, summary, timings, plan.notes if plan else [])
 
 
 def _save(path: Path, frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -68,6 +68,8 @@ def test_quick_run_end_to_end_files_per_contract_and_rerun_reproduces(tmp_path):
         "config.yaml",
         "run.json",
         "summary.csv",
+        "timings.csv",
+        "timings.pyperf.json",
         "trials.csv",
     ]
     record = json.loads((run_dir / "run.json").read_text())
@@ -95,7 +97,16 @@ def test_quick_run_end_to_end_files_per_contract_and_rerun_reproduces(tmp_path):
     )
     assert "huber(delta=1.345) beats mse on coef_error" in result.output  # cauchy, from the numbers
 
-    again = _run(["run", str(run_dir / "config.yaml"), "--out", str(tmp_path / "again")])
+    again = _run(
+        [
+            "run",
+            str(run_dir / "config.yaml"),
+            "--only",
+            "experiments",
+            "--out",
+            str(tmp_path / "again"),
+        ]
+    )
     assert again.exit_code == 0, again.output
     rerun = pd.read_csv(_results_dir(again.output) / "trials.csv")
     pd.testing.assert_frame_equal(_comparable(rerun), _comparable(trials))
@@ -211,7 +222,6 @@ def test_config_mistakes_exit_2_with_file_and_field_and_leave_no_directory(tmp_p
         (["run", "--set", "experiments.7.trials=2"], r"experiments has no item '7' \(it has 5\)"),
         (["run", "--set", "trials=[1"], r"the value is not valid YAML"),
         (["run", "--set", "seed.x=1"], r"seed is a value, not a section"),
-        (["run", "--only", "timing"], r"kernel timing is not part of lossbench run yet"),
         (["run", "--jobs", "0"], r"--jobs must be at least 1; got 0"),
         (["show", "nowhere"], r"nowhere: not a lossbench run directory"),
     ],

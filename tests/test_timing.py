@@ -1,0 +1,121 @@
+"""Kernel timing through real pyperf workers: suite, matrix, columns, options, refusals."""
+
+import json
+
+import pyperf
+import pytest
+from typer.testing import CliRunner
+
+from lossbench import config as config_module
+from lossbench import kernel_bench, results, runner, timing
+from lossbench.cli import app
+from lossbench.errors import LossbenchError
+
+CONTRACT = [
+    "benchmark", "loss", "op", "impl", "dtype", "n", "median_s", "mean_s", "stdev_s", "values",
+    "ns_per_element", "gb_per_s", "roofline",
+]  # fmt: skip
+TINY = {
+    "name": "tiny",
+    "experiments": [],
+    "timing": {
+        "losses": ["mse", {"name": "huber", "delta": 1.345}],
+        "ops": ["value", "value_and_gradient"],
+        "impls": ["numpy", "fused", "seed", "scipy", "torch"],
+        "sizes": [3000],
+        "dtypes": ["float32"],
+        "pyperf": {"processes": 2, "values": 2, "warmups": 0},
+    },
+}
+
+
+def test_a_small_timing_run_through_real_pyperf_workers(tmp_path):
+    config = config_module.validate(TINY)
+    plan = timing.plan(config.timing)
+    outcome = runner.execute(config, tmp_path, only="timing")
+    assert outcome.status == "complete"
+    suite = pyperf.BenchmarkSuite.load(str(outcome.path / results.PYPERF))
+    names = {b.get_name() for b in suite.get_benchmarks()}
+    assert names == {b.name for b in plan.benchmarks}
+    assert {"probe.read.numba.float32.3000", "probe.read_write.numba.float32.3000",
+            "mse.value.seed.float32.3000", "huber(delta=1.345).value.scipy.float32.3000",
+            "huber(delta=1.345).value_and_gradient.fused.float32.3000"} <= names  # fmt: skip
+    for benchmark in suite.get_benchmarks():  # options honoured: 2 processes × 2 values
+        runs = [run for run in benchmark.get_runs() if run.values]
+        assert len(runs) == 2 and all(len(run.values) == 2 for run in runs)
+        assert benchmark.get_metadata()["loops"] == 1
+    table = outcome.timings
+    assert list(table.columns) == CONTRACT
+    kernels = table[table["loss"] != "probe"]
+    assert ((kernels["roofline"] > 0) & (kernels["roofline"] <= 1.5)).all(), kernels
+    assert table[table["loss"] == "probe"]["roofline"].isna().all()
+    assert (table["ns_per_element"] > 0).all() and (table["gb_per_s"] > 0).all()
+    stored = (outcome.path / results.TIMINGS).read_text().splitlines()[0]
+    assert stored == ",".join(CONTRACT)
+    record = json.loads((outcome.path / results.RUN).read_text())
+    assert record["timing"] == "done" and record["experiments_total"] == 0
+    shown = CliRunner().invoke(app, ["show", str(outcome.path)], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "timing, float32, n=3e+03" in shown.output and "fused mse value" in shown.output
+
+
+def test_missing_peers_are_skipped_with_one_line_each():
+    plan = timing.plan(config_module.Timing(impls=["numpy", "fused", "torch", "sklearn"]))
+    for peer in ("torch", "sklearn"):
+        skipped = [n for n in plan.notes if n.startswith(f"{peer}:")]
+        if kernel_bench.available(peer):
+            assert not skipped and any(b.impl == peer for b in plan.benchmarks)
+        else:
+            assert skipped == [
+                f"{peer}: not installed, skipped (pip install {kernel_bench.PEERS[peer][0]})"
+            ]
+            assert not any(b.impl == peer for b in plan.benchmarks)
+
+
+def test_peers_cover_only_what_they_implement():
+    plan = timing.plan(
+        config_module.Timing(
+            losses=["mse", "bce"], ops=["value", "gradient"], impls=["seed", "scipy"]
+        )
+    )
+    kernels = {(b.loss, b.op, b.impl) for b in plan.benchmarks if b.loss != "probe"}
+    assert kernels == {("mse", "value", "seed"), ("mse", "gradient", "seed")}
+
+
+def test_timing_mistakes_name_the_field():
+    with pytest.raises(LossbenchError, match=r"timing.impls\[1\]: unknown impl 'cuda'"):
+        timing.plan(config_module.Timing(impls=["numpy", "cuda"]))
+    with pytest.raises(LossbenchError, match=r"timing.losses\[0\]: unknown loss 'msee'"):
+        timing.plan(config_module.Timing(losses=["msee"]))
+
+
+def test_sizes_that_do_not_fit_in_memory_are_refused():
+    benches = kernel_bench.matrix(["mse"], ["value"], ["numpy"], [10**9], ["float64"])
+    with pytest.raises(
+        LossbenchError, match=r"n=1000000000 \(float64\) needs about 64.0 GB of memory; 1.0 GB"
+    ):
+        timing.check_memory(benches, available=10**9)
+    timing.check_memory(benches, available=10**12)  # fits: no error
+
+
+def test_fast_and_rigorous_are_applied_so_an_explicit_process_count_holds():
+    args = lambda **o: timing.Plan([], config_module.PyperfOptions(**o)).pyperf_args()  # noqa: E731
+    assert args(processes=4, values=3)[:4] == ["--processes", "4", "--values", "3"]
+    assert args(processes=4, values=3, fast=True)[:4] == ["--processes", "2", "--values", "2"]
+    assert args(processes=4, rigorous=True)[:2] == ["--processes", "8"]
+    assert "--fast" not in args(fast=True) and args()[-2:] == ["--loops", "1"]
+
+
+def test_huge_sizes_exit_2_before_anything_runs(tmp_path):
+    path = tmp_path / "huge.yaml"
+    path.write_text("timing: {sizes: [100000000000]}\n")
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "lower timing.sizes" in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_only_timing_needs_a_timing_section(tmp_path):
+    path = tmp_path / "no-timing.yaml"
+    path.write_text("experiments: []\n")
+    result = CliRunner().invoke(app, ["run", str(path), "--only", "timing", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "the config has no timing section" in result.output
