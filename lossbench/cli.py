@@ -141,8 +141,10 @@ def _metrics_table() -> Table:
 
 
 def _impls_table() -> Table:
-    table = Table(title="implementations", title_justify="left")
-    for column in ("impl", "available", "what it is"):
+    from lossbench.kernel_bench import PEERS, available
+
+    table = Table(title="implementations (timing: `impls` in the config)", title_justify="left")
+    for column in ("impl", "available here", "what it is"):
         table.add_column(column)
     numba_ok = importlib.util.find_spec("numba") is not None
     table.add_row("numpy", "yes", "vectorized numpy reference that mirrors each formula")
@@ -151,6 +153,9 @@ def _impls_table() -> Table:
         "yes" if numba_ok else "no (pip install numba)",
         "numba kernels: one pass over memory, value and gradient together",
     )
+    for peer, (_, package, doc) in PEERS.items():
+        here = "yes" if available(peer) else f"no (pip install {package}; skipped in timing)"
+        table.add_row(peer, escape(here), escape(doc))
     return table
 
 

@@ -34,12 +34,21 @@ __all__ = [
 OPS = ("value", "gradient", "value_and_gradient")
 PROBES = ("read", "read_write", "log")
 PROBE = "probe"
-# peers: other implementations to measure against, when importable (never installed for you)
+# peers: other implementations to measure against, when importable (never installed for you):
+# impl -> (module to import, how to install it, what it is)
 PEERS = {
-    "seed": ("numpy", "the literal formula np.sum((y - p)**2) * (1 / m): mse only"),
-    "scipy": ("scipy", "scipy.special.huber / pseudo_huber, averaged: value only"),
-    "sklearn": ("sklearn", "sklearn.metrics mean_squared_error, mean_absolute_error, log_loss"),
-    "torch": ("torch", "torch.nn.functional on the CPU, one thread, gradients by autograd"),
+    "seed": ("numpy", "numpy", "the literal formula np.sum((y - p)**2) * (1 / m): mse only"),
+    "scipy": ("scipy", "scipy", "scipy.special.huber / pseudo_huber, averaged: value only"),
+    "sklearn": (
+        "sklearn",
+        "'lossbench[peers]'",
+        "sklearn.metrics mean_squared_error, mean_absolute_error, log_loss",
+    ),
+    "torch": (
+        "torch",
+        "torch",
+        "torch.nn.functional on the CPU, one thread, gradients by autograd",
+    ),
 }
 _PEER_SUPPORT = {
     "seed": ({"mse"}, set(OPS)),

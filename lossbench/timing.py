@@ -93,7 +93,7 @@ def plan(timing: Timing) -> Plan:
             impls.append(impl)
         else:
             notes.append(
-                f"{impl}: not installed, skipped (pip install {kernel_bench.PEERS[impl][0]})"
+                f"{impl}: not installed, skipped (pip install {kernel_bench.PEERS[impl][1]})"
             )
     benches = kernel_bench.matrix(labels, timing.ops, impls, timing.sizes, timing.dtypes)
     return Plan(benches, timing.pyperf, notes)

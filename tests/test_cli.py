@@ -21,10 +21,16 @@ def test_list_losses_shows_every_loss_with_parameters_and_formula():
     assert "mean(−[y log p + (1 − y) log(1 − p)])" in result.output
 
 
-def test_list_impls():
-    result = runner.invoke(app, ["list", "impls"])
+def test_list_impls_says_which_peers_are_available():
+    from lossbench.kernel_bench import PEERS, available
+
+    result = runner.invoke(app, ["list", "impls"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
-    assert "numpy" in result.output and "fused" in result.output
+    assert "│ numpy " in result.output and "│ fused " in result.output
+    for peer, (_, package, _) in PEERS.items():
+        line = next(line for line in result.output.splitlines() if line.startswith(f"│ {peer} "))
+        assert ("│ yes " in line) == available(peer), line
+        assert (f"pip install {package}" in line) != available(peer), line
 
 
 def test_unknown_topic_exits_2_without_traceback():

@@ -67,7 +67,7 @@ def test_missing_peers_are_skipped_with_one_line_each():
             assert not skipped and any(b.impl == peer for b in plan.benchmarks)
         else:
             assert skipped == [
-                f"{peer}: not installed, skipped (pip install {kernel_bench.PEERS[peer][0]})"
+                f"{peer}: not installed, skipped (pip install {kernel_bench.PEERS[peer][1]})"
             ]
             assert not any(b.impl == peer for b in plan.benchmarks)
 
