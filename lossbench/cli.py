@@ -228,7 +228,7 @@ def run(
                 out.print(part)
                 out.print()
         for note in outcome.notes or []:
-            err.print(f"timing: {note}", soft_wrap=True, highlight=False)
+            err.print(f"timing: {escape(note)}", soft_wrap=True, highlight=False)
         _results_line(outcome.path)
 
 

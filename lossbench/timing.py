@@ -7,7 +7,8 @@ progress; `table` reads the suite into the ``timings.csv`` columns.
 
 Loops are calibrated here, in one process, instead of by pyperf in an extra worker per
 benchmark: a worker that loads numba costs ~0.8 s, and the extra worker would nearly double a
-run. Each benchmark gets pyperf ``inner_loops`` (calls per value) and pyperf ``--loops 1``.
+run. Each benchmark gets pyperf ``inner_loops`` (calls per value) and pyperf ``--loops 1``; an
+explicit ``loops`` in the config is used for every benchmark instead.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | Non
     total = len(benches)
     specs = []
     for bench in benches:
-        specs.append({**asdict(bench), "inner": _inner_loops(bench, the_plan.options.min_time)})
+        inner = the_plan.options.loops or _inner_loops(bench, the_plan.options.min_time)
+        specs.append({**asdict(bench), "inner": inner})
         kernel_bench.forget(bench)  # free its arrays before the next one is built
     with tempfile.TemporaryDirectory(prefix="lossbench-timing-") as work:
         spec_path = Path(work) / "spec.json"

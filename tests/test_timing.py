@@ -1,6 +1,8 @@
 """Kernel timing through real pyperf workers: suite, matrix, columns, options, refusals."""
 
 import json
+import subprocess
+import sys
 
 import pyperf
 import pytest
@@ -54,6 +56,13 @@ def test_a_small_timing_run_through_real_pyperf_workers(tmp_path):
     assert stored == ",".join(CONTRACT)
     record = json.loads((outcome.path / results.RUN).read_text())
     assert record["timing"] == "done" and record["experiments_total"] == 0
+    suite_file = str(outcome.path / results.PYPERF)
+    for command in (["stats", suite_file], ["compare_to", suite_file, suite_file]):
+        tool = subprocess.run(
+            [sys.executable, "-m", "pyperf", *command], capture_output=True, text=True
+        )
+        assert tool.returncode == 0, tool.stderr
+    assert "mse.value.fused.float32.3000" in tool.stdout
     shown = CliRunner().invoke(app, ["show", str(outcome.path)], env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output
     assert "timing, float32, n=3e+03" in shown.output and "fused mse value" in shown.output
@@ -119,3 +128,30 @@ def test_only_timing_needs_a_timing_section(tmp_path):
     path.write_text("experiments: []\n")
     result = CliRunner().invoke(app, ["run", str(path), "--only", "timing", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "the config has no timing section" in result.output
+
+
+def test_a_numpy_worker_imports_nothing_it_does_not_need():
+    heavy = ("pandas", "rich", "typer", "scipy", "numba", "pydantic")
+    code = (
+        "import sys, lossbench._pyperf_main\n"
+        "from lossbench.kernel_bench import Benchmark, prepare\n"
+        "prepare(Benchmark('huber(delta=1.0)', 'value', 'numpy', 'float64', 100))\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_explicit_loops_are_used_for_every_benchmark(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(timing, "_inner_loops", lambda bench, min_time: seen.append(bench) or 1)
+    pyperf_options = {"processes": 1, "values": 1, "loops": 7}
+    matrix = {"losses": ["mse"], "ops": ["value"], "impls": ["numpy"], "sizes": [500]}
+    config = config_module.validate(
+        {"experiments": [], "timing": {**matrix, "pyperf": pyperf_options}}
+    )
+    outcome = runner.execute(config, tmp_path, only="timing")
+    suite = pyperf.BenchmarkSuite.load(str(outcome.path / results.PYPERF))
+    assert not seen  # no calibration
+    assert {b.get_metadata()["inner_loops"] for b in suite.get_benchmarks()} == {7}
