@@ -300,6 +300,114 @@ def init(
         out.print(f"wrote {path}: edit it, then `lossbench run {path}`", highlight=False)
 
 
+class Format(StrEnum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command()
+def compare(
+    base: Annotated[
+        Path | None,
+        typer.Argument(help="A run directory or pyperf JSON; none: the newest two runs."),
+    ] = None,
+    new: Annotated[Path | None, typer.Argument(help="The run or pyperf JSON to judge.")] = None,
+    threshold: Annotated[
+        float,
+        typer.Option(help="Slower only when the ratio exceeds 1 + threshold (and significant)."),
+    ] = 0.10,
+    alpha: Annotated[
+        float, typer.Option(help="Significance level of the Mann-Whitney U test.")
+    ] = 0.002,
+    normalize: Annotated[
+        bool,
+        typer.Option(
+            "--normalize", help="Compare times relative to each run's read probe (across machines)."
+        ),
+    ] = False,
+    output_format: Annotated[
+        Format, typer.Option("--format", help="Output format.")
+    ] = Format.table,
+    output: Annotated[Path | None, typer.Option(help="Also write the report to this file.")] = None,
+    no_fail: Annotated[
+        bool, typer.Option("--no-fail", help="Exit 0 even on a regression.")
+    ] = False,
+    fail_on_quality: Annotated[
+        bool, typer.Option("--fail-on-quality", help="Exit 1 when a quality result changed.")
+    ] = False,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the newest runs are.")] = Path(
+        "results"
+    ),
+) -> None:
+    """Compare two result sets; exit 1 on a real timing regression (or, with --fail-on-quality,
+    a changed quality result)."""
+    from lossbench import compare as cmp
+    from lossbench import results
+
+    with _user_errors():
+        if base is None or new is None:
+            if base is not None or new is not None:
+                raise LossbenchError("compare takes two inputs, or none (the newest two runs)")
+            runs = sorted(p for p in out_dir.glob("*/") if (p / results.RUN).is_file())
+            if len(runs) < 2:
+                raise LossbenchError(f"compare needs two runs under {out_dir}/; found {len(runs)}")
+            base, new = runs[-2], runs[-1]
+        a, b = cmp.load(base), cmp.load(new)
+        timings = cmp.compare_timings(a, b, threshold=threshold, alpha=alpha, normalize=normalize)
+        quality = cmp.compare_quality(a, b)
+        common = (timings["verdict"] != "missing").sum() if len(timings) else 0
+        if common == 0 and not len(quality):
+            raise LossbenchError(f"{base} and {new} have no benchmark or result in common")
+        notes = [f"comparing {base} → {new}"]
+        differences = cmp.host_differences(a, b)
+        comparable = normalize or not differences
+        if differences:
+            notes.append("the machines differ: " + "; ".join(differences))
+            if not normalize:
+                notes.append("timing verdicts are not comparable across machines (use --normalize)")
+        if output_format is Format.json:
+            text = cmp.to_json(timings)
+        elif output_format is Format.markdown:
+            text = cmp.markdown(timings, quality, notes)
+        else:
+            text = None
+            for note in notes:
+                out.print(escape(note), soft_wrap=True)
+            for _, row in timings.iterrows():
+                colour = {"slower": "red", "faster": "green"}.get(row["verdict"], "default")
+                out.print(
+                    f"[{colour}]{escape(row['benchmark'])}: {escape(cmp.describe(row))}[/]",
+                    soft_wrap=True,
+                )
+            if len(timings):
+                out.print(cmp.summary_line(timings))
+            if len(quality):
+                changed = quality[quality["changed"]]
+                out.print(
+                    f"quality: {len(changed)} of {len(quality)} results changed "
+                    "(95% intervals apart)"
+                )
+                for _, row in changed.iterrows():
+                    out.print(
+                        escape(
+                            f"  {row['experiment']} / {row['dataset']} / {row['loss']} / "
+                            f"{row['metric']}: {row['mean_base']:.4g} → {row['mean_new']:.4g}"
+                        ),
+                        soft_wrap=True,
+                    )
+        if text is not None:
+            out.print(text, markup=False, highlight=False, soft_wrap=True)
+        if output is not None:
+            results.write_atomic(
+                output, text if text is not None else cmp.markdown(timings, quality, notes)
+            )
+        regressed = comparable and (timings["verdict"] == "slower").any() if len(timings) else False
+        quality_changed = bool(len(quality) and quality["changed"].any())
+        if not no_fail and (regressed or (fail_on_quality and quality_changed)):
+            raise typer.Exit(code=1)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

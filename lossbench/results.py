@@ -12,8 +12,11 @@ import json
 import os
 import platform
 import re
+import signal
 import sys
 import tempfile
+import threading
+from contextlib import contextmanager
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -61,19 +64,40 @@ def create_run_dir(out: Path, name: str, now: datetime | None = None) -> Path:
 
 
 def write_atomic(path: Path, content: str | pd.DataFrame) -> None:
-    """Write text or a DataFrame (as CSV) to `path` via a temporary file and a rename."""
+    """Write text or a DataFrame (as CSV) to `path` via a temporary file and a rename.
+
+    Ctrl-C and SIGTERM wait until the file is in place (they arrive right after), so an
+    interrupt never leaves a temporary file behind.
+    """
     path = Path(path)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with _interrupts_deferred():
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                if isinstance(content, pd.DataFrame):
+                    content.to_csv(handle, index=False)
+                else:
+                    handle.write(content)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+@contextmanager
+def _interrupts_deferred():
+    """Block SIGINT and SIGTERM for the duration (POSIX, main thread); elsewhere a no-op."""
+    can_block = (
+        hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    )
+    if not can_block:
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            if isinstance(content, pd.DataFrame):
-                content.to_csv(handle, index=False)
-            else:
-                handle.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def host_info() -> dict[str, Any]:

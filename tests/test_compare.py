@@ -1,0 +1,197 @@
+"""`lossbench compare` on synthetic pyperf suites of known distributions, and on real runs."""
+
+import json
+
+import numpy as np
+import pyperf
+import pytest
+from typer.testing import CliRunner
+
+from lossbench import compare
+from lossbench.cli import app
+
+runner = CliRunner()
+
+
+def _suite(path, benchmarks, seed, processes=3, values=5):
+    """A pyperf suite: for each name, processes × values draws of N(mean, (2% of mean)²)."""
+    rng = np.random.default_rng(seed)
+    built = []
+    for name, mean in benchmarks.items():
+        runs = [
+            pyperf.Run(
+                list(rng.normal(mean, 0.02 * mean, values)),
+                metadata={"name": name, "loops": 1},
+                collect_metadata=False,
+            )
+            for _ in range(processes)
+        ]
+        built.append(pyperf.Benchmark(runs))
+    pyperf.BenchmarkSuite(built).dump(str(path), replace=True)
+    return path
+
+
+def _compare(tmp_path, base_means, new_means, *args, seed=0, **sizes):
+    base = _suite(tmp_path / "base.json", base_means, seed, **sizes)
+    new = _suite(tmp_path / "new.json", new_means, seed + 1000, **sizes)
+    return runner.invoke(app, ["compare", str(base), str(new), "--format", "json", *args])
+
+
+def test_a_25_percent_slowdown_is_a_regression(tmp_path):
+    result = _compare(tmp_path, {"k": 1e-3}, {"k": 1.25e-3})
+    assert result.exit_code == 1, result.output
+    (row,) = json.loads(result.output)
+    assert row["verdict"] == "slower" and row["ratio"] == pytest.approx(1.25, rel=0.03)
+    assert (
+        row["p_value"] < compare.ALPHA and row["ratio_ci_low"] < row["ratio"] < row["ratio_ci_high"]
+    )
+    assert (
+        runner.invoke(
+            app, ["compare", str(tmp_path / "base.json"), str(tmp_path / "new.json"), "--no-fail"]
+        ).exit_code
+        == 0
+    )
+
+
+def test_a_25_percent_speedup_is_faster(tmp_path):
+    result = _compare(tmp_path, {"k": 1e-3}, {"k": 0.75e-3})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["verdict"] == "faster"
+
+
+def test_a_3_percent_change_under_the_threshold_is_not_slower(tmp_path):
+    result = _compare(tmp_path, {"k": 1e-3}, {"k": 1.03e-3})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["verdict"] == "same"
+
+
+def test_identical_distributions_are_almost_never_flagged(tmp_path):
+    flagged = 0
+    pairs = 200
+    for seed in range(pairs):
+        base = compare.Side(
+            tmp_path, _load(_suite(tmp_path / "a.json", {"k": 1e-3}, seed)), None, {}
+        )
+        new = compare.Side(
+            tmp_path, _load(_suite(tmp_path / "b.json", {"k": 1e-3}, seed + 10_000)), None, {}
+        )
+        verdict = compare.compare_timings(base, new)["verdict"].iloc[0]
+        flagged += verdict in ("slower", "faster")
+    assert flagged / pairs <= 0.05, f"{flagged} of {pairs} identical pairs flagged"
+
+
+def _load(path):
+    return pyperf.BenchmarkSuite.load(str(path))
+
+
+def test_unequal_sample_sizes_work(tmp_path):
+    base = _suite(tmp_path / "base.json", {"k": 1e-3}, 1, processes=2, values=3)
+    new = _suite(tmp_path / "new.json", {"k": 1.5e-3}, 2, processes=7, values=4)
+    result = runner.invoke(app, ["compare", str(base), str(new), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    (row,) = json.loads(result.output)
+    assert (row["base_values"], row["new_values"], row["verdict"]) == (6, 28, "slower")
+
+
+def test_small_samples_fall_back_to_complete_separation(tmp_path):
+    result = _compare(tmp_path, {"k": 1e-3}, {"k": 1.3e-3}, processes=1, values=3)
+    (row,) = json.loads(result.output)
+    assert row["test"] == "separation" and row["verdict"] == "slower" and result.exit_code == 1
+
+
+def test_a_benchmark_in_only_one_file_is_missing(tmp_path):
+    result = _compare(tmp_path, {"k": 1e-3, "gone": 1e-3}, {"k": 1e-3, "added": 1e-3})
+    assert result.exit_code == 0, result.output
+    verdicts = {row["benchmark"]: row["verdict"] for row in json.loads(result.output)}
+    assert verdicts == {"k": "same", "gone": "missing", "added": "missing"}
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"version": "1.0", "benchmarks": 3}'])
+def test_a_corrupt_file_exits_2_with_one_line(tmp_path, content):
+    good = _suite(tmp_path / "good.json", {"k": 1e-3}, 0)
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    result = runner.invoke(app, ["compare", str(good), str(bad)])
+    assert result.exit_code == 2, result.output
+    assert (
+        "bad.json: not a readable pyperf suite" in result.output
+        and "Traceback" not in result.output
+    )
+
+
+def test_nothing_in_common_and_missing_inputs_exit_2(tmp_path):
+    result = _compare(tmp_path, {"a": 1e-3}, {"b": 1e-3})
+    assert result.exit_code == 2, result.output
+    assert "have no benchmark or result in common" in result.output
+    missing = runner.invoke(
+        app, ["compare", str(tmp_path / "base.json"), str(tmp_path / "nope.json")]
+    )
+    assert missing.exit_code == 2 and "no such run directory or pyperf file" in missing.output
+    none = runner.invoke(app, ["compare", "--out", str(tmp_path / "empty")])
+    assert none.exit_code == 2 and "needs two runs" in none.output
+
+
+def test_markdown_and_output_file(tmp_path):
+    base = _suite(tmp_path / "base.json", {"k": 1e-3}, 0)
+    new = _suite(tmp_path / "new.json", {"k": 1.4e-3}, 1)
+    report = tmp_path / "report.md"
+    result = runner.invoke(
+        app, ["compare", str(base), str(new), "--format", "markdown", "--output", str(report)]
+    )
+    assert result.exit_code == 1
+    text = report.read_text()
+    assert text.startswith("## lossbench compare") and "| `k` |" in text and "slower" in text
+    assert "1 slower, 0 faster, 0 same, 0 missing" in text
+
+
+def test_two_real_quick_timing_runs_of_the_same_code_do_not_regress(tmp_path):
+    config = tmp_path / "ci-timing.yaml"
+    config.write_text(
+        "name: t\nexperiments: []\ntiming: {losses: [mse, bce_logits], ops: [value],"
+        " impls: [numpy, fused], sizes: [20000], pyperf: {processes: 2, values: 5, warmups: 0}}\n"
+    )
+    for _ in range(2):
+        ran = runner.invoke(app, ["run", str(config), "--out", str(tmp_path / "runs"), "--quiet"])
+        assert ran.exit_code == 0, ran.output
+    result = runner.invoke(app, ["compare", "--out", str(tmp_path / "runs"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert len(rows) == 7 and not [r for r in rows if r["verdict"] == "slower"]
+    normalized = runner.invoke(
+        app, ["compare", "--out", str(tmp_path / "runs"), "--normalize", "--format", "json"]
+    )
+    assert normalized.exit_code == 0, normalized.output
+    assert {r["benchmark"] for r in json.loads(normalized.output)} == {
+        r["benchmark"] for r in rows if not r["benchmark"].startswith("probe.")
+    }
+
+
+def test_quality_changes_are_reported_and_fail_only_when_asked(tmp_path):
+    config = tmp_path / "q.yaml"
+    config.write_text(
+        "name: q\ntrials: 4\nexperiments:\n"
+        "  - {name: fit, datasets: [{kind: gaussian, n_samples: 100}], losses: [mse, huber]}\n"
+    )
+    for _ in range(2):
+        ran = runner.invoke(app, ["run", str(config), "--out", str(tmp_path / "runs"), "--quiet"])
+        assert ran.exit_code == 0, ran.output
+    same = runner.invoke(app, ["compare", "--out", str(tmp_path / "runs"), "--fail-on-quality"])
+    assert same.exit_code == 0, same.output
+    assert "quality: 0 of" in same.output
+    newest = sorted((tmp_path / "runs").iterdir())[-1]
+    summary = newest / "summary.csv"
+    import pandas as pd
+
+    frame = pd.read_csv(summary)
+    moved = (frame["loss"] == "mse") & (frame["metric"] == "coef_error")
+    frame.loc[moved, ["mean", "ci_low", "ci_high"]] = [
+        5.0,
+        4.9,
+        5.1,
+    ]  # far outside the old interval
+    frame.to_csv(summary, index=False)
+    changed = runner.invoke(app, ["compare", "--out", str(tmp_path / "runs")])
+    assert changed.exit_code == 0, changed.output  # reported, not failed
+    assert "quality: 1 of" in changed.output and "mse / coef_error" in changed.output
+    failing = runner.invoke(app, ["compare", "--out", str(tmp_path / "runs"), "--fail-on-quality"])
+    assert failing.exit_code == 1
