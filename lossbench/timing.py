@@ -139,7 +139,8 @@ def _inner_loops(bench: Benchmark, min_time: float) -> int:
         run_once()
         calls += 1
     per_call = (time.perf_counter() - start) / calls
-    return max(1, math.ceil(min_time / max(per_call, 1e-9)))
+    # a power of two, so that two runs of one config usually agree and merge in pyperf
+    return 2 ** max(0, math.ceil(math.log2(min_time / max(per_call, 1e-9))))
 
 
 def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | None = None) -> Path:
