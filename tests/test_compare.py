@@ -195,3 +195,26 @@ def test_quality_changes_are_reported_and_fail_only_when_asked(tmp_path):
     assert "quality: 1 of" in changed.output and "mse / coef_error" in changed.output
     failing = runner.invoke(app, ["compare", "--out", str(tmp_path / "runs"), "--fail-on-quality"])
     assert failing.exit_code == 1
+
+
+def test_different_machines_are_said_and_do_not_fail_without_normalize(tmp_path):
+    def suite(path, mean, cpu, seed):
+        rng = np.random.default_rng(seed)
+        runs = [
+            pyperf.Run(
+                list(rng.normal(mean, 0.02 * mean, 5)),
+                metadata={"name": "k", "loops": 1, "cpu_model_name": cpu},
+                collect_metadata=False,
+            )
+            for _ in range(3)
+        ]
+        pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(path), replace=True)
+        return str(path)
+
+    base = suite(tmp_path / "a.json", 1e-3, "CPU A", 0)
+    new = suite(tmp_path / "b.json", 1.5e-3, "CPU B", 1)
+    result = runner.invoke(app, ["compare", base, new], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output  # a slower verdict, but not comparable
+    assert "the machines differ: cpu: CPU A → CPU B" in result.output
+    assert "not comparable across machines (use --normalize)" in result.output
+    assert "k: 1 ms" in result.output and "slower" in result.output
