@@ -217,4 +217,4 @@ def test_different_machines_are_said_and_do_not_fail_without_normalize(tmp_path)
     assert result.exit_code == 0, result.output  # a slower verdict, but not comparable
     assert "the machines differ: cpu: CPU A → CPU B" in result.output
     assert "not comparable across machines (use --normalize)" in result.output
-    assert "k: 1 ms" in result.output and "slower" in result.output
+    assert "× slower" in result.output and "1 slower, 0 faster" in result.output
