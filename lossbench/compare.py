@@ -49,8 +49,6 @@ class Side:
 
 def load(path: str | Path) -> Side:
     """A run directory or a pyperf JSON file; refuses what it cannot read."""
-    import pyperf
-
     path = Path(path)
     if path.is_dir():
         record, _, summary, _ = results.read_run(path)
@@ -67,7 +65,6 @@ def load(path: str | Path) -> Side:
     suite = _load_suite(path)
     meta = suite.get_metadata()
     host = {"cpu": meta.get("cpu_model_name"), "python": meta.get("python_version")}
-    del pyperf
     return Side(path, suite, None, host)
 
 
