@@ -193,6 +193,10 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", help="No progress bar and no tables; just the last line.")
     ] = False,
+    with_report: Annotated[
+        bool,
+        typer.Option("--report", help="Also write plots/ and report.html (needs lossbench[plot])."),
+    ] = False,
 ) -> None:
     """Run the experiments of a config and keep the results.
 
@@ -203,6 +207,10 @@ def run(
 
     with _user_errors():
         resolved = runner.resolve(config, overrides=set_ or [], quick=quick, seed=seed, name=name)
+        if with_report:
+            from lossbench.plots import require_matplotlib
+
+            require_matplotlib()  # before the run, not after it
         started: dict[str, Path] = {}
         progress = _progress(quiet)
         try:
@@ -229,6 +237,11 @@ def run(
                 out.print()
         for note in outcome.notes or []:
             err.print(f"timing: {escape(note)}", soft_wrap=True, highlight=False)
+        if with_report:
+            from lossbench.html_report import write_report
+
+            page, _ = write_report(outcome.path)
+            out.print(f"report: {page}", highlight=False, soft_wrap=True, markup=False)
         _results_line(outcome.path)
 
 
@@ -298,6 +311,29 @@ def init(
         except OSError as error:
             raise LossbenchError(f"{path}: cannot write ({error.strerror})") from None
         out.print(f"wrote {path}: edit it, then `lossbench run {path}`", highlight=False)
+
+
+@app.command("report")
+def report_command(
+    run_dir: Annotated[
+        Path | None,
+        typer.Argument(metavar="RUN", help="A run directory; none: the newest under --out."),
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where to look for the newest run.")
+    ] = Path("results"),
+) -> None:
+    """Write plots/*.png and a self-contained report.html into a run directory."""
+    from lossbench import results
+    from lossbench.html_report import write_report
+
+    with _user_errors():
+        path = run_dir if run_dir is not None else results.latest_run(out_dir)
+        page, images = write_report(path)
+        out.print(
+            f"wrote {len(images)} plots to {page.parent / 'plots'}", highlight=False, soft_wrap=True
+        )
+        out.print(f"report: {page}", highlight=False, soft_wrap=True, markup=False)
 
 
 class Format(StrEnum):

@@ -63,8 +63,8 @@ def create_run_dir(out: Path, name: str, now: datetime | None = None) -> Path:
     raise LossbenchError(f"--out {out}: too many runs named {stem!r}")
 
 
-def write_atomic(path: Path, content: str | pd.DataFrame) -> None:
-    """Write text or a DataFrame (as CSV) to `path` via a temporary file and a rename.
+def write_atomic(path: Path, content: str | bytes | pd.DataFrame) -> None:
+    """Write text, bytes or a DataFrame (as CSV) to `path` via a temporary file and a rename.
 
     Ctrl-C and SIGTERM wait until the file is in place (they arrive right after), so an
     interrupt never leaves a temporary file behind.
@@ -73,15 +73,26 @@ def write_atomic(path: Path, content: str | pd.DataFrame) -> None:
     with _interrupts_deferred():
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                if isinstance(content, pd.DataFrame):
-                    content.to_csv(handle, index=False)
-                else:
+            if isinstance(content, bytes):
+                with os.fdopen(fd, "wb") as handle:
                     handle.write(content)
+            else:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                    if isinstance(content, pd.DataFrame):
+                        content.to_csv(handle, index=False)
+                    else:
+                        handle.write(content)
+            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; results are not
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager

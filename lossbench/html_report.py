@@ -1,0 +1,105 @@
+"""A run as one self-contained HTML file: every image embedded, the config, the tables and
+the verdicts, readable offline."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from lossbench import config as config_module
+from lossbench import plots, report, results
+
+__all__ = ["write_report"]
+
+_STYLE = """
+body { font: 15px/1.5 system-ui, sans-serif; max-width: 1200px; margin: 2em auto;
+       padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 13px; margin: 1em 0; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; } th { background: #f4f4f4; }
+td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; margin: 1em 0; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 12px; }
+.verdict { margin: .2em 0; } .meta { color: #666; }
+"""
+
+
+def write_report(run_dir: Path) -> tuple[Path, list[Path]]:
+    """Write `plots/*.png` and `report.html` into a run directory; their paths."""
+    plots.require_matplotlib()
+    run_dir = Path(run_dir)
+    record, trials, summary, timings = results.read_run(run_dir)
+    config = config_module.load(run_dir / results.CONFIG)
+    plot_dir = run_dir / "plots"
+    plot_dir.mkdir(exist_ok=True)
+    images: dict[str, bytes] = {}
+    for name, figure in plots.figures(
+        config, trials, summary, timings if len(timings) else None
+    ).items():
+        images[name] = plots.png(figure)
+        results.write_atomic(plot_dir / f"{name}.png", images[name])
+    page = _page(record, config, summary, timings, images)
+    results.write_atomic(run_dir / "report.html", page)
+    return run_dir / "report.html", [plot_dir / f"{name}.png" for name in images]
+
+
+def _img(name: str, data: bytes) -> str:
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img alt="{html.escape(name)}" src="data:image/png;base64,{encoded}">'
+
+
+def _page(
+    record: dict, config, summary: pd.DataFrame, timings: pd.DataFrame, images: dict[str, bytes]
+) -> str:
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>lossbench {esc(record.get('id', ''))}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>lossbench run {esc(record.get('id', ''))}</h1>",
+        "<p class='meta'>" + esc(_meta(record)) + "</p>",
+    ]
+    if "losses" in images:
+        parts += ["<h2>The losses</h2>", _img("losses", images["losses"])]
+    for experiment, frame in summary.groupby("experiment", sort=False) if len(summary) else []:
+        slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in experiment)
+        parts.append(f"<h2>{esc(experiment)}</h2>")
+        lines = report.verdicts(frame) if {"coef_error", "log_loss"} & set(frame["metric"]) else []
+        parts += [f"<p class='verdict'>{esc(_plain(line))}</p>" for line in lines]
+        for prefix in ("fit", "influence", "punishment", "landscape", "convergence"):
+            name = f"{prefix}-{slug}"
+            if name in images:
+                parts.append(_img(name, images[name]))
+        table = frame.drop(columns=["experiment"]).round(6)
+        parts.append(table.to_html(index=False, na_rep="", border=0))
+    if len(timings):
+        parts.append("<h2>Timing</h2>")
+        lines = [
+            line
+            for part in report.render_timings(timings)
+            if isinstance(part, str)
+            for line in part.splitlines()
+        ]
+        parts += [f"<p class='verdict'>{esc(_plain(line))}</p>" for line in lines]
+        if "timing" in images:
+            parts.append(_img("timing", images["timing"]))
+        parts.append(timings.round(9).to_html(index=False, na_rep="", border=0))
+    parts += ["<h2>Config</h2>", f"<pre>{esc(config_module.dump(config))}</pre>", "</body></html>"]
+    return "\n".join(parts)
+
+
+def _meta(record: dict) -> str:
+    get = record.get
+    host = json.dumps(get("host", {}))
+    return (
+        f"status {get('status')}; started {get('started')}; lossbench {get('lossbench')}; "
+        f"{host}; Python {get('python')}"
+    )
+
+
+def _plain(line: str) -> str:
+    """A rich-escaped line as plain text."""
+    return line.replace("\\[", "[")

@@ -1,0 +1,70 @@
+"""`lossbench report`: PNG plots that decode, one HTML file that embeds them all."""
+
+import base64
+import io
+import re
+import sys
+
+from typer.testing import CliRunner
+
+from lossbench.cli import app
+
+runner = CliRunner()
+
+
+def test_report_of_a_quick_run_writes_valid_pngs_and_an_html_that_embeds_each(tmp_path):
+    from matplotlib import image
+
+    ran = runner.invoke(app, ["run", "--quick", "--out", str(tmp_path), "--quiet"])
+    assert ran.exit_code == 0, ran.output
+    result = runner.invoke(app, ["report", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    run_dir = next(tmp_path.iterdir())
+    pngs = sorted((run_dir / "plots").glob("*.png"))
+    names = {p.stem for p in pngs}
+    assert {"losses", "fit-robustness", "fit-classification", "influence-influence",
+            "punishment-punishment", "landscape-landscape", "timing"} <= names  # fmt: skip
+    page = (run_dir / "report.html").read_text()
+    embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(embedded) == len(pngs)
+    for png in pngs:
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, png
+        pixels = image.imread(io.BytesIO(data))  # decodes
+        assert pixels.shape[0] > 300 and pixels.shape[1] > 500 and pixels.std() > 0.05, png
+        assert base64.b64encode(data).decode() in embedded
+    assert "huber(delta=1.345) beats mse on coef_error" in page and "<h2>Config</h2>" in page
+    assert "http://" not in page and "https://" not in page  # opens offline
+    assert oct((run_dir / "trials.csv").stat().st_mode & 0o777) != "0o600"  # readable results
+
+
+def test_run_with_report_writes_it_at_the_end(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "name: c\ntrials: 2\nexperiments:\n  - {name: p, kind: punishment, losses: [mse, bce]}\n"
+    )
+    result = runner.invoke(app, ["run", str(config), "--out", str(tmp_path), "--report", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "report: " in result.output
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert (run_dir / "report.html").is_file() and (
+        run_dir / "plots" / "punishment-p.png"
+    ).is_file()
+
+
+def test_without_matplotlib_one_line_names_the_extra_and_exits_2(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "name: c\ntrials: 2\nexperiments:\n  - {name: p, kind: punishment, losses: [mse]}\n"
+    )
+    ran = runner.invoke(app, ["run", str(config), "--out", str(tmp_path), "--quiet"])
+    assert ran.exit_code == 0, ran.output
+    for args in (
+        ["report", "--out", str(tmp_path)],
+        ["run", str(config), "--out", str(tmp_path / "r"), "--report"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert "pip install 'lossbench[plot]'" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()  # refused before the run
