@@ -266,21 +266,26 @@ def _progress(quiet: bool):
     )  # fmt: skip
 
 
+RunArgument = Annotated[
+    Path | None,
+    typer.Argument(metavar="RUN", help="A run directory; none: the newest under --out."),
+]
+RunsOption = Annotated[Path, typer.Option("--out", help="Where runs are (for the newest).")]
+
+
+def _chosen_run(run_dir: Path | None, out_dir: Path) -> Path:
+    from lossbench import results
+
+    return run_dir if run_dir is not None else results.latest_run(out_dir)
+
+
 @app.command()
-def show(
-    run_dir: Annotated[
-        Path | None,
-        typer.Argument(metavar="RUN", help="A run directory; none: the newest under --out."),
-    ] = None,
-    out_dir: Annotated[
-        Path, typer.Option("--out", help="Where to look for the newest run.")
-    ] = Path("results"),
-) -> None:
+def show(run_dir: RunArgument = None, out_dir: RunsOption = Path("results")) -> None:
     """Re-render a stored run's tables and verdicts."""
     from lossbench import report, results
 
     with _user_errors():
-        path = run_dir if run_dir is not None else results.latest_run(out_dir)
+        path = _chosen_run(run_dir, out_dir)
         record, _, summary, timings = results.read_run(path)
         status = record.get("status", "?")
         out.print(f"run {record.get('id', path.name)} ({status}, started {record.get('started')})")
@@ -314,21 +319,12 @@ def init(
 
 
 @app.command("report")
-def report_command(
-    run_dir: Annotated[
-        Path | None,
-        typer.Argument(metavar="RUN", help="A run directory; none: the newest under --out."),
-    ] = None,
-    out_dir: Annotated[
-        Path, typer.Option("--out", help="Where to look for the newest run.")
-    ] = Path("results"),
-) -> None:
+def report_command(run_dir: RunArgument = None, out_dir: RunsOption = Path("results")) -> None:
     """Write plots/*.png and a self-contained report.html into a run directory."""
-    from lossbench import results
     from lossbench.html_report import write_report
 
     with _user_errors():
-        path = run_dir if run_dir is not None else results.latest_run(out_dir)
+        path = _chosen_run(run_dir, out_dir)
         page, images = write_report(path)
         out.print(
             f"wrote {len(images)} plots to {page.parent / 'plots'}", highlight=False, soft_wrap=True
