@@ -10,14 +10,15 @@ outlive an edit to them.
    bit operations, so a loop over them compiles to AVX-512 / AVX2 code. Nothing is compiled
    with fastmath: their error-compensation terms must survive. Within 4 ulps of libm.
 2. Element functions `_<loss>_element(y, p, a, b) -> (value, dvalue/dp, check)`, in float64
-   (bce and bce_logits on float32 inputs: in float32, twice the lanes). `check` is a number
-   that is non-finite exactly when the inputs are bad (non-finite, or a label outside [0, 1]):
+   (huber, bce and bce_logits on float32 inputs: in float32, twice the lanes). Both the value
+   and `check` are non-finite when the inputs are bad (non-finite, or a label outside [0, 1]):
    validation rides along in the same pass instead of adding one.
 3. Kernel templates (`_make_kernels`), specialized per loss by a literal name: value summed in
    float64 blocks (vectorized inside a block through a single reassociable add, Neumaier-
    compensated across blocks), per-element values, gradient, and value with gradient.
 
-Every kernel returns the `check` sum; `lossbench.losses` locates the culprit only when it is not
+Value kernels return the sum of the values, which doubles as the check; the gradient kernel
+returns the sum of the checks. `lossbench.losses` locates the culprit only when that is not
 finite. Kernels take 1-D float32/float64 arrays of one dtype; sums accumulate in float64 and
 outputs are stored in the input's dtype.
 """
