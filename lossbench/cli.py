@@ -415,19 +415,10 @@ def compare(
             if len(timings):
                 out.print(cmp.summary_line(timings))
             if len(quality):
-                changed = quality[quality["changed"]]
-                out.print(
-                    f"quality: {len(changed)} of {len(quality)} results changed "
-                    "(95% intervals apart)"
-                )
-                for _, row in changed.iterrows():
-                    out.print(
-                        escape(
-                            f"  {row['experiment']} / {row['dataset']} / {row['loss']} / "
-                            f"{row['metric']}: {row['mean_base']:.4g} → {row['mean_new']:.4g}"
-                        ),
-                        soft_wrap=True,
-                    )
+                header, *changed = cmp.quality_lines(quality)
+                out.print(header)
+                for line in changed:
+                    out.print(escape(f"  {line}"), soft_wrap=True)
         if text is not None:
             out.print(text, markup=False, highlight=False, soft_wrap=True)
         if output is not None:

@@ -283,13 +283,18 @@ def markdown(timings: pd.DataFrame, quality: pd.DataFrame, notes: list[str]) -> 
             lines.append(f"| `{row['benchmark']}` | {describe(row)} | {mark} | {p} |")
         lines += ["", summary_line(timings), ""]
     if quality is not None and len(quality):
-        changed = quality[quality["changed"]]
-        lines.append(
-            f"Quality: {len(changed)} of {len(quality)} results changed (95% intervals apart)."
-        )
-        for _, row in changed.iterrows():
-            lines.append(
-                f"- {row['experiment']} / {row['dataset']} / {row['loss']} / {row['metric']}: "
-                f"{row['mean_base']:.4g} → {row['mean_new']:.4g}"
-            )
+        header, *changed = quality_lines(quality)
+        lines += [header, *(f"- {line}" for line in changed)]
     return "\n".join(lines) + "\n"
+
+
+def quality_lines(quality: pd.DataFrame) -> list[str]:
+    """A count of the changed quality results, then one line for each: old → new mean."""
+    changed = quality[quality["changed"]]
+    lines = [f"quality: {len(changed)} of {len(quality)} results changed (95% intervals apart)"]
+    for _, row in changed.iterrows():
+        lines.append(
+            f"{row['experiment']} / {row['dataset']} / {row['loss']} / {row['metric']}: "
+            f"{row['mean_base']:.4g} → {row['mean_new']:.4g}"
+        )
+    return lines

@@ -37,9 +37,7 @@ def write_report(run_dir: Path) -> tuple[Path, list[Path]]:
     plot_dir = run_dir / "plots"
     plot_dir.mkdir(exist_ok=True)
     images: dict[str, bytes] = {}
-    for name, figure in plots.figures(
-        config, trials, summary, timings if len(timings) else None
-    ).items():
+    for name, figure in plots.figures(trials, summary, timings if len(timings) else None).items():
         images[name] = plots.png(figure)
         results.write_atomic(plot_dir / f"{name}.png", images[name])
     page = _page(record, config, summary, timings, images)
@@ -68,7 +66,7 @@ def _page(
         slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in experiment)
         parts.append(f"<h2>{esc(experiment)}</h2>")
         lines = report.verdicts(frame) if {"coef_error", "log_loss"} & set(frame["metric"]) else []
-        parts += [f"<p class='verdict'>{esc(_plain(line))}</p>" for line in lines]
+        parts += [f"<p class='verdict'>{esc(line)}</p>" for line in lines]
         for prefix in ("fit", "influence", "punishment", "landscape", "convergence"):
             name = f"{prefix}-{slug}"
             if name in images:
@@ -77,13 +75,7 @@ def _page(
         parts.append(table.to_html(index=False, na_rep="", border=0))
     if len(timings):
         parts.append("<h2>Timing</h2>")
-        lines = [
-            line
-            for part in report.render_timings(timings)
-            if isinstance(part, str)
-            for line in part.splitlines()
-        ]
-        parts += [f"<p class='verdict'>{esc(_plain(line))}</p>" for line in lines]
+        parts += [f"<p class='verdict'>{esc(line)}</p>" for line in report.timing_verdicts(timings)]
         if "timing" in images:
             parts.append(_img("timing", images["timing"]))
         parts.append(timings.round(9).to_html(index=False, na_rep="", border=0))
@@ -98,8 +90,3 @@ def _meta(record: dict) -> str:
         f"status {get('status')}; started {get('started')}; lossbench {get('lossbench')}; "
         f"{host}; Python {get('python')}"
     )
-
-
-def _plain(line: str) -> str:
-    """A rich-escaped line as plain text."""
-    return line.replace("\\[", "[")

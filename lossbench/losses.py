@@ -202,23 +202,11 @@ class Loss:
 
     def _bind_fused(self, dtype: np.dtype) -> tuple[Any, float, float]:
         """(kernels, a, b) for this loss and dtype, remembered: small calls are hot."""
-        bound = (_fused_kernels(self.name), *self._fused_args(dtype))
-        self._fused[dtype] = bound
-        return bound
-
-
-_KERNELS_BY_NAME: dict[str, Any] = {}
-
-
-def _fused_kernels(name: str):
-    """The fused kernels of a built-in loss (importing numba on first use)."""
-    kernels = _KERNELS_BY_NAME.get(name)
-    if kernels is None:
         from lossbench.fused import KERNELS  # numba loads only when a fused kernel is asked for
 
-        _KERNELS_BY_NAME.update(KERNELS)
-        kernels = KERNELS[name]
-    return kernels
+        bound = (KERNELS[self.name], *self._fused_args(dtype))
+        self._fused[dtype] = bound
+        return bound
 
 
 def _positive(x: float) -> bool:

@@ -29,12 +29,11 @@ def require_matplotlib() -> None:
         raise LossbenchError(_INSTALL) from None
 
 
-def _figure(width: float = 8.0, height: float = 4.8, columns: int = 1, sharex: bool = False):
+def _figure(width: float = 8.0, height: float = 4.8, columns: int = 1, rows: int = 1):
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(width, height), dpi=110, layout="constrained")
-    axes = figure.subplots(1, columns, sharex=sharex, squeeze=False)[0]
-    return figure, list(axes)
+    return figure, list(figure.subplots(rows, columns, squeeze=False).flat)
 
 
 class Palette:
@@ -53,15 +52,12 @@ class Palette:
         return self.colours.get(label, self.colours.get(base, "grey"))
 
 
-def _loss_shapes(labels: list[str], palette: Palette):
+def _loss_shapes(builtin: list[losses.Loss], palette: Palette):
     """Each loss and its derivative: against the residual r = y − ŷ (regression losses), and
     against the predicted probability p at y = 1 (losses on probabilities or logits)."""
-    real = [losses.get(label) for label in labels if not losses.get(label).labels]
-    binary = [losses.get(label) for label in labels if losses.get(label).labels]
-    figure, axes = _figure(12, 7.5 if binary else 4.2, columns=2)
-    if binary:
-        figure.clear()
-        axes = list(figure.subplots(2, 2).flat)
+    real = [loss for loss in builtin if not loss.labels]
+    binary = [loss for loss in builtin if loss.labels]
+    figure, axes = _figure(12, 7.5 if binary else 4.2, columns=2, rows=2 if binary else 1)
     r = np.linspace(-4, 4, 801)
     for loss in real:
         values, grads = loss.value_and_gradient(r, np.zeros_like(r), reduction="none")
@@ -263,25 +259,28 @@ def _timing(timings: pd.DataFrame):
     return figure
 
 
+def _builtin(label: str) -> losses.Loss | None:
+    """The built-in loss a summary label names ("huber(delta=1.345)"), or None for a user loss
+    (not imported just to draw it) and for derived labels such as "bce (unclipped)"."""
+    if ":" in label:
+        return None
+    try:
+        return losses.get(label)
+    except LossbenchError:
+        return None
+
+
 def figures(
-    config, trials: pd.DataFrame, summary: pd.DataFrame, timings: pd.DataFrame | None
+    trials: pd.DataFrame, summary: pd.DataFrame, timings: pd.DataFrame | None
 ) -> dict[str, object]:
     """name -> Figure for everything the run holds."""
     require_matplotlib()
     labels = [str(label) for label in dict.fromkeys(summary["loss"])] if len(summary) else []
-    builtin = []
-    for experiment in config.experiments:
-        for spec in experiment.losses:
-            name = spec if isinstance(spec, str) else spec.get("name")
-            if isinstance(name, str) and ":" not in name:
-                params = (
-                    {} if isinstance(spec, str) else {k: v for k, v in spec.items() if k != "name"}
-                )
-                builtin.append(str(losses.get(name, **params)))
-    palette = Palette([*builtin, *labels])
+    builtin = [loss for loss in map(_builtin, labels) if loss is not None]
+    palette = Palette(labels)
     out: dict[str, object] = {}
     if builtin:
-        out["losses"] = _loss_shapes(list(dict.fromkeys(builtin)), palette)
+        out["losses"] = _loss_shapes(builtin, palette)
     for experiment, frame in summary.groupby("experiment", sort=False):
         metrics = set(frame["metric"])
         slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in experiment)

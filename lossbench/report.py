@@ -14,7 +14,7 @@ from rich.table import Table
 
 from lossbench.metrics import HIGHER_IS_BETTER
 
-__all__ = ["HEADLINE", "render", "verdicts"]
+__all__ = ["HEADLINE", "render", "render_timings", "timing_verdicts", "verdicts"]
 
 # the metric a fit experiment's table shows, by the kind of target
 HEADLINE = {"regression": "coef_error", "classification": "log_loss"}
@@ -51,7 +51,7 @@ def render(summary: pd.DataFrame) -> list[Table | str]:
             parts.append(_fit(experiment, frame))
             lines = verdicts(frame)
             if lines:
-                parts.append("\n".join(lines))
+                parts.append(escape("\n".join(lines)))
     return parts
 
 
@@ -93,7 +93,7 @@ def _fit(experiment: str, frame: pd.DataFrame) -> Table:
 
 
 def verdicts(frame: pd.DataFrame, decisive: float = 0.75) -> list[str]:
-    """One sentence per dataset, from the numbers: the best loss against the baseline (the
+    """One plain sentence per dataset, from the numbers: the best loss against the baseline (the
     experiment's first loss), both means, and the paired win rate. A win rate of at least
     `decisive` "beats"; a narrower one "edges out"; a baseline that stays best is "best"
     unless the runner-up wins more than 1 − `decisive` of the trials ("close")."""
@@ -120,7 +120,7 @@ def verdicts(frame: pd.DataFrame, decisive: float = 0.75) -> list[str]:
         else:
             text = f"{new} and {old} are close on {metric}, {a} vs {b}; {new} wins {share}"
         lines.append(f"{dataset}: {text}")
-    return [escape(line) for line in lines]
+    return lines
 
 
 def _fmt4(x: float) -> str:
@@ -219,6 +219,16 @@ def render_timings(timings: pd.DataFrame) -> list[Table | str]:
                 roof = f"{by.loc['fused', 'roofline']:.0%}"
             table.add_row(escape(loss), op, *cols, speedup, roof)
         parts.append(table)
+    lines = timing_verdicts(timings)
+    if lines:
+        parts.append(escape("\n".join(lines)))
+    return parts
+
+
+def timing_verdicts(timings: pd.DataFrame) -> list[str]:
+    """One plain sentence per loss at the largest n: fused's roofline and its speed-up over
+    every other implementation timed."""
+    kernels = timings[timings["loss"] != "probe"]
     largest = kernels[kernels["n"] == kernels["n"].max()]
     lines = []
     for loss, rows in largest.groupby("loss", sort=False):
@@ -237,6 +247,4 @@ def render_timings(timings: pd.DataFrame) -> list[Table | str]:
             f"fused {loss} {fused['op']} at n={fused['n']:.0e} ({fused['dtype']}): "
             f"{fused['roofline']:.2f} of {floor}" + (f", {others}" if others else "")
         )
-    if lines:
-        parts.append(escape("\n".join(lines)))
-    return parts
+    return lines

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 import pandas as pd
@@ -78,30 +79,30 @@ def execute(
     if only != "experiments" and config.timing is not None:
         plan = timing.plan(config.timing)
         timing.check_memory(plan.benchmarks)
-    experiment_list = config.experiments if only != "timing" else []
-    sections = [
-        experiments.tasks(config.model_copy(update={"experiments": [e]})) for e in experiment_list
-    ]
-    total = sum(len(units) for units in sections)
+    # built once for the whole config, so that errors name experiments[i] as in the file
+    units = experiments.tasks(config) if only != "timing" else []
+    sections = [list(group) for _, group in groupby(units, key=lambda u: id(u.experiment))]
+    total = len(units)
     path = results.create_run_dir(Path(out), config.name)
     if on_start is not None:
         on_start(path)
     results.write_atomic(path / results.CONFIG, config_module.dump(config))
     run = results.Run(path, config.name, command)
     frames: list[pd.DataFrame] = []
+    trials, summary = _save(path, frames) if not sections else (None, None)
     timings = None
     status = "failed"
     try:
         done_before = 0
-        for units in sections:
+        for section in sections:
             step = (
                 (lambda d, base=done_before: progress("experiments", base + d, total))
                 if progress
                 else None
             )
-            frames.append(experiments.run_tasks(units, jobs=jobs, progress=step))
-            done_before += len(units)
-            _save(path, frames)
+            frames.append(experiments.run_tasks(section, jobs=jobs, progress=step))
+            done_before += len(section)
+            trials, summary = _save(path, frames)
         if plan is not None:
             step = (lambda d, n: progress("timing", d, n)) if progress else None
             suite = timing.run(plan, path / results.PYPERF, progress=step)
@@ -116,7 +117,6 @@ def execute(
             status, experiments_finished=len(frames), experiments_total=len(sections),
             timing="done" if timings is not None else ("not run" if plan is None else "unfinished"),
         )  # fmt: skip
-    trials, summary = _save(path, frames)
     return Outcome(path, status, trials, summary, timings, plan.notes if plan else [])
 
 
