@@ -144,7 +144,7 @@ def test_markdown_and_output_file(tmp_path):
     assert "1 slower, 0 faster, 0 same, 0 missing" in text
 
 
-def test_two_real_quick_timing_runs_of_the_same_code_do_not_regress(tmp_path):
+def test_two_real_quick_timing_runs_compare_benchmark_by_benchmark(tmp_path):
     config = tmp_path / "ci-timing.yaml"
     config.write_text(
         "name: t\nexperiments: []\ntiming: {losses: [mse, bce_logits], ops: [value],"
@@ -153,12 +153,26 @@ def test_two_real_quick_timing_runs_of_the_same_code_do_not_regress(tmp_path):
     for _ in range(2):
         ran = runner.invoke(app, ["run", str(config), "--out", str(tmp_path / "runs"), "--quiet"])
         assert ran.exit_code == 0, ran.output
-    result = runner.invoke(app, ["compare", "--out", str(tmp_path / "runs"), "--format", "json"])
+    # Real timings of one machine vary from run to run: whether this pair is called slower is
+    # not this test's question (synthetic suites test the verdicts), reading real runs is.
+    result = runner.invoke(
+        app, ["compare", "--out", str(tmp_path / "runs"), "--format", "json", "--no-fail"]
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert len(rows) == 7 and not [r for r in rows if r["verdict"] == "slower"]
+    assert len(rows) == 7 and {r["verdict"] for r in rows} <= {"slower", "faster", "same"}
+    assert all(r["base_median_s"] > 0 and r["new_median_s"] > 0 for r in rows)
     normalized = runner.invoke(
-        app, ["compare", "--out", str(tmp_path / "runs"), "--normalize", "--format", "json"]
+        app,
+        [
+            "compare",
+            "--out",
+            str(tmp_path / "runs"),
+            "--normalize",
+            "--format",
+            "json",
+            "--no-fail",
+        ],
     )
     assert normalized.exit_code == 0, normalized.output
     assert {r["benchmark"] for r in json.loads(normalized.output)} == {
