@@ -6,12 +6,12 @@
 
 Every cell of the matrix is a pyperf benchmark named loss.op.impl.dtype.n, run in pyperf's worker
 processes; probes (`probe.read`, `probe.read_write`, `probe.log`) give the memory floor at each
-(dtype, n). The matrix is `lossbench.kernel_bench`, shared with `lossbench run`.
+(dtype, n). The matrix is `lossbench.timing.bench`, shared with `lossbench run`.
 """
 
 import pyperf
 
-from lossbench import kernel_bench
+from lossbench.timing import bench as kernel_bench
 
 DEFAULTS = {
     "losses": "mse,huber,bce,bce_logits,mae,pseudo_huber,log_cosh",

@@ -5,7 +5,6 @@ Heavy modules (numba, pandas, scipy) are imported inside commands, so `lossbench
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import traceback
 from contextlib import contextmanager
@@ -105,24 +104,23 @@ def _losses_table() -> Table:
 
 
 def _datasets_table() -> Table:
-    from lossbench.datasets import _COMMON, KINDS
+    from lossbench.experiments import DATASETS
 
     table = Table(
         title="datasets (a list value is a grid: one dataset per value)", title_justify="left"
     )
     for column in ("kind", "parameters (defaults)", "what it is"):
         table.add_column(column)
-    for kind, (own, doc) in KINDS.items():
-        common = [
-            f"{k}={v}" for k, v in _COMMON.items() if not (kind == "logistic" and k == "noise")
-        ]
-        params = ", ".join([*(f"{k}={v}" for k, v in own.items()), *common])
-        table.add_row(kind, escape(params), escape(doc))
+    for kind, cls in DATASETS.items():
+        own = [k for k in cls.parameters if k in cls.shown]
+        ordered = [*own, *(k for k in cls.parameters if k not in own)]
+        params = ", ".join(f"{k}={cls.parameters[k].default}" for k in ordered)
+        table.add_row(kind, escape(params), escape(cls.summary))
     return table
 
 
 def _metrics_table() -> Table:
-    from lossbench.metrics import CLASSIFICATION, HIGHER_IS_BETTER, METRICS, REGRESSION
+    from lossbench.experiments.metrics import CLASSIFICATION, HIGHER_IS_BETTER, METRICS, REGRESSION
 
     table = Table(title="metrics", title_justify="left")
     for column in ("metric", "for", "better", "what it measures"):
@@ -141,21 +139,15 @@ def _metrics_table() -> Table:
 
 
 def _impls_table() -> Table:
-    from lossbench.kernel_bench import PEERS, available
+    from lossbench.losses.impls import IMPLEMENTATIONS
 
     table = Table(title="implementations (timing: `impls` in the config)", title_justify="left")
     for column in ("impl", "available here", "what it is"):
         table.add_column(column)
-    numba_ok = importlib.util.find_spec("numba") is not None
-    table.add_row("numpy", "yes", "vectorized numpy reference that mirrors each formula")
-    table.add_row(
-        "fused",
-        "yes" if numba_ok else "no (pip install numba)",
-        "numba kernels: one pass over memory, value and gradient together",
-    )
-    for peer, (_, package, doc) in PEERS.items():
-        here = "yes" if available(peer) else f"no (pip install {package}; skipped in timing)"
-        table.add_row(peer, escape(here), escape(doc))
+    for name, impl in IMPLEMENTATIONS.items():
+        reason = impl.unavailable()
+        here = "yes" if reason is None else f"no: {reason}" + ("" if impl.own else "; skipped")
+        table.add_row(name, escape(here), escape(impl.summary))
     return table
 
 
@@ -203,12 +195,13 @@ def run(
     Prints a table per experiment with a verdict per dataset, then, as its last line,
     `results: <run directory>` (run.json, config.yaml, trials.csv, summary.csv).
     """
-    from lossbench import report, runner
+    from lossbench import runner
+    from lossbench.report import terminal as report
 
     with _user_errors():
         resolved = runner.resolve(config, overrides=set_ or [], quick=quick, seed=seed, name=name)
         if with_report:
-            from lossbench.plots import require_matplotlib
+            from lossbench.report.plots import require_matplotlib
 
             require_matplotlib()  # before the run, not after it
         started: dict[str, Path] = {}
@@ -238,7 +231,7 @@ def run(
         for note in outcome.notes or []:
             err.print(f"timing: {escape(note)}", soft_wrap=True, highlight=False)
         if with_report:
-            from lossbench.html_report import write_report
+            from lossbench.report.html import write_report
 
             page, _ = write_report(outcome.path)
             out.print(f"report: {page}", highlight=False, soft_wrap=True, markup=False)
@@ -282,7 +275,8 @@ def _chosen_run(run_dir: Path | None, out_dir: Path) -> Path:
 @app.command()
 def show(run_dir: RunArgument = None, out_dir: RunsOption = Path("results")) -> None:
     """Re-render a stored run's tables and verdicts."""
-    from lossbench import report, results
+    from lossbench import results
+    from lossbench.report import terminal as report
 
     with _user_errors():
         path = _chosen_run(run_dir, out_dir)
@@ -321,7 +315,7 @@ def init(
 @app.command("report")
 def report_command(run_dir: RunArgument = None, out_dir: RunsOption = Path("results")) -> None:
     """Write plots/*.png and a self-contained report.html into a run directory."""
-    from lossbench.html_report import write_report
+    from lossbench.report.html import write_report
 
     with _user_errors():
         path = _chosen_run(run_dir, out_dir)
@@ -374,8 +368,8 @@ def compare(
 ) -> None:
     """Compare two result sets; exit 1 on a real timing regression (or, with --fail-on-quality,
     a changed quality result)."""
-    from lossbench import compare as cmp
     from lossbench import results
+    from lossbench.results import compare as cmp
 
     with _user_errors():
         if base is None or new is None:

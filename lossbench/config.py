@@ -10,16 +10,37 @@ from __future__ import annotations
 import copy
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SerializeAsAny,
+    ValidationError,
+    create_model,
+)
 
 from lossbench.errors import LossbenchError
 
 __all__ = [
-    "DEFAULT", "Config", "Experiment", "FitOptions", "PyperfOptions", "Timing", "default_text",
-    "dump", "load", "quick", "set_values", "validate",
+    "DEFAULT",
+    "Config",
+    "Experiment",
+    "FitOptions",
+    "PyperfOptions",
+    "Timing",
+    "cap",
+    "default_text",
+    "dump",
+    "load",
+    "quick",
+    "set_values",
+    "validate",
 ]  # fmt: skip
 
 DEFAULT = "<embedded default>"
@@ -39,21 +60,32 @@ class FitOptions(_Strict):
 
 
 class Experiment(_Strict):
-    """One experiment: a kind, the datasets and losses it crosses, and kind options."""
+    """What every experiment has: a name, a kind, the datasets and losses it crosses, how it
+    fits, and its trials. Each kind (`lossbench.experiments.kinds`) subclasses this with its
+    own options; a config's experiments are validated as the kind they name."""
 
     name: str
-    kind: Literal["fit", "punishment", "influence", "landscape"] = "fit"
+    kind: str = "fit"
     datasets: list[dict[str, Any]] = Field(default_factory=list)
     losses: list[str | dict[str, Any]]
     fit: FitOptions = Field(default_factory=FitOptions)
     trials: PositiveInt | None = Field(None, description="overrides the config's trials")
-    # punishment: the predicted probabilities of the true class (y = 1) to evaluate at
-    predictions: list[float] = Field(default_factory=lambda: [0.5, 0.1, 1e-2, 1e-4, 1e-8, 0.0])
-    # influence: where the one moving point's residual goes, in units of the noise σ
-    offsets: list[float] = Field(default_factory=lambda: [float(x) for x in range(0, 101, 5)])
-    # landscape: random starts per trial, and the spread of their coefficients
-    starts: PositiveInt = 40
-    start_scale: PositiveFloat = 10.0
+
+
+def _as_kind(item: Any) -> Any:
+    """A config mapping validated as the experiment kind it names (a registry look-up, so a
+    kind registered at run time validates like a built-in one)."""
+    if not isinstance(item, dict):
+        return item  # pydantic says what is wrong with it
+    from lossbench.experiments.kind import KINDS
+
+    names = tuple(KINDS)
+    chooser = create_model(
+        "ExperimentKindName", __config__=ConfigDict(extra="ignore"),
+        kind=(Literal[names], "fit"),  # type: ignore[valid-type]
+    )  # fmt: skip
+    kind = chooser.model_validate(item).kind
+    return KINDS[kind].model_validate(item)
 
 
 class PyperfOptions(_Strict):
@@ -93,7 +125,9 @@ class Config(_Strict):
     name: str = "default"
     seed: int = 0
     trials: PositiveInt = 50
-    experiments: list[Experiment] = Field(default_factory=list)
+    experiments: list[SerializeAsAny[Annotated[Experiment, BeforeValidator(_as_kind)]]] = Field(
+        default_factory=list
+    )
     timing: Timing | None = None
 
 
@@ -189,25 +223,17 @@ def quick(config: Config) -> Config:
         small.timing.sizes = sorted({min(n, 100_000) for n in small.timing.sizes})
         small.timing.pyperf.processes = 1
         small.timing.pyperf.values = min(small.timing.pyperf.values, 2)
-    for experiment in small.experiments:
-        if experiment.trials:
-            experiment.trials = min(experiment.trials, 3)
-        experiment.starts = min(experiment.starts, 10)
-        experiment.offsets = (
-            experiment.offsets[::4] if len(experiment.offsets) > 6 else experiment.offsets
-        )
-        for dataset in experiment.datasets:
-            for key, cap in (("n_samples", 200), ("n_test", 500)):
-                dataset[key] = _cap(dataset.get(key, cap), cap)
+    small.experiments = [experiment.quick() for experiment in small.experiments]
     return small
 
 
-def _cap(value: Any, cap: int) -> Any:
+def cap(value: Any, limit: int) -> Any:
+    """`value` (or each of a list's values) at most `limit`; non-numbers unchanged."""
     if isinstance(value, list):
-        return sorted({_cap(v, cap) for v in value})
-    return (
-        min(value, cap) if isinstance(value, int | float) and not isinstance(value, bool) else value
-    )
+        return sorted({cap(v, limit) for v in value})
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return min(value, limit)
+    return value
 
 
 def dump(config: Config) -> str:

@@ -15,9 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from lossbench import config as config_module
-from lossbench import experiments, results, timing
+from lossbench import experiments, results
 from lossbench.config import Config
 from lossbench.errors import LossbenchError
+from lossbench.timing import driver as timing
 
 __all__ = ["Outcome", "execute", "resolve"]
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lossbench import kernel_bench, losses
+from lossbench import losses
+from lossbench.timing import bench as kernel_bench
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,15 +22,19 @@ def test_list_losses_shows_every_loss_with_parameters_and_formula():
 
 
 def test_list_impls_says_which_peers_are_available():
-    from lossbench.kernel_bench import PEERS, available
+    from lossbench.losses.impls import IMPLEMENTATIONS
 
     result = runner.invoke(app, ["list", "impls"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert "│ numpy " in result.output and "│ fused " in result.output
-    for peer, (_, package, _) in PEERS.items():
+    for peer, impl in IMPLEMENTATIONS.items():
+        if impl.own:
+            continue
+        package = impl.install
+        here = impl.unavailable() is None
         line = next(line for line in result.output.splitlines() if line.startswith(f"│ {peer} "))
-        assert ("│ yes " in line) == available(peer), line
-        assert (f"pip install {package}" in line) != available(peer), line
+        assert ("│ yes " in line) == here, line
+        assert (f"pip install {package}" in line) != here, line
 
 
 def test_unknown_topic_exits_2_without_traceback():

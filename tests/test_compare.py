@@ -7,8 +7,8 @@ import pyperf
 import pytest
 from typer.testing import CliRunner
 
-from lossbench import compare
 from lossbench.cli import app
+from lossbench.results import compare
 
 runner = CliRunner()
 

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lossbench import LossbenchError, datasets, experiments
-from lossbench.fit import fit
+from lossbench import LossbenchError, experiments
+from lossbench.experiments import datasets
+from lossbench.experiments.fitting import fit
 from lossbench.losses import get
 
 
@@ -211,7 +212,7 @@ def test_a_trial_is_the_same_whatever_else_runs():
 
 def test_summary_statistics_and_paired_comparison_by_hand():
     rows = [
-        ("e", "d", loss, trial, metric, value, math.nan, "")
+        ("e", "d", loss, trial, metric, value, "fit", math.nan, "")
         for loss, metric, values in [
             ("a", "coef_error", [1.0, 2.0, 3.0]),
             ("b", "coef_error", [2.0, 1.0, 6.0]),

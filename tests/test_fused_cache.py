@@ -7,7 +7,8 @@ import sys
 
 PROBE = """
 import json, numpy as np
-from lossbench import losses, fused
+from lossbench import losses
+from lossbench.losses import fused
 y = np.linspace(0.1, 0.9, 50, dtype=np.float32)
 losses.get("bce").value_and_gradient(y, y[::-1].copy(), impl="fused")
 stats = fused.KERNELS["bce"].value_sum_and_gradient.stats

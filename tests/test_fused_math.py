@@ -4,7 +4,7 @@ import numba
 import numpy as np
 import pytest
 
-from lossbench import fused
+from lossbench.losses import fused
 
 
 def _elementwise(function):

@@ -9,9 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from lossbench import config as config_module
-from lossbench import kernel_bench, results, runner, timing
+from lossbench import results, runner
 from lossbench.cli import app
 from lossbench.errors import LossbenchError
+from lossbench.losses import impls
+from lossbench.timing import bench as kernel_bench
+from lossbench.timing import driver as timing
 
 CONTRACT = [
     "benchmark", "loss", "op", "impl", "dtype", "n", "median_s", "mean_s", "stdev_s", "values",
@@ -76,7 +79,7 @@ def test_missing_peers_are_skipped_with_one_line_each():
             assert not skipped and any(b.impl == peer for b in plan.benchmarks)
         else:
             assert skipped == [
-                f"{peer}: not installed, skipped (pip install {kernel_bench.PEERS[peer][1]})"
+                f"{peer}: not installed (pip install {impls.get(peer).install}); skipped"
             ]
             assert not any(b.impl == peer for b in plan.benchmarks)
 
@@ -133,8 +136,8 @@ def test_only_timing_needs_a_timing_section(tmp_path):
 def test_a_numpy_worker_imports_nothing_it_does_not_need():
     heavy = ("pandas", "rich", "typer", "scipy", "numba", "pydantic")
     code = (
-        "import sys, lossbench._pyperf_main\n"
-        "from lossbench.kernel_bench import Benchmark, prepare\n"
+        "import sys, lossbench.timing.worker\n"
+        "from lossbench.timing.bench import Benchmark, prepare\n"
         "prepare(Benchmark('huber(delta=1.0)', 'value', 'numpy', 'float64', 100))\n"
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from lossbench import config as config_module
-from lossbench import plots, report, results
+from lossbench import results
+from lossbench.report import plots, terminal
 
 __all__ = ["write_report"]
 
@@ -36,13 +37,16 @@ def write_report(run_dir: Path) -> tuple[Path, list[Path]]:
     config = config_module.load(run_dir / results.CONFIG)
     plot_dir = run_dir / "plots"
     plot_dir.mkdir(exist_ok=True)
-    images: dict[str, bytes] = {}
-    for name, figure in plots.figures(trials, summary, timings if len(timings) else None).items():
-        images[name] = plots.png(figure)
-        results.write_atomic(plot_dir / f"{name}.png", images[name])
+    images: dict[str, list[tuple[str, bytes]]] = {}  # section -> its (name, PNG) in order
+    written = []
+    for section, name, figure in plots.figures(trials, summary, timings if len(timings) else None):
+        data = plots.png(figure)
+        results.write_atomic(plot_dir / f"{name}.png", data)
+        images.setdefault(section, []).append((name, data))
+        written.append(plot_dir / f"{name}.png")
     page = _page(record, config, summary, timings, images)
     results.write_atomic(run_dir / "report.html", page)
-    return run_dir / "report.html", [plot_dir / f"{name}.png" for name in images]
+    return run_dir / "report.html", written
 
 
 def _img(name: str, data: bytes) -> str:
@@ -51,7 +55,11 @@ def _img(name: str, data: bytes) -> str:
 
 
 def _page(
-    record: dict, config, summary: pd.DataFrame, timings: pd.DataFrame, images: dict[str, bytes]
+    record: dict,
+    config,
+    summary: pd.DataFrame,
+    timings: pd.DataFrame,
+    images: dict[str, list[tuple[str, bytes]]],
 ) -> str:
     esc = html.escape
     parts = [
@@ -60,24 +68,21 @@ def _page(
         f"<h1>lossbench run {esc(record.get('id', ''))}</h1>",
         "<p class='meta'>" + esc(_meta(record)) + "</p>",
     ]
-    if "losses" in images:
-        parts += ["<h2>The losses</h2>", _img("losses", images["losses"])]
+    if images.get("losses"):
+        parts += ["<h2>The losses</h2>", *(_img(n, d) for n, d in images["losses"])]
     for experiment, frame in summary.groupby("experiment", sort=False) if len(summary) else []:
-        slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in experiment)
         parts.append(f"<h2>{esc(experiment)}</h2>")
-        lines = report.verdicts(frame) if {"coef_error", "log_loss"} & set(frame["metric"]) else []
+        kind = terminal.kind_of(frame)
+        lines = kind.verdicts(frame) if kind is not None else []
         parts += [f"<p class='verdict'>{esc(line)}</p>" for line in lines]
-        for prefix in ("fit", "influence", "punishment", "landscape", "convergence"):
-            name = f"{prefix}-{slug}"
-            if name in images:
-                parts.append(_img(name, images[name]))
+        parts += [_img(name, data) for name, data in images.get(f"experiment:{experiment}", [])]
         table = frame.drop(columns=["experiment"]).round(6)
         parts.append(table.to_html(index=False, na_rep="", border=0))
     if len(timings):
         parts.append("<h2>Timing</h2>")
-        parts += [f"<p class='verdict'>{esc(line)}</p>" for line in report.timing_verdicts(timings)]
-        if "timing" in images:
-            parts.append(_img("timing", images["timing"]))
+        lines = terminal.timing_verdicts(timings)
+        parts += [f"<p class='verdict'>{esc(line)}</p>" for line in lines]
+        parts += [_img(name, data) for name, data in images.get("timing", [])]
         parts.append(timings.round(9).to_html(index=False, na_rep="", border=0))
     parts += ["<h2>Config</h2>", f"<pre>{esc(config_module.dump(config))}</pre>", "</body></html>"]
     return "\n".join(parts)

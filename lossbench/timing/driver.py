@@ -2,7 +2,7 @@
 
 `plan` turns a config's ``timing:`` section into benchmarks (unavailable peers skipped, each
 said once); `check_memory` refuses sizes that would not fit; `run` times them in pyperf's worker
-processes (`lossbench._pyperf_main`, a subprocess whose arguments lossbench builds) and reports
+processes (`lossbench.timing.worker`, a subprocess whose arguments lossbench builds) and reports
 progress; `table` reads the suite into the ``timings.csv`` columns.
 
 Loops are calibrated here, in one process, instead of by pyperf in an extra worker per
@@ -22,16 +22,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from lossbench import kernel_bench, losses
+from lossbench import losses
 from lossbench.config import PyperfOptions, Timing
 from lossbench.errors import LossbenchError
-from lossbench.kernel_bench import Benchmark
+from lossbench.losses import impls
+from lossbench.timing import bench as matrix
+from lossbench.timing.bench import Benchmark
 
 __all__ = ["COLUMNS", "Plan", "check_memory", "plan", "run", "table"]
 
@@ -83,20 +85,19 @@ def plan(timing: Timing) -> Plan:
                 labels.append(str(losses.get(spec)))
         except LossbenchError as error:
             raise LossbenchError(f"timing.losses[{i}]: {error}") from None
-    known = (*losses.IMPLS, *kernel_bench.PEERS)
-    notes, impls = [], []
+    known = tuple(impls.IMPLEMENTATIONS)
+    notes, chosen = [], []
     for i, impl in enumerate(timing.impls):
         if impl not in known:
             raise LossbenchError(
                 f"timing.impls[{i}]: unknown impl {impl!r}; expected one of {', '.join(known)}"
             )
-        if kernel_bench.available(impl):
-            impls.append(impl)
+        reason = impls.get(impl).unavailable()
+        if reason is None:
+            chosen.append(impl)
         else:
-            notes.append(
-                f"{impl}: not installed, skipped (pip install {kernel_bench.PEERS[impl][1]})"
-            )
-    benches = kernel_bench.matrix(labels, timing.ops, impls, timing.sizes, timing.dtypes)
+            notes.append(f"{impl}: {reason}; skipped")
+    benches = matrix.matrix(labels, timing.ops, chosen, timing.sizes, timing.dtypes)
     return Plan(benches, timing.pyperf, notes)
 
 
@@ -132,7 +133,7 @@ def _inner_loops(bench: Benchmark, min_time: float) -> int:
     one call per value, and no arrays built here."""
     if bench.n >= 1_000_000:
         return 1
-    run_once = kernel_bench.prepare(bench)
+    run_once = matrix.prepare(bench)
     start = time.perf_counter()
     calls = 0
     while calls < 3 or time.perf_counter() - start < min_time / 4:
@@ -151,13 +152,13 @@ def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | Non
     for bench in benches:
         inner = the_plan.options.loops or _inner_loops(bench, the_plan.options.min_time)
         specs.append({**asdict(bench), "inner": inner})
-        kernel_bench.forget(bench)  # free its arrays before the next one is built
+        matrix.forget(bench)  # free its arrays before the next one is built
     with tempfile.TemporaryDirectory(prefix="lossbench-timing-") as work:
         spec_path = Path(work) / "spec.json"
         metadata = {"lossbench_skipped": "; ".join(the_plan.notes)} if the_plan.notes else {}
         spec_path.write_text(json.dumps({"benchmarks": specs, "metadata": metadata}))
         suite = Path(work) / "suite.json"
-        cmd = [sys.executable, "-m", "lossbench._pyperf_main", "--lossbench-spec", str(spec_path),
+        cmd = [sys.executable, "-m", "lossbench.timing.worker", "--lossbench-spec", str(spec_path),
                "--output", str(suite), *the_plan.pyperf_args()]  # fmt: skip
         names = {bench.name for bench in benches}
         done_pattern = re.compile(r"^(\S+): ")
@@ -191,8 +192,7 @@ def table(suite_path: Path) -> pd.DataFrame:
     rows = []
     for benchmark in pyperf.BenchmarkSuite.load(str(suite_path)).get_benchmarks():
         name = benchmark.get_name()
-        loss, op, impl, dtype, n = name.rsplit(".", 4)
-        n = int(n)
+        loss, op, impl, dtype, n = astuple(Benchmark.parse(name))
         values = benchmark.get_values()
         median = benchmark.median()
         moved = _ARRAYS_MOVED[op] * n * np.dtype(dtype).itemsize
@@ -203,10 +203,10 @@ def table(suite_path: Path) -> pd.DataFrame:
             "ns_per_element": median / n * 1e9, "gb_per_s": moved / median / 1e9,
         })  # fmt: skip
     frame = pd.DataFrame(rows, columns=COLUMNS[:-1])
-    floors = frame[frame["loss"] == kernel_bench.PROBE].set_index(["op", "dtype", "n"])["median_s"]
+    floors = frame[frame["loss"] == matrix.PROBE].set_index(["op", "dtype", "n"])["median_s"]
     frame["roofline"] = [
         floors.get((_FLOOR[row.op], row.dtype, row.n), math.nan) / row.median_s
-        if row.loss != kernel_bench.PROBE else math.nan
+        if row.loss != matrix.PROBE else math.nan
         for row in frame.itertuples()
     ]  # fmt: skip
     return frame[COLUMNS]

@@ -6,25 +6,34 @@ fresh test points). Classification, on fresh test points whose labels are drawn 
 probabilities: ``accuracy``, ``auc``, ``log_loss``, ``brier``, ``ece`` (expected calibration error,
 10 equal-width bins), and ``coef_cosine`` (cosine between fitted and true coefficients, intercept
 excluded). Every fit also reports ``iterations``, ``converged`` (0/1) and ``fit_seconds``.
+
+Data that does not know the truth is scored on its observed test targets; a metric that needs
+the truth is NaN there, with a note (`score`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+
 import numpy as np
-from scipy.special import expit
 from scipy.stats import rankdata
 
-from lossbench.datasets import Sample
-from lossbench.fit import FitResult
+from lossbench.experiments.datasets import Sample
+from lossbench.experiments.fitting import FitResult
+from lossbench.losses import SIGMOID
 
 __all__ = [
     "CLASSIFICATION",
     "FIT",
+    "HEADLINE_ORDER",
     "HIGHER_IS_BETTER",
     "METRICS",
     "REGRESSION",
     "classification",
+    "headline",
     "regression",
+    "score",
 ]
 
 REGRESSION = ("coef_error", "test_rmse", "test_mae")
@@ -47,6 +56,37 @@ METRICS = {
 HIGHER_IS_BETTER = frozenset({"accuracy", "auc", "coef_cosine", "converged"})
 
 
+# metrics that need what only synthetic data knows, and what they need
+_NEEDS_TRUTH = {"coef_error": "coef", "coef_cosine": "coef", "ece": "f_test"}
+# the metric a fit is judged by, in order of preference among those a run has
+HEADLINE_ORDER = ("coef_error", "log_loss", "test_mae", "test_rmse", "accuracy")
+
+
+def headline(metrics: Iterable[str]) -> str | None:
+    """The metric that judges a fit among `metrics`: the first of `HEADLINE_ORDER` present,
+    else the first quality metric (not iterations, converged or fit_seconds); None if none."""
+    present = list(dict.fromkeys(metrics))
+    for metric in HEADLINE_ORDER:
+        if metric in present:
+            return metric
+    return next((m for m in present if m in METRICS and m not in FIT), None)
+
+
+def score(
+    result: FitResult, sample: Sample, task: str, rng: np.random.Generator
+) -> tuple[dict[str, float], dict[str, str]]:
+    """(metric -> value, metric -> note) of a fit: the task's metrics and the fit's own. A metric
+    that needs the truth the sample does not know is NaN, with a note saying why."""
+    values = (
+        regression(result, sample) if task == "regression" else classification(result, sample, rng)
+    )
+    notes = {}
+    for metric, needed in _NEEDS_TRUTH.items():
+        if metric in values and getattr(sample, needed) is None:
+            notes[metric] = f"n/a: {metric} needs the true parameters; this data has none"
+    return values, notes
+
+
 def _fit_metrics(result: FitResult) -> dict[str, float]:
     return {
         "iterations": float(result.iterations),
@@ -56,10 +96,14 @@ def _fit_metrics(result: FitResult) -> dict[str, float]:
 
 
 def regression(result: FitResult, sample: Sample) -> dict[str, float]:
-    truth = np.append(sample.coef, sample.intercept)
-    residual = sample.X_test @ result.coef + result.intercept - sample.f_test
+    """Against the noise-free target when the sample knows it, else the observed test targets."""
+    target = sample.f_test if sample.f_test is not None else sample.y_test
+    residual = sample.X_test @ result.coef + result.intercept - target
+    coef_error = math.nan
+    if sample.coef is not None:
+        coef_error = float(np.linalg.norm(result.theta - np.append(sample.coef, sample.intercept)))
     return {
-        "coef_error": float(np.linalg.norm(result.theta - truth)),
+        "coef_error": coef_error,
         "test_rmse": float(np.sqrt(np.mean(residual**2))),
         "test_mae": float(np.mean(np.abs(residual))),
         **_fit_metrics(result),
@@ -67,17 +111,24 @@ def regression(result: FitResult, sample: Sample) -> dict[str, float]:
 
 
 def classification(result: FitResult, sample: Sample, rng: np.random.Generator) -> dict[str, float]:
-    p = expit(sample.X_test @ result.coef + result.intercept)
-    labels = (rng.random(p.size) < sample.f_test).astype(np.float64)
+    """On observed test labels, or on labels drawn from the true probabilities with `rng`."""
+    p = SIGMOID(sample.X_test @ result.coef + result.intercept)
+    if sample.y_test is not None:
+        labels = sample.y_test
+    else:
+        labels = (rng.random(p.size) < sample.f_test).astype(np.float64)
     clipped = np.clip(p, 1e-15, 1 - 1e-15)
-    norm = np.linalg.norm(result.coef) * np.linalg.norm(sample.coef)
+    cosine = math.nan
+    if sample.coef is not None:
+        norm = np.linalg.norm(result.coef) * np.linalg.norm(sample.coef)
+        cosine = float(result.coef @ sample.coef / norm) if norm > 0 else 0.0
     return {
         "accuracy": float(np.mean((p >= 0.5) == (labels == 1.0))),
         "auc": _auc(labels, p),
         "log_loss": float(-np.mean(labels * np.log(clipped) + (1 - labels) * np.log1p(-clipped))),
         "brier": float(np.mean((p - labels) ** 2)),
-        "ece": _ece(p, sample.f_test),
-        "coef_cosine": float(result.coef @ sample.coef / norm) if norm > 0 else 0.0,
+        "ece": _ece(p, sample.f_test) if sample.f_test is not None else math.nan,
+        "coef_cosine": cosine,
         **_fit_metrics(result),
     }
 

@@ -197,4 +197,20 @@ def read_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd
     for frame in frames:
         if "note" in frame:
             frame["note"] = frame["note"].astype(object).fillna("")
-    return record, frames[0], frames[1], frames[2]
+    trials, summary = frames[0], frames[1]
+    if len(summary) and "kind" not in summary:  # written before results carried the kind
+        _add_kind(trials, summary)
+    return record, trials, summary, frames[2]
+
+
+def _add_kind(trials: pd.DataFrame, summary: pd.DataFrame) -> None:
+    """Infer each experiment's kind from its metrics, once, for runs without a kind column."""
+    from lossbench.experiments import infer_kind
+
+    kinds = {
+        experiment: infer_kind(set(rows["metric"]))
+        for experiment, rows in summary.groupby("experiment", sort=False)
+    }
+    for frame in (trials, summary):
+        if "experiment" in frame:
+            frame["kind"] = frame["experiment"].map(kinds).fillna("")

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import expit
 
 from lossbench.losses import Loss
 
@@ -48,16 +47,12 @@ def objective(
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
     """theta -> (loss, d loss / d theta) for `model` ("linear" or "logistic") on (X, y)."""
     impl = "fused" if "fused" in loss.impls else "numpy"
-    on_logits = model == "logistic" and loss.prediction == "logit"
+    link = loss.link("classification" if model == "logistic" else "regression")
 
     def value_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        z = X @ theta[:-1] + theta[-1]
-        if model == "linear" or on_logits:
-            value, dz = loss.value_and_gradient(y, z, impl=impl)
-        else:
-            p = expit(z)
-            value, dp = loss.value_and_gradient(y, p, impl=impl)
-            dz = dp * p * (1.0 - p)  # d sigmoid / dz
+        u = link(X @ theta[:-1] + theta[-1])
+        value, du = loss.value_and_gradient(y, u, impl=impl)
+        dz = link.chain(du, u)
         return value, np.append(X.T @ dz, dz.sum())
 
     return value_and_gradient

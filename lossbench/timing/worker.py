@@ -2,7 +2,7 @@
 
 lossbench starts this module as a subprocess with an argument list it builds (pyperf never sees
 lossbench's own command line); pyperf re-executes it with ``--worker`` for each worker process.
-It imports only numpy, pyperf and `lossbench.kernel_bench` (numba only for what a benchmark
+It imports only numpy, pyperf and `lossbench.timing.bench` (numba only for what a benchmark
 runs), so workers start cheaply. The benchmarks come from a JSON file (``--lossbench-spec``),
 forwarded to every worker.
 """
@@ -13,7 +13,7 @@ import json
 
 import pyperf
 
-from lossbench.kernel_bench import Benchmark, time_loops
+from lossbench.timing.bench import Benchmark, time_loops
 
 
 def _forward(cmd: list[str], args) -> None:
@@ -22,7 +22,9 @@ def _forward(cmd: list[str], args) -> None:
 
 def main() -> None:
     # pyperf runs workers as `python <program_args> --worker ...`
-    runner = pyperf.Runner(program_args=("-m", "lossbench._pyperf_main"), add_cmdline_args=_forward)
+    runner = pyperf.Runner(
+        program_args=("-m", "lossbench.timing.worker"), add_cmdline_args=_forward
+    )
     runner.argparser.add_argument("--lossbench-spec", required=True)
     args = runner.parse_args()
     with open(args.lossbench_spec, encoding="utf-8") as handle:

@@ -9,7 +9,7 @@ Conventions, written once:
 - MSE follows the seed: mean(r²), gradient -2r/m (no ½; scikit-learn's "half" squared error
   differs by exactly that factor).
 - ``impl="numpy"`` is the reference: vectorized numpy that mirrors the formula. ``impl="fused"``
-  runs `lossbench.fused`: one pass over memory, value and gradient together. They agree to
+  runs `lossbench.losses.fused`: one pass over memory, value and gradient together. They agree to
   1e-12 relative in float64 and 1e-5 in float32.
 - The output dtype is y_pred's (float32 or float64); sums accumulate in float64.
 - Bad input raises `LossbenchError`: the numpy reference checks its inputs in separate
@@ -33,13 +33,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lossbench._checks import as_loss_inputs, check_choice, locate_bad_input
 from lossbench.errors import LossbenchError
+from lossbench.losses import impls as _impls
+from lossbench.losses._checks import as_loss_inputs, check_choice, locate_bad_input
+from lossbench.losses.links import IDENTITY, SIGMOID, Link
 
 __all__ = ["IMPLS", "LOSSES", "REDUCTIONS", "Loss", "Parameter", "UserLoss", "get", "names"]
 
 REDUCTIONS = ("mean", "sum", "none")
-IMPLS = ("numpy", "fused")
+IMPLS = _impls.own()  # the implementations the loss API runs (see lossbench.losses.impls)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,11 @@ class Loss:
 
     def __hash__(self) -> int:
         return hash(str(self))
+
+    def link(self, task: str) -> Link:
+        """What this loss sees of a model's linear predictor z: a binary model's probability
+        sigmoid(z), unless the loss works on logits; z itself in regression."""
+        return SIGMOID if task == "classification" and self.prediction != "logit" else IDENTITY
 
     # -- the public family ----------------------------------------------------------------------
     def value(self, y_true, y_pred, *, reduction: str = "mean", impl: str = "numpy"):
@@ -144,9 +151,7 @@ class Loss:
                 )
             check_choice("impl", impl, IMPLS)
         yt, yp, shape = as_loss_inputs(y_true, y_pred)
-        if impl == "fused":
-            return self._compute_fused(yt, yp, shape, reduction, want_value, want_grad)
-        return self._compute_numpy(yt, yp, shape, reduction, want_value, want_grad)
+        return _impls.get(impl).compute(self, yt, yp, shape, reduction, want_value, want_grad)
 
     def _compute_numpy(self, yt, yp, shape, reduction, want_value, want_grad):
         bad = not (math.isfinite(yt.sum()) and math.isfinite(yp.sum()))
@@ -202,7 +207,9 @@ class Loss:
 
     def _bind_fused(self, dtype: np.dtype) -> tuple[Any, float, float]:
         """(kernels, a, b) for this loss and dtype, remembered: small calls are hot."""
-        from lossbench.fused import KERNELS  # numba loads only when a fused kernel is asked for
+        from lossbench.losses.fused import (
+            KERNELS,  # numba loads only when a fused kernel is asked for
+        )
 
         bound = (KERNELS[self.name], *self._fused_args(dtype))
         self._fused[dtype] = bound

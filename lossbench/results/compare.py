@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lossbench import results
 from lossbench.errors import LossbenchError
+from lossbench.results import files as results
+from lossbench.timing.bench import PROBE, Benchmark
 
 __all__ = ["ALPHA", "Side", "compare_quality", "compare_timings", "host_differences", "load"]
 
@@ -99,15 +100,16 @@ def _normalized(values: dict[str, np.ndarray], where: Path) -> dict[str, np.ndar
     """Each kernel's values over the median of its run's `read` probe at the same dtype and n."""
     out = {}
     for name, v in values.items():
-        parts = name.rsplit(".", 4)
-        if len(parts) != 5 or parts[0] == "probe":
+        try:
+            bench = Benchmark.parse(name)
+        except ValueError:
+            continue  # another tool's benchmark: nothing to normalize by
+        if bench.is_probe:
             continue
-        probe = values.get(f"probe.read.numba.{parts[3]}.{parts[4]}")
+        floor = Benchmark(PROBE, "read", "numba", bench.dtype, bench.n).name
+        probe = values.get(floor)
         if probe is None:
-            raise LossbenchError(
-                f"{where}: --normalize needs the read probe "
-                f"'probe.read.numba.{parts[3]}.{parts[4]}' for {name}"
-            )
+            raise LossbenchError(f"{where}: --normalize needs the read probe '{floor}' for {name}")
         out[name] = v / np.median(probe)
     return out
 

@@ -1,8 +1,9 @@
 """The kernel benchmark matrix, shared by `benchmarks/bench_kernels.py` and lossbench's timing.
 
-A benchmark times one public call, ``loss.<op>(y_true, y_pred, impl=impl)`` with the default
-"mean" reduction, on arrays built once per process outside the timed region. Probes (loss
-"probe") time the memory floor (`lossbench.probes`) and numpy's vectorized log.
+A benchmark times one call of an implementation (`lossbench.losses.impls`; lossbench's own
+run ``loss.<op>(y_true, y_pred, impl=impl)``) with the default "mean" reduction, on arrays
+built once per process outside the timed region. Probes (loss
+"probe") time the memory floor (`lossbench.losses.probes`) and numpy's vectorized log.
 
 This module imports only numpy and `lossbench.losses`, so a pyperf worker that runs one
 benchmark loads nothing else (numba only for fused kernels and probes).
@@ -10,7 +11,6 @@ benchmark loads nothing else (numba only for fused kernels and probes).
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,64 +18,34 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossbench import losses
+from lossbench.losses import impls
+from lossbench.losses.impls import OPS
 
 __all__ = [
-    "OPS",
-    "PEERS",
-    "PROBES",
-    "Benchmark",
-    "available",
-    "inputs",
-    "matrix",
-    "supports",
+    "OPS", "PROBE", "PROBES", "Benchmark", "available", "inputs", "matrix", "supports",
     "time_loops",
-]
+]  # fmt: skip
 
-OPS = ("value", "gradient", "value_and_gradient")
 PROBES = ("read", "read_write", "log")
 PROBE = "probe"
-# peers: other implementations to measure against, when importable (never installed for you):
-# impl -> (module to import, how to install it, what it is)
-PEERS = {
-    "seed": ("numpy", "numpy", "the literal formula np.sum((y - p)**2) * (1 / m): mse only"),
-    "scipy": ("scipy", "scipy", "scipy.special.huber / pseudo_huber, averaged: value only"),
-    "sklearn": (
-        "sklearn",
-        "'lossbench[peers]'",
-        "sklearn.metrics mean_squared_error, mean_absolute_error, log_loss",
-    ),
-    "torch": (
-        "torch",
-        "torch",
-        "torch.nn.functional on the CPU, one thread, gradients by autograd",
-    ),
-}
-_PEER_SUPPORT = {
-    "seed": ({"mse"}, set(OPS)),
-    "scipy": ({"huber", "pseudo_huber"}, {"value"}),
-    "sklearn": ({"mse", "mae", "bce"}, {"value"}),
-    "torch": ({"mse", "mae", "huber", "bce", "bce_logits"}, set(OPS)),
-}
 
 
 def available(impl: str) -> bool:
-    """Whether `impl` can run here: lossbench's own always, a peer when its package imports."""
-    if impl in losses.IMPLS:
-        return True
-    return impl in PEERS and importlib.util.find_spec(PEERS[impl][0]) is not None
+    """Whether implementation `impl` can run here."""
+    return impls.available(impl)
 
 
 def supports(loss: losses.Loss, op: str, impl: str) -> bool:
     """Whether `impl` implements `op` of `loss` (peers cover only some losses and ops)."""
-    if impl in losses.IMPLS:
-        return impl in loss.impls
-    names, ops = _PEER_SUPPORT.get(impl, (set(), set()))
-    return loss.name in names and op in ops
+    known = impls.IMPLEMENTATIONS.get(impl)
+    return known is not None and known.supports(loss, op)
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """One cell of the matrix; `name` is its pyperf benchmark name."""
+    """One cell of the matrix. `name` is its pyperf benchmark name, and `parse` reads it back:
+    the one place that knows the format ``<loss>.<op>.<impl>.<dtype>.<n>`` (a loss label may
+    itself hold dots, as in ``huber(delta=1.345)``)."""
 
     loss: str  # a loss label such as "huber(delta=1.345)", or "probe"
     op: str
@@ -86,6 +56,18 @@ class Benchmark:
     @property
     def name(self) -> str:
         return f"{self.loss}.{self.op}.{self.impl}.{self.dtype}.{self.n}"
+
+    @classmethod
+    def parse(cls, name: str) -> Benchmark:
+        """The benchmark a pyperf name stands for; ValueError if it is not one of ours."""
+        loss, op, impl, dtype, n = name.rsplit(".", 4)
+        if not n.isdigit():
+            raise ValueError(f"not a lossbench benchmark name: {name!r}")
+        return cls(loss, op, impl, dtype, int(n))
+
+    @property
+    def is_probe(self) -> bool:
+        return self.loss == PROBE
 
 
 def matrix(
@@ -129,7 +111,9 @@ def inputs(loss: losses.Loss, n: int, dtype: str, seed: int = 0) -> tuple[np.nda
     y_true, y_pred = rng.random((2, n), dtype=np.dtype(dtype).type)  # in place from here on:
     if loss.labels:  # fresh memory costs page faults, and every worker builds its own
         np.less(y_true, 0.5, out=y_true)
-        scale, shift = (0.998, 0.001) if loss.prediction == "probability" else (12.0, -6.0)
+        # logits in (-6, 6), or the probabilities of logits in about (-6.9, 6.9)
+        on_logits = loss.link("classification") is losses.IDENTITY
+        scale, shift = (12.0, -6.0) if on_logits else (0.998, 0.001)
     else:
         y_true *= 4.0
         y_true -= 2.0
@@ -148,73 +132,13 @@ def _callable(bench: Benchmark) -> Callable[[], object]:
         if bench.op == "log":
             positive, out = np.abs(y_pred) + 0.5, np.empty_like(y_pred)
             return lambda: np.log(positive, out=out)
-        from lossbench import probes
+        from lossbench.losses import probes
 
         probe = getattr(probes, bench.op)
         return lambda: probe(y_true, y_pred)
     loss = losses.get(bench.loss)
     y_true, y_pred = inputs(loss, bench.n, bench.dtype)
-    if bench.impl in PEERS:
-        return _peer(bench.impl, loss, bench.op, y_true, y_pred)
-    method = getattr(loss, bench.op)
-    impl = bench.impl
-    return lambda: method(y_true, y_pred, impl=impl)
-
-
-def _peer(
-    impl: str, loss: losses.Loss, op: str, y: np.ndarray, p: np.ndarray
-) -> Callable[[], object]:
-    """A peer's own call for (loss, op), imported only in the worker that times it."""
-    m = y.size
-    if impl == "seed":  # the seed's literal formulas, as a user would first write them
-        value = lambda: np.sum((y - p) ** 2) * (1 / m)  # noqa: E731
-        gradient = lambda: -2 * (y - p) * (1 / m)  # noqa: E731
-        return {
-            "value": value,
-            "gradient": gradient,
-            "value_and_gradient": lambda: (value(), gradient()),
-        }[op]
-    if impl == "scipy":
-        from scipy import special
-
-        function = special.huber if loss.name == "huber" else special.pseudo_huber
-        delta = loss.params["delta"]
-        return lambda: np.mean(function(delta, y - p))
-    if impl == "sklearn":
-        from sklearn import metrics
-
-        function = {
-            "mse": metrics.mean_squared_error,
-            "mae": metrics.mean_absolute_error,
-            "bce": metrics.log_loss,
-        }[loss.name]
-        return lambda: function(y, p)
-    return _torch(loss, op, y, p)
-
-
-def _torch(loss: losses.Loss, op: str, y: np.ndarray, p: np.ndarray) -> Callable[[], object]:
-    import torch
-    from torch.nn import functional
-
-    torch.set_num_threads(1)
-    y_t, p_t = torch.from_numpy(y), torch.from_numpy(p)
-    function = {
-        "mse": functional.mse_loss,
-        "mae": functional.l1_loss,
-        "huber": lambda a, b: functional.huber_loss(a, b, delta=loss.params["delta"]),
-        "bce": functional.binary_cross_entropy,
-        "bce_logits": functional.binary_cross_entropy_with_logits,
-    }[loss.name]
-    if op == "value":
-        return lambda: function(p_t, y_t)
-
-    def with_gradient():
-        q = p_t.detach().requires_grad_(True)
-        value = function(q, y_t)
-        value.backward()
-        return value, q.grad
-
-    return with_gradient
+    return impls.get(bench.impl).call(loss, bench.op, y_true, y_pred)
 
 
 _prepared: dict[Benchmark, Callable[[], object]] = {}

@@ -1,0 +1,112 @@
+"""Experiments: the claims about MSE, Huber and cross-entropy, each shown with numbers.
+
+An experiment has a kind (`lossbench.experiments.kinds`: ``fit``, ``punishment``,
+``influence``, ``landscape``; the registry is `KINDS`), datasets (`lossbench.experiments.
+datasets`, registry `DATASETS`) and losses. `tasks` turns a config into units of work, `run`
+runs them and returns trials in the long format of ``trials.csv`` (experiment, dataset, loss,
+trial, metric, value, kind, plus ``x``, the swept quantity, and ``note``), and `summarize`
+aggregates them. Each unit draws its data from a seed derived from (seed, experiment, dataset,
+trial), so any order or process gives the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from lossbench import losses as losses_module
+from lossbench.config import Config
+from lossbench.errors import LossbenchError
+from lossbench.experiments import kinds as _kinds  # noqa: F401  (registers the built-in kinds)
+from lossbench.experiments.aggregate import SUMMARY_COLUMNS, summarize
+from lossbench.experiments.datasets import DATASETS, expand
+from lossbench.experiments.kind import KINDS, ExperimentKind, Task, infer_kind, register
+from lossbench.losses import Loss
+
+__all__ = [
+    "COLUMNS", "DATASETS", "KINDS", "SUMMARY_COLUMNS", "ExperimentKind", "Task", "infer_kind",
+    "register", "run", "run_task", "run_tasks", "summarize", "tasks",
+]  # fmt: skip
+
+COLUMNS = ["experiment", "dataset", "loss", "trial", "metric", "value", "kind", "x", "note"]
+
+
+def tasks(config: Config | dict[str, Any]) -> list[Task]:
+    """Every unit of work of the config's experiments, in a fixed order."""
+    config = config if isinstance(config, Config) else Config.model_validate(config)
+    units = []
+    for e, experiment in enumerate(config.experiments):
+        where = f"experiments[{e}]"
+        losses = tuple(
+            _get_loss(spec, f"{where}.losses[{j}]") for j, spec in enumerate(experiment.losses)
+        )
+        if not losses:
+            raise LossbenchError(f"{where}.losses: name at least one loss")
+        datasets = [
+            d
+            for i, spec in enumerate(experiment.datasets)
+            for d in expand(spec, f"{where}.datasets[{i}]")
+        ]
+        trials = experiment.trials or config.trials
+        units += experiment.tasks(losses, datasets, trials, config.seed, where)
+    return units
+
+
+def _get_loss(spec: str | dict[str, Any], where: str) -> Loss:
+    try:
+        if isinstance(spec, dict):
+            params = dict(spec)
+            name = params.pop("name", None)
+            if name is None:
+                raise LossbenchError("a loss given as a mapping needs a 'name'")
+            return losses_module.get(name, **params)
+        return losses_module.get(spec)
+    except LossbenchError as error:
+        raise LossbenchError(f"{where}: {error}") from None
+
+
+def run(
+    config: Config | dict[str, Any],
+    *,
+    jobs: int = 1,
+    backend: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Run every experiment; the trials as a long DataFrame (`COLUMNS`).
+
+    `jobs` > 1 runs trials in parallel through joblib (`backend` as joblib names them, e.g.
+    "loky", "threading", or "dask" once a dask client is registered); results are identical
+    to a serial run. `progress(n)` is called as each unit of work finishes (n of
+    ``len(tasks(config))``).
+    """
+    return run_tasks(tasks(config), jobs=jobs, backend=backend, progress=progress)
+
+
+def run_tasks(
+    units: list[Task],
+    *,
+    jobs: int = 1,
+    backend: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Run units of work from `tasks`, in order; see `run`."""
+    if jobs == 1:
+        results = (run_task(u) for u in units)
+    else:
+        from joblib import Parallel, delayed
+
+        parallel = Parallel(n_jobs=jobs, backend=backend, return_as="generator")
+        results = parallel(delayed(run_task)(u) for u in units)
+    rows = []
+    for done, result in enumerate(results, start=1):
+        rows += result
+        if progress is not None:
+            progress(done)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def run_task(task: Task) -> list[dict[str, Any]]:
+    """The rows of one unit of work: its experiment kind runs it."""
+    return task.experiment.run_task(task)

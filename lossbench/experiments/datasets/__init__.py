@@ -1,0 +1,146 @@
+"""Dataset kinds: a registry of classes, each owning its parameters, its task and whether it
+knows the truth.
+
+A config entry names a kind and its parameters: ``{kind: student_t, df: [1, 3]}``. A parameter
+given as a list is a grid: `expand` makes one dataset per combination, labelled like
+``student_t(df=3)``. Every kind is a `Dataset` subclass registered with `register`; its
+`sample(rng)` draws one trial's data. Synthetic kinds (`lossbench.experiments.datasets.
+synthetic`) know the true coefficients and a noise-free test target (``truth = True``); a kind
+that does not leaves them None, and metrics that need them are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lossbench.errors import LossbenchError
+
+__all__ = ["DATASETS", "Dataset", "Param", "Sample", "expand", "register"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A dataset parameter: its default and the range a value must lie in."""
+
+    default: float | int
+    low: float
+    high: float
+    expected: str  # the range in words, for errors: "a number > 0"
+    integer: bool = False
+
+    def check(self, where: str, value: Any) -> float | int:
+        """The value as this parameter's type; a `LossbenchError` naming `where` if it is not."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise LossbenchError(f"{where}: expected {self.expected}; got {value!r}")
+        if self.integer and not float(value).is_integer():
+            raise LossbenchError(f"{where}: expected {self.expected}; got {value!r}")
+        if not self.low <= value <= self.high:
+            raise LossbenchError(f"{where}: expected {self.expected}; got {value!r}")
+        return int(value) if self.integer else float(value)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One trial's data: train (X, y) and test points X_test, with what is known of them.
+
+    `f_test` is the noise-free target on X_test (regression) or the true P(y = 1 | x) with
+    label flips included (classification); `coef` and `intercept` are the true parameters.
+    Each is None when the dataset does not know it (real data); `y_test` then holds the
+    observed test targets."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_test: np.ndarray
+    f_test: np.ndarray | None = None
+    coef: np.ndarray | None = None
+    intercept: float | None = None
+    y_test: np.ndarray | None = None
+
+
+class Dataset:
+    """A dataset kind with every parameter resolved to one value. Subclasses set `kind`,
+    `summary`, `task`, `truth`, `parameters` (in label order) and `shown` (the parameters a
+    label always names), and implement `sample`."""
+
+    kind: ClassVar[str]
+    summary: ClassVar[str]
+    task: ClassVar[str] = "regression"  # or "classification"
+    truth: ClassVar[bool] = True  # knows the true coefficients and a noise-free test target
+    parameters: ClassVar[dict[str, Param]] = {}
+    shown: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, params: dict[str, Any], label: str | None = None) -> None:
+        self.params = {**{k: p.default for k, p in self.parameters.items()}, **params}
+        self.label = label or self.kind
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.params == self.params
+
+    def __hash__(self) -> int:
+        return hash((self.kind, tuple(sorted(self.params.items()))))
+
+    def __repr__(self) -> str:
+        return f"<dataset {self.label}>"
+
+    def sample(self, rng: np.random.Generator) -> Sample:
+        """Draw one trial's data from `rng` (the trial's own generator)."""
+        raise NotImplementedError
+
+
+DATASETS: dict[str, type[Dataset]] = {}
+
+
+def register(cls: type[Dataset]) -> type[Dataset]:
+    """Class decorator: make a dataset kind available to configs under `cls.kind`."""
+    DATASETS[cls.kind] = cls
+    return cls
+
+
+def expand(spec: dict[str, Any], where: str = "dataset") -> list[Dataset]:
+    """The datasets a config entry names: one per combination of its list-valued parameters.
+
+    `where` names the entry in error messages (e.g. "experiments[0].datasets[1]").
+    """
+    if not isinstance(spec, dict) or "kind" not in spec:
+        raise LossbenchError(f"{where}: expected a mapping with a 'kind'; got {spec!r}")
+    kind = spec["kind"]
+    cls = DATASETS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise LossbenchError(
+            f"{where}.kind: unknown dataset {kind!r}; expected one of {', '.join(DATASETS)}"
+        )
+    allowed = cls.parameters
+    given = {k: v for k, v in spec.items() if k != "kind"}
+    unknown = sorted(set(given) - set(allowed), key=str)
+    if unknown:
+        raise LossbenchError(
+            f"{where}: {kind} has no parameter {unknown[0]!r}; expected {', '.join(allowed)}"
+        )
+    grid = {k: v if isinstance(v, list) else [v] for k, v in given.items()}
+    for key, values in grid.items():
+        if not values:
+            raise LossbenchError(f"{where}.{key}: an empty list makes no dataset")
+        grid[key] = [allowed[key].check(f"{where}.{key}", v) for v in values]
+    shown = [k for k in allowed if k in cls.shown or len(grid.get(k, ())) > 1]
+    datasets = []
+    for combo in itertools.product(*grid.values()):
+        params = {
+            **{k: p.default for k, p in allowed.items()},
+            **dict(zip(grid, combo, strict=True)),
+        }
+        label = kind + (
+            "(" + ", ".join(f"{k}={_format(params[k])}" for k in shown) + ")" if shown else ""
+        )
+        datasets.append(cls(params, label))
+    return datasets
+
+
+def _format(value: float | int) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+from lossbench.experiments.datasets import synthetic  # noqa: E402, F401  (registers the kinds)

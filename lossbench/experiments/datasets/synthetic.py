@@ -1,0 +1,134 @@
+"""Synthetic datasets: linear regression under several noise laws, and logistic classification.
+
+Every kind draws X ~ N(0, I), true coefficients and intercept ~ N(0, 1) per trial, and a
+noise-free test set of `n_test` fresh points, so metrics can be taken against the truth.
+Noise (σ = `noise`):
+
+- ``gaussian``: σ N(0, 1)          - ``student_t``: σ t(df)        - ``cauchy``: σ Cauchy
+- ``laplace``: σ Laplace(0, 1)     - ``contaminated``: N(0, σ²) with probability 1 − fraction,
+  N(0, (outlier_scale σ)²) with probability fraction
+- ``logistic``: y ~ Bernoulli(sigmoid(X w + b)), then `label_noise` of the labels flipped.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from lossbench.experiments.datasets import Dataset, Param, Sample, register
+from lossbench.losses import SIGMOID
+
+__all__ = ["Cauchy", "Contaminated", "Gaussian", "Laplace", "Logistic", "StudentT"]
+
+_SIZE = {
+    "n_samples": Param(500, 2, 10_000_000, "an integer ≥ 2", integer=True),
+    "n_features": Param(5, 1, 10_000, "an integer ≥ 1", integer=True),
+}
+_NOISE = {"noise": Param(1.0, 0.0, math.inf, "a number ≥ 0")}
+_TEST = {"n_test": Param(1000, 1, 10_000_000, "an integer ≥ 1", integer=True)}
+
+
+class _LinearRegression(Dataset):
+    """y = X w + b + σ ε, ε from the kind's noise law (`_noise`)."""
+
+    parameters: ClassVar[dict[str, Param]] = {**_SIZE, **_NOISE, **_TEST}
+
+    def sample(self, rng: np.random.Generator) -> Sample:
+        coef, intercept, X, X_test = _draw_design(self.params, rng)
+        signal, signal_test = X @ coef + intercept, X_test @ coef + intercept
+        y = signal + self.params["noise"] * self._noise(rng, len(signal))
+        return Sample(X, y, X_test, f_test=signal_test, coef=coef, intercept=intercept)
+
+    def _noise(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _draw_design(params: dict, rng: np.random.Generator):
+    n, d = params["n_samples"], params["n_features"]
+    coef = rng.standard_normal(d)
+    intercept = float(rng.standard_normal())
+    X = rng.standard_normal((n, d))
+    X_test = rng.standard_normal((params["n_test"], d))
+    return coef, intercept, X, X_test
+
+
+@register
+class Gaussian(_LinearRegression):
+    kind = "gaussian"
+    summary = "linear target + σ N(0, 1) noise: where MSE is the efficient choice"
+
+    def _noise(self, rng, n):
+        return rng.standard_normal(n)
+
+
+@register
+class StudentT(_LinearRegression):
+    kind = "student_t"
+    summary = "linear target + σ t(df) noise: heavy tails, df ≤ 2 has no variance"
+    parameters: ClassVar[dict[str, Param]] = {
+        **_LinearRegression.parameters,
+        "df": Param(3.0, 1e-9, math.inf, "a number > 0"),
+    }
+    shown = ("df",)
+
+    def _noise(self, rng, n):
+        return rng.standard_t(self.params["df"], n)
+
+
+@register
+class Cauchy(_LinearRegression):
+    kind = "cauchy"
+    summary = "linear target + σ Cauchy noise: no mean, MSE breaks"
+
+    def _noise(self, rng, n):
+        return rng.standard_cauchy(n)
+
+
+@register
+class Laplace(_LinearRegression):
+    kind = "laplace"
+    summary = "linear target + σ Laplace noise: MAE's natural law"
+
+    def _noise(self, rng, n):
+        return rng.laplace(0.0, 1.0, n)
+
+
+@register
+class Contaminated(_LinearRegression):
+    kind = "contaminated"
+    summary = "Gaussian noise with a fraction of gross outliers (outlier_scale σ)"
+    parameters: ClassVar[dict[str, Param]] = {
+        **_LinearRegression.parameters,
+        "fraction": Param(0.1, 0.0, 1.0, "a number in [0, 1]"),
+        "outlier_scale": Param(10.0, 0.0, math.inf, "a number ≥ 0"),
+    }
+    shown = ("fraction", "outlier_scale")
+
+    def _noise(self, rng, n):
+        outlier = rng.random(n) < self.params["fraction"]
+        return rng.standard_normal(n) * np.where(outlier, self.params["outlier_scale"], 1.0)
+
+
+@register
+class Logistic(Dataset):
+    kind = "logistic"
+    summary = "binary labels from a logistic model, some flipped"
+    task = "classification"
+    parameters: ClassVar[dict[str, Param]] = {
+        **_SIZE,
+        **_TEST,
+        "label_noise": Param(0.0, 0.0, 0.5, "a number in [0, 0.5]"),
+    }
+    shown = ("label_noise",)
+
+    def sample(self, rng: np.random.Generator) -> Sample:
+        coef, intercept, X, X_test = _draw_design(self.params, rng)
+        n, noise = len(X), self.params["label_noise"]
+        y = (rng.random(n) < SIGMOID(X @ coef + intercept)).astype(np.float64)
+        flip = rng.random(n) < noise
+        y[flip] = 1.0 - y[flip]
+        # test labels come from the same process, flips included: P(y = 1 | x) is this
+        prob_test = noise + (1.0 - 2.0 * noise) * SIGMOID(X_test @ coef + intercept)
+        return Sample(X, y, X_test, f_test=prob_test, coef=coef, intercept=intercept)

@@ -1,0 +1,171 @@
+"""Experiment kinds: the base every kind subclasses, the registry, and the unit of work.
+
+A kind is a pydantic model of its options (a subclass of `lossbench.config.Experiment` whose
+``kind`` is a ``Literal``) that also knows how to run: which units of work it makes (`tasks`),
+how one runs (`run_task`, rows of ``trials.csv``), and how its results read (`headline`,
+`render`, `verdicts`, `figures`; class methods, as readers have only the summary). Adding a
+kind is one module with a subclass decorated by `register`; nothing else names it.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from lossbench.config import Experiment, cap
+from lossbench.errors import LossbenchError
+from lossbench.experiments.datasets import DATASETS, Dataset
+from lossbench.losses import Loss
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["KINDS", "ExperimentKind", "Task", "infer_kind", "register"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: an experiment's trial on one dataset (picklable, for joblib)."""
+
+    experiment: ExperimentKind
+    losses: tuple[Loss, ...]
+    dataset: Dataset | None
+    trial: int
+    seed: int
+
+    def rng(self, *salt: int) -> np.random.Generator:
+        """The trial's own generator: a function of (seed, experiment, dataset, trial)."""
+        label = self.dataset.label if self.dataset else ""
+        entropy = [self.seed, _stable_hash(self.experiment.name), _stable_hash(label), self.trial]
+        return np.random.default_rng(np.random.SeedSequence([*entropy, *salt]))
+
+    def row(
+        self, loss: str, metric: str, value: float, x: float = math.nan, note: str = ""
+    ) -> dict[str, Any]:
+        """One row of ``trials.csv`` from this task."""
+        return {
+            "experiment": self.experiment.name, "dataset": self.dataset_label, "loss": loss,
+            "trial": self.trial, "metric": metric, "value": value, "kind": self.experiment.kind,
+            "x": x, "note": note,
+        }  # fmt: skip
+
+    @property
+    def dataset_label(self) -> str:
+        return self.dataset.label if self.dataset else self.experiment.no_dataset_label
+
+
+def _stable_hash(text: str) -> int:
+    return zlib.crc32(text.encode())  # Python's hash() differs from process to process
+
+
+class ExperimentKind(Experiment):
+    """The base of every experiment kind; subclasses set ``kind: Literal["name"] = "name"``."""
+
+    # what datasets the kind takes: their task (None: any), and what it uses without one
+    dataset_task: ClassVar[str | None] = None
+    needs_truth: ClassVar[bool] = False  # datasets must know their true coefficients
+    needs_dataset: ClassVar[bool] = True  # False: one unit of work with no data (punishment)
+    no_dataset_label: ClassVar[str] = ""  # the dataset column of such a unit
+
+    # -- running -------------------------------------------------------------------------------
+    def default_datasets(self) -> list[Dataset]:
+        """The datasets used when the config names none; an error if there are none."""
+        return []
+
+    def tasks(
+        self, losses: tuple[Loss, ...], datasets: list[Dataset], trials: int, seed: int, where: str
+    ) -> list[Task]:
+        """The units of work, in a fixed order: every trial of every dataset."""
+        if not self.needs_dataset:
+            return [Task(self, losses, None, 0, seed)]
+        for i, dataset in enumerate(datasets):
+            if self.dataset_task is not None and dataset.task != self.dataset_task:
+                raise LossbenchError(
+                    f"{where}.datasets[{i}]: {self.kind} needs a {self.dataset_task} dataset; "
+                    f"{dataset.kind} is {dataset.task}"
+                )
+            if self.needs_truth and not dataset.truth:
+                raise LossbenchError(
+                    f"{where}.datasets[{i}]: {self.kind} needs data with known true "
+                    f"coefficients; {dataset.kind} has none"
+                )
+        datasets = datasets or self.default_datasets()
+        if not datasets:
+            raise LossbenchError(
+                f"{where}.datasets: a {self.kind} experiment needs at least one dataset"
+            )
+        return [Task(self, losses, d, t, seed) for d in datasets for t in range(trials)]
+
+    def run_task(self, task: Task) -> list[dict[str, Any]]:
+        """The rows of one unit of work (see `Task.row`)."""
+        raise NotImplementedError
+
+    def quick(self) -> ExperimentKind:
+        """The same experiment, smaller: ≤ 3 trials where it sets its own, ≤ 200 samples and
+        ≤ 500 test points for datasets that have those parameters."""
+        small = self.model_copy(deep=True)
+        if small.trials:
+            small.trials = min(small.trials, 3)
+        for spec in small.datasets:
+            known = DATASETS.get(spec.get("kind"))
+            for key, limit in (("n_samples", 200), ("n_test", 500)):
+                if known is not None and key in known.parameters:
+                    spec[key] = cap(spec.get(key, limit), limit)
+        return small
+
+    # -- reading results (class methods: a reader has the summary, not the options) ------------
+    @classmethod
+    def kind_name(cls) -> str:
+        return cls.model_fields["kind"].default
+
+    @classmethod
+    def figure_name(cls, experiment: str, what: str = "") -> str:
+        """A file-safe name for a figure of `experiment`: ``<kind>-<experiment>[-what]``."""
+        slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in experiment)
+        return f"{cls.kind_name()}-{slug}" + (f"-{what}" if what else "")
+
+    @classmethod
+    def identifies(cls, metrics: set[str]) -> bool:
+        """Whether a results table without a ``kind`` column (written before lossbench 0.2)
+        holds this kind, judged by its metrics."""
+        return False
+
+    @classmethod
+    def headline(cls, frame: pd.DataFrame) -> str | None:
+        """The metric that judges this experiment's losses, or None."""
+        return None
+
+    @classmethod
+    def render(cls, experiment: str, frame: pd.DataFrame) -> list[Any]:
+        """Terminal output for an experiment's summary rows: rich tables and plain lines."""
+        return []
+
+    @classmethod
+    def verdicts(cls, frame: pd.DataFrame) -> list[str]:
+        """Plain sentences: what the numbers say."""
+        return []
+
+    @classmethod
+    def figures(
+        cls, experiment: str, frame: pd.DataFrame, trials: pd.DataFrame, palette: Any
+    ) -> dict[str, Any]:
+        """name -> matplotlib Figure for the report (only called with matplotlib present)."""
+        return {}
+
+
+KINDS: dict[str, type[ExperimentKind]] = {}
+
+
+def register(cls: type[ExperimentKind]) -> type[ExperimentKind]:
+    """Class decorator: make an experiment kind available to configs under its ``kind``."""
+    KINDS[cls.kind_name()] = cls
+    return cls
+
+
+def infer_kind(metrics: set[str]) -> str:
+    """The kind of an experiment in an old results file, from its metrics ("" if none fits)."""
+    return next((name for name, cls in KINDS.items() if cls.identifies(metrics)), "")

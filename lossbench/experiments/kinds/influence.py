@@ -1,0 +1,89 @@
+"""``influence``: clean data plus one point whose residual sweeps ``offsets`` (units of σ); the
+shift of the fitted parameters per loss (unbounded for MSE, bounded for Huber)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from lossbench.experiments.datasets import Dataset, expand
+from lossbench.experiments.fitting import fit
+from lossbench.experiments.kind import ExperimentKind, Task, register
+from lossbench.experiments.kinds.fit import not_applicable
+
+__all__ = ["InfluenceExperiment"]
+
+
+@register
+class InfluenceExperiment(ExperimentKind):
+    kind: Literal["influence"] = "influence"
+    # where the one moving point's residual goes, in units of the noise σ
+    offsets: list[float] = Field(default_factory=lambda: [float(x) for x in range(0, 101, 5)])
+
+    dataset_task = "regression"
+    needs_truth = True  # the moving point sits at a known distance from the true line
+
+    def default_datasets(self) -> list[Dataset]:
+        return expand({"kind": "gaussian", "n_samples": 100, "n_features": 1})
+
+    def quick(self) -> InfluenceExperiment:
+        small = super().quick()
+        if len(small.offsets) > 6:
+            small.offsets = small.offsets[::4]
+        return small
+
+    def run_task(self, task: Task) -> list[dict[str, Any]]:
+        dataset, options = task.dataset, self.fit
+        rng = task.rng()
+        sample = dataset.sample(rng)
+        x_moving = rng.standard_normal(sample.X.shape[1])
+        clean = float(x_moving @ sample.coef + sample.intercept)
+        X = np.vstack([sample.X, x_moving])
+        rows = []
+        for loss in task.losses:
+            note = not_applicable(loss, dataset)
+            if note:
+                rows.append(task.row(str(loss), "coef_shift", math.nan, note=note))
+                continue
+            baseline = None
+            for offset in self.offsets:
+                y = np.append(sample.y, clean + offset * dataset.params["noise"])
+                result = fit(
+                    loss, X, y, method=options.method, max_iter=options.max_iter, tol=options.tol,
+                    lr=options.lr, theta0=baseline,
+                )  # fmt: skip
+                if baseline is None:
+                    baseline = result.theta
+                shift = float(np.linalg.norm(result.theta - baseline))
+                rows.append(task.row(str(loss), "coef_shift", shift, x=offset))
+        return rows
+
+    @classmethod
+    def identifies(cls, metrics: set[str]) -> bool:
+        return "coef_shift" in metrics
+
+    @classmethod
+    def render(cls, experiment: str, frame: pd.DataFrame) -> list[Any]:
+        from lossbench.report.terminal import curve_table
+
+        xs = sorted(frame["x"].dropna().unique())
+        if len(xs) > 8:  # a readable selection of the sweep
+            xs = [xs[round(i * (len(xs) - 1) / 7)] for i in range(8)]
+        title = f"{experiment}: shift of the fitted parameters as one point moves k σ away"
+        return [curve_table(title, frame, "coef_shift", xs, "k=")]
+
+    @classmethod
+    def figures(cls, experiment, frame, trials, palette) -> dict[str, Any]:
+        from lossbench.report.plots import curves
+
+        figure = curves(
+            experiment, frame, "coef_shift", palette,
+            title="shift of the fit as one point moves k σ away",
+            xlabel="k: the moving point's residual (noise σ)",
+            ylabel="‖θ(k) − θ(0)‖ (parameter units)",
+        )  # fmt: skip
+        return {cls.figure_name(experiment): figure}

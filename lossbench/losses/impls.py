@@ -1,0 +1,190 @@
+"""Implementations of the losses: lossbench's own and the peers it is timed against.
+
+One registry, one interface. An `Implementation` says which losses and ops it covers
+(`supports`), whether it can run here and why not (`unavailable`), and how to call it on
+prepared inputs (`call`: a zero-argument function, inputs converted once, ready to time).
+lossbench's own implementations (``own = True``) are also what `Loss.value(..., impl=name)`
+runs (`compute`). The loss API, timing and ``lossbench list impls`` all read `IMPLEMENTATIONS`.
+
+This module imports only numpy: a timing worker loads a peer's package only when it times it.
+Adding an implementation (a GPU backend, say) is a subclass here plus `register`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from lossbench.losses.definitions import Loss
+
+__all__ = ["IMPLEMENTATIONS", "OPS", "Implementation", "available", "get", "own", "register"]
+
+OPS = ("value", "gradient", "value_and_gradient")
+
+
+class Implementation:
+    """A way to compute losses. Subclasses set the class attributes and override what differs."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    requires: ClassVar[str | None] = None  # the module that must import for it to run
+    install: ClassVar[str] = ""  # how to get that module
+    own: ClassVar[bool] = False  # lossbench's own: runs through Loss.value(..., impl=name)
+    losses: ClassVar[frozenset[str] | None] = None  # None: every loss that lists it in .impls
+    ops: ClassVar[frozenset[str]] = frozenset(OPS)
+
+    def unavailable(self) -> str | None:
+        """None when it can run here; otherwise why not, with the fix."""
+        if self.requires is None or importlib.util.find_spec(self.requires) is not None:
+            return None
+        return f"not installed (pip install {self.install})"
+
+    def supports(self, loss: Loss, op: str) -> bool:
+        """Whether it implements `op` of `loss`."""
+        if op not in self.ops:
+            return False
+        if self.losses is None:
+            return self.name in loss.impls
+        return loss.name in self.losses
+
+    def call(self, loss: Loss, op: str, y_true: np.ndarray, y_pred: np.ndarray) -> Callable:
+        """A zero-argument function computing `op` of `loss` (mean reduction) on the inputs."""
+        method, impl = getattr(loss, op), self.name
+        return lambda: method(y_true, y_pred, impl=impl)
+
+    def compute(self, loss: Loss, y_true, y_pred, shape, reduction, want_value, want_grad):
+        """(value, gradient) for the loss API; only lossbench's own implementations have it."""
+        raise NotImplementedError(f"{self.name} is a timing peer, not a loss implementation")
+
+
+IMPLEMENTATIONS: dict[str, Implementation] = {}
+
+
+def register(cls: type[Implementation]) -> type[Implementation]:
+    """Class decorator: add an implementation to the registry under its name."""
+    IMPLEMENTATIONS[cls.name] = cls()
+    return cls
+
+
+def get(name: str) -> Implementation:
+    return IMPLEMENTATIONS[name]
+
+
+def own() -> tuple[str, ...]:
+    """The names usable as ``impl=`` in the loss API."""
+    return tuple(name for name, impl in IMPLEMENTATIONS.items() if impl.own)
+
+
+def available(name: str) -> bool:
+    """Whether implementation `name` exists and can run here."""
+    impl = IMPLEMENTATIONS.get(name)
+    return impl is not None and impl.unavailable() is None
+
+
+@register
+class NumpyImpl(Implementation):
+    name = "numpy"
+    summary = "vectorized numpy reference that mirrors each formula"
+    own = True
+
+    def compute(self, loss, y_true, y_pred, shape, reduction, want_value, want_grad):
+        return loss._compute_numpy(y_true, y_pred, shape, reduction, want_value, want_grad)
+
+
+@register
+class FusedImpl(Implementation):
+    name = "fused"
+    summary = "numba kernels: one pass over memory, value and gradient together"
+    requires, install = "numba", "numba"
+    own = True
+
+    def compute(self, loss, y_true, y_pred, shape, reduction, want_value, want_grad):
+        return loss._compute_fused(y_true, y_pred, shape, reduction, want_value, want_grad)
+
+
+@register
+class SeedImpl(Implementation):
+    name = "seed"
+    summary = "the literal formula np.sum((y - p)**2) * (1 / m): mse only"
+    losses = frozenset({"mse"})
+
+    def call(self, loss, op, y_true, y_pred):
+        y, p, m = y_true, y_pred, y_true.size  # as a user would first write them
+
+        def value():
+            return np.sum((y - p) ** 2) * (1 / m)
+
+        def gradient():
+            return -2 * (y - p) * (1 / m)
+
+        return {"value": value, "gradient": gradient,
+                "value_and_gradient": lambda: (value(), gradient())}[op]  # fmt: skip
+
+
+@register
+class ScipyImpl(Implementation):
+    name = "scipy"
+    summary = "scipy.special.huber / pseudo_huber, averaged: value only"
+    requires, install = "scipy", "scipy"
+    losses, ops = frozenset({"huber", "pseudo_huber"}), frozenset({"value"})
+
+    def call(self, loss, op, y_true, y_pred):
+        from scipy import special
+
+        function = special.huber if loss.name == "huber" else special.pseudo_huber
+        delta, residual = loss.params["delta"], y_true - y_pred
+        return lambda: np.mean(function(delta, residual))
+
+
+@register
+class SklearnImpl(Implementation):
+    name = "sklearn"
+    summary = "sklearn.metrics mean_squared_error, mean_absolute_error, log_loss"
+    requires, install = "sklearn", "'lossbench[peers]'"
+    losses, ops = frozenset({"mse", "mae", "bce"}), frozenset({"value"})
+
+    def call(self, loss, op, y_true, y_pred):
+        from sklearn import metrics
+
+        function = {
+            "mse": metrics.mean_squared_error,
+            "mae": metrics.mean_absolute_error,
+            "bce": metrics.log_loss,
+        }[loss.name]
+        return lambda: function(y_true, y_pred)
+
+
+@register
+class TorchImpl(Implementation):
+    name = "torch"
+    summary = "torch.nn.functional on the CPU, one thread, gradients by autograd"
+    requires, install = "torch", "torch"
+    losses = frozenset({"mse", "mae", "huber", "bce", "bce_logits"})
+
+    def call(self, loss, op, y_true, y_pred):
+        import torch
+        from torch.nn import functional
+
+        torch.set_num_threads(1)
+        y, p = torch.from_numpy(y_true), torch.from_numpy(y_pred)
+        function = {
+            "mse": functional.mse_loss,
+            "mae": functional.l1_loss,
+            "huber": lambda a, b: functional.huber_loss(a, b, delta=loss.params["delta"]),
+            "bce": functional.binary_cross_entropy,
+            "bce_logits": functional.binary_cross_entropy_with_logits,
+        }[loss.name]
+        if op == "value":
+            return lambda: function(p, y)
+
+        def with_gradient():
+            q = p.detach().requires_grad_(True)
+            value = function(q, y)
+            value.backward()
+            return value, q.grad
+
+        return with_gradient

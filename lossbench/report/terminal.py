@@ -1,0 +1,133 @@
+"""Terminal tables and plain-words verdicts, built from a run's summary (only the CLI prints).
+
+Everything here reads `summary.csv`'s columns, so `lossbench show` re-renders a stored run
+exactly as `lossbench run` printed it. Each experiment is rendered by its kind (the ``kind``
+column); this module holds the timing tables and the helpers kinds share.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from rich.markup import escape
+from rich.table import Table
+
+from lossbench.experiments.kind import KINDS, ExperimentKind
+
+__all__ = ["curve_table", "fmt", "kind_of", "render", "render_timings", "timing_verdicts"]
+
+
+def fmt(x: float) -> str:
+    """A number for a table cell: 3 significant digits, n/a for NaN, ∞ for infinities."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
+
+
+def kind_of(frame: pd.DataFrame) -> type[ExperimentKind] | None:
+    """The experiment kind of one experiment's summary rows (None if unknown here)."""
+    kind = frame["kind"].iloc[0] if "kind" in frame and len(frame) else ""
+    return KINDS.get(kind)
+
+
+def render(summary: pd.DataFrame) -> list[Table | str]:
+    """Per experiment what its kind renders: tables, and for fits a verdict line per dataset."""
+    parts: list[Table | str] = []
+    for experiment, frame in summary.groupby("experiment", sort=False):
+        kind = kind_of(frame)
+        if kind is not None:
+            parts += kind.render(experiment, frame)
+    return parts
+
+
+def curve_table(
+    title: str, frame: pd.DataFrame, metric: str, columns: list[float], label: str
+) -> Table:
+    """Loss × swept x: the mean of `metric` at each x in `columns` (headed `label`x)."""
+    rows = frame[frame["metric"] == metric]
+    table = Table(title=title, title_justify="left")
+    table.add_column("loss")
+    for x in columns:
+        table.add_column(f"{label}{fmt(x)}", justify="right")
+    for loss in dict.fromkeys(rows["loss"]):
+        mine = rows[rows["loss"] == loss].set_index("x")["mean"]
+        table.add_row(escape(loss), *(fmt(mine.get(x, math.nan)) for x in columns))
+    return table
+
+
+def render_timings(timings: pd.DataFrame) -> list[Table | str]:
+    """Per (dtype, n): ns per element by impl (median ± stdev), fused's speed-up over numpy and
+    its roofline; then a verdict per loss at the largest n."""
+    if timings is None or timings.empty:
+        return []
+    parts: list[Table | str] = []
+    kernels = timings[timings["loss"] != "probe"]
+    impls = list(dict.fromkeys(kernels["impl"]))
+    for (dtype, n), cells in kernels.groupby(["dtype", "n"], sort=False):
+        probes = timings[
+            (timings["loss"] == "probe") & (timings["dtype"] == dtype) & (timings["n"] == n)
+        ]
+        floor = ", ".join(f"{r.op} {r.ns_per_element:.3g}" for r in probes.itertuples())
+        table = Table(
+            title=f"timing, {dtype}, n={n:.0e}: ns per element (median ± stdev); probes: {floor}",
+            title_justify="left",
+        )
+        table.add_column("loss")
+        table.add_column("op")
+        for impl in impls:
+            table.add_column(impl, justify="right")
+        table.add_column("fused vs numpy", justify="right")
+        table.add_column("fused roofline", justify="right")
+        for (loss, op), row in cells.groupby(["loss", "op"], sort=False):
+            by = row.set_index("impl")
+            cols = []
+            for impl in impls:
+                if impl not in by.index:
+                    cols.append("[dim]—[/]")
+                    continue
+                r = by.loc[impl]
+                spread = r["stdev_s"] / n * 1e9 if not math.isnan(r["stdev_s"]) else math.nan
+                cols.append(
+                    f"{r['ns_per_element']:.3g} ± {spread:.2g}"
+                    if not math.isnan(spread)
+                    else f"{r['ns_per_element']:.3g}"
+                )
+            speedup = roof = "—"
+            if {"fused", "numpy"} <= set(by.index):
+                speedup = f"{by.loc['numpy', 'median_s'] / by.loc['fused', 'median_s']:.1f}×"
+            if "fused" in by.index and not math.isnan(by.loc["fused", "roofline"]):
+                roof = f"{by.loc['fused', 'roofline']:.0%}"
+            table.add_row(escape(loss), op, *cols, speedup, roof)
+        parts.append(table)
+    lines = timing_verdicts(timings)
+    if lines:
+        parts.append(escape("\n".join(lines)))
+    return parts
+
+
+def timing_verdicts(timings: pd.DataFrame) -> list[str]:
+    """One plain sentence per loss at the largest n: fused's roofline and its speed-up over
+    every other implementation timed."""
+    kernels = timings[timings["loss"] != "probe"]
+    largest = kernels[kernels["n"] == kernels["n"].max()]
+    lines = []
+    for loss, rows in largest.groupby("loss", sort=False):
+        rows = rows[rows["op"] == rows["op"].iloc[0]]
+        by = rows[rows["dtype"] == rows["dtype"].iloc[0]].set_index("impl")
+        if "fused" not in by.index:
+            continue
+        fused = by.loc["fused"]
+        others = ", ".join(
+            f"{by.loc[impl, 'median_s'] / fused['median_s']:.1f}× {impl}"
+            for impl in by.index
+            if impl != "fused"
+        )
+        floor = "memory bandwidth" if fused["op"] == "value" else "the read-write floor"
+        lines.append(
+            f"fused {loss} {fused['op']} at n={fused['n']:.0e} ({fused['dtype']}): "
+            f"{fused['roofline']:.2f} of {floor}" + (f", {others}" if others else "")
+        )
+    return lines

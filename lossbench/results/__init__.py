@@ -1,0 +1,23 @@
+"""Run directories (`files`: created, written atomically, read back) and comparing two result
+sets (`compare`). The file-handling names are re-exported here: ``results.write_atomic``."""
+
+from lossbench.results.files import (
+    CONFIG,
+    PYPERF,
+    RUN,
+    SUMMARY,
+    TIMINGS,
+    TRIALS,
+    Run,
+    create_run_dir,
+    host_info,
+    latest_run,
+    read_run,
+    sanitize,
+    write_atomic,
+)
+
+__all__ = [
+    "CONFIG", "PYPERF", "RUN", "SUMMARY", "TIMINGS", "TRIALS", "Run", "create_run_dir",
+    "host_info", "latest_run", "read_run", "sanitize", "write_atomic",
+]  # fmt: skip
