@@ -225,7 +225,8 @@ def run(
                 _results_line(path)
             raise typer.Exit(code=130) from None
         if not quiet:
-            for part in [*report.render(outcome.summary), *report.render_timings(outcome.timings)]:
+            tables = report.render(outcome.summary, outcome.comparisons)
+            for part in [*tables, *report.render_timings(outcome.timings)]:
                 out.print(part)
                 out.print()
         for note in outcome.notes or []:
@@ -280,13 +281,14 @@ def show(run_dir: RunArgument = None, out_dir: RunsOption = Path("results")) -> 
 
     with _user_errors():
         path = _chosen_run(run_dir, out_dir)
-        record, _, summary, timings = results.read_run(path)
+        record, trials, summary, timings = results.read_run(path)
+        comparisons = results.read_comparisons(path, trials, summary)
         status = record.get("status", "?")
         out.print(f"run {record.get('id', path.name)} ({status}, started {record.get('started')})")
         if status != "complete":
             done, total = record.get("experiments_finished"), record.get("experiments_total")
             out.print(f"[yellow]{status}: {done} of {total} experiments finished[/]")
-        for part in [*report.render(summary), *report.render_timings(timings)]:
+        for part in [*report.render(summary, comparisons), *report.render_timings(timings)]:
             out.print(part)
             out.print()
         _results_line(path)

@@ -70,6 +70,12 @@ class Experiment(_Strict):
     losses: list[str | dict[str, Any]]
     fit: FitOptions = Field(default_factory=FitOptions)
     trials: PositiveInt | None = Field(None, description="overrides the config's trials")
+    # what verdicts compare: the mean (a mean dominated by single trials falls back to the
+    # median, said in a note) or the median
+    statistic: Literal["mean", "median"] = "mean"
+    # the region of practical equivalence: relative differences within ±equivalence are no
+    # difference at all
+    equivalence: float = Field(0.01, ge=0.0, lt=1.0)
 
 
 def _as_kind(item: Any) -> Any:

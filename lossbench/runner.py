@@ -49,6 +49,7 @@ class Outcome:
     status: str  # complete | interrupted | failed
     trials: pd.DataFrame
     summary: pd.DataFrame
+    comparisons: pd.DataFrame
     timings: pd.DataFrame | None = None
     notes: list[str] | None = None  # what timing skipped, and why
 
@@ -90,7 +91,7 @@ def execute(
     results.write_atomic(path / results.CONFIG, config_module.dump(config))
     run = results.Run(path, config.name, command)
     frames: list[pd.DataFrame] = []
-    trials, summary = _save(path, frames) if not sections else (None, None)
+    trials, summary, comparisons = _save(path, frames, config) if not sections else (None,) * 3
     timings = None
     status = "failed"
     try:
@@ -103,7 +104,7 @@ def execute(
             )
             frames.append(experiments.run_tasks(section, jobs=jobs, progress=step))
             done_before += len(section)
-            trials, summary = _save(path, frames)
+            trials, summary, comparisons = _save(path, frames, config)
         if plan is not None:
             step = (lambda d, n: progress("timing", d, n)) if progress else None
             suite = timing.run(plan, path / results.PYPERF, progress=step)
@@ -118,20 +119,25 @@ def execute(
             status, experiments_finished=len(frames), experiments_total=len(sections),
             timing="done" if timings is not None else ("not run" if plan is None else "unfinished"),
         )  # fmt: skip
-    return Outcome(path, status, trials, summary, timings, plan.notes if plan else [])
+    notes = plan.notes if plan else []
+    return Outcome(path, status, trials, summary, comparisons, timings, notes)
 
 
-def _save(path: Path, frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _save(
+    path: Path, frames: list[pd.DataFrame], config: Config
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     trials = (
         pd.concat(frames, ignore_index=True)
         if frames
         else pd.DataFrame(columns=experiments.COLUMNS)
     )
-    summary = (
-        experiments.summarize(trials)
-        if len(trials)
-        else pd.DataFrame(columns=experiments.SUMMARY_COLUMNS)
-    )
+    if len(trials):
+        summary = experiments.summarize(trials)
+        comparisons = experiments.comparisons(trials, summary, config)
+    else:
+        summary = pd.DataFrame(columns=experiments.SUMMARY_COLUMNS)
+        comparisons = pd.DataFrame(columns=experiments.COMPARISON_COLUMNS)
     results.write_atomic(path / results.TRIALS, trials)
     results.write_atomic(path / results.SUMMARY, summary)
-    return trials, summary
+    results.write_atomic(path / results.COMPARISONS, comparisons)
+    return trials, summary, comparisons

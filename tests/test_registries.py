@@ -60,7 +60,7 @@ class Spread(ExperimentKind):
         return "spread"
 
     @classmethod
-    def render(cls, experiment, frame):
+    def render(cls, experiment, frame, comparisons):
         from rich.table import Table
 
         table = Table(title=f"{experiment}: toy")
@@ -68,10 +68,10 @@ class Spread(ExperimentKind):
         table.add_column("spread")
         for row in frame.itertuples():
             table.add_row(row.loss, f"{row.mean:.3f}")
-        return [table, *cls.verdicts(frame)]
+        return [table, *cls.verdicts(frame, comparisons)]
 
     @classmethod
-    def verdicts(cls, frame):
+    def verdicts(cls, frame, comparisons):
         return [f"toy verdict: {len(frame)} losses spread"]
 
     @classmethod

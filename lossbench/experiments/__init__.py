@@ -20,14 +20,33 @@ from lossbench import losses as losses_module
 from lossbench.config import Config
 from lossbench.errors import LossbenchError
 from lossbench.experiments import kinds as _kinds  # noqa: F401  (registers the built-in kinds)
-from lossbench.experiments.aggregate import SUMMARY_COLUMNS, summarize
+from lossbench.experiments.aggregate import (
+    COMPARISON_COLUMNS,
+    SUMMARY_COLUMNS,
+    Settings,
+    compare,
+    summarize,
+)
 from lossbench.experiments.datasets import DATASETS, expand
 from lossbench.experiments.kind import KINDS, ExperimentKind, Task, infer_kind, register
 from lossbench.losses import Loss
 
 __all__ = [
-    "COLUMNS", "DATASETS", "KINDS", "SUMMARY_COLUMNS", "ExperimentKind", "Task", "infer_kind",
-    "register", "run", "run_task", "run_tasks", "summarize", "tasks",
+    "COLUMNS",
+    "COMPARISON_COLUMNS",
+    "DATASETS",
+    "KINDS",
+    "SUMMARY_COLUMNS",
+    "ExperimentKind",
+    "Task",
+    "comparisons",
+    "infer_kind",
+    "register",
+    "run",
+    "run_task",
+    "run_tasks",
+    "summarize",
+    "tasks",
 ]  # fmt: skip
 
 COLUMNS = ["experiment", "dataset", "loss", "trial", "metric", "value", "kind", "x", "note"]
@@ -110,3 +129,18 @@ def run_tasks(
 def run_task(task: Task) -> list[dict[str, Any]]:
     """The rows of one unit of work: its experiment kind runs it."""
     return task.experiment.run_task(task)
+
+
+def comparisons(
+    trials: pd.DataFrame, summary: pd.DataFrame, config: Config | None = None
+) -> pd.DataFrame:
+    """``comparisons.csv`` for a run: on the metrics each experiment's kind compares, with the
+    statistic and equivalence margin its config sets (defaults without a config)."""
+    metrics = {}
+    for experiment, frame in summary.groupby("experiment", sort=False):
+        kind = KINDS.get(frame["kind"].iloc[0]) if "kind" in frame else None
+        metrics[experiment] = kind.compared(frame) if kind is not None else []
+    settings = Settings(
+        {e.name: (e.statistic, e.equivalence) for e in config.experiments} if config else None
+    )
+    return compare(trials, metrics, settings)

@@ -1,48 +1,69 @@
-"""Aggregation: per (experiment, dataset, loss, metric, x) statistics of the trials, and the
-paired comparison of each loss with the experiment's first."""
+"""Aggregation: per (experiment, dataset, loss, metric, x) statistics of the trials
+(`summarize`), and each loss compared with the experiment's first over the same trials
+(`compare`: the rows of ``comparisons.csv``). The statistics are in
+`lossbench.experiments.statistics`."""
 
 from __future__ import annotations
 
 import math
+import zlib
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
+from lossbench.experiments import statistics
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 
-__all__ = ["SUMMARY_COLUMNS", "summarize"]
+__all__ = ["COMPARISON_COLUMNS", "SUMMARY_COLUMNS", "Settings", "compare", "summarize"]
 
 SUMMARY_COLUMNS = [
     "experiment", "dataset", "loss", "metric", "n", "mean", "std", "ci_low", "ci_high",
-    "kind", "x", "baseline", "ratio", "win_rate", "note",
+    "kind", "x", "median", "median_low", "median_high", "mean_unstable", "baseline", "ratio",
+    "win_rate", "efficiency", "efficiency_low", "efficiency_high", "note",
 ]  # fmt: skip
+COMPARISON_COLUMNS = [
+    "experiment", "kind", "dataset", "x", "metric", "loss", "baseline", "estimate", "low", "high",
+    "p", "p_adjusted", "verdict", "n", "statistic", "margin", "note",
+]  # fmt: skip
+_KEYS = ["experiment", "dataset", "loss", "metric", "x"]
+_PAIR = ["experiment", "dataset", "trial", "metric", "x"]
+
+
+def _seed(*parts: object) -> int:
+    """A bootstrap seed that depends only on what is resampled (stable across processes)."""
+    return zlib.crc32("|".join(map(str, parts)).encode())
+
+
+def _spread(key: tuple, values: pd.Series) -> dict[str, float | bool]:
+    data = values.dropna().to_numpy(dtype=float)
+    low, high = statistics.mean_interval(data, seed=_seed(*key))
+    median_low, median_high = statistics.median_interval(data)
+    return {
+        "ci_low": low, "ci_high": high,
+        "median": float(np.median(data)) if len(data) else math.nan,
+        "median_low": median_low, "median_high": median_high,
+        "mean_unstable": statistics.mean_unstable(data) if len(data) else False,
+    }  # fmt: skip
 
 
 def summarize(trials: pd.DataFrame) -> pd.DataFrame:
-    """Per (experiment, dataset, loss, metric, x): n, mean, std, 95% CI (Student t), and the
-    paired comparison with the experiment's first loss over the same trials: ratio of means
-    and win rate (share of trials where this loss did better; ties count half)."""
-    from scipy.stats import t as student_t
-
-    keys = ["experiment", "dataset", "loss", "metric", "x"]
+    """Per (experiment, dataset, loss, metric, x): n, mean, std, the mean's 95% BCa bootstrap
+    interval, the median with its order-statistic interval, whether the mean is dominated by
+    single trials (`mean_unstable`), and against the experiment's first loss over the same
+    trials: ratio of means, win rate (ties count half) and, for ``coef_error``, the relative
+    efficiency (baseline's mean squared error over this loss's) with its interval."""
     frame = trials.assign(x=trials["x"].fillna(-math.inf))  # NaN keys would be dropped
-    grouped = frame.groupby(keys, sort=False, dropna=False)
+    grouped = frame.groupby(_KEYS, sort=False, dropna=False)
     summary = grouped["value"].agg(n="count", mean="mean", std="std").reset_index()
     summary["note"] = grouped["note"].agg(lambda notes: next((n for n in notes if n), "")).values
-    half = (
-        student_t.ppf(0.975, np.maximum(summary["n"] - 1, 1))
-        * summary["std"]
-        / np.sqrt(summary["n"])
-    )
-    half = half.where(summary["n"] > 1)
-    summary["ci_low"], summary["ci_high"] = summary["mean"] - half, summary["mean"] + half
+    # in the groups' own order, the order of `summary`'s rows
+    spread = pd.DataFrame([_spread(key, values) for key, values in grouped["value"]])
+    summary = pd.concat([summary, spread], axis=1)
 
     first = frame.groupby("experiment", sort=False)["loss"].first()
     base = frame[frame["loss"] == frame["experiment"].map(first)]
-    paired = frame.merge(
-        base[["experiment", "dataset", "trial", "metric", "x", "value"]],
-        on=["experiment", "dataset", "trial", "metric", "x"], suffixes=("", "_base"),
-    )  # fmt: skip
+    paired = frame.merge(base[[*_PAIR, "value"]], on=_PAIR, suffixes=("", "_base"))
     higher = paired["metric"].isin(HIGHER_IS_BETTER)
     better = np.where(
         higher, paired["value"] > paired["value_base"], paired["value"] < paired["value_base"]
@@ -51,17 +72,105 @@ def summarize(trials: pd.DataFrame) -> pd.DataFrame:
     paired["win"] = np.where(tie, 0.5, better.astype(float))
     paired.loc[paired["value"].isna() | paired["value_base"].isna(), "win"] = math.nan
     wins = (
-        paired.groupby(keys, sort=False, dropna=False)
+        paired.groupby(_KEYS, sort=False, dropna=False)
         .agg(base_mean=("value_base", "mean"), win_rate=("win", "mean"))
         .reset_index()
     )
-    summary = summary.merge(wins, on=keys, how="left")
+    summary = summary.merge(wins, on=_KEYS, how="left")
+    summary = summary.merge(_efficiencies(paired), on=_KEYS, how="left")
     summary["baseline"] = summary["experiment"].map(first)
     kinds = frame.groupby("experiment", sort=False)["kind"].first() if "kind" in frame else {}
     summary["kind"] = summary["experiment"].map(kinds).fillna("")
     with np.errstate(divide="ignore", invalid="ignore"):
         summary["ratio"] = summary["mean"] / summary["base_mean"]
     own = summary["loss"] == summary["baseline"]
-    summary.loc[own, "win_rate"] = math.nan
+    summary.loc[own, ["win_rate", "efficiency", "efficiency_low", "efficiency_high"]] = math.nan
     summary["x"] = summary["x"].replace(-math.inf, math.nan)
     return summary[SUMMARY_COLUMNS]
+
+
+def _efficiencies(paired: pd.DataFrame) -> pd.DataFrame:
+    columns = [*_KEYS, "efficiency", "efficiency_low", "efficiency_high"]
+    errors = paired[paired["metric"] == "coef_error"]
+    rows = []
+    for key, group in errors.groupby(_KEYS, sort=False, dropna=False):
+        estimate = statistics.efficiency(group["value"], group["value_base"], seed=_seed(*key))
+        rows.append([*key, *estimate])
+    return pd.DataFrame(rows, columns=columns)
+
+
+class Settings(Mapping):
+    """Per experiment: (statistic, equivalence margin) for `compare`; defaults for others."""
+
+    def __init__(self, given: dict[str, tuple[str, float]] | None = None) -> None:
+        self._given = dict(given or {})
+
+    def __getitem__(self, experiment: str) -> tuple[str, float]:
+        return self._given.get(experiment, ("mean", 0.01))
+
+    def __iter__(self):
+        return iter(self._given)
+
+    def __len__(self) -> int:
+        return len(self._given)
+
+
+def compare(
+    trials: pd.DataFrame,
+    metrics: Mapping[str, list[str]],
+    settings: Mapping[str, tuple[str, float]] | None = None,
+) -> pd.DataFrame:
+    """``comparisons.csv``: every loss against its experiment's first loss, per dataset and x,
+    on the metrics `metrics[experiment]` names, over the same trials (paired).
+
+    Each row has the relative difference of the experiment's statistic (`settings[experiment]`
+    = (statistic, margin); default mean and 0.01) with its 95% interval, the Wilcoxon p-value,
+    the p-value Holm-adjusted over every comparison of the experiment, and the verdict. A mean
+    dominated by single trials (`statistics.mean_unstable`) is replaced by the median, noted."""
+    settings = settings if settings is not None else Settings()
+    frame = trials.assign(x=trials["x"].fillna(-math.inf))
+    rows = []
+    for experiment, mine in frame.groupby("experiment", sort=False):
+        wanted = metrics.get(experiment, [])
+        if not wanted:
+            continue
+        statistic, margin = settings[experiment]
+        baseline = mine["loss"].iloc[0]
+        chosen = mine[mine["metric"].isin(wanted)]
+        base = chosen[chosen["loss"] == baseline]
+        paired = chosen[chosen["loss"] != baseline].merge(
+            base[[*_PAIR, "value"]], on=_PAIR, suffixes=("", "_base")
+        )
+        found = []
+        for (dataset, x, metric, loss), group in paired.groupby(
+            ["dataset", "x", "metric", "loss"], sort=False, dropna=False
+        ):
+            own, theirs = group["value"].to_numpy(float), group["value_base"].to_numpy(float)
+            used, note = statistic, ""
+            if statistic == "mean" and (
+                statistics.mean_unstable(own[np.isfinite(own)])
+                or statistics.mean_unstable(theirs[np.isfinite(theirs)])
+            ):
+                used, note = "median", "median: the mean is dominated by a few trials"
+            result = statistics.paired(
+                own, theirs, used, seed=_seed(experiment, dataset, x, metric, loss)
+            )
+            if result.n == 0:
+                continue
+            found.append({
+                "experiment": experiment, "kind": group["kind"].iloc[0] if "kind" in group else "",
+                "dataset": dataset, "x": x, "metric": metric, "loss": loss, "baseline": baseline,
+                "estimate": result.estimate, "low": result.low, "high": result.high,
+                "p": result.p, "n": result.n, "statistic": used, "margin": margin, "note": note,
+            })  # fmt: skip
+        adjusted = statistics.holm(np.array([row["p"] for row in found], dtype=float))
+        for row, p_adjusted in zip(found, adjusted, strict=True):
+            row["p_adjusted"] = p_adjusted
+            row["verdict"] = statistics.verdict(
+                row["estimate"], row["low"], row["high"], p_adjusted, row["margin"],
+                higher_is_better=row["metric"] in HIGHER_IS_BETTER,
+            )  # fmt: skip
+        rows += found
+    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    table["x"] = table["x"].replace(-math.inf, math.nan)
+    return table

@@ -140,12 +140,19 @@ class ExperimentKind(Experiment):
         return None
 
     @classmethod
-    def render(cls, experiment: str, frame: pd.DataFrame) -> list[Any]:
-        """Terminal output for an experiment's summary rows: rich tables and plain lines."""
+    def compared(cls, frame: pd.DataFrame) -> list[str]:
+        """The metrics on which each loss is compared with the baseline (``comparisons.csv``,
+        Holm-adjusted over all of them); none by default."""
         return []
 
     @classmethod
-    def verdicts(cls, frame: pd.DataFrame) -> list[str]:
+    def render(cls, experiment: str, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[Any]:
+        """Terminal output for an experiment's summary rows (and its comparison rows): rich
+        tables and plain lines."""
+        return []
+
+    @classmethod
+    def verdicts(cls, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[str]:
         """Plain sentences: what the numbers say."""
         return []
 

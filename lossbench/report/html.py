@@ -34,6 +34,7 @@ def write_report(run_dir: Path) -> tuple[Path, list[Path]]:
     plots.require_matplotlib()
     run_dir = Path(run_dir)
     record, trials, summary, timings = results.read_run(run_dir)
+    comparisons = results.read_comparisons(run_dir, trials, summary)
     config = config_module.load(run_dir / results.CONFIG)
     plot_dir = run_dir / "plots"
     plot_dir.mkdir(exist_ok=True)
@@ -44,7 +45,7 @@ def write_report(run_dir: Path) -> tuple[Path, list[Path]]:
         results.write_atomic(plot_dir / f"{name}.png", data)
         images.setdefault(section, []).append((name, data))
         written.append(plot_dir / f"{name}.png")
-    page = _page(record, config, summary, timings, images)
+    page = _page(record, config, summary, comparisons, timings, images)
     results.write_atomic(run_dir / "report.html", page)
     return run_dir / "report.html", written
 
@@ -58,6 +59,7 @@ def _page(
     record: dict,
     config,
     summary: pd.DataFrame,
+    comparisons: pd.DataFrame,
     timings: pd.DataFrame,
     images: dict[str, list[tuple[str, bytes]]],
 ) -> str:
@@ -73,7 +75,8 @@ def _page(
     for experiment, frame in summary.groupby("experiment", sort=False) if len(summary) else []:
         parts.append(f"<h2>{esc(experiment)}</h2>")
         kind = terminal.kind_of(frame)
-        lines = kind.verdicts(frame) if kind is not None else []
+        mine = terminal.comparisons_of(comparisons, experiment)
+        lines = kind.verdicts(frame, mine) if kind is not None else []
         parts += [f"<p class='verdict'>{esc(line)}</p>" for line in lines]
         parts += [_img(name, data) for name, data in images.get(f"experiment:{experiment}", [])]
         table = frame.drop(columns=["experiment"]).round(6)

@@ -13,9 +13,18 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
+from lossbench.experiments.aggregate import COMPARISON_COLUMNS
 from lossbench.experiments.kind import KINDS, ExperimentKind
 
-__all__ = ["curve_table", "fmt", "kind_of", "render", "render_timings", "timing_verdicts"]
+__all__ = [
+    "comparisons_of",
+    "curve_table",
+    "fmt",
+    "kind_of",
+    "render",
+    "render_timings",
+    "timing_verdicts",
+]
 
 
 def fmt(x: float) -> str:
@@ -33,14 +42,21 @@ def kind_of(frame: pd.DataFrame) -> type[ExperimentKind] | None:
     return KINDS.get(kind)
 
 
-def render(summary: pd.DataFrame) -> list[Table | str]:
-    """Per experiment what its kind renders: tables, and for fits a verdict line per dataset."""
+def render(summary: pd.DataFrame, comparisons: pd.DataFrame | None = None) -> list[Table | str]:
+    """Per experiment what its kind renders: tables, and for fits a verdict per comparison."""
     parts: list[Table | str] = []
     for experiment, frame in summary.groupby("experiment", sort=False):
         kind = kind_of(frame)
         if kind is not None:
-            parts += kind.render(experiment, frame)
+            parts += kind.render(experiment, frame, comparisons_of(comparisons, experiment))
     return parts
+
+
+def comparisons_of(comparisons: pd.DataFrame | None, experiment: str) -> pd.DataFrame:
+    """One experiment's rows of ``comparisons.csv`` (an empty frame when there are none)."""
+    if comparisons is None or not len(comparisons):
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    return comparisons[comparisons["experiment"] == experiment]
 
 
 def curve_table(

@@ -2,6 +2,7 @@
 sets (`compare`). The file-handling names are re-exported here: ``results.write_atomic``."""
 
 from lossbench.results.files import (
+    COMPARISONS,
     CONFIG,
     PYPERF,
     RUN,
@@ -12,12 +13,14 @@ from lossbench.results.files import (
     create_run_dir,
     host_info,
     latest_run,
+    read_comparisons,
     read_run,
     sanitize,
     write_atomic,
 )
 
 __all__ = [
-    "CONFIG", "PYPERF", "RUN", "SUMMARY", "TIMINGS", "TRIALS", "Run", "create_run_dir",
-    "host_info", "latest_run", "read_run", "sanitize", "write_atomic",
+    "COMPARISONS", "CONFIG", "PYPERF", "RUN", "SUMMARY", "TIMINGS", "TRIALS", "Run",
+    "create_run_dir", "host_info", "latest_run", "read_comparisons", "read_run", "sanitize",
+    "write_atomic",
 ]  # fmt: skip

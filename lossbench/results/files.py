@@ -27,10 +27,13 @@ import pandas as pd
 from lossbench import __version__
 from lossbench.errors import LossbenchError
 
-__all__ = ["Run", "create_run_dir", "host_info", "latest_run", "read_run", "write_atomic"]
+__all__ = [
+    "Run", "create_run_dir", "host_info", "latest_run", "read_comparisons", "read_run",
+    "write_atomic",
+]  # fmt: skip
 
 TRIALS, SUMMARY, CONFIG, RUN = "trials.csv", "summary.csv", "config.yaml", "run.json"
-TIMINGS, PYPERF = "timings.csv", "timings.pyperf.json"
+TIMINGS, PYPERF, COMPARISONS = "timings.csv", "timings.pyperf.json", "comparisons.csv"
 
 
 def sanitize(name: str) -> str:
@@ -214,3 +217,21 @@ def _add_kind(trials: pd.DataFrame, summary: pd.DataFrame) -> None:
     for frame in (trials, summary):
         if "experiment" in frame:
             frame["kind"] = frame["experiment"].map(kinds).fillna("")
+
+
+def read_comparisons(path: Path, trials: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """A run's ``comparisons.csv``; for a run written before it existed, computed from its
+    trials with the default statistic and margin."""
+    from lossbench import experiments
+
+    file = Path(path) / COMPARISONS
+    if file.is_file():
+        try:
+            frame = pd.read_csv(file)
+        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+            raise LossbenchError(f"{file}: unreadable ({error})") from None
+        frame["note"] = frame["note"].astype(object).fillna("") if "note" in frame else ""
+        return frame
+    if not len(trials) or "kind" not in summary:
+        return pd.DataFrame(columns=experiments.COMPARISON_COLUMNS)
+    return experiments.comparisons(trials, summary)

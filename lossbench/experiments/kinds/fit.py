@@ -69,48 +69,32 @@ class FitExperiment(ExperimentKind):
         return headline(frame.loc[frame["mean"].notna(), "metric"]) or headline(frame["metric"])
 
     @classmethod
-    def render(cls, experiment: str, frame: pd.DataFrame) -> list[Any]:
+    def compared(cls, frame: pd.DataFrame) -> list[str]:
+        metric = cls.headline(frame)
+        return [metric] if metric else []
+
+    @classmethod
+    def render(cls, experiment: str, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[Any]:
         from rich.markup import escape
 
         metric = cls.headline(frame)
         if metric is None:
             return []
-        parts: list[Any] = [_table(experiment, frame, metric)]
-        lines = cls.verdicts(frame)
+        parts: list[Any] = [_table(experiment, frame, metric, comparisons)]
+        lines = cls.verdicts(frame, comparisons)
         if lines:
             parts.append(escape("\n".join(lines)))
         return parts
 
     @classmethod
-    def verdicts(cls, frame: pd.DataFrame, decisive: float = 0.75) -> list[str]:
-        """One plain sentence per dataset, from the numbers: the best loss against the baseline
-        (the experiment's first loss), both means, and the paired win rate. A win rate of at
-        least `decisive` "beats"; a narrower one "edges out"; a baseline that stays best is
-        "best" unless the runner-up wins more than 1 − `decisive` of the trials ("close")."""
+    def verdicts(cls, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[str]:
+        """One plain sentence per dataset and loss against the baseline, from its comparison:
+        the verdict, the relative difference with its 95% interval, the Holm-adjusted p-value
+        and the number of trials; an inconclusive one says what would settle it."""
         metric = cls.headline(frame)
-        higher = metric in HIGHER_IS_BETTER
-        lines = []
-        rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
-        for dataset, cells in rows.groupby("dataset", sort=False):
-            cells = cells.sort_values("mean", ascending=not higher)
-            base = cells[cells["loss"] == cells.iloc[0]["baseline"]]
-            if base.empty or len(cells) < 2:
-                continue
-            best, base = cells.iloc[0], base.iloc[0]
-            challenger = best if best["loss"] != base["loss"] else cells.iloc[1]
-            new, old = challenger["loss"], base["loss"]
-            a, b, wins = f"{challenger['mean']:.4g}", f"{base['mean']:.4g}", challenger["win_rate"]
-            share = f"{wins:.0%} of trials"
-            if challenger is best and wins >= decisive:
-                text = f"{new} beats {old} on {metric}, {a} vs {b}, wins {share}"
-            elif challenger is best:
-                text = f"{new} edges out {old} on {metric}, {a} vs {b}, but wins only {share}"
-            elif wins <= 1 - decisive:
-                text = f"{old} is best on {metric}, {b} vs {a} for {new}, which wins {share}"
-            else:
-                text = f"{new} and {old} are close on {metric}, {a} vs {b}; {new} wins {share}"
-            lines.append(f"{dataset}: {text}")
-        return lines
+        rows = comparisons[comparisons["metric"] == metric] if len(comparisons) else comparisons
+        family = len(rows)
+        return [_sentence(row, family) for row in rows.itertuples()]
 
     @classmethod
     def figures(cls, experiment, frame, trials, palette) -> dict[str, Any]:
@@ -120,6 +104,44 @@ class FitExperiment(ExperimentKind):
         return {cls.figure_name(experiment): _figure(experiment, frame, metric, palette)}
 
 
+def _percent(x: float) -> str:
+    return f"{x:+.1%}".replace("-", "−") if math.isfinite(x) else "n/a"
+
+
+def _sentence(row, family: int) -> str:
+    """e.g. "student_t(df=3): huber(delta=1.345) is better than mse on coef_error: −28.1%
+    [−33.0%, −22.4%], p = 2e-09 (Holm), 50 trials"."""
+    which = "median" if row.statistic == "median" else "mean"
+    difference = f"{which} {_percent(row.estimate)} [{_percent(row.low)}, {_percent(row.high)}]"
+    p = f"p = {row.p_adjusted:.2g} (Holm)" if math.isfinite(row.p_adjusted) else "no test"
+    evidence = f"{difference}, {p}, {row.n} trials"
+    if row.verdict in ("better", "worse"):
+        text = f"{row.loss} is {row.verdict} than {row.baseline} on {row.metric}: {evidence}"
+    elif row.verdict == "equivalent":
+        text = (
+            f"{row.loss} is equivalent to {row.baseline} on {row.metric} "
+            f"(within ±{row.margin:.0%}): {evidence}"
+        )
+    else:
+        text = (
+            f"{row.loss} vs {row.baseline} on {row.metric} is inconclusive: {evidence}; "
+            + _what_settles_it(row, family)
+        )
+    note = f" ({row.note})" if isinstance(row.note, str) and row.note else ""
+    return f"{row.dataset}: {text}{note}"
+
+
+def _what_settles_it(row, family: int) -> str:
+    # the exact two-sided Wilcoxon test cannot go below 2 / 2^n: with Holm over `family`
+    # comparisons no verdict is possible before 2 / 2^n < alpha / family
+    from lossbench.experiments.statistics import ALPHA
+
+    needed = math.ceil(math.log2(2 * max(family, 1) / ALPHA) + 1e-9)
+    if row.n < needed:
+        return f"at least {needed} trials are needed for a verdict here; run more trials"
+    return "more trials would narrow the interval"
+
+
 def _curve_points(length: int, most: int = 50) -> list[int]:
     """Iterations at which to keep a convergence curve: all if few, else log-spaced."""
     if length <= most:
@@ -127,29 +149,27 @@ def _curve_points(length: int, most: int = 50) -> list[int]:
     return sorted({0, length - 1, *np.unique(np.geomspace(1, length - 1, most - 1).astype(int))})
 
 
-def _table(experiment: str, frame: pd.DataFrame, metric: str):
+def _table(experiment: str, frame: pd.DataFrame, metric: str, comparisons: pd.DataFrame):
     from rich.markup import escape
     from rich.table import Table
-
-    from lossbench.report.terminal import fmt
 
     higher = metric in HIGHER_IS_BETTER
     rows = frame[frame["metric"] == metric]
     datasets = list(dict.fromkeys(frame["dataset"]))
     table = Table(
-        title=f"{experiment}: {metric} (mean ± 95% CI, {'higher' if higher else 'lower'} better)",
+        title=f"{experiment}: {metric} (mean [95% CI], {'higher' if higher else 'lower'} better)",
         title_justify="left",
     )
     table.add_column("loss")
     for dataset in datasets:
         table.add_column(escape(dataset), justify="right")
-    best = {}
-    for dataset in datasets:
-        cells = rows[(rows["dataset"] == dataset) & rows["mean"].notna()]
-        if len(cells):
-            best[dataset] = cells.loc[
-                cells["mean"].idxmax() if higher else cells["mean"].idxmin(), "loss"
-            ]
+    # colour only what a comparison supports: better than the baseline green, worse red
+    colour = {"better": "bold green", "worse": "red"}
+    verdict = {}
+    if len(comparisons):
+        mine = comparisons[comparisons["metric"] == metric]
+        verdict = {(r.loss, r.dataset): colour.get(r.verdict) for r in mine.itertuples()}
+    unstable = False
     for loss in dict.fromkeys(frame["loss"]):
         cells = []
         for dataset in datasets:
@@ -158,14 +178,30 @@ def _table(experiment: str, frame: pd.DataFrame, metric: str):
                 cells.append("[dim]n/a[/]")
                 continue
             r = cell.iloc[0]
-            half = (r["ci_high"] - r["ci_low"]) / 2 if not math.isnan(r["ci_high"]) else math.nan
-            text = f"{fmt(r['mean'])} ± {fmt(half)}" if not math.isnan(half) else fmt(r["mean"])
-            cells.append(f"[bold green]{text}[/]" if best.get(dataset) == loss else text)
+            text = _estimate(r)
+            unstable = unstable or text.endswith("*")
+            style = verdict.get((loss, dataset))
+            cells.append(f"[{style}]{text}[/]" if style else text)
         table.add_row(escape(loss), *cells)
     notes = sorted({n for n in rows["note"] if isinstance(n, str) and n})
+    if unstable:
+        notes.append("* median [95% CI]: the mean is dominated by a few trials")
     if notes:
         table.caption = escape("; ".join(notes))
     return table
+
+
+def _estimate(r) -> str:
+    """ "mean [low, high]", or "median [low, high]*" where the mean is unstable."""
+    from lossbench.report.terminal import fmt
+
+    if bool(r.get("mean_unstable", False)):
+        value, low, high, mark = r["median"], r["median_low"], r["median_high"], "*"
+    else:
+        value, low, high, mark = r["mean"], r["ci_low"], r["ci_high"], ""
+    if math.isnan(low) or math.isnan(high):
+        return f"{fmt(value)}{mark}"
+    return f"{fmt(value)} [{fmt(low)}, {fmt(high)}]{mark}"
 
 
 def _figure(experiment: str, frame: pd.DataFrame, metric: str, palette):

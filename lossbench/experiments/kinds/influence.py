@@ -67,7 +67,7 @@ class InfluenceExperiment(ExperimentKind):
         return "coef_shift" in metrics
 
     @classmethod
-    def render(cls, experiment: str, frame: pd.DataFrame) -> list[Any]:
+    def render(cls, experiment: str, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[Any]:
         from lossbench.report.terminal import curve_table
 
         xs = sorted(frame["x"].dropna().unique())

@@ -101,7 +101,7 @@ class LandscapeExperiment(ExperimentKind):
         return "distinct_minima" in metrics
 
     @classmethod
-    def render(cls, experiment: str, frame: pd.DataFrame) -> list[Any]:
+    def render(cls, experiment: str, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[Any]:
         from rich.markup import escape
         from rich.table import Table
 

@@ -50,7 +50,7 @@ class PunishmentExperiment(ExperimentKind):
         return "logit_gradient" in metrics
 
     @classmethod
-    def render(cls, experiment: str, frame: pd.DataFrame) -> list[Any]:
+    def render(cls, experiment: str, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[Any]:
         from lossbench.report.terminal import curve_table
 
         xs = sorted(frame.loc[frame["metric"] == "value", "x"].dropna().unique(), reverse=True)
