@@ -119,7 +119,7 @@ def test_a_kind_and_a_dataset_defined_in_a_test_run_end_to_end(tmp_path, toy_kin
     coef = fitted[fitted["metric"] == "coef_error"]
     assert coef["value"].isna().all() and coef["note"].str.contains("true parameters").all()
     assert fitted.loc[fitted["metric"] == "test_mae", "value"].notna().all()
-    assert "fitted: test_mae (mean ± 95% CI" in result.output
+    assert "fitted: test_mae (mean [95% CI]" in result.output
     page = (run_dir / "report.html").read_text()
     assert "toy verdict: 4 losses spread" in page
     assert (run_dir / "plots" / "spread-waves.png").stat().st_size > 5_000

@@ -1,0 +1,117 @@
+"""Intervals, tests, Holm and verdicts against hand-computed values and a trusted peer."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from lossbench import experiments
+from lossbench.experiments import statistics
+
+
+def test_wilcoxon_p_by_hand_all_six_differences_one_way():
+    # every sign pattern is equally likely under the null: P(all 6 positive or all negative)
+    base = np.arange(1.0, 7.0)
+    result = statistics.paired(base * 1.5, base)
+    assert result.p == pytest.approx(2 / 2**6)
+    assert result.estimate == pytest.approx(0.5) and result.n == 6
+
+
+def test_a_constant_ratio_has_a_point_interval():
+    base = np.array([1.0, 2.0, 4.0, 3.0, 5.0])
+    result = statistics.paired(0.8 * base, base)
+    assert (result.estimate, result.low, result.high) == pytest.approx((-0.2, -0.2, -0.2))
+    assert statistics.efficiency(2.0 * base, base) == pytest.approx((0.25, 0.25, 0.25))
+
+
+def test_identical_values_are_no_difference():
+    base = np.array([0.3, 0.1, 0.2])
+    result = statistics.paired(base.copy(), base)
+    assert (result.estimate, result.low, result.high, result.p) == (0.0, 0.0, 0.0, 1.0)
+    verdict = statistics.verdict(result.estimate, result.low, result.high, 1.0, 0.01)
+    assert verdict == "equivalent"
+
+
+def test_median_interval_is_the_order_statistic_interval_by_hand():
+    # n = 10: (x(2), x(9)) covers the median with 1 − 2 P(B(10, ½) ≤ 1) = 0.979; (x(3), x(8))
+    # only 0.891, below 95%
+    assert statistics.median_interval(np.arange(1.0, 11.0)[::-1]) == (2.0, 9.0)
+    assert all(math.isnan(v) for v in statistics.median_interval(np.arange(5.0)))
+
+
+def test_holm_matches_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.array([0.01, 0.04, 0.03, 0.005, 0.2, 0.04])
+    expected = multipletests(p, method="holm")[1]
+    np.testing.assert_allclose(statistics.holm(p), expected)
+    with_nan = statistics.holm(np.array([0.01, np.nan, 0.02]))
+    assert math.isnan(with_nan[1])
+    np.testing.assert_allclose(with_nan[[0, 2]], multipletests([0.01, 0.02], method="holm")[1])
+
+
+@pytest.mark.parametrize(
+    ("estimate", "low", "high", "p", "higher", "expected"),
+    [
+        (-0.28, -0.33, -0.22, 1e-9, False, "better"),
+        (-0.28, -0.33, -0.22, 1e-9, True, "worse"),  # lower accuracy is worse
+        (0.10, 0.05, 0.15, 1e-4, False, "worse"),
+        (-0.28, -0.33, -0.22, 0.2, False, "inconclusive"),  # not significant after Holm
+        (-0.02, -0.03, -0.005, 1e-6, False, "inconclusive"),  # interval reaches into the margin
+        (0.001, -0.004, 0.006, 0.5, False, "equivalent"),
+        (0.001, -0.004, 0.006, 1e-9, False, "equivalent"),  # tiny but real: no difference
+        (0.02, -0.01, 0.05, 0.3, False, "inconclusive"),
+        (math.nan, math.nan, math.nan, math.nan, False, "inconclusive"),
+    ],
+)
+def test_verdicts(estimate, low, high, p, higher, expected):
+    assert statistics.verdict(estimate, low, high, p, 0.01, higher_is_better=higher) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, st.integers(3, 30), elements=st.floats(0, 1e6)))
+def test_a_mean_interval_of_a_non_negative_metric_never_reaches_below_zero(values):
+    low, high = statistics.mean_interval(values)
+    assert 0.0 <= low <= high
+    assert values.min() - 1e-9 <= low and high <= values.max() + 1e-9
+
+
+def test_a_mean_dominated_by_one_trial_is_flagged():
+    rng = np.random.default_rng(0)
+    assert not statistics.mean_unstable(np.abs(rng.standard_normal(50)) + 1)
+    assert statistics.mean_unstable(np.abs(rng.standard_cauchy(50)))
+
+
+def _null_trials(losses: int, trials: int, seed: int, scale: float = 1.0) -> pd.DataFrame:
+    """Every loss's coef_error drawn from one law, with a shared per-trial effect."""
+    rng = np.random.default_rng(seed)
+    shared = rng.lognormal(0.0, 0.5, trials)
+    rows = [
+        ("e", "d", f"loss{j}", t, "coef_error", shared[t] * rng.lognormal(0, 0.2) * scale,
+         "fit", math.nan, "")
+        for j in range(losses)
+        for t in range(trials)
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=experiments.COLUMNS)
+
+
+def test_compare_writes_one_row_per_loss_with_holm_over_the_experiment():
+    trials = _null_trials(4, 20, seed=1)
+    table = experiments.compare(trials, {"e": ["coef_error"]})
+    assert list(table["loss"]) == ["loss1", "loss2", "loss3"]
+    assert (table["baseline"] == "loss0").all() and (table["n"] == 20).all()
+    np.testing.assert_allclose(table["p_adjusted"], statistics.holm(table["p"].to_numpy()))
+    assert set(table["verdict"]) <= {"equivalent", "inconclusive"}
+
+
+def test_a_scaled_copy_is_better_and_a_twin_equivalent():
+    trials = _null_trials(1, 30, seed=2)
+    half = trials.assign(loss="half", value=trials["value"] * 0.5)
+    twin = trials.assign(loss="twin", value=trials["value"] * (1 + 1e-5))
+    table = experiments.compare(pd.concat([trials, half, twin]), {"e": ["coef_error"]})
+    verdicts = dict(zip(table["loss"], table["verdict"], strict=True))
+    assert verdicts == {"half": "better", "twin": "equivalent"}
