@@ -90,8 +90,9 @@ def execute(
         on_start(path)
     results.write_atomic(path / results.CONFIG, config_module.dump(config))
     run = results.Run(path, config.name, command)
-    frames: list[pd.DataFrame] = []
-    trials, summary, comparisons = _save(path, frames, config) if not sections else (None,) * 3
+    # per finished experiment: (trials, summary, comparisons); each is summarized once
+    frames: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
+    trials, summary, comparisons = _save(path, frames) if not sections else (None,) * 3
     timings = None
     status = "failed"
     try:
@@ -102,9 +103,11 @@ def execute(
                 if progress
                 else None
             )
-            frames.append(experiments.run_tasks(section, jobs=jobs, progress=step))
+            frames.append(
+                _analyse(experiments.run_tasks(section, jobs=jobs, progress=step), config)
+            )
             done_before += len(section)
-            trials, summary, comparisons = _save(path, frames, config)
+            trials, summary, comparisons = _save(path, frames)
         if plan is not None:
             step = (lambda d, n: progress("timing", d, n)) if progress else None
             suite = timing.run(plan, path / results.PYPERF, progress=step)
@@ -123,21 +126,35 @@ def execute(
     return Outcome(path, status, trials, summary, comparisons, timings, notes)
 
 
-def _save(
-    path: Path, frames: list[pd.DataFrame], config: Config
+def _analyse(
+    trials: pd.DataFrame, config: Config
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    trials = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=experiments.COLUMNS)
+    """One experiment's trials, summary and comparisons."""
+    if not len(trials):
+        return trials, pd.DataFrame(columns=experiments.SUMMARY_COLUMNS), _no_comparisons()
+    summary = experiments.summarize(trials)
+    return trials, summary, experiments.comparisons(trials, summary, config)
+
+
+def _no_comparisons() -> pd.DataFrame:
+    return pd.DataFrame(columns=experiments.COMPARISON_COLUMNS)
+
+
+def _save(
+    path: Path, frames: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Write the finished experiments' files; what they hold."""
+    empty = (
+        pd.DataFrame(columns=experiments.COLUMNS),
+        pd.DataFrame(columns=experiments.SUMMARY_COLUMNS),
+        _no_comparisons(),
     )
-    if len(trials):
-        summary = experiments.summarize(trials)
-        comparisons = experiments.comparisons(trials, summary, config)
-    else:
-        summary = pd.DataFrame(columns=experiments.SUMMARY_COLUMNS)
-        comparisons = pd.DataFrame(columns=experiments.COMPARISON_COLUMNS)
-    results.write_atomic(path / results.TRIALS, trials)
-    results.write_atomic(path / results.SUMMARY, summary)
-    results.write_atomic(path / results.COMPARISONS, comparisons)
-    return trials, summary, comparisons
+    tables = [
+        pd.concat([part[i] for part in frames], ignore_index=True) if frames else empty[i]
+        for i in range(3)
+    ]
+    for name, table in zip(
+        (results.TRIALS, results.SUMMARY, results.COMPARISONS), tables, strict=True
+    ):
+        results.write_atomic(path / name, table)
+    return tables[0], tables[1], tables[2]

@@ -22,6 +22,7 @@ equivalence.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable
@@ -76,12 +77,24 @@ def mean_interval(values: np.ndarray, seed: int = 0) -> tuple[float, float]:
 def median_interval(values: np.ndarray) -> tuple[float, float]:
     """The order-statistic interval of the median with at least 95% coverage (NaN when the
     sample is too small for one: fewer than 6 values)."""
+    values = np.asarray(values, dtype=float)
+    low, high = _median_ranks(len(values))
+    if math.isnan(low):
+        return math.nan, math.nan
+    ordered = np.sort(values)
+    return float(ordered[int(low)]), float(ordered[int(high)])
+
+
+@functools.lru_cache(maxsize=256)
+def _median_ranks(n: int) -> tuple[float, float]:
+    """Which order statistics bound the median's interval for n values: scipy's
+    `quantile_test` interval computed on the ranks 0 … n − 1 themselves (once per n)."""
     from scipy.stats import quantile_test
 
-    values = np.asarray(values, dtype=float)
-    if len(values) < 6:
+    if n < 6:
         return math.nan, math.nan
-    interval = quantile_test(values, q=float(np.median(values)), p=0.5).confidence_interval(
+    ranks = np.arange(n, dtype=float)
+    interval = quantile_test(ranks, q=float(np.median(ranks)), p=0.5).confidence_interval(
         CONFIDENCE
     )
     return float(interval.low), float(interval.high)
