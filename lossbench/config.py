@@ -23,6 +23,7 @@ from pydantic import (
     SerializeAsAny,
     ValidationError,
     create_model,
+    model_validator,
 )
 
 from lossbench.errors import LossbenchError
@@ -57,6 +58,15 @@ class FitOptions(_Strict):
     max_iter: PositiveInt = 1000
     tol: PositiveFloat = 1e-10
     lr: PositiveFloat | None = Field(None, description="gd's fixed step; none: line search")
+    # robust losses' δ in linear fits: in units of the residuals' MAD scale (mad), of a scale
+    # fitted jointly (joint, L-BFGS only), or of y itself (fixed)
+    scale: Literal["mad", "joint", "fixed"] = "mad"
+
+    @model_validator(mode="after")
+    def _joint_needs_lbfgs(self) -> FitOptions:
+        if self.scale == "joint" and self.method != "lbfgs":
+            raise ValueError("scale: joint needs method: lbfgs")
+        return self
 
 
 class Experiment(_Strict):

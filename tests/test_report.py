@@ -34,7 +34,7 @@ def test_report_of_a_quick_run_writes_valid_pngs_and_an_html_that_embeds_each(tm
         assert pixels.shape[0] > 300 and pixels.shape[1] > 500 and pixels.std() > 0.05, png
         assert base64.b64encode(data).decode() in embedded
     assert (
-        "cauchy: huber(delta=1.345) vs mse on coef_error is inconclusive" in page
+        "cauchy: huber(delta=1.345, scale=mad) vs mse on coef_error is inconclusive" in page
         and "<h2>Config</h2>" in page
     )
     assert "http://" not in page and "https://" not in page  # opens offline

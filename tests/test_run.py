@@ -102,11 +102,14 @@ def test_quick_run_end_to_end_files_per_contract_and_rerun_reproduces(tmp_path):
         "influence",
         "landscape",
     }
-    assert "huber(delta=1.345)" in set(trials["loss"]) and "student_t(df=3)" in set(
+    assert "huber(delta=1.345, scale=mad)" in set(trials["loss"]) and "student_t(df=3)" in set(
         trials["dataset"]
     )
     # 5 trials: no paired test can decide, and the verdict says so rather than guess
-    assert "cauchy: huber(delta=1.345) vs mse on coef_error is inconclusive" in result.output
+    assert (
+        "cauchy: huber(delta=1.345, scale=mad) vs mse on coef_error is inconclusive"
+        in result.output
+    )
     assert "trials are needed for a verdict here" in result.output
 
     again = _run(
@@ -171,7 +174,9 @@ def test_show_re_renders_the_newest_run_and_a_named_one(tmp_path):
     assert ran.exit_code == 0, ran.output
     shown = _run(["show", "--out", str(tmp_path)])
     assert shown.exit_code == 0, shown.output
-    assert "cauchy: huber(delta=1.0) vs mse on coef_error is inconclusive" in shown.output
+    assert (
+        "cauchy: huber(delta=1.0, scale=mad) vs mse on coef_error is inconclusive" in shown.output
+    )
     assert "robustness: coef_error" in shown.output and "punishment" in shown.output
     named = _run(["show", str(_results_dir(ran.output))])
     assert named.exit_code == 0 and "vs mse on coef_error is inconclusive" in named.output

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 REGRESSION = ("coef_error", "test_rmse", "test_mae")
-CLASSIFICATION = ("accuracy", "auc", "log_loss", "brier", "ece", "coef_cosine")
+CLASSIFICATION = ("accuracy", "auc", "log_loss", "brier", "ece", "coef_cosine", "separated")
 FIT = ("iterations", "converged", "fit_seconds")
 METRICS = {
     "coef_error": "‖fitted − true‖ over coefficients and intercept",
@@ -49,6 +49,7 @@ METRICS = {
     "brier": "mean squared error of the predicted probabilities on fresh labels",
     "ece": "expected calibration error, 10 equal-width bins, against the true probabilities",
     "coef_cosine": "cosine between fitted and true coefficients (intercept excluded)",
+    "separated": "1 if the training labels are separable (no finite logistic MLE), else 0",
     "iterations": "optimizer iterations",
     "converged": "1 if the optimizer reported convergence, else 0",
     "fit_seconds": "wall time of the fit",

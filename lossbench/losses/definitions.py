@@ -66,6 +66,8 @@ class Loss:
     prediction: ClassVar[str] = "real"  # what y_pred is: real | probability | logit
     labels: ClassVar[bool] = False  # y_true must lie in [0, 1]
     impls: ClassVar[tuple[str, ...]] = IMPLS
+    # the parameter measured in units of y (a residual scale), if any: fits may rescale it
+    scale_parameter: ClassVar[str | None] = None
 
     def __init__(self, **params: Any) -> None:
         self.params = self._resolve_params(params)
@@ -85,6 +87,21 @@ class Loss:
 
     def __hash__(self) -> int:
         return hash(str(self))
+
+    def fit_label(self, scale: str, task: str) -> str:
+        """The label of this loss as fitted: ``huber(delta=1.345, scale=mad)`` when its scale
+        parameter is measured in a residual scale (linear fits), else ``str(self)``."""
+        if self.scale_parameter is None or task != "regression":
+            return str(self)
+        return f"{str(self)[:-1]}, scale={scale})"
+
+    def with_scale(self, scale: float) -> Loss:
+        """The same loss with its scale parameter multiplied by `scale`: ρ_δ(r / s) equals
+        ρ_{δ s}(r) / s², so a fit with δ in units of a residual scale s is a fit with δ·s."""
+        if self.scale_parameter is None:
+            return self
+        name = self.scale_parameter
+        return type(self)(**{**self.params, name: self.params[name] * scale})
 
     def link(self, task: str) -> Link:
         """What this loss sees of a model's linear predictor z: a binary model's probability
@@ -260,6 +277,7 @@ class Huber(Loss):
     formula = "mean(½r² if |r| ≤ δ else δ(|r| − ½δ))"
     summary = "quadratic near 0, linear in the tails: robust with most of MSE's efficiency"
     parameters = (_DELTA,)
+    scale_parameter = "delta"
 
     def _values(self, y_true, y_pred):
         delta = self.params["delta"]
@@ -280,6 +298,7 @@ class PseudoHuber(Loss):
     formula = "mean(δ²(√(1 + (r/δ)²) − 1))"
     summary = "a smooth Huber: ½r² near 0, δ|r| in the tails, derivatives of every order"
     parameters = (_DELTA,)
+    scale_parameter = "delta"
 
     def _values(self, y_true, y_pred):
         return self._values_and_derivatives(y_true, y_pred)[0]
@@ -460,6 +479,7 @@ def get(name: str, **params: Any) -> Loss:
     label = _LABEL.match(name)
     if label:
         name, params = label.group(1), {**_parse_label_params(label.group(2), name), **params}
+        params.pop("scale", None)  # a fit's label ("huber(delta=1.345, scale=mad)"): the loss
     if ":" in name:
         return UserLoss(name, **params)
     cls = LOSSES.get(name)
@@ -481,6 +501,9 @@ def _parse_label_params(text: str, name: str) -> dict[str, Any]:
             raise LossbenchError(
                 f"cannot read loss label {name!r}: expected key=value, got {item!r}"
             )
+        if key.strip() == "scale":  # how a fit measured δ, not a loss parameter
+            params["scale"] = raw.strip()
+            continue
         try:
             params[key.strip()] = None if raw.strip() == "None" else float(raw)
         except ValueError:

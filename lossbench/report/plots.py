@@ -205,7 +205,8 @@ def figures(
     "experiment:<name>" (drawn by its kind) or "timing"."""
     require_matplotlib()
     labels = [str(label) for label in dict.fromkeys(summary["loss"])] if len(summary) else []
-    builtin = [loss for loss in map(_builtin, labels) if loss is not None]
+    # one curve per loss: "huber(delta=1.345, scale=mad)" draws huber(delta=1.345)
+    builtin = list({str(b): b for b in map(_builtin, labels) if b is not None}.values())
     palette = Palette(labels)
     out: list[tuple[str, str, object]] = []
     if builtin:

@@ -18,8 +18,11 @@ import pandas as pd
 from lossbench.experiments.fitting import fit
 from lossbench.experiments.kind import ExperimentKind, Task, register
 from lossbench.experiments.metrics import FIT, HIGHER_IS_BETTER, REGRESSION, headline, score
+from lossbench.experiments.separation import separated
 
 __all__ = ["FitExperiment", "not_applicable"]
+
+_SEPARATED = "the classes are separable: the fit has no finite maximum-likelihood solution"
 
 
 def not_applicable(loss, dataset) -> str:
@@ -37,24 +40,33 @@ class FitExperiment(ExperimentKind):
         dataset, options = task.dataset, self.fit
         sample = dataset.sample(task.rng())
         model = "logistic" if dataset.task == "classification" else "linear"
+        # separable labels: no finite maximum-likelihood fit, said once per trial
+        split = model == "logistic" and separated(sample.X, sample.y)
         rows = []
         for loss in task.losses:
+            label = loss.fit_label(options.scale, dataset.task)
             note = not_applicable(loss, dataset)
             if note:
-                rows += [task.row(str(loss), m, math.nan, note=note) for m in REGRESSION]
+                rows += [task.row(label, m, math.nan, note=note) for m in REGRESSION]
                 continue
             result = fit(
                 loss, sample.X, sample.y, model=model, method=options.method,
-                max_iter=options.max_iter, tol=options.tol, lr=options.lr,
+                max_iter=options.max_iter, tol=options.tol, lr=options.lr, scale=options.scale,
             )  # fmt: skip
             # classification: the same fresh labels for every loss; task.rng(1) restarts a stream
             values, notes = score(result, sample, dataset.task, task.rng(1))
+            if model == "logistic":
+                values["separated"] = float(split)
+                if split:
+                    values["coef_cosine"] = math.nan
+                    notes["coef_cosine"] = f"n/a: {_SEPARATED}"
+                    notes["separated"] = _SEPARATED
             rows += [
-                task.row(str(loss), metric, value, note=notes.get(metric, ""))
+                task.row(label, metric, value, note=notes.get(metric, ""))
                 for metric, value in values.items()
             ]
             rows += [
-                task.row(str(loss), "objective", result.curve[i], x=i)
+                task.row(label, "objective", result.curve[i], x=i)
                 for i in _curve_points(len(result.curve))
             ]
         return rows

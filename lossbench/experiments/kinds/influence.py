@@ -45,21 +45,22 @@ class InfluenceExperiment(ExperimentKind):
         X = np.vstack([sample.X, x_moving])
         rows = []
         for loss in task.losses:
+            label = loss.fit_label(options.scale, dataset.task)
             note = not_applicable(loss, dataset)
             if note:
-                rows.append(task.row(str(loss), "coef_shift", math.nan, note=note))
+                rows.append(task.row(label, "coef_shift", math.nan, note=note))
                 continue
             baseline = None
             for offset in self.offsets:
                 y = np.append(sample.y, clean + offset * dataset.params["noise"])
                 result = fit(
                     loss, X, y, method=options.method, max_iter=options.max_iter, tol=options.tol,
-                    lr=options.lr, theta0=baseline,
+                    lr=options.lr, theta0=baseline, scale=options.scale,
                 )  # fmt: skip
                 if baseline is None:
                     baseline = result.theta
                 shift = float(np.linalg.norm(result.theta - baseline))
-                rows.append(task.row(str(loss), "coef_shift", shift, x=offset))
+                rows.append(task.row(label, "coef_shift", shift, x=offset))
         return rows
 
     @classmethod

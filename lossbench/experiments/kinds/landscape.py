@@ -1,12 +1,14 @@
 """``landscape``: a single sigmoid unit fitted from ``starts`` random starts (coefficients
 ~ N(0, start_scale²)) on data where squared error is not convex.
 
-Per loss: the number of distinct end points (``distinct_minima``: objectives that differ by more
-than 1e-6 relative), the spread of final objectives and the share of starts that reach the best
-one, plus each start's ``final_objective``. For squared error the end points are a finite local
-minimum, the infimum approached as the sigmoid turns into a step, and plateaus where a saturated
-sigmoid leaves no gradient; for cross-entropy on the logit, the one minimum of a convex
-objective.
+Each start's end point is classified (`classify`): a verified local minimum (gradient ≈ 0,
+Hessian positive definite), a saturated plateau, a run toward an infimum at infinity (the
+sigmoid turning into a step), or a stop that is not stationary. Per loss and trial:
+``distinct_minima`` (verified minima, distinct by parameter distance), the share of starts in
+each class (``minimum_share``, ``plateau_share``, ``infinity_share``, ``nonstationary_share``),
+the spread of final objectives, the share of starts that reach the best one, and each start's
+``final_objective``. Squared error through a sigmoid has several kinds of end point;
+cross-entropy on the logit, convex, has one minimum.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pandas as pd
 from pydantic import PositiveFloat, PositiveInt
 
 from lossbench.experiments.datasets import Dataset, Param, Sample
-from lossbench.experiments.fitting import fit
+from lossbench.experiments.fitting import fit, objective
 from lossbench.experiments.kind import ExperimentKind, Task, register
 
 __all__ = ["LandscapeExperiment", "TwoSlopes"]
@@ -79,21 +81,29 @@ class LandscapeExperiment(ExperimentKind):
         options = self.fit
         rows = []
         for loss in task.losses:
-            finals = []
+            f = objective(loss, X, y, "logistic")
+            reference = float(np.max(np.abs(f(np.zeros(X.shape[1] + 1))[1])))
+            finals, ends, minima = [], [], []
             for s, theta0 in enumerate(starts):
                 result = fit(
                     loss, X, y, model="logistic", method=options.method,
                     max_iter=options.max_iter, tol=options.tol, lr=options.lr, theta0=theta0,
                 )  # fmt: skip
+                end = classify(f, result.theta, reference)
                 finals.append(result.objective)
+                ends.append(end)
+                if end == "minimum":
+                    minima.append(result.theta)
                 rows.append(task.row(str(loss), "final_objective", result.objective, x=s))
             finals = np.array(finals)
             best_share = float(np.mean(finals <= finals.min() * (1 + 1e-6) + 1e-12))
             rows += [
-                task.row(str(loss), "distinct_minima", float(_distinct(finals))),
+                task.row(str(loss), "distinct_minima", float(_distinct_points(minima))),
+                *(task.row(str(loss), f"{end}_share", ends.count(end) / len(ends))
+                  for end in END_POINTS),
                 task.row(str(loss), "objective_spread", float(finals.max() - finals.min())),
                 task.row(str(loss), "best_share", best_share),
-            ]
+            ]  # fmt: skip
         return rows
 
     @classmethod
@@ -111,15 +121,23 @@ class LandscapeExperiment(ExperimentKind):
             title=f"{experiment}: a sigmoid unit from random starts (mean over trials)",
             title_justify="left",
         )
-        columns = ("loss", "distinct end points", "objective spread", "share reaching the best")
+        columns = ("loss", "verified minima", "minimum", "plateau", "→ ∞", "not stationary",
+                   "objective spread")  # fmt: skip
         for column in columns:
             table.add_column(column, justify="left" if column == "loss" else "right")
         for loss, rows in frame.groupby("loss", sort=False):
             get = rows.set_index("metric")["mean"]
+            shares = [get.get(f"{end}_share", np.nan) for end in END_POINTS]
             table.add_row(
                 escape(loss), fmt(get.get("distinct_minima", np.nan)),
-                fmt(get.get("objective_spread", np.nan)), f"{get.get('best_share', np.nan):.0%}",
+                *(f"{share:.0%}" if share == share else "n/a" for share in shares),
+                fmt(get.get("objective_spread", np.nan)),
             )  # fmt: skip
+        table.caption = (
+            "share of starts ending at a verified minimum (zero gradient, positive definite "
+            "Hessian), a saturated plateau, a run toward an infimum at infinity, or a "
+            "non-stationary stop"
+        )
         return [table]
 
     @classmethod
@@ -127,11 +145,51 @@ class LandscapeExperiment(ExperimentKind):
         return {cls.figure_name(experiment): _figure(experiment, trials, palette)}
 
 
-def _distinct(values: np.ndarray, rtol: float = 1e-6) -> int:
-    """How many clusters the sorted values form, neighbours within rtol joining one."""
-    ordered = np.sort(values)
-    gaps = np.diff(ordered) > rtol * np.maximum(1.0, np.abs(ordered[1:]))
-    return int(1 + np.count_nonzero(gaps))
+END_POINTS = ("minimum", "plateau", "infinity", "nonstationary")
+
+
+def classify(f, theta: np.ndarray, reference: float) -> str:
+    """What a fit's end point is, for the objective `f` (theta -> (value, gradient)):
+
+    - ``minimum``: stationary (largest gradient entry ≤ 1e-6 of the one at zero) with a
+      positive definite Hessian (central differences of the analytic gradient): a verified
+      local minimum;
+    - ``infinity``: doubling the parameters still lowers the objective: a run toward an infimum
+      at infinity (the sigmoid turning into a step);
+    - ``plateau``: stationary but flat: a saturated sigmoid that leaves no gradient;
+    - ``nonstationary``: the optimizer stopped where the gradient is not small.
+    """
+    value, grad = f(theta)
+    stationary = float(np.max(np.abs(grad))) <= 1e-6 * max(reference, 1e-300)
+    if stationary and _positive_definite(f, theta):
+        return "minimum"
+    further, _ = f(2.0 * theta)
+    if further < value - 1e-9 * abs(value) - 1e-15:
+        return "infinity"
+    return "plateau" if stationary else "nonstationary"
+
+
+def _positive_definite(f, theta: np.ndarray) -> bool:
+    d = len(theta)
+    hessian = np.empty((d, d))
+    for j in range(d):
+        h = 1e-5 * max(1.0, abs(theta[j]))
+        step = np.zeros(d)
+        step[j] = h
+        hessian[:, j] = (f(theta + step)[1] - f(theta - step)[1]) / (2 * h)
+    eigenvalues = np.linalg.eigvalsh((hessian + hessian.T) / 2)
+    return bool(eigenvalues[0] > max(1e-10, 1e-6 * np.max(np.abs(eigenvalues))))
+
+
+def _distinct_points(points: list[np.ndarray], rtol: float = 1e-3) -> int:
+    """How many distinct parameter vectors: a point within rtol (relative) of one already
+    counted joins it."""
+    kept: list[np.ndarray] = []
+    for point in points:
+        scale = max(1.0, float(np.linalg.norm(point)))
+        if all(np.linalg.norm(point - other) > rtol * scale for other in kept):
+            kept.append(point)
+    return len(kept)
 
 
 def _figure(experiment: str, trials: pd.DataFrame, palette):

@@ -1,0 +1,33 @@
+"""Is a binary dataset (quasi-)completely separable by a hyperplane? Then logistic regression
+has no finite maximum-likelihood fit: the coefficients diverge while the loss goes to zero.
+
+The test is Konis's linear program (*Linear programming algorithms for detecting separated
+data in binary logistic regression models*, 2007): with s_i = ±1 the label's sign, maximize
+Σ s_i (x_i·w + b) subject to s_i (x_i·w + b) ≥ 0 and −1 ≤ w, b ≤ 1. The optimum is 0 unless
+some hyperplane puts every point on its own side (or on it, with at least one strictly),
+solved by scipy's HiGHS.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["separated"]
+
+
+def separated(X: np.ndarray, y: np.ndarray, tol: float = 1e-7) -> bool:
+    """Whether labels `y` (0/1) are completely or quasi-completely separable in X."""
+    from scipy.optimize import linprog
+
+    y = np.asarray(y, dtype=float)
+    if np.all(y == y[0]):
+        return True  # one class: any threshold separates, and the MLE is infinite
+    sd = X.std(axis=0)
+    sd[~(sd > 0)] = 1.0
+    design = np.column_stack([(X - X.mean(axis=0)) / sd, np.ones(len(X))])  # conditioning
+    signed = design * np.where(y > 0.5, 1.0, -1.0)[:, None]
+    result = linprog(
+        -signed.sum(axis=0), A_ub=-signed, b_ub=np.zeros(len(X)),
+        bounds=[(-1.0, 1.0)] * design.shape[1], method="highs",
+    )  # fmt: skip
+    return bool(result.status == 0 and -result.fun > tol * len(X))

@@ -1,0 +1,111 @@
+"""Fits a robust-statistics expert would trust, checked against statsmodels and scikit-learn on
+the real datasets they ship."""
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from statsmodels import datasets as sm_datasets
+
+from lossbench import LossbenchError, losses
+from lossbench.experiments.fitting import fit
+from lossbench.experiments.separation import separated
+
+HUBER = losses.get("huber", delta=1.345)
+
+
+def _statsmodels(name: str) -> tuple[np.ndarray, np.ndarray]:
+    data = getattr(sm_datasets, name).load_pandas()
+    return data.exog.to_numpy(float), data.endog.to_numpy(float)
+
+
+def _standardized(X: np.ndarray) -> np.ndarray:
+    return (X - X.mean(axis=0)) / X.std(axis=0)
+
+
+@pytest.mark.parametrize("name", ["longley", "scotland"])
+def test_ill_conditioned_least_squares_reaches_the_optimum_and_says_so(name):
+    X, y = _statsmodels(name)  # condition numbers 4.9e9 and 1.3e6 on the raw columns
+    ols = sm.OLS(y, sm.add_constant(X)).fit()
+    result = fit(losses.get("mse"), X, y)
+    assert result.objective == pytest.approx(ols.ssr / len(y), rel=1e-8)
+    np.testing.assert_allclose(result.theta, np.append(ols.params[1:], ols.params[0]), rtol=1e-5)
+    assert result.converged
+
+
+def test_a_fit_stopped_early_is_not_called_converged():
+    X, y = _statsmodels("scotland")
+    assert not fit(losses.get("mse"), X, y, max_iter=2).converged
+
+
+@pytest.mark.parametrize("name", ["stackloss", "scotland"])
+def test_mad_scale_matches_statsmodels_rlm(name):
+    X, y = _statsmodels(name)
+    rlm = sm.RLM(y, sm.add_constant(X), M=sm.robust.norms.HuberT(t=1.345)).fit(
+        tol=1e-12, maxiter=1000, conv="coefs"
+    )
+    result = fit(HUBER, X, y, scale="mad")
+    np.testing.assert_allclose(result.theta, np.append(rlm.params[1:], rlm.params[0]), rtol=1e-4)
+    assert result.scale == pytest.approx(rlm.scale, rel=1e-4) and result.converged
+
+
+@pytest.mark.parametrize("name", ["stackloss", "diabetes"])
+def test_joint_scale_matches_sklearn_huber_regressor(name):
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import HuberRegressor
+
+    X, y = _statsmodels(name) if name == "stackloss" else load_diabetes(return_X_y=True)
+    X = _standardized(X)  # HuberRegressor itself needs it to converge
+    peer = HuberRegressor(epsilon=1.345, alpha=0.0, tol=1e-12, max_iter=100_000).fit(X, y)
+    result = fit(HUBER, X, y, scale="joint")
+    assert result.converged
+
+    def concomitant(w, b, sigma):  # HuberRegressor's objective over n, with alpha = 0
+        return sigma + 2 * sigma * HUBER.value(y / sigma, (X @ w + b) / sigma)
+
+    ours = concomitant(result.coef, result.intercept, result.scale)
+    assert ours <= concomitant(peer.coef_, peer.intercept_, peer.scale_) * (1 + 1e-12)
+    # HuberRegressor stops on L-BFGS's objective test whatever its tol (23 iterations on
+    # diabetes): its coefficients are 1.4e-4 from the optimum there, ours closer (lower above)
+    rtol = 1e-4 if name == "stackloss" else 3e-4
+    np.testing.assert_allclose(result.coef, peer.coef_, rtol=rtol)
+    assert result.intercept == pytest.approx(peer.intercept_, rel=rtol, abs=1e-6)
+    assert result.scale == pytest.approx(peer.scale_, rel=rtol)
+
+
+def test_bce_logits_matches_sklearn_logistic_regression():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = _standardized(X[:, :4])  # four features: not separable
+    assert not separated(X, y)
+    peer = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(X, y)  # no penalty
+    result = fit(losses.get("bce_logits"), X, y, model="logistic")
+    np.testing.assert_allclose(result.coef, peer.coef_[0], rtol=1e-5)
+    assert result.intercept == pytest.approx(peer.intercept_[0], rel=1e-5)
+
+
+def test_breast_cancer_with_all_features_is_separated():
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    assert separated(X, y)
+    assert not separated(X[:, :2], y)
+    assert separated(np.array([[0.0], [1.0], [1.0], [2.0]]), np.array([0, 0, 1, 1]))  # quasi
+
+
+@pytest.mark.parametrize("loss", [HUBER, losses.get("pseudo_huber", delta=1.0)])
+def test_a_mad_scaled_fit_is_equivariant_in_the_units_of_y(loss):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((300, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.3 + rng.standard_t(3, 300)
+    small, large = fit(loss, X, y, scale="mad"), fit(loss, X, y * 1000.0, scale="mad")
+    np.testing.assert_allclose(large.theta, 1000.0 * small.theta, rtol=1e-6)
+    assert large.scale == pytest.approx(1000.0 * small.scale, rel=1e-6)
+    fixed_small, fixed_large = fit(loss, X, y), fit(loss, X, y * 1000.0)
+    assert not np.allclose(fixed_large.theta, 1000.0 * fixed_small.theta, rtol=1e-3)
+
+
+def test_joint_scale_needs_lbfgs():
+    with pytest.raises(LossbenchError, match=r"joint needs fit\.method: lbfgs"):
+        fit(HUBER, np.ones((5, 1)), np.arange(5.0), scale="joint", method="gd")
