@@ -120,7 +120,13 @@ def _datasets_table() -> Table:
 
 
 def _metrics_table() -> Table:
-    from lossbench.experiments.metrics import CLASSIFICATION, HIGHER_IS_BETTER, METRICS, REGRESSION
+    from lossbench.experiments.metrics import (
+        CLASSIFICATION,
+        HELD_OUT,
+        HIGHER_IS_BETTER,
+        METRICS,
+        REGRESSION,
+    )
 
     table = Table(title="metrics", title_justify="left")
     for column in ("metric", "for", "better", "what it measures"):
@@ -128,7 +134,7 @@ def _metrics_table() -> Table:
     for name, doc in METRICS.items():
         task = (
             "regression"
-            if name in REGRESSION
+            if name in REGRESSION or name in HELD_OUT
             else "classification"
             if name in CLASSIFICATION
             else "every fit"
@@ -230,7 +236,7 @@ def run(
                 out.print(part)
                 out.print()
         for note in outcome.notes or []:
-            err.print(f"timing: {escape(note)}", soft_wrap=True, highlight=False)
+            err.print(escape(note), soft_wrap=True, highlight=False)
         if with_report:
             from lossbench.report.html import write_report
 

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PositiveFloat,
     PositiveInt,
+    PrivateAttr,
     SerializeAsAny,
     ValidationError,
     create_model,
@@ -141,6 +142,9 @@ class Config(_Strict):
     name: str = "default"
     seed: int = 0
     trials: PositiveInt = 50
+    # the directory relative paths in the config are relative to (None: the working dir)
+    _source_dir: Path | None = PrivateAttr(None)
+
     experiments: list[SerializeAsAny[Annotated[Experiment, BeforeValidator(_as_kind)]]] = Field(
         default_factory=list
     )
@@ -177,7 +181,10 @@ def load(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise LossbenchError(f"{source}: expected a mapping of settings; got {type(raw).__name__}")
-    return validate(set_values(raw, overrides), source)
+    config = validate(set_values(raw, overrides), source)
+    if path is not None:
+        config._source_dir = Path(path).resolve().parent
+    return config
 
 
 def validate(raw: dict[str, Any], source: str = "config") -> Config:

@@ -7,6 +7,7 @@ so an interrupted or failed run keeps every finished experiment and says how it 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
@@ -32,6 +33,10 @@ def resolve(
     name: str | None = None,
 ) -> Config:
     """The config a run will use: loaded, overridden, shrunk with `quick`, and checked."""
+    if path is not None:  # user losses ('module:function') beside the config, then here
+        for directory in (str(Path.cwd()), str(Path(path).resolve().parent)):
+            if directory not in sys.path:
+                sys.path.insert(0, directory)
     config = config_module.load(path, list(overrides))
     if quick:
         config = config_module.quick(config)
@@ -51,7 +56,7 @@ class Outcome:
     summary: pd.DataFrame
     comparisons: pd.DataFrame
     timings: pd.DataFrame | None = None
-    notes: list[str] | None = None  # what timing skipped, and why
+    notes: list[str] | None = None  # what was left out or changed (data, timing), and why
 
 
 def execute(
@@ -90,6 +95,12 @@ def execute(
         on_start(path)
     results.write_atomic(path / results.CONFIG, config_module.dump(config))
     run = results.Run(path, config.name, command)
+    datasets = list({id(u.dataset): u.dataset for u in units if u.dataset is not None}.values())
+    provenance = [d.info for d in datasets if getattr(d, "info", None)]
+    if provenance:  # which data the results came from
+        run.record["data"] = provenance
+        run.save()
+    data_notes = [note for d in datasets for note in getattr(d, "notes", [])]
     # per finished experiment: (trials, summary, comparisons); each is summarized once
     frames: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
     trials, summary, comparisons = _save(path, frames) if not sections else (None,) * 3
@@ -122,7 +133,7 @@ def execute(
             status, experiments_finished=len(frames), experiments_total=len(sections),
             timing="done" if timings is not None else ("not run" if plan is None else "unfinished"),
         )  # fmt: skip
-    notes = plan.notes if plan else []
+    notes = data_notes + [f"timing: {note}" for note in (plan.notes if plan else [])]
     return Outcome(path, status, trials, summary, comparisons, timings, notes)
 
 

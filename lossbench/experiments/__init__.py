@@ -11,6 +11,7 @@ trial), so any order or process gives the same numbers.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -59,29 +60,39 @@ def tasks(config: Config | dict[str, Any]) -> list[Task]:
     for e, experiment in enumerate(config.experiments):
         where = f"experiments[{e}]"
         losses = tuple(
-            _get_loss(spec, f"{where}.losses[{j}]") for j, spec in enumerate(experiment.losses)
+            loss
+            for j, spec in enumerate(experiment.losses)
+            for loss in _get_losses(spec, f"{where}.losses[{j}]")
         )
         if not losses:
             raise LossbenchError(f"{where}.losses: name at least one loss")
         datasets = [
             d
             for i, spec in enumerate(experiment.datasets)
-            for d in expand(spec, f"{where}.datasets[{i}]")
+            for d in expand(spec, f"{where}.datasets[{i}]", config._source_dir)
         ]
         trials = experiment.trials or config.trials
         units += experiment.tasks(losses, datasets, trials, config.seed, where)
     return units
 
 
-def _get_loss(spec: str | dict[str, Any], where: str) -> Loss:
+def _get_losses(spec: str | dict[str, Any], where: str) -> list[Loss]:
+    """The losses a config entry names: a parameter given as a list is a grid, as for
+    datasets (``{name: huber, delta: [0.5, 1, 2]}`` is three losses)."""
     try:
         if isinstance(spec, dict):
             params = dict(spec)
             name = params.pop("name", None)
             if name is None:
                 raise LossbenchError("a loss given as a mapping needs a 'name'")
-            return losses_module.get(name, **params)
-        return losses_module.get(spec)
+            grid = {k: v if isinstance(v, list) else [v] for k, v in params.items()}
+            if any(not values for values in grid.values()):
+                raise LossbenchError("an empty list makes no loss")
+            return [
+                losses_module.get(name, **dict(zip(grid, combo, strict=True)))
+                for combo in itertools.product(*grid.values())
+            ]
+        return [losses_module.get(spec)]
     except LossbenchError as error:
         raise LossbenchError(f"{where}: {error}") from None
 
@@ -136,10 +147,14 @@ def comparisons(
 ) -> pd.DataFrame:
     """``comparisons.csv`` for a run: on the metrics each experiment's kind compares, with the
     statistic and equivalence margin its config sets (defaults without a config)."""
+    configured = {e.name: e for e in config.experiments} if config else {}
     metrics = {}
     for experiment, frame in summary.groupby("experiment", sort=False):
         kind = KINDS.get(frame["kind"].iloc[0]) if "kind" in frame else None
-        metrics[experiment] = kind.compared(frame) if kind is not None else []
+        if experiment in configured:
+            metrics[experiment] = configured[experiment].compared_metrics(frame)
+        else:
+            metrics[experiment] = kind.compared(frame) if kind is not None else []
     settings = Settings(
         {e.name: (e.statistic, e.equivalence) for e in config.experiments} if config else None
     )

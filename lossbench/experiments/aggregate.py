@@ -142,19 +142,27 @@ def compare(
             base[[*_PAIR, "value"]], on=_PAIR, suffixes=("", "_base")
         )
         found = []
+        # cross-validated datasets record their folds' sizes: n_test / n_train per dataset
+        folds = mine[mine["metric"].isin(["n_train", "n_test"])]
+        sizes = folds.pivot_table(index="dataset", columns="metric", values="value")
         for (dataset, x, metric, loss), group in paired.groupby(
             ["dataset", "x", "metric", "loss"], sort=False, dropna=False
         ):
             own, theirs = group["value"].to_numpy(float), group["value_base"].to_numpy(float)
-            used, note = statistic, ""
-            if statistic == "mean" and (
-                statistics.mean_unstable(own[np.isfinite(own)])
-                or statistics.mean_unstable(theirs[np.isfinite(theirs)])
-            ):
-                used, note = "median", "median: the mean is dominated by a few trials"
-            result = statistics.paired(
-                own, theirs, used, seed=_seed(experiment, dataset, x, metric, loss)
-            )
+            if len(sizes) and dataset in sizes.index:  # folds share training data
+                ratio = float(sizes.loc[dataset, "n_test"] / sizes.loc[dataset, "n_train"])
+                result = statistics.paired_cv(own, theirs, ratio)
+                note = "cross-validation: Nadeau-Bengio corrected t-test on means"
+            else:
+                used, note = statistic, ""
+                if statistic == "mean" and (
+                    statistics.mean_unstable(own[np.isfinite(own)])
+                    or statistics.mean_unstable(theirs[np.isfinite(theirs)])
+                ):
+                    used, note = "median", "median: the mean is dominated by a few trials"
+                seed = _seed(experiment, dataset, x, metric, loss)
+                result = statistics.paired(own, theirs, used, seed=seed)
+            used = result.statistic
             if result.n == 0:
                 continue
             found.append({

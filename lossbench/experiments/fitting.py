@@ -159,16 +159,24 @@ def _minimize(f, theta, method, max_iter, tol, lr) -> FitResult:
         gtol = _GRADIENT_TOL * max(reference, 1e-300)
         theta, _, iterations, _, curve = _gradient_descent(f, theta, max_iter, tol, lr, gtol)
         return _judged(f, theta, iterations, reference, curve)
-    iterations = 0
+    iterations, before, ftol = 0, (math.inf, math.inf), tol
     for _ in range(1 + _RESTARTS):  # a restart drops L-BFGS's stale curvature pairs
         result = minimize(
             f, theta, jac=True, method="L-BFGS-B",
-            options={"maxiter": max(1, max_iter - iterations), "gtol": tol, "ftol": tol},
+            options={"maxiter": max(1, max_iter - iterations), "gtol": tol, "ftol": ftol},
         )  # fmt: skip
         theta, iterations = result.x, iterations + int(result.nit)
         done = _judged(f, theta, iterations, reference)
-        if done.converged or iterations >= max_iter or not math.isfinite(done.objective):
+        # restarts stop helping when neither the objective nor the gradient moves (a run
+        # toward an infimum at infinity, say)
+        stalled = (
+            before[0] - done.objective <= ftol * abs(done.objective)
+            and done.gradient > 0.9 * before[1]
+        )
+        ftol = min(tol, 1e-15)  # a restart goes on while the gradient says so
+        if done.converged or stalled or iterations >= max_iter or not math.isfinite(done.objective):
             return done
+        before = (done.objective, done.gradient)
     return done
 
 

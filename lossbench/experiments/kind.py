@@ -145,6 +145,10 @@ class ExperimentKind(Experiment):
         Holm-adjusted over all of them); none by default."""
         return []
 
+    def compared_metrics(self, frame: pd.DataFrame) -> list[str]:
+        """`compared`, as this experiment's options may choose (e.g. a fit's `score`)."""
+        return self.compared(frame)
+
     @classmethod
     def render(cls, experiment: str, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[Any]:
         """Terminal output for an experiment's summary rows (and its comparison rows): rich

@@ -37,12 +37,15 @@ __all__ = [
 ]
 
 REGRESSION = ("coef_error", "test_rmse", "test_mae")
+HELD_OUT = ("test_median_ae", "r2")  # real data only
 CLASSIFICATION = ("accuracy", "auc", "log_loss", "brier", "ece", "coef_cosine", "separated")
 FIT = ("iterations", "converged", "fit_seconds")
 METRICS = {
     "coef_error": "‖fitted − true‖ over coefficients and intercept",
     "test_rmse": "RMSE against the noise-free target on fresh points",
     "test_mae": "mean absolute error against the noise-free target on fresh points",
+    "test_median_ae": "median absolute error on held-out points (real data)",
+    "r2": "1 − SSE / SST on held-out points (real data; higher is better)",
     "accuracy": "share of fresh labels predicted right (threshold 0.5)",
     "auc": "area under the ROC curve on fresh points",
     "log_loss": "mean cross-entropy of the predicted probabilities on fresh labels",
@@ -51,14 +54,16 @@ METRICS = {
     "coef_cosine": "cosine between fitted and true coefficients (intercept excluded)",
     "separated": "1 if the training labels are separable (no finite logistic MLE), else 0",
     "iterations": "optimizer iterations",
+    "n_train": "rows in a cross-validation trial's training folds",
+    "n_test": "rows in a cross-validation trial's held-out fold",
     "converged": "1 if the optimizer reported convergence, else 0",
     "fit_seconds": "wall time of the fit",
 }
-HIGHER_IS_BETTER = frozenset({"accuracy", "auc", "coef_cosine", "converged"})
+HIGHER_IS_BETTER = frozenset({"accuracy", "auc", "coef_cosine", "converged", "r2"})
 
 
 # metrics that need what only synthetic data knows, and what they need
-_NEEDS_TRUTH = {"coef_error": "coef", "coef_cosine": "coef", "ece": "f_test"}
+_NEEDS_TRUTH = {"coef_error": "coef", "coef_cosine": "coef"}
 # the metric a fit is judged by, in order of preference among those a run has
 HEADLINE_ORDER = ("coef_error", "log_loss", "test_mae", "test_rmse", "accuracy")
 
@@ -103,12 +108,16 @@ def regression(result: FitResult, sample: Sample) -> dict[str, float]:
     coef_error = math.nan
     if sample.coef is not None:
         coef_error = float(np.linalg.norm(result.theta - np.append(sample.coef, sample.intercept)))
-    return {
+    values = {
         "coef_error": coef_error,
         "test_rmse": float(np.sqrt(np.mean(residual**2))),
         "test_mae": float(np.mean(np.abs(residual))),
-        **_fit_metrics(result),
     }
+    if sample.f_test is None:  # held-out observations: also the median error and R²
+        spread = np.sum((target - np.mean(target)) ** 2)
+        values["test_median_ae"] = float(np.median(np.abs(residual)))
+        values["r2"] = float(1.0 - np.sum(residual**2) / spread) if spread > 0 else math.nan
+    return {**values, **_fit_metrics(result)}
 
 
 def classification(result: FitResult, sample: Sample, rng: np.random.Generator) -> dict[str, float]:
@@ -128,7 +137,8 @@ def classification(result: FitResult, sample: Sample, rng: np.random.Generator) 
         "auc": _auc(labels, p),
         "log_loss": float(-np.mean(labels * np.log(clipped) + (1 - labels) * np.log1p(-clipped))),
         "brier": float(np.mean((p - labels) ** 2)),
-        "ece": _ece(p, sample.f_test) if sample.f_test is not None else math.nan,
+        # against the true probabilities where known, else the observed labels
+        "ece": _ece(p, sample.f_test if sample.f_test is not None else labels),
         "coef_cosine": cosine,
         **_fit_metrics(result),
     }

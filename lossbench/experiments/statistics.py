@@ -8,6 +8,8 @@ intervals and tests come from scipy, seeded.
 - `mean_unstable`: whether a mean is dominated by single trials (heavy tails).
 - `paired`: a loss against the baseline over the same trials: the relative difference of the
   statistic with a paired BCa bootstrap interval, and the Wilcoxon signed-rank test.
+- `paired_cv`: the same on cross-validation folds, with Nadeau & Bengio's corrected
+  resampled t-test (the folds' training sets overlap).
 - `holm`: Holm's step-down adjustment of a family of p-values.
 - `verdict`: ``better``, ``worse``, ``equivalent`` or ``inconclusive`` against an equivalence
   margin.
@@ -32,7 +34,7 @@ import numpy as np
 
 __all__ = [
     "ALPHA", "Paired", "efficiency", "holm", "mean_interval", "mean_unstable",
-    "median_interval", "paired", "verdict",
+    "median_interval", "paired", "paired_cv", "verdict",
 ]  # fmt: skip
 
 ALPHA = 0.05  # familywise, per experiment (Holm)
@@ -169,6 +171,34 @@ def paired(loss: np.ndarray, base: np.ndarray, statistic: str = "mean", seed: in
             warnings.simplefilter("ignore")  # scipy warns when ties force the normal approximation
             p = float(wilcoxon(difference).pvalue)
     return Paired(estimate, low, high, p, n, statistic)
+
+
+def paired_cv(loss: np.ndarray, base: np.ndarray, test_train: float) -> Paired:
+    """Compare paired values from cross-validation folds, whose training sets overlap: Nadeau
+    & Bengio's corrected resampled t-test (*Inference for the generalization error*, 2003).
+    The variance of the mean difference is (1/J + n_test/n_train) s² instead of s²/J; the
+    interval of the relative difference of means is the corrected t interval of the mean
+    difference over the baseline's mean."""
+    from scipy.stats import t as student_t
+
+    loss, base = np.asarray(loss, dtype=float), np.asarray(base, dtype=float)
+    keep = np.isfinite(loss) & np.isfinite(base)
+    loss, base = loss[keep], base[keep]
+    n = len(loss)
+    scale = float(np.mean(base)) if n else math.nan
+    if n < 2 or scale == 0:
+        return Paired(math.nan, math.nan, math.nan, math.nan, n, "mean")
+    difference = loss - base
+    mean = float(np.mean(difference))
+    se = math.sqrt((1.0 / n + test_train) * float(np.var(difference, ddof=1)))
+    if se == 0:
+        p = 1.0 if mean == 0 else 0.0
+        low = high = mean / scale
+    else:
+        p = float(2.0 * student_t.sf(abs(mean / se), n - 1))
+        half = float(student_t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * se
+        low, high = sorted(((mean - half) / scale, (mean + half) / scale))
+    return Paired(mean / scale, low, high, p, n, "mean")
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -70,6 +71,8 @@ class Dataset:
     summary: ClassVar[str]
     task: ClassVar[str] = "regression"  # or "classification"
     truth: ClassVar[bool] = True  # knows the true coefficients and a noise-free test target
+    # a fixed sample (real data): trials are cross-validation folds (`split`), not fresh draws
+    cross_validated: ClassVar[bool] = False
     parameters: ClassVar[dict[str, Param]] = {}
     shown: ClassVar[tuple[str, ...]] = ()
 
@@ -90,6 +93,34 @@ class Dataset:
         """Draw one trial's data from `rng` (the trial's own generator)."""
         raise NotImplementedError
 
+    @classmethod
+    def expand(cls, spec: dict[str, Any], where: str, base: Path | None = None) -> list[Dataset]:
+        """The datasets of a config entry of this kind: numeric parameters, a list being a grid
+        (one dataset per combination). Kinds with other parameters override this."""
+        allowed = cls.parameters
+        given = {k: v for k, v in spec.items() if k != "kind"}
+        unknown = sorted(set(given) - set(allowed), key=str)
+        if unknown:
+            raise LossbenchError(
+                f"{where}: {cls.kind} has no parameter {unknown[0]!r}; "
+                f"expected {', '.join(allowed)}"
+            )
+        grid = {k: v if isinstance(v, list) else [v] for k, v in given.items()}
+        for key, values in grid.items():
+            if not values:
+                raise LossbenchError(f"{where}.{key}: an empty list makes no dataset")
+            grid[key] = [allowed[key].check(f"{where}.{key}", v) for v in values]
+        shown = [k for k in allowed if k in cls.shown or len(grid.get(k, ())) > 1]
+        datasets = []
+        for combo in itertools.product(*grid.values()):
+            params = {k: p.default for k, p in allowed.items()}
+            params.update(zip(grid, combo, strict=True))
+            label = cls.kind + (
+                "(" + ", ".join(f"{k}={_format(params[k])}" for k in shown) + ")" if shown else ""
+            )
+            datasets.append(cls(params, label))
+        return datasets
+
 
 DATASETS: dict[str, type[Dataset]] = {}
 
@@ -100,10 +131,12 @@ def register(cls: type[Dataset]) -> type[Dataset]:
     return cls
 
 
-def expand(spec: dict[str, Any], where: str = "dataset") -> list[Dataset]:
+def expand(spec: dict[str, Any], where: str = "dataset", base: Path | None = None) -> list[Dataset]:
     """The datasets a config entry names: one per combination of its list-valued parameters.
 
-    `where` names the entry in error messages (e.g. "experiments[0].datasets[1]").
+    `where` names the entry in error messages (e.g. "experiments[0].datasets[1]"); `base` is
+    the directory relative paths in it are relative to (the config file's; default: the
+    working directory).
     """
     if not isinstance(spec, dict) or "kind" not in spec:
         raise LossbenchError(f"{where}: expected a mapping with a 'kind'; got {spec!r}")
@@ -113,34 +146,12 @@ def expand(spec: dict[str, Any], where: str = "dataset") -> list[Dataset]:
         raise LossbenchError(
             f"{where}.kind: unknown dataset {kind!r}; expected one of {', '.join(DATASETS)}"
         )
-    allowed = cls.parameters
-    given = {k: v for k, v in spec.items() if k != "kind"}
-    unknown = sorted(set(given) - set(allowed), key=str)
-    if unknown:
-        raise LossbenchError(
-            f"{where}: {kind} has no parameter {unknown[0]!r}; expected {', '.join(allowed)}"
-        )
-    grid = {k: v if isinstance(v, list) else [v] for k, v in given.items()}
-    for key, values in grid.items():
-        if not values:
-            raise LossbenchError(f"{where}.{key}: an empty list makes no dataset")
-        grid[key] = [allowed[key].check(f"{where}.{key}", v) for v in values]
-    shown = [k for k in allowed if k in cls.shown or len(grid.get(k, ())) > 1]
-    datasets = []
-    for combo in itertools.product(*grid.values()):
-        params = {
-            **{k: p.default for k, p in allowed.items()},
-            **dict(zip(grid, combo, strict=True)),
-        }
-        label = kind + (
-            "(" + ", ".join(f"{k}={_format(params[k])}" for k in shown) + ")" if shown else ""
-        )
-        datasets.append(cls(params, label))
-    return datasets
+    return cls.expand(spec, where, base)
 
 
 def _format(value: float | int) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
-from lossbench.experiments.datasets import synthetic  # noqa: E402, F401  (registers the kinds)
+# the built-in kinds register themselves on import
+from lossbench.experiments.datasets import observed, synthetic  # noqa: E402, F401

@@ -14,10 +14,18 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 from lossbench.experiments.fitting import fit
 from lossbench.experiments.kind import ExperimentKind, Task, register
-from lossbench.experiments.metrics import FIT, HIGHER_IS_BETTER, REGRESSION, headline, score
+from lossbench.experiments.metrics import (
+    FIT,
+    HIGHER_IS_BETTER,
+    METRICS,
+    REGRESSION,
+    headline,
+    score,
+)
 from lossbench.experiments.separation import separated
 
 __all__ = ["FitExperiment", "not_applicable"]
@@ -32,13 +40,50 @@ def not_applicable(loss, dataset) -> str:
     return ""
 
 
+class CrossValidation(BaseModel):
+    """Repeated K-fold cross-validation for data without ground truth."""
+
+    model_config = ConfigDict(extra="forbid")
+    folds: int = Field(5, ge=2)
+    repeats: PositiveInt = 10
+
+
 @register
 class FitExperiment(ExperimentKind):
     kind: Literal["fit"] = "fit"
+    # data without truth (tables, sklearn): each trial is one fold, the same for every loss
+    cv: CrossValidation = Field(default_factory=CrossValidation)
+    # the metric that decides which loss is better (default: coef_error on synthetic data,
+    # test_mae on real regression data, log_loss on classification)
+    score: str | None = None
+
+    @field_validator("score")
+    @classmethod
+    def _known_metric(cls, value: str | None) -> str | None:
+        if value is not None and value not in METRICS:
+            raise ValueError(f"unknown metric {value!r}; see `lossbench list metrics`")
+        return value
+
+    def tasks(self, losses, datasets, trials, seed, where):
+        units = []
+        for i, dataset in enumerate(datasets):
+            if not dataset.cross_validated:
+                units += super().tasks(losses, [dataset], trials, seed, where)
+            else:
+                dataset.check_folds(self.cv.folds, f"{where}.datasets[{i}]")
+                runs = self.cv.folds * self.cv.repeats
+                units += [Task(self, losses, dataset, t, seed) for t in range(runs)]
+        return units or super().tasks(losses, datasets, trials, seed, where)
+
+    def compared_metrics(self, frame: pd.DataFrame) -> list[str]:
+        return [self.score] if self.score else self.compared(frame)
 
     def run_task(self, task: Task) -> list[dict[str, Any]]:
         dataset, options = task.dataset, self.fit
-        sample = dataset.sample(task.rng())
+        if dataset.cross_validated:
+            sample = dataset.split(task.trial, self.cv.folds, task.seed)
+        else:
+            sample = dataset.sample(task.rng())
         model = "logistic" if dataset.task == "classification" else "linear"
         # separable labels: no finite maximum-likelihood fit, said once per trial
         split = model == "logistic" and separated(sample.X, sample.y)
@@ -69,6 +114,9 @@ class FitExperiment(ExperimentKind):
                 task.row(label, "objective", result.curve[i], x=i)
                 for i in _curve_points(len(result.curve))
             ]
+            if dataset.cross_validated:  # the fold's sizes, for the corrected resampled t-test
+                rows += [task.row(label, "n_train", float(len(sample.y))),
+                         task.row(label, "n_test", float(len(sample.y_test)))]  # fmt: skip
         return rows
 
     # -- reading -------------------------------------------------------------------------------
@@ -89,7 +137,7 @@ class FitExperiment(ExperimentKind):
     def render(cls, experiment: str, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[Any]:
         from rich.markup import escape
 
-        metric = cls.headline(frame)
+        metric = _decided_by(frame, comparisons) or cls.headline(frame)
         if metric is None:
             return []
         parts: list[Any] = [_table(experiment, frame, metric, comparisons)]
@@ -103,7 +151,7 @@ class FitExperiment(ExperimentKind):
         """One plain sentence per dataset and loss against the baseline, from its comparison:
         the verdict, the relative difference with its 95% interval, the Holm-adjusted p-value
         and the number of trials; an inconclusive one says what would settle it."""
-        metric = cls.headline(frame)
+        metric = _decided_by(frame, comparisons) or cls.headline(frame)
         rows = comparisons[comparisons["metric"] == metric] if len(comparisons) else comparisons
         family = len(rows)
         return [_sentence(row, family) for row in rows.itertuples()]
@@ -114,6 +162,11 @@ class FitExperiment(ExperimentKind):
         if metric is None:
             return {}
         return {cls.figure_name(experiment): _figure(experiment, frame, metric, palette)}
+
+
+def _decided_by(frame: pd.DataFrame, comparisons: pd.DataFrame) -> str | None:
+    """The metric the run compared losses on (the experiment's `score`), if it compared any."""
+    return str(comparisons["metric"].iloc[0]) if len(comparisons) else None
 
 
 def _percent(x: float) -> str:
@@ -144,6 +197,13 @@ def _sentence(row, family: int) -> str:
 
 
 def _what_settles_it(row, family: int) -> str:
+    if isinstance(row.note, str) and row.note.startswith("cross-validation"):
+        # the corrected variance has a floor, n_test / n_train · s², that repeats cannot lower
+        return "more data would settle it; more repeats of the same folds barely would"
+    return _more_trials(row, family)
+
+
+def _more_trials(row, family: int) -> str:
     # the exact two-sided Wilcoxon test cannot go below 2 / 2^n: with Holm over `family`
     # comparisons no verdict is possible before 2 / 2^n < alpha / family
     from lossbench.experiments.statistics import ALPHA
@@ -198,6 +258,9 @@ def _table(experiment: str, frame: pd.DataFrame, metric: str, comparisons: pd.Da
     notes = sorted({n for n in rows["note"] if isinstance(n, str) and n})
     if unstable:
         notes.append("* median [95% CI]: the mean is dominated by a few trials")
+    if "n_test" in set(frame["metric"]):
+        notes.append("intervals over cross-validation folds treat them as independent; the "
+                     "verdicts correct for their overlap")  # fmt: skip
     if notes:
         table.caption = escape("; ".join(notes))
     return table

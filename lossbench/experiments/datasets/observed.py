@@ -1,0 +1,272 @@
+"""Real data, with no ground truth: a user's table (``table``) and scikit-learn's bundled sets
+(``sklearn``). They are evaluated by repeated K-fold cross-validation: each trial is one fold
+(`Observed.split`), the same folds for every loss, stratified by class for classification.
+
+``{kind: table, path: data.csv, target: price, features: [a, b], task: auto, missing: error}``
+reads CSV, TSV or Parquet (pyarrow, the ``parquet`` extra) once, when the config is checked;
+`path` is relative to the config file's directory. `features` defaults to every numeric column
+but the target (others are left out and listed in a note); ``task: auto`` is classification
+when the target has exactly two distinct values (mapped to 0/1 in sorted order), regression
+otherwise; ``missing: drop`` drops incomplete rows (counted in a note) instead of refusing them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lossbench.errors import LossbenchError
+from lossbench.experiments.datasets import Dataset, Sample, register
+
+__all__ = ["Observed", "SklearnData", "Table"]
+
+TASKS = ("auto", "regression", "classification")
+
+
+class Observed(Dataset):
+    """Data held in memory (X, y) with no truth: trials are cross-validation folds."""
+
+    truth = False
+    cross_validated = True
+
+    def __init__(self, params: dict[str, Any], label: str, X: np.ndarray, y: np.ndarray,
+                 task: str, info: dict[str, Any] | None = None) -> None:  # fmt: skip
+        super().__init__(params, label)
+        self.X, self.y, self.task = X, y, task
+        self.info = info or {}  # provenance for run.json
+        self.notes: list[str] = []  # said once per run
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.label == self.label
+
+    def __hash__(self) -> int:
+        return hash(self.label)
+
+    def check_folds(self, folds: int, where: str) -> None:
+        """Refuse a split that cannot be made: fewer rows (or, stratified, members of a class)
+        than folds."""
+        if len(self.y) < folds:
+            raise LossbenchError(
+                f"{where}: {self.label} has {len(self.y)} rows, fewer than cv.folds = {folds}"
+            )
+        if self.task == "classification":
+            smallest = int(min(np.sum(self.y == 0), np.sum(self.y == 1)))
+            if smallest < folds:
+                raise LossbenchError(
+                    f"{where}: {self.label}'s smaller class has {smallest} rows, fewer than "
+                    f"cv.folds = {folds}"
+                )
+
+    def split(self, trial: int, folds: int, seed: int) -> Sample:
+        """Trial `trial` = fold `trial % folds` of repeat `trial // folds`: train on the other
+        folds, test on this one. A repeat's shuffle depends only on (seed, number of rows,
+        repeat): renaming the file or changing the unit of y keeps the folds."""
+        repeat, fold = divmod(trial, folds)
+        entropy = [seed, zlib.crc32(b"cross-validation"), len(self.y), repeat]
+        rng = np.random.default_rng(np.random.SeedSequence(entropy))
+        assignment = np.empty(len(self.y), dtype=np.int64)
+        groups = [np.arange(len(self.y))]
+        if self.task == "classification":  # stratified: each class dealt round the folds
+            groups = [np.flatnonzero(self.y == 0), np.flatnonzero(self.y == 1)]
+        offset = 0
+        for members in groups:
+            shuffled = rng.permutation(members)
+            assignment[shuffled] = (np.arange(len(shuffled)) + offset) % folds
+            offset += len(shuffled)
+        test = assignment == fold
+        return Sample(self.X[~test], self.y[~test], self.X[test], y_test=self.y[test])
+
+
+def _choose_task(y: np.ndarray, task: str, where: str, name: str) -> tuple[np.ndarray, str, dict]:
+    """(y as floats, the task, the label mapping) for a target column."""
+    values = np.unique(y)
+    if task == "auto":
+        task = "classification" if len(values) == 2 else "regression"
+    if task == "classification":
+        if len(values) != 2:
+            raise LossbenchError(
+                f"{where}: a classification target needs exactly two classes; {name} has "
+                f"{len(values)}" + (f" ({values[0]!r})" if len(values) == 1 else "")
+            )
+        mapping = {str(values[0]): 0, str(values[1]): 1}
+        return (y == values[1]).astype(np.float64), task, mapping
+    try:
+        y = y.astype(np.float64)
+    except (TypeError, ValueError):
+        raise LossbenchError(f"{where}: regression needs a numeric target; {name} is not") from None
+    if len(values) < 2:
+        raise LossbenchError(f"{where}: the target {name} is constant; nothing to predict")
+    return y, task, {}
+
+
+@register
+class Table(Observed):
+    kind = "table"
+    summary = "your own data: CSV, TSV or Parquet (path, target, features, task, missing)"
+    keys: ClassVar[tuple[str, ...]] = ("path", "target", "features", "task", "missing", "sha256")
+
+    @classmethod
+    def expand(cls, spec: dict[str, Any], where: str, base: Path | None = None) -> list[Dataset]:
+        given = {k: v for k, v in spec.items() if k != "kind"}
+        unknown = sorted(set(given) - set(cls.keys), key=str)
+        if unknown:
+            raise LossbenchError(
+                f"{where}: table has no parameter {unknown[0]!r}; expected {', '.join(cls.keys)}"
+            )
+        for key in ("path", "target"):
+            if not isinstance(given.get(key), str) or not given[key]:
+                raise LossbenchError(f"{where}.{key}: expected a {key} (text); got "
+                                     f"{given.get(key)!r}")  # fmt: skip
+        task, missing = given.get("task", "auto"), given.get("missing", "error")
+        if task not in TASKS:
+            raise LossbenchError(f"{where}.task: expected one of {', '.join(TASKS)}; got {task!r}")
+        if missing not in ("error", "drop"):
+            raise LossbenchError(f"{where}.missing: expected error or drop; got {missing!r}")
+        features = given.get("features")
+        if features is not None and (
+            not isinstance(features, list) or not all(isinstance(f, str) for f in features)
+        ):
+            raise LossbenchError(f"{where}.features: expected a list of column names; got "
+                                 f"{features!r}")  # fmt: skip
+        path = Path(given["path"]).expanduser()
+        if not path.is_absolute():
+            path = (base or Path.cwd()) / path
+        path = path.resolve()
+        spec["path"] = str(path)  # the resolved config reruns from anywhere
+        frame, digest = _read(path, f"{where}.path")
+        notes = []
+        if given.get("sha256") and given["sha256"] != digest:
+            notes.append(f"{path}: the file changed since the config was written "
+                         f"(sha256 {given['sha256'][:12]}… → {digest[:12]}…)")  # fmt: skip
+        spec["sha256"] = digest
+        target = given["target"]
+        if target not in frame.columns:
+            raise LossbenchError(
+                f"{where}.target: {path.name} has no column {target!r}; it has "
+                f"{', '.join(map(str, frame.columns))}"
+            )
+        X, y, left_out, dropped = _columns(frame, target, features, missing, where, path.name)
+        y, task, mapping = _choose_task(y, task, f"{where}.target", target)
+        if left_out:
+            notes.append(f"{path.name}: non-numeric columns left out: {', '.join(left_out)}")
+        if dropped:
+            notes.append(f"{path.name}: {dropped} rows with missing values dropped")
+        info = {
+            "path": str(path), "sha256": digest, "rows": len(y),
+            "columns": [str(c) for c in frame.columns], "target": target,
+            "features": [str(c) for c in (features or [])] or None, "task": task,
+            "classes": mapping or None, "rows_dropped": dropped,
+        }  # fmt: skip
+        dataset = cls({"path": str(path), "target": target}, f"table({path.name})", X, y, task,
+                      info)  # fmt: skip
+        dataset.notes = notes
+        return [dataset]
+
+
+def _read(path: Path, where: str):
+    import pandas as pd
+
+    if not path.is_file():
+        raise LossbenchError(f"{where}: no such file {path}")
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise LossbenchError(f"{where}: cannot read {path} ({error.strerror})") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                raise LossbenchError(
+                    f"{where}: reading Parquet needs pyarrow: pip install 'lossbench[parquet]'"
+                ) from None
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if suffix in (".tsv", ".tab") else ",")
+    except LossbenchError:
+        raise
+    except Exception as error:  # pandas raises many kinds for a bad file; all mean unreadable
+        message = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise LossbenchError(f"{where}: cannot read {path.name} as a table ({message})") from None
+    if frame.empty or len(frame.columns) < 2:
+        raise LossbenchError(f"{where}: {path.name} has no rows, or fewer than two columns")
+    return frame, digest
+
+
+def _columns(frame, target, features, missing, where, name):
+    """(X, y, non-numeric columns left out, rows dropped) from a DataFrame."""
+    import pandas as pd
+
+    if features is None:
+        others = [c for c in frame.columns if c != target]
+        numeric = [c for c in others if pd.api.types.is_numeric_dtype(frame[c])]
+        left_out = [str(c) for c in others if c not in numeric]
+    else:
+        absent = [f for f in features if f not in frame.columns]
+        if absent:
+            raise LossbenchError(f"{where}.features: {name} has no column {absent[0]!r}")
+        bad = [f for f in features if not pd.api.types.is_numeric_dtype(frame[f])]
+        if bad:
+            raise LossbenchError(
+                f"{where}.features: not numeric: {', '.join(bad)} (leave them out, or encode "
+                "them as numbers)"
+            )
+        if target in features:
+            raise LossbenchError(f"{where}.features: the target {target!r} cannot be a feature")
+        numeric, left_out = list(features), []
+    if not numeric:
+        raise LossbenchError(f"{where}: {name} has no numeric feature column")
+    used = frame[[*numeric, target]]
+    counts = used.isna().sum()
+    dropped = 0
+    if counts.any():
+        if missing != "drop":
+            listed = ", ".join(f"{c}: {n}" for c, n in counts.items() if n)
+            raise LossbenchError(
+                f"{where}: {name} has missing values ({listed}); add `missing: drop` to drop "
+                "those rows"
+            )
+        before = len(used)
+        used = used.dropna()
+        dropped = before - len(used)
+    X = used[numeric].to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(X)):
+        raise LossbenchError(f"{where}: {name} has infinite feature values")
+    return X, used[target].to_numpy(), left_out, dropped
+
+
+_SKLEARN = {"diabetes": "load_diabetes", "breast_cancer": "load_breast_cancer"}
+
+
+@register
+class SklearnData(Observed):
+    kind = "sklearn"
+    summary = "scikit-learn's bundled diabetes (regression) or breast_cancer (classification)"
+
+    @classmethod
+    def expand(cls, spec: dict[str, Any], where: str, base: Path | None = None) -> list[Dataset]:
+        unknown = sorted(set(spec) - {"kind", "name"}, key=str)
+        if unknown:
+            raise LossbenchError(f"{where}: sklearn has no parameter {unknown[0]!r}; "
+                                 "expected name")  # fmt: skip
+        name = spec.get("name")
+        if name not in _SKLEARN:
+            raise LossbenchError(f"{where}.name: expected one of {', '.join(_SKLEARN)}; "
+                                 f"got {name!r}")  # fmt: skip
+        try:
+            from sklearn import datasets
+        except ImportError:
+            raise LossbenchError(
+                f"{where}: the sklearn datasets need scikit-learn: pip install 'lossbench[peers]'"
+            ) from None
+        X, y = getattr(datasets, _SKLEARN[name])(return_X_y=True)
+        task = "classification" if name == "breast_cancer" else "regression"
+        info = {"sklearn": name, "rows": len(y), "features": X.shape[1], "task": task}
+        return [cls({"name": name}, f"sklearn({name})", X.astype(float), y.astype(float), task,
+                    info)]  # fmt: skip

@@ -1,0 +1,157 @@
+"""Your own data: table datasets, cross-validation, loss sweeps and user code beside a config."""
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from lossbench.cli import app
+from lossbench.experiments import statistics
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(args):
+    return runner.invoke(app, args, env={"COLUMNS": "200"})
+
+
+def _results_dir(output: str) -> Path:
+    return Path(output.strip().splitlines()[-1].removeprefix("results: "))
+
+
+def _table(tmp_path: Path, scale: float = 1.0, rows: int = 60, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((rows, 3))
+    y = (X @ np.array([1.0, -1.0, 0.5]) + 2.0 + rng.standard_t(2, rows)) * scale
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(city="x", price=y)
+    path = tmp_path / f"data{scale:g}.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _config(tmp_path: Path, data: Path, extra: str = "", losses: str = "[mse, huber]") -> Path:
+    path = tmp_path / f"{data.stem}.yaml"
+    path.write_text(
+        f"name: t\nseed: 1\nexperiments:\n  - name: mine\n    datasets: [{{kind: table, "
+        f"path: {data.name}, target: price{extra}}}]\n    losses: {losses}\n"
+        "    cv: {folds: 4, repeats: 5}\n"
+    )
+    return path
+
+
+def test_the_shipped_example_says_which_loss_and_how_sure():
+    result = _run(["run", str(ROOT / "configs" / "my-data.yaml"), "--out", "/tmp/lb-my-data"])
+    assert result.exit_code == 0, result.output
+    assert "stackloss: test_mae" in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("table(stackloss")]
+    assert len(lines) == 2 and all("60 trials" in line and "(Holm)" in line for line in lines)
+    assert all(re.search(r"(better|worse|equivalent|inconclusive)", line) for line in lines)
+    record = json.loads((_results_dir(result.output) / "run.json").read_text())
+    (data,) = record["data"]
+    assert data["rows"] == 21 and len(data["sha256"]) == 64 and data["target"] == "stack_loss"
+    assert data["columns"] == ["air_flow", "water_temp", "acid_conc", "stack_loss"]
+
+
+def test_a_target_in_other_units_gives_the_same_verdicts(tmp_path):
+    tables = []
+    for scale in (1.0, 1000.0):
+        result = _run(["run", str(_config(tmp_path, _table(tmp_path, scale))), "--out",
+                       str(tmp_path / f"out{scale:g}"), "--quiet"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        tables.append(pd.read_csv(_results_dir(result.output) / "comparisons.csv"))
+    one, thousand = tables
+    assert list(one["verdict"]) == list(thousand["verdict"])
+    np.testing.assert_allclose(thousand["estimate"], one["estimate"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(thousand["low"], one["low"], rtol=1e-6, atol=1e-9)
+
+
+def test_trials_are_folds_shared_by_every_loss_and_non_numeric_columns_are_said(tmp_path):
+    result = _run(["run", str(_config(tmp_path, _table(tmp_path))), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "non-numeric columns left out: city" in result.output
+    trials = pd.read_csv(_results_dir(result.output) / "trials.csv")
+    assert sorted(set(trials["trial"])) == list(range(20))  # 4 folds × 5 repeats
+    sizes = trials[trials["metric"] == "n_test"].pivot(
+        index="trial", columns="loss", values="value"
+    )
+    assert (sizes.nunique(axis=1) == 1).all()  # the same fold for every loss
+    assert set(trials["metric"]) >= {"test_mae", "test_rmse", "test_median_ae", "r2"}
+    assert trials.loc[trials["metric"] == "coef_error", "value"].isna().all()
+
+
+def test_loss_parameter_lists_are_grids(tmp_path):
+    config = _config(tmp_path, _table(tmp_path), losses="[mse, {name: huber, delta: [0.5, 2]}]")
+    result = _run(["run", str(config), "--out", str(tmp_path), "--quiet"])
+    assert result.exit_code == 0, result.output
+    losses = set(pd.read_csv(_results_dir(result.output) / "trials.csv")["loss"])
+    assert losses == {"mse", "huber(delta=0.5, scale=mad)", "huber(delta=2.0, scale=mad)"}
+
+
+def test_a_user_loss_beside_the_config_is_found(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # not the config's directory
+    (tmp_path / "mylosses.py").write_text(
+        "import numpy as np\n\n\ndef cubed(y_true, y_pred):\n"
+        "    return np.abs(y_true - y_pred) ** 3\n"
+    )
+    config = _config(tmp_path, _table(tmp_path), losses="[mse, 'mylosses:cubed']")
+    result = _run(["run", str(config), "--out", str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 0, result.output
+
+
+BAD = [
+    ("missing", None, r"no such file"),
+    ("empty", "", r"cannot read .* as a table|no rows"),
+    ("target", "a,b\n1,2\n3,4\n", r"target: .* has no column 'price'"),
+    ("feature", "a,b,price\n1,x,2\n3,y,4\n", r"features: not numeric: b"),
+    ("nan", "a,price\n1,2\n,4\n3,5\n4,6\n5,7\n", r"missing values \(a: 1\); add `missing: drop`"),
+    ("constant", "a,price\n1,2\n2,2\n3,2\n4,2\n5,2\n", r"the target price is constant"),
+    ("folds", "a,price\n1,2\n2,3\n3,1\n", r"3 rows, fewer than cv.folds = 4"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_tables_get_one_line_exit_2_and_nothing_written(tmp_path, name, text, message):
+    data = tmp_path / f"{name}.csv"
+    if text is not None:
+        data.write_text(text)
+    extra = ", features: [a, b]" if name == "feature" else ""
+    out = tmp_path / "out"
+    result = _run(["run", str(_config(tmp_path, data, extra)), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert re.search(message, result.output), result.output
+    assert not out.exists()
+
+
+def test_one_class_and_drop_missing(tmp_path):
+    data = tmp_path / "cls.csv"
+    data.write_text("a,price\n" + "".join(f"{i},{'yes'}\n" for i in range(8)))
+    config = _config(tmp_path, data, ", task: classification")
+    result = _run(["run", str(config), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "needs exactly two classes" in result.output
+    data.write_text("a,price\n" + "".join(f"{i},{'' if i == 3 else i % 2}\n" for i in range(12)))
+    config = _config(tmp_path, data, ", missing: drop", losses="[bce_logits, mse]")
+    result = _run(["run", str(config), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "1 rows with missing values dropped" in result.output
+
+
+def test_nadeau_bengio_by_hand():
+    loss = np.array([1.0, 1.2, 0.9, 1.1, 1.0])
+    base = np.array([1.1, 1.3, 1.0, 1.0, 1.2])
+    d = loss - base
+    se = math.sqrt((1 / 5 + 0.25) * np.var(d, ddof=1))
+    result = statistics.paired_cv(loss, base, test_train=0.25)
+    from scipy.stats import t
+
+    assert result.p == pytest.approx(2 * t.sf(abs(d.mean() / se), 4))
+    half = t.ppf(0.975, 4) * se / base.mean()
+    assert (result.low, result.high) == pytest.approx(
+        (d.mean() / base.mean() - half, d.mean() / base.mean() + half)
+    )
