@@ -141,7 +141,7 @@ class FitExperiment(ExperimentKind):
         if metric is None:
             return []
         parts: list[Any] = [_table(experiment, frame, metric, comparisons)]
-        lines = cls.verdicts(frame, comparisons)
+        lines = cls.verdicts(frame, comparisons) + _sweeps(frame, metric)
         if lines:
             parts.append(escape("\n".join(lines)))
         return parts
@@ -162,6 +162,25 @@ class FitExperiment(ExperimentKind):
         if metric is None:
             return {}
         return {cls.figure_name(experiment): _figure(experiment, frame, metric, palette)}
+
+
+def _sweeps(frame: pd.DataFrame, metric: str) -> list[str]:
+    """For a loss swept over a parameter grid, per dataset: the best value with its interval
+    (its comparisons with the baseline are in the verdicts)."""
+    rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
+    family = rows["loss"].str.extract(r"^([^(]+)\(", expand=False)
+    lines = []
+    higher = metric in HIGHER_IS_BETTER
+    for (dataset, name), group in rows.groupby([rows["dataset"], family], sort=False):
+        if group["loss"].nunique() < 2:
+            continue
+        best = group.loc[group["mean"].idxmax() if higher else group["mean"].idxmin()]
+        lines.append(
+            f"{dataset}: of {group['loss'].nunique()} {name} settings, {best['loss']} has the "
+            f"best mean {metric}: {_estimate(best)} (the verdicts above say which differences "
+            "are real)"
+        )
+    return lines
 
 
 def _decided_by(frame: pd.DataFrame, comparisons: pd.DataFrame) -> str | None:
