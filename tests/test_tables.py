@@ -158,3 +158,35 @@ def test_nadeau_bengio_by_hand():
     assert (result.low, result.high) == pytest.approx(
         (d.mean() / base.mean() - half, d.mean() / base.mean() + half)
     )
+
+
+def test_a_changed_file_is_said_on_rerun_and_quick_shrinks_the_folds(tmp_path):
+    data = _table(tmp_path)
+    first = _run(["run", str(_config(tmp_path, data)), "--out", str(tmp_path / "a"), "--quick"])
+    assert first.exit_code == 0, first.output
+    stored = _results_dir(first.output) / "config.yaml"
+    assert len(set(pd.read_csv(stored.parent / "trials.csv")["trial"])) == 4  # 4 folds × 1
+    data.write_text(data.read_text().replace("x", "z"))
+    again = _run(["run", str(stored), "--out", str(tmp_path / "b"), "--quick"])
+    assert again.exit_code == 0, again.output
+    assert "the file changed since the config was written" in again.output
+
+
+def test_sklearn_datasets(tmp_path):
+    config = tmp_path / "sk.yaml"
+    config.write_text(
+        "name: sk\nexperiments:\n  - name: d\n    datasets: [{kind: sklearn, name: diabetes},"
+        " {kind: sklearn, name: breast_cancer}]\n    losses: [mse, huber]\n"
+        "    cv: {folds: 3, repeats: 1}\n"
+    )
+    result = _run(["run", str(config), "--out", str(tmp_path), "--quiet"])
+    assert result.exit_code == 0, result.output
+    trials = pd.read_csv(_results_dir(result.output) / "trials.csv")
+    separated = trials[(trials["dataset"] == "sklearn(breast_cancer)")
+                       & (trials["metric"] == "separated")]  # fmt: skip
+    assert (separated["value"] == 1).all()  # all 30 features: separable
+    assert (
+        trials[(trials["dataset"] == "sklearn(diabetes)") & (trials["metric"] == "r2")]["value"]
+        .between(0.3, 0.7)
+        .all()
+    )

@@ -25,6 +25,8 @@ from lossbench.experiments.datasets import Dataset, Sample, register
 __all__ = ["Observed", "SklearnData", "Table"]
 
 TASKS = ("auto", "regression", "classification")
+# (path, sha256 now) -> the sha256 a config expected: a config is checked more than once per run
+_CHANGED: dict[tuple[str, str], str] = {}
 
 
 class Observed(Dataset):
@@ -140,9 +142,12 @@ class Table(Observed):
         frame, digest = _read(path, f"{where}.path")
         notes = []
         if given.get("sha256") and given["sha256"] != digest:
+            _CHANGED[(str(path), digest)] = given["sha256"]
+        written = _CHANGED.get((str(path), digest))  # also when this spec was checked before
+        if written:
             notes.append(f"{path}: the file changed since the config was written "
-                         f"(sha256 {given['sha256'][:12]}… → {digest[:12]}…)")  # fmt: skip
-        spec["sha256"] = digest
+                         f"(sha256 {written[:12]}… → {digest[:12]}…)")  # fmt: skip
+        spec["sha256"] = digest  # the resolved config records the data it ran on
         target = given["target"]
         if target not in frame.columns:
             raise LossbenchError(

@@ -75,6 +75,11 @@ class FitExperiment(ExperimentKind):
                 units += [Task(self, losses, dataset, t, seed) for t in range(runs)]
         return units or super().tasks(losses, datasets, trials, seed, where)
 
+    def quick(self) -> FitExperiment:
+        small = super().quick()
+        small.cv.repeats = 1  # cross-validated data: one pass over the folds
+        return small
+
     def compared_metrics(self, frame: pd.DataFrame) -> list[str]:
         return [self.score] if self.score else self.compared(frame)
 
