@@ -352,7 +352,8 @@ def compare(
         typer.Option(help="Slower only when the ratio exceeds 1 + threshold (and significant)."),
     ] = 0.10,
     alpha: Annotated[
-        float, typer.Option(help="Significance level of the Mann-Whitney U test.")
+        float,
+        typer.Option(help="Significance level of the Mann-Whitney U test on process means."),
     ] = 0.002,
     normalize: Annotated[
         bool,
@@ -369,6 +370,12 @@ def compare(
     ] = False,
     fail_on_quality: Annotated[
         bool, typer.Option("--fail-on-quality", help="Exit 1 when a quality result changed.")
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Also fail on a slower benchmark whose processes disagree by > 5%."
+        ),
     ] = False,
     out_dir: Annotated[Path, typer.Option("--out", help="Where the newest runs are.")] = Path(
         "results"
@@ -387,50 +394,45 @@ def compare(
             if len(runs) < 2:
                 raise LossbenchError(f"compare needs two runs under {out_dir}/; found {len(runs)}")
             base, new = runs[-2], runs[-1]
-        a, b = cmp.load(base), cmp.load(new)
-        timings = cmp.compare_timings(a, b, threshold=threshold, alpha=alpha, normalize=normalize)
-        quality = cmp.compare_quality(a, b)
-        common = (timings["verdict"] != "missing").sum() if len(timings) else 0
-        if common == 0 and not len(quality):
-            raise LossbenchError(f"{base} and {new} have no benchmark or result in common")
-        notes = [f"comparing {base} → {new}"]
-        differences = cmp.host_differences(a, b)
-        comparable = normalize or not differences
-        if differences:
-            notes.append("the machines differ: " + "; ".join(differences))
-            if not normalize:
-                notes.append("timing verdicts are not comparable across machines (use --normalize)")
+        found = cmp.report(
+            base, new, threshold=threshold, alpha=alpha, normalize=normalize, strict=strict
+        )
         if output_format is Format.json:
-            text = cmp.to_json(timings)
+            text = found.to_json()
         elif output_format is Format.markdown:
-            text = cmp.markdown(timings, quality, notes)
+            text = found.markdown()
         else:
             text = None
-            for note in notes:
-                out.print(escape(note), soft_wrap=True)
-            for _, row in timings.iterrows():
-                colour = {"slower": "red", "faster": "green"}.get(row["verdict"], "default")
-                out.print(
-                    f"[{colour}]{escape(row['benchmark'])}: {escape(cmp.describe(row))}[/]",
-                    soft_wrap=True,
-                )
-            if len(timings):
-                out.print(cmp.summary_line(timings))
-            if len(quality):
-                header, *changed = cmp.quality_lines(quality)
-                out.print(header)
-                for line in changed:
-                    out.print(escape(f"  {line}"), soft_wrap=True)
+            _print_compare(found)
         if text is not None:
             out.print(text, markup=False, highlight=False, soft_wrap=True)
         if output is not None:
-            results.write_atomic(
-                output, text if text is not None else cmp.markdown(timings, quality, notes)
-            )
-        regressed = comparable and (timings["verdict"] == "slower").any() if len(timings) else False
-        quality_changed = bool(len(quality) and quality["changed"].any())
-        if not no_fail and (regressed or (fail_on_quality and quality_changed)):
-            raise typer.Exit(code=1)
+            try:
+                results.write_atomic(output, text if text is not None else found.markdown())
+            except OSError as error:
+                message = f"--output {output}: cannot write ({error.strerror})"
+                raise LossbenchError(message) from None
+        code = found.exit_code(no_fail=no_fail, fail_on_quality=fail_on_quality)
+        if code:
+            raise typer.Exit(code=code)
+
+
+def _print_compare(found) -> None:
+    from lossbench.results import compare as cmp
+
+    for note in found.notes:
+        out.print(escape(note), soft_wrap=True)
+    for _, row in found.timings.iterrows():
+        colour = {"slower": "red", "faster": "green"}.get(row["verdict"], "default")
+        line = f"{row['benchmark']}: {cmp.describe(row)}"
+        out.print(f"[{colour}]{escape(line)}[/]", soft_wrap=True)
+    if len(found.timings):
+        out.print(cmp.summary_line(found.timings))
+    if len(found.quality):
+        header, *changed = cmp.quality_lines(found.quality)
+        out.print(header)
+        for line in changed:
+            out.print(escape(f"  {line}"), soft_wrap=True)
 
 
 def main() -> None:

@@ -13,8 +13,9 @@ from lossbench.results import compare
 runner = CliRunner()
 
 
-def _suite(path, benchmarks, seed, processes=3, values=5):
-    """A pyperf suite: for each name, processes × values draws of N(mean, (2% of mean)²)."""
+def _suite(path, benchmarks, seed, processes=8, values=3):
+    """A pyperf suite: for each name, processes × values draws of N(mean, (2% of mean)²)
+    (8 processes: the exact test on process means needs 7 per side to reach alpha 0.002)."""
     rng = np.random.default_rng(seed)
     built = []
     for name, mean in benchmarks.items():
@@ -85,18 +86,55 @@ def _load(path):
 
 
 def test_unequal_sample_sizes_work(tmp_path):
-    base = _suite(tmp_path / "base.json", {"k": 1e-3}, 1, processes=2, values=3)
-    new = _suite(tmp_path / "new.json", {"k": 1.5e-3}, 2, processes=7, values=4)
+    base = _suite(tmp_path / "base.json", {"k": 1e-3}, 1, processes=7, values=3)
+    new = _suite(tmp_path / "new.json", {"k": 1.5e-3}, 2, processes=10, values=4)
     result = runner.invoke(app, ["compare", str(base), str(new), "--format", "json"])
     assert result.exit_code == 1, result.output
     (row,) = json.loads(result.output)
-    assert (row["base_values"], row["new_values"], row["verdict"]) == (6, 28, "slower")
+    assert (row["base_processes"], row["new_processes"], row["verdict"]) == (7, 10, "slower")
 
 
-def test_small_samples_fall_back_to_complete_separation(tmp_path):
+def test_too_few_processes_is_inconclusive_and_says_how_many(tmp_path):
     result = _compare(tmp_path, {"k": 1e-3}, {"k": 1.3e-3}, processes=1, values=3)
     (row,) = json.loads(result.output)
-    assert row["test"] == "separation" and row["verdict"] == "slower" and result.exit_code == 1
+    assert row["verdict"] == "inconclusive" and result.exit_code == 0
+    assert row["needed_processes"] == 7  # 2 / C(14, 7) < 0.002 < 2 / C(12, 6)
+    table = runner.invoke(app, ["compare", str(tmp_path / "base.json"), str(tmp_path / "new.json")])
+    assert "the test needs ≥ 7 per side" in table.output
+
+
+def test_values_of_one_process_are_not_independent_samples(tmp_path):
+    # 4% between processes, 0.5% within: pooled values would call these different
+    rng = np.random.default_rng(5)
+
+    def suite(path):
+        runs = [
+            pyperf.Run(list(1e-3 * (1 + rng.normal(0, 0.04)) * (1 + rng.normal(0, 0.005, 3))),
+                       metadata={"name": "k", "loops": 1}, collect_metadata=False)
+            for _ in range(10)
+        ]  # fmt: skip
+        pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(path), replace=True)
+        return compare.Side(path, pyperf.BenchmarkSuite.load(str(path)), None, {})
+
+    flagged = sum(
+        compare.compare_timings(suite(tmp_path / "a.json"), suite(tmp_path / "b.json"),
+                                threshold=0.02)["verdict"].iloc[0] == "slower"
+        for _ in range(40)
+    )  # fmt: skip
+    assert flagged <= 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--threshold", "nan"], "--threshold must be a finite number"),
+     (["--alpha", "1.5"], "--alpha must be in"),
+     (["--output", "/nonexistent/dir/report.md"], "cannot write")],
+)  # fmt: skip
+def test_bad_options_exit_2_with_one_line(tmp_path, args, message):
+    result = _compare(tmp_path, {"k": 1e-3}, {"k": 1e-3})
+    base, new = str(tmp_path / "base.json"), str(tmp_path / "new.json")
+    result = runner.invoke(app, ["compare", base, new, *args])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 
 def test_a_benchmark_in_only_one_file_is_missing(tmp_path):
@@ -141,7 +179,7 @@ def test_markdown_and_output_file(tmp_path):
     assert result.exit_code == 1
     text = report.read_text()
     assert text.startswith("## lossbench compare") and "| `k` |" in text and "slower" in text
-    assert "1 slower, 0 faster, 0 same, 0 missing" in text
+    assert "1 slower, 0 faster, 0 same, 0 inconclusive, 0 missing" in text
 
 
 def test_two_real_quick_timing_runs_compare_benchmark_by_benchmark(tmp_path):
@@ -160,7 +198,8 @@ def test_two_real_quick_timing_runs_compare_benchmark_by_benchmark(tmp_path):
     )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert len(rows) == 7 and {r["verdict"] for r in rows} <= {"slower", "faster", "same"}
+    # 2 processes a side: too few for the test, so every verdict is inconclusive, said so
+    assert len(rows) == 7 and {r["verdict"] for r in rows} == {"inconclusive"}
     assert all(r["base_median_s"] > 0 and r["new_median_s"] > 0 for r in rows)
     normalized = runner.invoke(
         app,
@@ -220,7 +259,7 @@ def test_different_machines_are_said_and_do_not_fail_without_normalize(tmp_path)
                 metadata={"name": "k", "loops": 1, "cpu_model_name": cpu},
                 collect_metadata=False,
             )
-            for _ in range(3)
+            for _ in range(8)
         ]
         pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(path), replace=True)
         return str(path)

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pyperf
 import pytest
 from typer.testing import CliRunner
@@ -50,13 +51,18 @@ def test_a_small_timing_run_through_real_pyperf_workers(tmp_path):
         assert len(runs) == 2 and all(len(run.values) == 2 for run in runs)
         assert benchmark.get_metadata()["loops"] == 1
     table = outcome.timings
-    assert list(table.columns) == CONTRACT
+    assert list(table.columns) == [*CONTRACT, "process_cv", "unstable"]
+    # the between-process variation, by hand from pyperf's runs, and the unstable flag
+    first = suite.get_benchmark(table["benchmark"].iloc[0])
+    means = [np.mean(run.values) for run in first.get_runs() if run.values]
+    assert table["process_cv"].iloc[0] == pytest.approx(np.std(means, ddof=1) / np.mean(means))
+    assert (table["unstable"] == ((table["process_cv"] > 0.05) | (table["roofline"] > 1.05))).all()
     kernels = table[table["loss"] != "probe"]
     assert ((kernels["roofline"] > 0) & (kernels["roofline"] <= 1.5)).all(), kernels
     assert table[table["loss"] == "probe"]["roofline"].isna().all()
     assert (table["ns_per_element"] > 0).all() and (table["gb_per_s"] > 0).all()
     stored = (outcome.path / results.TIMINGS).read_text().splitlines()[0]
-    assert stored == ",".join(CONTRACT)
+    assert stored == ",".join([*CONTRACT, "process_cv", "unstable"])
     record = json.loads((outcome.path / results.RUN).read_text())
     assert record["timing"] == "done" and record["experiments_total"] == 0
     suite_file = str(outcome.path / results.PYPERF)

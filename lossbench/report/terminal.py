@@ -116,7 +116,11 @@ def render_timings(timings: pd.DataFrame) -> list[Table | str]:
                 speedup = f"{by.loc['numpy', 'median_s'] / by.loc['fused', 'median_s']:.1f}×"
             if "fused" in by.index and not math.isnan(by.loc["fused", "roofline"]):
                 roof = f"{by.loc['fused', 'roofline']:.0%}"
+                if bool(by.loc["fused"].get("unstable", False)):
+                    roof += " !"  # processes disagree, or above the floor: not to be trusted
             table.add_row(escape(loss), op, *cols, speedup, roof)
+        if "unstable" in cells and cells["unstable"].fillna(False).astype(bool).any():
+            table.caption = "! unstable: worker processes disagree by > 5%, or above the floor"
         parts.append(table)
     lines = timing_verdicts(timings)
     if lines:

@@ -185,8 +185,10 @@ def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | Non
 
 
 def table(suite_path: Path) -> pd.DataFrame:
-    """The suite as ``timings.csv``: one row per benchmark, with ns per element, GB/s and the
-    roofline (the matching probe's time over the kernel's; NaN for the probes themselves)."""
+    """The suite as ``timings.csv``: one row per benchmark, with ns per element, GB/s, the
+    roofline (the matching probe's time over the kernel's; NaN for the probes themselves), the
+    between-process coefficient of variation and ``unstable`` (that above 5%, or a roofline
+    above 1.05)."""
     import pyperf
 
     rows = []
@@ -196,17 +198,33 @@ def table(suite_path: Path) -> pd.DataFrame:
         values = benchmark.get_values()
         median = benchmark.median()
         moved = _ARRAYS_MOVED[op] * n * np.dtype(dtype).itemsize
+        processes = [np.asarray(r.values) for r in benchmark.get_runs() if r.values]
         rows.append({
             "benchmark": name, "loss": loss, "op": op, "impl": impl, "dtype": dtype, "n": n,
             "median_s": median, "mean_s": benchmark.mean(),
             "stdev_s": benchmark.stdev() if len(values) > 1 else math.nan, "values": len(values),
             "ns_per_element": median / n * 1e9, "gb_per_s": moved / median / 1e9,
+            "process_cv": between_cv(processes),
         })  # fmt: skip
-    frame = pd.DataFrame(rows, columns=COLUMNS[:-1])
+    frame = pd.DataFrame(rows, columns=[*COLUMNS[:-1], "process_cv"])
     floors = frame[frame["loss"] == matrix.PROBE].set_index(["op", "dtype", "n"])["median_s"]
     frame["roofline"] = [
         floors.get((_FLOOR[row.op], row.dtype, row.n), math.nan) / row.median_s
         if row.loss != matrix.PROBE else math.nan
         for row in frame.itertuples()
     ]  # fmt: skip
-    return frame[COLUMNS]
+    # not to be trusted alone: processes disagree, or faster than the memory floor allows
+    frame["unstable"] = (frame["process_cv"] > UNSTABLE_CV) | (frame["roofline"] > 1.05)
+    return frame[[*COLUMNS, "process_cv", "unstable"]]
+
+
+UNSTABLE_CV = 0.05  # between-process variation above which a timing is not trusted alone
+
+
+def between_cv(processes: list[np.ndarray]) -> float:
+    """Coefficient of variation of the per-process means (NaN with fewer than 2 processes):
+    how much pyperf's worker processes disagree."""
+    if len(processes) < 2:
+        return math.nan
+    means = np.array([values.mean() for values in processes])
+    return float(np.std(means, ddof=1) / np.mean(means))
