@@ -8,6 +8,7 @@ Datasets and losses are checked by `lossbench.experiments.tasks`, with the same 
 from __future__ import annotations
 
 import copy
+import functools
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -96,13 +97,18 @@ def _as_kind(item: Any) -> Any:
         return item  # pydantic says what is wrong with it
     from lossbench.experiments.kind import KINDS
 
-    names = tuple(KINDS)
-    chooser = create_model(
+    kind = _kind_chooser(tuple(KINDS)).model_validate(item).kind
+    return KINDS[kind].model_validate(item)
+
+
+@functools.lru_cache(maxsize=8)
+def _kind_chooser(names: tuple[str, ...]) -> type[BaseModel]:
+    """A model of just `kind`, so that an unknown kind is refused at `experiments[i].kind` with
+    the registered names (made once per set of kinds)."""
+    return create_model(
         "ExperimentKindName", __config__=ConfigDict(extra="ignore"),
         kind=(Literal[names], "fit"),  # type: ignore[valid-type]
     )  # fmt: skip
-    kind = chooser.model_validate(item).kind
-    return KINDS[kind].model_validate(item)
 
 
 class PyperfOptions(_Strict):
