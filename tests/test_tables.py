@@ -87,8 +87,9 @@ def test_trials_are_folds_shared_by_every_loss_and_non_numeric_columns_are_said(
 
 def test_loss_parameter_lists_are_grids(tmp_path):
     config = _config(tmp_path, _table(tmp_path), losses="[mse, {name: huber, delta: [0.5, 2]}]")
-    result = _run(["run", str(config), "--out", str(tmp_path)])
+    result = _run(["run", str(config), "--out", str(tmp_path), "--report"])
     assert result.exit_code == 0, result.output
+    assert (_results_dir(result.output) / "plots" / "fit-mine-sweep.png").stat().st_size > 5000
     losses = set(pd.read_csv(_results_dir(result.output) / "trials.csv")["loss"])
     assert losses == {"mse", "huber(delta=0.5, scale=mad)", "huber(delta=2.0, scale=mad)"}
     assert re.search(

@@ -10,6 +10,7 @@ loss, and a verdict per dataset compares each loss with the experiment's first.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Literal
 
 import numpy as np
@@ -166,7 +167,11 @@ class FitExperiment(ExperimentKind):
         metric = cls.headline(frame)
         if metric is None:
             return {}
-        return {cls.figure_name(experiment): _figure(experiment, frame, metric, palette)}
+        out = {cls.figure_name(experiment): _figure(experiment, frame, metric, palette)}
+        sweep = _sweep_figure(experiment, frame, metric)
+        if sweep is not None:
+            out[cls.figure_name(experiment, "sweep")] = sweep
+        return out
 
 
 def _sweeps(frame: pd.DataFrame, metric: str) -> list[str]:
@@ -331,4 +336,44 @@ def _figure(experiment: str, frame: pd.DataFrame, metric: str, palette):
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
+    return figure
+
+
+def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
+    """For each loss swept over a parameter: the metric's mean with its 95% interval against
+    the parameter, a line per dataset (None when nothing was swept)."""
+    from lossbench import losses
+    from lossbench.errors import LossbenchError
+    from lossbench.report.plots import new_figure
+
+    rows = frame[(frame["metric"] == metric) & frame["mean"].notna()].copy()
+    swept = {}
+    for label in dict.fromkeys(rows["loss"]):
+        try:
+            loss = losses.get(label)
+        except LossbenchError:  # a user loss: not drawn
+            continue
+        swept.setdefault(loss.name, []).append((label, loss.params))
+    swept = {name: members for name, members in swept.items() if len(members) > 1}
+    if not swept:
+        return None
+    figure, axes = new_figure(5.5 * len(swept), 4.4, columns=len(swept))
+    for ax, (name, members) in zip(axes, swept.items(), strict=True):
+        varying = [k for k in members[0][1] if len({str(p[k]) for _, p in members}) > 1]
+        parameter = varying[0] if varying else next(iter(members[0][1]), "setting")
+        for dataset, mine in rows[rows["loss"].isin([m[0] for m in members])].groupby(
+            "dataset", sort=False
+        ):
+            values = {label: params.get(parameter) for label, params in members}
+            mine = mine.assign(at=mine["loss"].map(values)).sort_values("at")
+            error = np.vstack([mine["mean"] - mine["ci_low"], mine["ci_high"] - mine["mean"]])
+            ax.errorbar(mine["at"], mine["mean"], yerr=np.nan_to_num(error), marker="o",
+                        capsize=4, label=dataset)  # fmt: skip
+        scale = re.search(r"scale=(\w+)", members[0][0])
+        unit = f" (units of the residual scale: {scale.group(1)})" if scale else ""
+        ax.set(title=f"{name}: {metric} against {parameter}", xlabel=f"{parameter}{unit}",
+               ylabel=f"{metric}, mean with 95% CI")  # fmt: skip
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle(f"{experiment}: swept loss parameters", fontsize=13)
     return figure
