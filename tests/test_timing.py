@@ -164,3 +164,22 @@ def test_explicit_loops_are_used_for_every_benchmark(tmp_path, monkeypatch):
     suite = pyperf.BenchmarkSuite.load(str(outcome.path / results.PYPERF))
     assert not seen  # no calibration
     assert {b.get_metadata()["inner_loops"] for b in suite.get_benchmarks()} == {7}
+
+
+def test_timing_survives_a_temporary_directory_on_another_filesystem(tmp_path, monkeypatch):
+    import os
+    import tempfile
+    from pathlib import Path
+
+    other = Path("/dev/shm")
+    if not other.is_dir() or os.stat(other).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on another filesystem than the test's directory")
+    monkeypatch.setattr(tempfile, "tempdir", str(other))  # pyperf's work files land there
+    config = config_module.validate({
+        "experiments": [],
+        "timing": {"losses": ["mse"], "ops": ["value"], "impls": ["numpy"], "sizes": [500],
+                   "pyperf": {"processes": 1, "values": 1}},
+    })  # fmt: skip
+    outcome = runner.execute(config, tmp_path, only="timing")
+    assert outcome.status == "complete" and (outcome.path / results.PYPERF).is_file()
+    assert not list(outcome.path.glob(".*"))  # no partial copy left behind

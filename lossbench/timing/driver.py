@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -180,7 +181,11 @@ def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | Non
             process.kill()
             process.wait()
             raise
-        os.replace(suite, output)
+        # copy beside the target, then rename: $TMPDIR is often another filesystem (tmpfs),
+        # where a rename across devices fails
+        partial = output.with_name(f".{output.name}.partial")
+        shutil.copyfile(suite, partial)
+        os.replace(partial, output)
     return output
 
 
