@@ -293,7 +293,10 @@ def show(run_dir: RunArgument = None, out_dir: RunsOption = Path("results")) -> 
         out.print(f"run {record.get('id', path.name)} ({status}, started {record.get('started')})")
         if status != "complete":
             done, total = record.get("experiments_finished"), record.get("experiments_total")
-            out.print(f"[yellow]{status}: {done} of {total} experiments finished[/]")
+            if done is None:  # never finished: killed, or still running elsewhere
+                out.print(f"[yellow]{status}: no finished experiment recorded[/]")
+            else:
+                out.print(f"[yellow]{status}: {done} of {total} experiments finished[/]")
         for part in [*report.render(summary, comparisons), *report.render_timings(timings)]:
             out.print(part)
             out.print()

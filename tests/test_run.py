@@ -326,3 +326,13 @@ def test_help_is_fast_and_imports_nothing_heavy():
         [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}
     )
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_show_of_a_run_that_stopped_before_any_result(tmp_path):
+    run_dir = tmp_path / "20260101-000000-killed"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text('{"id": "killed", "status": "running"}')
+    result = _run(["show", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert "no finished experiment recorded" in result.output
+    assert result.output.strip().splitlines()[-1] == f"results: {run_dir}"

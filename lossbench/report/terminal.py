@@ -45,6 +45,8 @@ def kind_of(frame: pd.DataFrame) -> type[ExperimentKind] | None:
 def render(summary: pd.DataFrame, comparisons: pd.DataFrame | None = None) -> list[Table | str]:
     """Per experiment what its kind renders: tables, and for fits a verdict per comparison."""
     parts: list[Table | str] = []
+    if summary is None or "experiment" not in summary:  # a run stopped before any result
+        return parts
     for experiment, frame in summary.groupby("experiment", sort=False):
         kind = kind_of(frame)
         if kind is not None:
