@@ -112,10 +112,7 @@ def _datasets_table() -> Table:
     for column in ("kind", "parameters (defaults)", "what it is"):
         table.add_column(column)
     for kind, cls in DATASETS.items():
-        own = [k for k in cls.parameters if k in cls.shown]
-        ordered = [*own, *(k for k in cls.parameters if k not in own)]
-        params = ", ".join(f"{k}={cls.parameters[k].default}" for k in ordered)
-        table.add_row(kind, escape(params), escape(cls.summary))
+        table.add_row(kind, escape(cls.described_parameters()), escape(cls.summary))
     return table
 
 

@@ -94,6 +94,13 @@ class Dataset:
         raise NotImplementedError
 
     @classmethod
+    def described_parameters(cls) -> str:
+        """The parameters with their defaults, for `lossbench list datasets`."""
+        own = [k for k in cls.parameters if k in cls.shown]
+        ordered = [*own, *(k for k in cls.parameters if k not in own)]
+        return ", ".join(f"{k}={cls.parameters[k].default}" for k in ordered)
+
+    @classmethod
     def expand(cls, spec: dict[str, Any], where: str, base: Path | None = None) -> list[Dataset]:
         """The datasets of a config entry of this kind: numeric parameters, a list being a grid
         (one dataset per combination). Kinds with other parameters override this."""
@@ -154,4 +161,4 @@ def _format(value: float | int) -> str:
 
 
 # the built-in kinds register themselves on import
-from lossbench.experiments.datasets import observed, synthetic  # noqa: E402, F401
+from lossbench.experiments.datasets import synthetic, observed  # noqa: E402, F401, I001

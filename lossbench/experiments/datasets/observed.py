@@ -112,6 +112,10 @@ class Table(Observed):
     keys: ClassVar[tuple[str, ...]] = ("path", "target", "features", "task", "missing", "sha256")
 
     @classmethod
+    def described_parameters(cls) -> str:
+        return "path, target, features=every numeric column, task=auto, missing=error"
+
+    @classmethod
     def expand(cls, spec: dict[str, Any], where: str, base: Path | None = None) -> list[Dataset]:
         given = {k: v for k, v in spec.items() if k != "kind"}
         unknown = sorted(set(given) - set(cls.keys), key=str)
@@ -253,6 +257,10 @@ _SKLEARN = {"diabetes": "load_diabetes", "breast_cancer": "load_breast_cancer"}
 class SklearnData(Observed):
     kind = "sklearn"
     summary = "scikit-learn's bundled diabetes (regression) or breast_cancer (classification)"
+
+    @classmethod
+    def described_parameters(cls) -> str:
+        return f"name: {' | '.join(_SKLEARN)}"
 
     @classmethod
     def expand(cls, spec: dict[str, Any], where: str, base: Path | None = None) -> list[Dataset]:
