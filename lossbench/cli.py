@@ -232,6 +232,8 @@ def run(
             for part in [*tables, *report.render_timings(outcome.timings)]:
                 out.print(part)
                 out.print()
+        if not quiet:
+            _print_answer(outcome.comparisons)
         for note in outcome.notes or []:
             err.print(escape(note), soft_wrap=True, highlight=False)
         if with_report:
@@ -240,6 +242,17 @@ def run(
             page, _ = write_report(outcome.path)
             out.print(f"report: {page}", highlight=False, soft_wrap=True, markup=False)
         _results_line(outcome.path)
+
+
+def _print_answer(comparisons) -> None:
+    """The answer block, just above the last line: which loss to use, per dataset."""
+    from lossbench.report.answer import answer
+
+    lines = answer(comparisons)
+    if lines:
+        out.print("[bold]What to use[/] (paired comparisons with the first loss):")
+        for line in lines:
+            out.print(escape(f"  {line}"), soft_wrap=True, highlight=False)
 
 
 def _results_line(path: Path) -> None:
@@ -297,6 +310,7 @@ def show(run_dir: RunArgument = None, out_dir: RunsOption = Path("results")) -> 
         for part in [*report.render(summary, comparisons), *report.render_timings(timings)]:
             out.print(part)
             out.print()
+        _print_answer(comparisons)
         _results_line(path)
 
 

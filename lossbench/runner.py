@@ -19,6 +19,7 @@ from lossbench import config as config_module
 from lossbench import experiments, results
 from lossbench.config import Config
 from lossbench.errors import LossbenchError
+from lossbench.report import answer
 from lossbench.timing import driver as timing
 
 __all__ = ["Outcome", "execute", "resolve"]
@@ -164,8 +165,8 @@ def _save(
         pd.concat([part[i] for part in frames], ignore_index=True) if frames else empty[i]
         for i in range(3)
     ]
-    for name, table in zip(
-        (results.TRIALS, results.SUMMARY, results.COMPARISONS), tables, strict=True
-    ):
+    names = (results.TRIALS, results.SUMMARY, results.COMPARISONS)
+    for name, table in zip(names, tables, strict=True):
         results.write_atomic(path / name, table)
+    results.write_atomic(path / results.ANSWER, answer.markdown(tables[2]))
     return tables[0], tables[1], tables[2]

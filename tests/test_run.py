@@ -74,6 +74,7 @@ def test_quick_run_end_to_end_files_per_contract_and_rerun_reproduces(tmp_path):
         "config.yaml",
         "run.json",
         "summary.csv",
+        "summary.md",
         "timings.csv",
         "timings.pyperf.json",
         "trials.csv",

@@ -115,3 +115,25 @@ def test_a_scaled_copy_is_better_and_a_twin_equivalent():
     table = experiments.compare(pd.concat([trials, half, twin]), {"e": ["coef_error"]})
     verdicts = dict(zip(table["loss"], table["verdict"], strict=True))
     assert verdicts == {"half": "better", "twin": "equivalent"}
+
+
+def test_the_answer_names_only_what_the_comparisons_support():
+    from lossbench.report.answer import answer
+
+    def row(dataset, loss, verdict, estimate):
+        return {"experiment": "e", "dataset": dataset, "loss": loss, "baseline": "mse",
+                "metric": "coef_error", "verdict": verdict, "estimate": estimate,
+                "low": estimate - 0.05, "high": estimate + 0.05, "margin": 0.01}  # fmt: skip
+
+    table = pd.DataFrame([
+        row("t3", "huber", "better", -0.28), row("t3", "mae", "better", -0.20),
+        row("t3", "log_cosh", "inconclusive", -0.30),
+        row("gauss", "huber", "equivalent", 0.001), row("gauss", "mae", "equivalent", 0.002),
+        row("clean", "huber", "worse", 0.10),
+        row("few", "huber", "inconclusive", -0.5),
+    ])  # fmt: skip
+    lines = dict(line.split(" (e, coef_error): ") for line in answer(table))
+    assert lines["t3"].startswith("use huber: −28.0%") and "1 other also better" in lines["t3"]
+    assert lines["gauss"].startswith("any of mse")
+    assert lines["clean"] == "use mse: every other loss is worse"
+    assert lines["few"].startswith("undecided")

@@ -2,6 +2,7 @@
 sets (`compare`). The file-handling names are re-exported here: ``results.write_atomic``."""
 
 from lossbench.results.files import (
+    ANSWER,
     COMPARISONS,
     CONFIG,
     PYPERF,
@@ -20,7 +21,7 @@ from lossbench.results.files import (
 )
 
 __all__ = [
-    "COMPARISONS", "CONFIG", "PYPERF", "RUN", "SUMMARY", "TIMINGS", "TRIALS", "Run",
+    "ANSWER", "COMPARISONS", "CONFIG", "PYPERF", "RUN", "SUMMARY", "TIMINGS", "TRIALS", "Run",
     "create_run_dir", "host_info", "latest_run", "read_comparisons", "read_run", "sanitize",
     "write_atomic",
 ]  # fmt: skip

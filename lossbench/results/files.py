@@ -34,6 +34,7 @@ __all__ = [
 
 TRIALS, SUMMARY, CONFIG, RUN = "trials.csv", "summary.csv", "config.yaml", "run.json"
 TIMINGS, PYPERF, COMPARISONS = "timings.csv", "timings.pyperf.json", "comparisons.csv"
+ANSWER = "summary.md"
 
 
 def sanitize(name: str) -> str:
