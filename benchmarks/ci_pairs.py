@@ -11,6 +11,7 @@ Usage: python benchmarks/ci_pairs.py [--pairs 20]
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,8 @@ CONFIG = Path(__file__).resolve().parents[1] / "configs" / "ci.yaml"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True)
+    wide = {**os.environ, "COLUMNS": "400"}  # one line per result, summary included
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=wide)
 
 
 def one_pair(work: Path) -> tuple[int, str]:
@@ -40,7 +42,8 @@ def one_pair(work: Path) -> tuple[int, str]:
              str(second / "timings.pyperf.json"), "-o", str(target))  # fmt: skip
         merged.append(str(target))
     done = _run("-m", "lossbench.cli", "compare", *merged)
-    return done.returncode, done.stdout.strip().splitlines()[-1] if done.stdout else ""
+    summary = [line for line in done.stdout.splitlines() if line.startswith("geometric mean")]
+    return done.returncode, summary[-1] if summary else done.stdout[-300:]
 
 
 def main() -> None:
