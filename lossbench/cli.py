@@ -73,7 +73,7 @@ class Topic(StrEnum):
 
 @app.command("list")
 def list_(
-    topic: Annotated[Topic, typer.Argument(help="What to list.")] = Topic.losses,
+    topic: Annotated[Topic | None, typer.Argument(help="What to list; none: all four.")] = None,
 ) -> None:
     """Document what a config can name: losses (with parameters and formula), datasets,
     metrics, impls."""
@@ -84,7 +84,8 @@ def list_(
         Topic.impls: _impls_table,
     }
     with _user_errors():
-        out.print(tables[topic]())
+        for chosen in [topic] if topic is not None else list(Topic):
+            out.print(tables[chosen]())
 
 
 def _losses_table() -> Table:
@@ -190,13 +191,16 @@ def run(
     ] = False,
     with_report: Annotated[
         bool,
-        typer.Option("--report", help="Also write plots/ and report.html (needs lossbench[plot])."),
+        typer.Option(
+            "--report", help="Also write plots/ and report.html (needs lossbench\\[plot])."
+        ),
     ] = False,
 ) -> None:
     """Run the experiments of a config and keep the results.
 
-    Prints a table per experiment with a verdict per dataset, then, as its last line,
-    `results: <run directory>` (run.json, config.yaml, trials.csv, summary.csv).
+    Prints a table per experiment with its verdicts, then "What to use" per dataset, then,
+    as its last line, `results: <run directory>` (run.json, config.yaml, trials.csv,
+    summary.csv, comparisons.csv, summary.md; timings.csv with timing).
     """
     from lossbench import runner
     from lossbench.report import terminal as report

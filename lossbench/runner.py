@@ -33,14 +33,20 @@ def resolve(
     seed: int | None = None,
     name: str | None = None,
 ) -> Config:
-    """The config a run will use: loaded, overridden, shrunk with `quick`, and checked."""
+    """The config a run will use: loaded, shrunk with `quick`, overridden (an explicit
+    ``--set`` wins over `quick`), and checked."""
     if path is not None:  # user losses ('module:function') beside the config, then here
         for directory in (str(Path.cwd()), str(Path(path).resolve().parent)):
             if directory not in sys.path:
                 sys.path.insert(0, directory)
-    config = config_module.load(path, list(overrides))
+    config = config_module.load(path, [] if quick else list(overrides))
     if quick:
         config = config_module.quick(config)
+        if overrides:
+            source = config._source_dir
+            raw = config_module.set_values(config.model_dump(mode="json"), list(overrides))
+            config = config_module.validate(raw, "--set")
+            config._source_dir = source
     if seed is not None:
         config.seed = seed
     if name is not None:

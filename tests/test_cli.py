@@ -61,3 +61,10 @@ def test_list_datasets_and_metrics():
         "fit_seconds",
     ):
         assert f"│ {metric} " in result.output
+
+
+def test_plain_list_shows_all_four_topics():
+    result = runner.invoke(app, ["list"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    for title in ("losses (r = y_true", "datasets (a list value", "metrics", "implementations"):
+        assert title in result.output

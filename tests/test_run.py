@@ -337,3 +337,13 @@ def test_show_of_a_run_that_stopped_before_any_result(tmp_path):
     assert result.exit_code == 0, result.output
     assert "no finished experiment recorded" in result.output
     assert result.output.strip().splitlines()[-1] == f"results: {run_dir}"
+
+
+def test_an_explicit_set_wins_over_quick(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL)
+    result = _run(["run", str(path), "--quick", "--set", "experiments.0.trials=4", "--out",
+                   str(tmp_path), "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    trials = pd.read_csv(_results_dir(result.output) / "trials.csv")
+    assert trials.groupby("experiment")["trial"].nunique()["robustness"] == 4
