@@ -214,7 +214,7 @@ def run(
         started: dict[str, Path] = {}
         progress = _progress(quiet)
         try:
-            with progress:
+            with _stops_as_interrupts(), progress:
                 task = progress.add_task("experiments", total=None, unit="trials")
 
                 def advance(phase: str, done: int, total: int) -> None:
@@ -246,6 +246,29 @@ def run(
             page, _ = write_report(outcome.path)
             out.print(f"report: {page}", highlight=False, soft_wrap=True, markup=False)
         _results_line(outcome.path)
+
+
+@contextmanager
+def _stops_as_interrupts():
+    """SIGTERM and SIGHUP end a run as Ctrl-C does: finished experiments kept, the run marked
+    interrupted, exit 130 (without this they kill it with run.json left 'running')."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {signum: signal.signal(signum, interrupt) for signum in wanted}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _print_answer(comparisons) -> None:

@@ -263,7 +263,8 @@ def test_debug_shows_the_traceback(tmp_path):
     assert result.exit_code == 2 and "Traceback" in result.output
 
 
-def test_interrupted_run_keeps_finished_experiments_and_exits_130(tmp_path):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_interrupted_run_keeps_finished_experiments_and_exits_130(tmp_path, stop):
     config = tmp_path / "slow.yaml"
     config.write_text(
         "name: slow\ntrials: 2\nexperiments:\n"
@@ -282,7 +283,7 @@ def test_interrupted_run_keeps_finished_experiments_and_exits_130(tmp_path):
         found = list(out.glob("*/trials.csv"))
         trials_file = found[0] if found else None
     assert trials_file is not None, "the first experiment never finished"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(getattr(signal, stop))
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     run_dir = trials_file.parent

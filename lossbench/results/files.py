@@ -101,14 +101,20 @@ def _umask() -> int:
 
 @contextmanager
 def _interrupts_deferred():
-    """Block SIGINT and SIGTERM for the duration (POSIX, main thread); elsewhere a no-op."""
+    """Block SIGINT, SIGTERM and SIGHUP for the duration (POSIX, main thread); elsewhere a
+    no-op."""
     can_block = (
         hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
     )
     if not can_block:
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    deferred = {
+        signal.SIGINT,
+        signal.SIGTERM,
+        *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []),
+    }
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
     try:
         yield
     finally:
