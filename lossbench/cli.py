@@ -236,7 +236,6 @@ def run(
             for part in [*tables, *report.render_timings(outcome.timings)]:
                 out.print(part)
                 out.print()
-        if not quiet:
             _print_answer(outcome.comparisons)
         for note in outcome.notes or []:
             err.print(escape(note), soft_wrap=True, highlight=False)

@@ -170,9 +170,9 @@ def test_a_run_written_without_the_kind_column_reads_as_before(tmp_path):
 def test_implementations_say_what_they_cover():
     from lossbench.losses import impls
 
-    mse, user = losses.get("mse"), losses.get("huber")
+    mse, huber = losses.get("mse"), losses.get("huber")
     assert impls.get("fused").supports(mse, "gradient") and impls.get("seed").supports(mse, "value")
-    assert not impls.get("seed").supports(user, "value")
+    assert not impls.get("seed").supports(huber, "value")
     assert not impls.get("scipy").supports(losses.get("huber"), "gradient")
     assert losses.IMPLS == impls.own() == ("numpy", "fused")
     with pytest.raises(LossbenchError, match="impl"):

@@ -45,8 +45,8 @@ def _config(tmp_path: Path, data: Path, extra: str = "", losses: str = "[mse, hu
     return path
 
 
-def test_the_shipped_example_says_which_loss_and_how_sure():
-    result = _run(["run", str(ROOT / "configs" / "my-data.yaml"), "--out", "/tmp/lb-my-data"])
+def test_the_shipped_example_says_which_loss_and_how_sure(tmp_path):
+    result = _run(["run", str(ROOT / "configs" / "my-data.yaml"), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "stackloss: test_mae" in result.output
     lines = [line for line in result.output.splitlines() if line.startswith("table(stackloss")]

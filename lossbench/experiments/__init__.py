@@ -24,7 +24,6 @@ from lossbench.experiments import kinds as _kinds  # noqa: F401  (registers the 
 from lossbench.experiments.aggregate import (
     COMPARISON_COLUMNS,
     SUMMARY_COLUMNS,
-    Settings,
     compare,
     summarize,
 )
@@ -54,8 +53,14 @@ COLUMNS = ["experiment", "dataset", "loss", "trial", "metric", "value", "kind", 
 
 
 def tasks(config: Config | dict[str, Any]) -> list[Task]:
-    """Every unit of work of the config's experiments, in a fixed order."""
+    """Every unit of work of the config's experiments, in a fixed order.
+
+    The units are remembered on the config while it stays as it is: a run checks its config
+    and then runs it, and a table is read (and a changed file said) once per run."""
     config = config if isinstance(config, Config) else Config.model_validate(config)
+    remembered = config._planned
+    if remembered is not None and remembered[0] == config.model_dump_json():
+        return list(remembered[1])
     units = []
     for e, experiment in enumerate(config.experiments):
         where = f"experiments[{e}]"
@@ -73,7 +78,9 @@ def tasks(config: Config | dict[str, Any]) -> list[Task]:
         ]
         trials = experiment.trials or config.trials
         units += experiment.tasks(losses, datasets, trials, config.seed, where)
-    return units
+    # after expanding: a table's resolved path and SHA-256 are part of the config by now
+    config._planned = (config.model_dump_json(), units)
+    return list(units)
 
 
 def _get_losses(spec: str | dict[str, Any], where: str) -> list[Loss]:
@@ -155,7 +162,5 @@ def comparisons(
             metrics[experiment] = configured[experiment].compared_metrics(frame)
         else:
             metrics[experiment] = kind.compared(frame) if kind is not None else []
-    settings = Settings(
-        {e.name: (e.statistic, e.equivalence) for e in config.experiments} if config else None
-    )
+    settings = {e.name: (e.statistic, e.equivalence) for e in config.experiments} if config else {}
     return compare(trials, metrics, settings)

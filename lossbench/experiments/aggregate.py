@@ -15,7 +15,9 @@ import pandas as pd
 from lossbench.experiments import statistics
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 
-__all__ = ["COMPARISON_COLUMNS", "SUMMARY_COLUMNS", "Settings", "compare", "summarize"]
+__all__ = ["COMPARISON_COLUMNS", "DEFAULT_SETTINGS", "SUMMARY_COLUMNS", "compare", "summarize"]
+
+DEFAULT_SETTINGS = ("mean", 0.01)  # an experiment's (statistic, equivalence margin)
 
 SUMMARY_COLUMNS = [
     "experiment", "dataset", "loss", "metric", "n", "mean", "std", "ci_low", "ci_high",
@@ -99,22 +101,6 @@ def _efficiencies(paired: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-class Settings(Mapping):
-    """Per experiment: (statistic, equivalence margin) for `compare`; defaults for others."""
-
-    def __init__(self, given: dict[str, tuple[str, float]] | None = None) -> None:
-        self._given = dict(given or {})
-
-    def __getitem__(self, experiment: str) -> tuple[str, float]:
-        return self._given.get(experiment, ("mean", 0.01))
-
-    def __iter__(self):
-        return iter(self._given)
-
-    def __len__(self) -> int:
-        return len(self._given)
-
-
 def compare(
     trials: pd.DataFrame,
     metrics: Mapping[str, list[str]],
@@ -127,14 +113,14 @@ def compare(
     = (statistic, margin); default mean and 0.01) with its 95% interval, the Wilcoxon p-value,
     the p-value Holm-adjusted over every comparison of the experiment, and the verdict. A mean
     dominated by single trials (`statistics.mean_unstable`) is replaced by the median, noted."""
-    settings = settings if settings is not None else Settings()
+    settings = settings or {}
     frame = trials.assign(x=trials["x"].fillna(-math.inf))
     rows = []
     for experiment, mine in frame.groupby("experiment", sort=False):
         wanted = metrics.get(experiment, [])
         if not wanted:
             continue
-        statistic, margin = settings[experiment]
+        statistic, margin = settings.get(experiment, DEFAULT_SETTINGS)
         baseline = mine["loss"].iloc[0]
         chosen = mine[mine["metric"].isin(wanted)]
         base = chosen[chosen["loss"] == baseline]

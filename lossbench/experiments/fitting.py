@@ -46,7 +46,7 @@ from scipy.optimize import minimize
 from lossbench.errors import LossbenchError
 from lossbench.losses import Loss
 
-__all__ = ["SCALES", "FitResult", "fit", "objective"]
+__all__ = ["SCALES", "FitResult", "Standardized", "fit", "objective"]
 
 SCALES = ("mad", "joint", "fixed")
 MAD_TO_SIGMA = 0.6744897501960817  # the normal's MAD: median |N(0, 1)|
@@ -91,7 +91,7 @@ def objective(
 
 
 @dataclass(frozen=True)
-class _Standardized:
+class Standardized:
     """X's columns centred and scaled to unit variance (constant columns only centred), y
     centred for the linear model; maps parameters between the two sets of units."""
 
@@ -100,7 +100,7 @@ class _Standardized:
     shift: float  # subtracted from y
 
     @classmethod
-    def of(cls, X: np.ndarray, y: np.ndarray, model: str) -> _Standardized:
+    def of(cls, X: np.ndarray, y: np.ndarray, model: str) -> Standardized:
         sd = X.std(axis=0)
         sd[~(sd > 0)] = 1.0
         shift = float(np.mean(y)) if model == "linear" else 0.0
@@ -136,7 +136,7 @@ def fit(
     if scale not in SCALES:
         raise LossbenchError(f"fit.scale: expected one of {', '.join(SCALES)}; got {scale!r}")
     start = time.perf_counter()
-    units = _Standardized.of(X, y, model)
+    units = Standardized.of(X, y, model)
     Xs, ys = units.data(X, y)
     theta = np.zeros(X.shape[1] + 1) if theta0 is None else units.inward(np.asarray(theta0, float))
     robust = model == "linear" and loss.scale_parameter is not None and scale != "fixed"

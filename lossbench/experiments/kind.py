@@ -24,7 +24,7 @@ from lossbench.losses import Loss
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["KINDS", "ExperimentKind", "Task", "infer_kind", "register"]
+__all__ = ["KINDS", "ExperimentKind", "Task", "infer_kind", "register", "slug"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,11 @@ class Task:
     @property
     def dataset_label(self) -> str:
         return self.dataset.label if self.dataset else self.experiment.no_dataset_label
+
+
+def slug(name: str) -> str:
+    """`name` safe as part of a file name: letters, digits, '-' and '_'."""
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
 
 
 def _stable_hash(text: str) -> int:
@@ -125,8 +130,7 @@ class ExperimentKind(Experiment):
     @classmethod
     def figure_name(cls, experiment: str, what: str = "") -> str:
         """A file-safe name for a figure of `experiment`: ``<kind>-<experiment>[-what]``."""
-        slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in experiment)
-        return f"{cls.kind_name()}-{slug}" + (f"-{what}" if what else "")
+        return f"{cls.kind_name()}-{slug(experiment)}" + (f"-{what}" if what else "")
 
     @classmethod
     def identifies(cls, metrics: set[str]) -> bool:

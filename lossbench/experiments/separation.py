@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lossbench.experiments.fitting import Standardized
+
 __all__ = ["separated"]
 
 
@@ -22,9 +24,8 @@ def separated(X: np.ndarray, y: np.ndarray, tol: float = 1e-7) -> bool:
     y = np.asarray(y, dtype=float)
     if np.all(y == y[0]):
         return True  # one class: any threshold separates, and the MLE is infinite
-    sd = X.std(axis=0)
-    sd[~(sd > 0)] = 1.0
-    design = np.column_stack([(X - X.mean(axis=0)) / sd, np.ones(len(X))])  # conditioning
+    standardized, _ = Standardized.of(X, y, "logistic").data(X, y)  # conditioning, as fits
+    design = np.column_stack([standardized, np.ones(len(X))])
     signed = design * np.where(y > 0.5, 1.0, -1.0)[:, None]
     result = linprog(
         -signed.sum(axis=0), A_ub=-signed, b_ub=np.zeros(len(X)),

@@ -8,6 +8,7 @@ timing inputs alike. `Loss.link(task)` picks the link.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -27,9 +28,7 @@ class Link:
     def __call__(self, z: np.ndarray) -> np.ndarray:
         if self.name == "identity":
             return z
-        from scipy.special import expit
-
-        return expit(z)
+        return _expit()(z)
 
     def chain(self, grad_u: np.ndarray, u: np.ndarray) -> np.ndarray:
         # sigmoid'(z) = u (1 − u), written in u so that z need not be kept
@@ -47,6 +46,14 @@ class Link:
         if self.name == "sigmoid":
             return grad_u
         return grad_u / (p * (1.0 - p)) if 0.0 < p < 1.0 else 0.0  # dz/dp = 1 / (p (1 − p))
+
+
+@functools.cache
+def _expit():
+    """scipy's sigmoid, imported on first use (a timing worker never needs scipy)."""
+    from scipy.special import expit
+
+    return expit
 
 
 IDENTITY = Link("identity")

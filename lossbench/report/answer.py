@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lossbench.report.terminal import percent as _percent
+
 __all__ = ["answer", "markdown"]
-
-
-def _percent(x: float) -> str:
-    return f"{x:+.1%}".replace("-", "−")
 
 
 def answer(comparisons: pd.DataFrame) -> list[str]:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from lossbench import losses
 from lossbench.errors import LossbenchError
+from lossbench.experiments.kind import slug
 from lossbench.losses import SIGMOID
 from lossbench.report.terminal import kind_of
 
@@ -222,8 +223,7 @@ def figures(
                 title="gradient descent: objective per iteration", xlabel="iteration",
                 ylabel="objective (loss units)", logy=True,
             )  # fmt: skip
-            slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in experiment)
-            out.append((f"experiment:{experiment}", f"convergence-{slug}", figure))
+            out.append((f"experiment:{experiment}", f"convergence-{slug(experiment)}", figure))
     if timings is not None and len(timings):
         out.append(("timing", "timing", _timing(timings)))
     return out

@@ -21,6 +21,7 @@ __all__ = [
     "curve_table",
     "fmt",
     "kind_of",
+    "percent",
     "render",
     "render_timings",
     "timing_verdicts",
@@ -34,6 +35,11 @@ def fmt(x: float) -> str:
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
     return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
+
+
+def percent(x: float) -> str:
+    """A signed relative difference, "−27.9%" ("n/a" when not finite)."""
+    return f"{x:+.1%}".replace("-", "−") if math.isfinite(x) else "n/a"
 
 
 def kind_of(frame: pd.DataFrame) -> type[ExperimentKind] | None:

@@ -22,17 +22,12 @@ from lossbench.losses import impls
 from lossbench.losses.impls import OPS
 
 __all__ = [
-    "OPS", "PROBE", "PROBES", "Benchmark", "available", "inputs", "matrix", "supports",
+    "OPS", "PROBE", "PROBES", "Benchmark", "inputs", "matrix", "supports",
     "time_loops",
 ]  # fmt: skip
 
 PROBES = ("read", "read_write", "log")
 PROBE = "probe"
-
-
-def available(impl: str) -> bool:
-    """Whether implementation `impl` can run here."""
-    return impls.available(impl)
 
 
 def supports(loss: losses.Loss, op: str, impl: str) -> bool:

@@ -25,8 +25,6 @@ from lossbench.experiments.datasets import Dataset, Sample, register
 __all__ = ["Observed", "SklearnData", "Table"]
 
 TASKS = ("auto", "regression", "classification")
-# (path, sha256 now) -> the sha256 a config expected: a config is checked more than once per run
-_CHANGED: dict[tuple[str, str], str] = {}
 
 
 class Observed(Dataset):
@@ -145,10 +143,8 @@ class Table(Observed):
         spec["path"] = str(path)  # the resolved config reruns from anywhere
         frame, digest = _read(path, f"{where}.path")
         notes = []
-        if given.get("sha256") and given["sha256"] != digest:
-            _CHANGED[(str(path), digest)] = given["sha256"]
-        written = _CHANGED.get((str(path), digest))  # also when this spec was checked before
-        if written:
+        written = given.get("sha256")
+        if written and written != digest:
             notes.append(f"{path}: the file changed since the config was written "
                          f"(sha256 {written[:12]}… → {digest[:12]}…)")  # fmt: skip
         spec["sha256"] = digest  # the resolved config records the data it ran on

@@ -174,22 +174,36 @@ class FitExperiment(ExperimentKind):
         return out
 
 
+def _swept(labels) -> dict[str, list[tuple[str, dict]]]:
+    """Built-in losses run at several parameter settings: name -> [(label, params)]."""
+    from lossbench import losses
+    from lossbench.errors import LossbenchError
+
+    found: dict[str, list[tuple[str, dict]]] = {}
+    for label in dict.fromkeys(labels):
+        try:
+            loss = losses.get(label)
+        except LossbenchError:  # a user loss, or a derived label
+            continue
+        found.setdefault(loss.name, []).append((label, loss.params))
+    return {name: members for name, members in found.items() if len(members) > 1}
+
+
 def _sweeps(frame: pd.DataFrame, metric: str) -> list[str]:
     """For a loss swept over a parameter grid, per dataset: the best value with its interval
     (its comparisons with the baseline are in the verdicts)."""
     rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
-    family = rows["loss"].str.extract(r"^([^(]+)\(", expand=False)
-    lines = []
     higher = metric in HIGHER_IS_BETTER
-    for (dataset, name), group in rows.groupby([rows["dataset"], family], sort=False):
-        if group["loss"].nunique() < 2:
-            continue
-        best = group.loc[group["mean"].idxmax() if higher else group["mean"].idxmin()]
-        lines.append(
-            f"{dataset}: of {group['loss'].nunique()} {name} settings, {best['loss']} has the "
-            f"best mean {metric}: {_estimate(best)} (the verdicts above say which differences "
-            "are real)"
-        )
+    lines = []
+    for name, members in _swept(rows["loss"]).items():
+        mine = rows[rows["loss"].isin([label for label, _ in members])]
+        for dataset, group in mine.groupby("dataset", sort=False):
+            best = group.loc[group["mean"].idxmax() if higher else group["mean"].idxmin()]
+            lines.append(
+                f"{dataset}: of {group['loss'].nunique()} {name} settings, {best['loss']} has "
+                f"the best mean {metric}: {_estimate(best)} (the verdicts above say which "
+                "differences are real)"
+            )
     return lines
 
 
@@ -198,13 +212,11 @@ def _decided_by(frame: pd.DataFrame, comparisons: pd.DataFrame) -> str | None:
     return str(comparisons["metric"].iloc[0]) if len(comparisons) else None
 
 
-def _percent(x: float) -> str:
-    return f"{x:+.1%}".replace("-", "−") if math.isfinite(x) else "n/a"
-
-
 def _sentence(row, family: int) -> str:
     """e.g. "student_t(df=3): huber(delta=1.345) is better than mse on coef_error: −28.1%
     [−33.0%, −22.4%], p = 2e-09 (Holm), 50 trials"."""
+    from lossbench.report.terminal import percent as _percent
+
     which = "median" if row.statistic == "median" else "mean"
     difference = f"{which} {_percent(row.estimate)} [{_percent(row.low)}, {_percent(row.high)}]"
     p = f"p = {row.p_adjusted:.2g} (Holm)" if math.isfinite(row.p_adjusted) else "no test"
@@ -342,19 +354,10 @@ def _figure(experiment: str, frame: pd.DataFrame, metric: str, palette):
 def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
     """For each loss swept over a parameter: the metric's mean with its 95% interval against
     the parameter, a line per dataset (None when nothing was swept)."""
-    from lossbench import losses
-    from lossbench.errors import LossbenchError
     from lossbench.report.plots import new_figure
 
-    rows = frame[(frame["metric"] == metric) & frame["mean"].notna()].copy()
-    swept = {}
-    for label in dict.fromkeys(rows["loss"]):
-        try:
-            loss = losses.get(label)
-        except LossbenchError:  # a user loss: not drawn
-            continue
-        swept.setdefault(loss.name, []).append((label, loss.params))
-    swept = {name: members for name, members in swept.items() if len(members) > 1}
+    rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
+    swept = _swept(rows["loss"])
     if not swept:
         return None
     figure, axes = new_figure(5.5 * len(swept), 4.4, columns=len(swept))
