@@ -112,9 +112,11 @@ def _kind_chooser(names: tuple[str, ...]) -> type[BaseModel]:
 
 
 class PyperfOptions(_Strict):
-    """pyperf's knobs: worker processes, values per process, warm-ups, minimum time per value,
-    fixed loops (skips calibration); `fast` halves processes and values, `rigorous` doubles
-    processes (applied by lossbench, so an explicit `processes` is honoured)."""
+    """pyperf's knobs: worker processes, values per process (fewer for a call slower than
+    0.5 s / values, at least one), untimed warm-up values (at least one full-size call is
+    always made), minimum time per value, fixed loops (skips calibration); `fast` halves
+    processes and values, `rigorous` doubles processes. Peers are timed in half the
+    processes (rounded up)."""
 
     processes: PositiveInt = 2
     values: PositiveInt = 3

@@ -128,9 +128,13 @@ def execute(
             trials, summary, comparisons = _save(path, frames)
         if plan is not None:
             step = (lambda d, n: progress("timing", d, n)) if progress else None
-            suite = timing.run(plan, path / results.PYPERF, progress=step)
-            timings = timing.table(suite)
-            results.write_atomic(path / results.TIMINGS, timings)
+            suite = path / results.PYPERF
+            try:
+                timing.run(plan, suite, progress=step)
+            finally:  # interrupted, the benchmarks that finished are kept
+                if suite.exists():
+                    timings = timing.table(suite)
+                    results.write_atomic(path / results.TIMINGS, timings)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -138,10 +142,22 @@ def execute(
     finally:
         run.finish(
             status, experiments_finished=len(frames), experiments_total=len(sections),
-            timing="done" if timings is not None else ("not run" if plan is None else "unfinished"),
+            timing=_timing_state(plan, timings, status),
         )  # fmt: skip
     notes = data_notes + [f"timing: {note}" for note in (plan.notes if plan else [])]
     return Outcome(path, status, trials, summary, comparisons, timings, notes)
+
+
+def _timing_state(plan, timings: pd.DataFrame | None, status: str) -> str:
+    if plan is None:
+        return "not run"
+    if timings is None:
+        return "unfinished"
+    return (
+        "done"
+        if status == "complete"
+        else f"partial: {len(timings)} of {len(plan.benchmarks)} benchmarks"
+    )
 
 
 def _analyse(

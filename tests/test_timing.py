@@ -16,6 +16,7 @@ from lossbench.errors import LossbenchError
 from lossbench.losses import impls
 from lossbench.timing import bench as kernel_bench
 from lossbench.timing import driver as timing
+from lossbench.timing.bench import Benchmark
 
 CONTRACT = [
     "benchmark", "loss", "op", "impl", "dtype", "n", "median_s", "mean_s", "stdev_s", "values",
@@ -46,9 +47,11 @@ def test_a_small_timing_run_through_real_pyperf_workers(tmp_path):
     assert {"probe.read.numba.float32.3000", "probe.read_write.numba.float32.3000",
             "mse.value.seed.float32.3000", "huber(delta=1.345).value.scipy.float32.3000",
             "huber(delta=1.345).value_and_gradient.fused.float32.3000"} <= names  # fmt: skip
-    for benchmark in suite.get_benchmarks():  # options honoured: 2 processes × 2 values
-        runs = [run for run in benchmark.get_runs() if run.values]
-        assert len(runs) == 2 and all(len(run.values) == 2 for run in runs)
+    for benchmark in suite.get_benchmarks():  # options honoured: 2 processes × 2 values,
+        runs = [run for run in benchmark.get_runs() if run.values]  # peers in 1 of the 2
+        peer = Benchmark.parse(benchmark.get_name()).impl in {"seed", "scipy", "torch"}
+        assert len(runs) == (1 if peer else 2) and all(len(run.values) == 2 for run in runs)
+        assert all(len(run.warmups) == 1 for run in benchmark.get_runs())
         assert benchmark.get_metadata()["loops"] == 1
     table = outcome.timings
     assert list(table.columns) == [*CONTRACT, "process_cv", "unstable"]
@@ -117,11 +120,10 @@ def test_sizes_that_do_not_fit_in_memory_are_refused():
 
 
 def test_fast_and_rigorous_are_applied_so_an_explicit_process_count_holds():
-    args = lambda **o: timing.Plan([], config_module.PyperfOptions(**o)).pyperf_args()  # noqa: E731
-    assert args(processes=4, values=3)[:4] == ["--processes", "4", "--values", "3"]
-    assert args(processes=4, values=3, fast=True)[:4] == ["--processes", "2", "--values", "2"]
-    assert args(processes=4, rigorous=True)[:2] == ["--processes", "8"]
-    assert "--fast" not in args(fast=True) and args()[-2:] == ["--loops", "1"]
+    counts = lambda **o: timing.Plan([], config_module.PyperfOptions(**o)).counts()  # noqa: E731
+    assert counts(processes=4, values=3, warmups=1) == (4, 3, 1)
+    assert counts(processes=4, values=3, fast=True)[:2] == (2, 2)
+    assert counts(processes=4, rigorous=True)[0] == 8
 
 
 def test_huge_sizes_exit_2_before_anything_runs(tmp_path):
@@ -183,3 +185,37 @@ def test_timing_survives_a_temporary_directory_on_another_filesystem(tmp_path, m
     outcome = runner.execute(config, tmp_path, only="timing")
     assert outcome.status == "complete" and (outcome.path / results.PYPERF).is_file()
     assert not list(outcome.path.glob(".*"))  # no partial copy left behind
+
+
+def test_a_worker_spends_a_warm_up_call_and_gives_slow_calls_fewer_values(monkeypatch):
+    from lossbench.timing import worker
+
+    durations = {"fast": 0.01, "slow": 0.3, "slower": 2.0}
+    calls = []
+
+    def fake_time(loops, bench, inner=1):
+        calls.append(bench.loss)
+        return durations[bench.loss] * inner
+
+    monkeypatch.setattr(worker, "prepare", lambda bench: None)
+    monkeypatch.setattr(worker, "forget", lambda bench: None)
+    monkeypatch.setattr(worker, "time_loops", fake_time)
+    bench = lambda loss: kernel_bench.Benchmark(loss, "value", "numpy", "float64", 10)  # noqa: E731
+    fast = worker.measure(bench("fast"), inner=4, values=3, warmups=0)
+    assert fast["warmups"] == [0.01] and fast["values"] == [0.01] * 3 and fast["inner"] == 4
+    slow = worker.measure(bench("slow"), inner=1, values=3, warmups=2)
+    assert len(slow["warmups"]) == 2 and len(slow["values"]) == 1  # 0.5 s holds one 0.3 s call
+    slower = worker.measure(bench("slower"), inner=1, values=3, warmups=0)
+    assert len(slower["warmups"]) == 1 and len(slower["values"]) == 1  # never none
+    assert len(calls) == 4 + 3 + 2
+
+
+def test_peers_run_in_half_the_processes_each_in_its_own():
+    benches = kernel_bench.matrix(["mse"], ["value"], ["numpy", "fused", "seed", "scipy"],
+                                  [100], ["float64"])  # fmt: skip
+    specs = [{"benchmark": b.name} for b in benches]
+    groups = timing._groups(specs, benches, processes=3)
+    impls_of = [{name["benchmark"].split(".")[2] for name in group} for group in groups]
+    own = {"numba", "numpy", "fused"}  # probes run as numba and numpy
+    assert impls_of == [own, {"seed"}, own, {"seed"}, own]  # scipy has no mse
+    assert sum(map(len, groups)) == 3 * (len(benches) - 1) + 2 * 1

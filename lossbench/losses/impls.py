@@ -36,6 +36,8 @@ class Implementation:
     own: ClassVar[bool] = False  # lossbench's own: runs through Loss.value(..., impl=name)
     losses: ClassVar[frozenset[str] | None] = None  # None: every loss that lists it in .impls
     ops: ClassVar[frozenset[str]] = frozenset(OPS)
+    # arrays of n elements a call holds at its peak, with its inputs (numpy's temporaries)
+    arrays: ClassVar[int] = 8
 
     def unavailable(self) -> str | None:
         """None when it can run here; otherwise why not, with the fix."""
@@ -146,6 +148,7 @@ class SklearnImpl(Implementation):
     summary = "sklearn.metrics mean_squared_error, mean_absolute_error, log_loss"
     requires, install = "sklearn", "'lossbench[peers]'"
     losses, ops = frozenset({"mse", "mae", "bce"}), frozenset({"value"})
+    arrays = 16  # log_loss's two-column copies: 0.98 GB on top of the inputs at n = 1e7
 
     def call(self, loss, op, y_true, y_pred):
         from sklearn import metrics

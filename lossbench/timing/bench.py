@@ -64,6 +64,13 @@ class Benchmark:
     def is_probe(self) -> bool:
         return self.loss == PROBE
 
+    @property
+    def working_set(self) -> int:
+        """Bytes the benchmark holds at its peak, about (its implementation's `arrays` of n
+        elements: inputs, outputs and temporaries)."""
+        arrays = 8 if self.is_probe else impls.get(self.impl).arrays
+        return arrays * self.n * np.dtype(self.dtype).itemsize
+
 
 def matrix(
     loss_labels: Iterable[str],
@@ -120,10 +127,30 @@ def inputs(loss: losses.Loss, n: int, dtype: str, seed: int = 0) -> tuple[np.nda
     return y_true, y_pred
 
 
-def _callable(bench: Benchmark) -> Callable[[], object]:
-    """A zero-argument function that runs the benchmark once, inputs already built."""
+def _kind_of_inputs(loss: losses.Loss) -> str:
+    if not loss.labels:
+        return "residuals"
+    return "logits" if loss.link("classification") is losses.IDENTITY else "probabilities"
+
+
+_shared: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def shared_inputs(loss: losses.Loss, n: int, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """`inputs`, kept for the next benchmark that needs the same ones (every implementation of
+    a loss family runs on one set; one set is kept at a time, so memory stays that of one)."""
+    key = (_kind_of_inputs(loss), n, dtype)
+    if key not in _shared:
+        _shared.clear()  # before building the next: two sets at 1e7 are 320 MB
+        _shared[key] = inputs(loss, n, dtype)
+    return _shared[key]
+
+
+def _callable(bench: Benchmark, n: int) -> Callable[[], object]:
+    """A zero-argument function that runs the benchmark once on `n` elements, inputs built."""
+    get = shared_inputs if n == bench.n else inputs
     if bench.loss == PROBE:
-        y_true, y_pred = inputs(losses.get("mse"), bench.n, bench.dtype)
+        y_true, y_pred = get(losses.get("mse"), n, bench.dtype)
         if bench.op == "log":
             positive, out = np.abs(y_pred) + 0.5, np.empty_like(y_pred)
             return lambda: np.log(positive, out=out)
@@ -132,26 +159,33 @@ def _callable(bench: Benchmark) -> Callable[[], object]:
         probe = getattr(probes, bench.op)
         return lambda: probe(y_true, y_pred)
     loss = losses.get(bench.loss)
-    y_true, y_pred = inputs(loss, bench.n, bench.dtype)
+    y_true, y_pred = get(loss, n, bench.dtype)
     return impls.get(bench.impl).call(loss, bench.op, y_true, y_pred)
 
 
 _prepared: dict[Benchmark, Callable[[], object]] = {}
+WARM_N = 1000  # elements of the call that loads a kernel (numba's cache, lazy imports)
 
 
 def prepare(bench: Benchmark) -> Callable[[], object]:
-    """The benchmark's call, ready: inputs built and the kernel compiled or loaded (once per
-    process), so that timing starts warm."""
+    """The benchmark's call, ready: inputs built and the kernel compiled or loaded by a call
+    on `WARM_N` elements (once per process), so that no full-size call is spent on loading."""
     run = _prepared.get(bench)
     if run is None:
-        run = _prepared[bench] = _callable(bench)
-        run()
+        _callable(bench, min(bench.n, WARM_N))()
+        run = _prepared[bench] = _callable(bench, bench.n)
     return run
 
 
 def forget(bench: Benchmark) -> None:
-    """Drop a prepared benchmark and its arrays."""
+    """Drop a prepared benchmark (its inputs stay shared until another set is needed)."""
     _prepared.pop(bench, None)
+
+
+def forget_all() -> None:
+    """Drop every prepared benchmark and the shared inputs."""
+    _prepared.clear()
+    _shared.clear()
 
 
 def time_loops(loops: int, bench: Benchmark, inner: int = 1) -> float:

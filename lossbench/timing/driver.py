@@ -1,14 +1,19 @@
-"""Kernel timing through pyperf: the matrix, memory check, peers, probes and roofline.
+"""Kernel timing: the matrix, memory check, peers, probes, worker processes and roofline.
 
 `plan` turns a config's ``timing:`` section into benchmarks (unavailable peers skipped, each
-said once); `check_memory` refuses sizes that would not fit; `run` times them in pyperf's worker
-processes (`lossbench.timing.worker`, a subprocess whose arguments lossbench builds) and reports
-progress; `table` reads the suite into the ``timings.csv`` columns.
+said once); `check_memory` refuses sizes that would not fit; `run` times them in worker
+processes and writes a pyperf suite; `table` reads the suite into the ``timings.csv`` columns.
 
-Loops are calibrated here, in one process, instead of by pyperf in an extra worker per
-benchmark: a worker that loads numba costs ~0.8 s, and the extra worker would nearly double a
-run. Each benchmark gets pyperf ``inner_loops`` (calls per value) and pyperf ``--loops 1``; an
-explicit ``loops`` in the config is used for every benchmark instead.
+Each worker process (`lossbench.timing.worker`) times every benchmark once, one after the
+other, and `run` starts ``processes`` of them in turn; each worker's values for a benchmark
+are one pyperf run, so the suite is what pyperf itself would write (``pyperf stats``,
+``compare_to`` and ``convert --add`` work on it) and the process stays the statistical unit.
+pyperf's own Runner starts a process per benchmark and process instead: with numba or
+scikit-learn to load in each (about 1 s), the default matrix took 107 s that way.
+
+Loops are calibrated here, in one process: each benchmark gets pyperf ``inner_loops`` (calls
+per value, so a value lasts about ``min_time``) and ``loops`` 1; an explicit ``loops`` in the
+config is used for every benchmark instead.
 """
 
 from __future__ import annotations
@@ -16,13 +21,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 
@@ -34,6 +38,7 @@ from lossbench.config import PyperfOptions, Timing
 from lossbench.errors import LossbenchError
 from lossbench.losses import impls
 from lossbench.timing import bench as matrix
+from lossbench.timing import worker
 from lossbench.timing.bench import Benchmark
 
 __all__ = ["COLUMNS", "Plan", "check_memory", "plan", "run", "table"]
@@ -61,17 +66,16 @@ class Plan:
     options: PyperfOptions
     notes: list[str] = field(default_factory=list)  # what was skipped, and why
 
-    def pyperf_args(self) -> list[str]:
-        """pyperf's options, with `fast` / `rigorous` applied here so that an explicit process
-        count is honoured (pyperf's own --fast would override it)."""
+    def counts(self) -> tuple[int, int, int]:
+        """(processes, values, warmups), with `fast` (half the processes, two thirds of the
+        values) and `rigorous` (twice the processes) applied as pyperf's options do."""
         o = self.options
         processes, values = o.processes, o.values
         if o.fast:
             processes, values = max(1, processes // 2), max(1, values * 2 // 3)
         if o.rigorous:
             processes *= 2
-        return ["--processes", str(processes), "--values", str(values), "--warmups", str(o.warmups),
-                "--min-time", str(o.min_time), "--loops", "1"]  # fmt: skip
+        return processes, values, o.warmups
 
 
 def plan(timing: Timing) -> Plan:
@@ -113,12 +117,11 @@ def _available_memory() -> int:
 
 
 def check_memory(benches: list[Benchmark], available: int | None = None) -> None:
-    """Refuse sizes whose arrays would not fit: a benchmark holds both inputs, its outputs and
-    the numpy reference's temporaries, about 8 arrays of n elements (one benchmark at a time)."""
+    """Refuse sizes whose arrays would not fit (one benchmark runs at a time)."""
     if not benches:
         return
-    largest = max(benches, key=lambda b: b.n * np.dtype(b.dtype).itemsize)
-    need = 8 * largest.n * np.dtype(largest.dtype).itemsize
+    largest = max(benches, key=lambda b: b.working_set)
+    need = largest.working_set
     available = _available_memory() if available is None else available
     if need > available:
         raise LossbenchError(
@@ -146,47 +149,129 @@ def _inner_loops(bench: Benchmark, min_time: float) -> int:
 
 
 def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | None = None) -> Path:
-    """Time the plan's benchmarks through pyperf workers; the suite is written to `output`."""
+    """Time the plan's benchmarks in worker processes; the suite is written to `output`.
+
+    Interrupted, the suite of what finished (whole runs only) is written before the interrupt
+    goes on. Benchmarks whose calls were too slow for every value they asked for are added to
+    the plan's notes."""
+    import pyperf
+
     benches = the_plan.benchmarks
-    total = len(benches)
+    processes, values, warmups = the_plan.counts()
     specs = []
     for bench in benches:
         inner = the_plan.options.loops or _inner_loops(bench, the_plan.options.min_time)
-        specs.append({**asdict(bench), "inner": inner})
-        matrix.forget(bench)  # free its arrays before the next one is built
+        specs.append({"benchmark": asdict(bench), "inner": inner})
+    matrix.forget_all()  # free the calibration's arrays before the workers build theirs
+    groups = _groups(specs, benches, processes)
+    total = sum(map(len, groups))
+    metadata = _metadata(the_plan)
+    runs: dict[str, list[pyperf.Run]] = {}
+    fewer = set()
     with tempfile.TemporaryDirectory(prefix="lossbench-timing-") as work:
-        spec_path = Path(work) / "spec.json"
-        metadata = {"lossbench_skipped": "; ".join(the_plan.notes)} if the_plan.notes else {}
-        spec_path.write_text(json.dumps({"benchmarks": specs, "metadata": metadata}))
-        suite = Path(work) / "suite.json"
-        cmd = [sys.executable, "-m", "lossbench.timing.worker", "--lossbench-spec", str(spec_path),
-               "--output", str(suite), *the_plan.pyperf_args()]  # fmt: skip
-        names = {bench.name for bench in benches}
-        done_pattern = re.compile(r"^(\S+): ")
-        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            done = 0
-            for line in process.stdout:  # pyperf's own printing stays here, as progress
-                match = done_pattern.match(line.lstrip(". "))
-                if match and match.group(1) in names:
-                    done += 1
+            for index, group in enumerate(groups):
+                spec_path = Path(work) / f"spec-{index}.json"
+                spec_path.write_text(json.dumps({"benchmarks": group, "values": values,
+                                                 "warmups": warmups}))  # fmt: skip
+                for record in _worker(spec_path, Path(work)):
+                    runs.setdefault(record["name"], []).append(_as_run(record, metadata))
+                    if len(record["values"]) < values:
+                        fewer.add(record["name"])
                     if progress is not None:
-                        progress(done, total)
-            stderr = process.stderr.read()
-            if process.wait() != 0:
-                raise RuntimeError(
-                    f"pyperf exited with {process.returncode}: {stderr.strip()[-2000:]}"
-                )
-        except BaseException:
+                        progress(sum(map(len, runs.values())), total)
+        except KeyboardInterrupt:
+            if runs:
+                _write_suite([runs[b.name] for b in benches if b.name in runs], output)
+            raise
+    _write_suite([runs[b.name] for b in benches], output)
+    peers = sorted({b.impl for b in benches if _is_peer(b)})
+    if peers and processes > 1:
+        the_plan.notes.append(
+            f"peers ({', '.join(peers)}) timed in {math.ceil(processes / 2)} of {processes} "
+            "worker processes, each in its own (lossbench's own implementations and the "
+            "probes in all)"
+        )
+    if fewer:
+        the_plan.notes.append(
+            f"{len(fewer)} slow benchmarks got fewer than {values} values per process (at "
+            f"most {worker.BUDGET:g} s of values each; timings.csv's `values` counts them)"
+        )
+    return output
+
+
+def _groups(specs: list[dict], benches: list[Benchmark], processes: int) -> list[list[dict]]:
+    """The worker processes to start, in order, as their benchmarks: each round one process
+    for lossbench's own implementations and the probes, and in the first half of the rounds
+    one per peer. Peers are there to be measured against, not gated on; each in a process of
+    its own loads only itself (torch alone holds 220 MB) and leaves the others' timings alone."""
+    by_impl: dict[str, list[dict]] = {}
+    for spec, bench in zip(specs, benches, strict=True):
+        by_impl.setdefault(bench.impl if _is_peer(bench) else "", []).append(spec)
+    own = by_impl.pop("", [])
+    groups = []
+    for index in range(processes):
+        groups += [own] if own else []
+        if index < math.ceil(processes / 2):
+            groups += list(by_impl.values())
+    return groups
+
+
+def _is_peer(bench: Benchmark) -> bool:
+    return not bench.is_probe and not impls.get(bench.impl).own
+
+
+def _worker(spec_path: Path, work: Path) -> Iterator[dict]:
+    """The records of one worker process, as it finishes each benchmark."""
+    with open(work / "stderr.txt", "w+", encoding="utf-8") as errors:
+        cmd = [sys.executable, "-m", "lossbench.timing.worker", str(spec_path)]
+        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True)
+        try:
+            for line in process.stdout:
+                yield json.loads(line)
+            code = process.wait()
+        except BaseException:  # an interrupt here, or the consumer gone: no orphan left
             process.kill()
             process.wait()
             raise
-        # copy beside the target, then rename: $TMPDIR is often another filesystem (tmpfs),
-        # where a rename across devices fails
-        partial = output.with_name(f".{output.name}.partial")
-        shutil.copyfile(suite, partial)
+        if code in (-signal.SIGINT, -signal.SIGTERM, -signal.SIGHUP):
+            raise KeyboardInterrupt  # the same Ctrl-C (or hang-up) reached the worker first
+        if code != 0:
+            errors.seek(0)
+            raise RuntimeError(f"a timing worker exited with {code}: {errors.read()[-2000:]}")
+
+
+def _metadata(the_plan: Plan) -> dict:
+    """pyperf's metadata about this machine and Python, collected once for every run."""
+    import pyperf
+
+    metadata = pyperf.Run([1.0]).get_metadata()  # a Run collects what pyperf's workers record
+    metadata.pop("mem_max_rss", None)  # this process's, not a worker's
+    if the_plan.notes:
+        metadata["lossbench_skipped"] = "; ".join(the_plan.notes)
+    return metadata
+
+
+def _as_run(record: dict, metadata: dict):
+    import pyperf
+
+    meta = {**metadata, "name": record["name"], "loops": 1, "inner_loops": record["inner"],
+            "unit": "second"}  # fmt: skip
+    warmups = [(1, value) for value in record["warmups"]]
+    return pyperf.Run(record["values"], warmups=warmups, metadata=meta, collect_metadata=False)
+
+
+def _write_suite(runs_per_benchmark: list[list], output: Path) -> None:
+    """The pyperf suite, written beside `output` and renamed onto it (never half-written)."""
+    import pyperf
+
+    suite = pyperf.BenchmarkSuite([pyperf.Benchmark(runs) for runs in runs_per_benchmark])
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        suite.dump(str(partial), replace=True)
         os.replace(partial, output)
-    return output
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def table(suite_path: Path) -> pd.DataFrame:

@@ -1,40 +1,55 @@
-"""pyperf's side of `lossbench run`'s timing: the master and the hidden worker entry point.
+"""One timing worker process: every benchmark of a spec, timed once each as one pyperf run.
 
-lossbench starts this module as a subprocess with an argument list it builds (pyperf never sees
-lossbench's own command line); pyperf re-executes it with ``--worker`` for each worker process.
-It imports only numpy, pyperf and `lossbench.timing.bench` (numba only for what a benchmark
-runs), so workers start cheaply. The benchmarks come from a JSON file (``--lossbench-spec``),
-forwarded to every worker.
+``python -m lossbench.timing.worker SPEC`` reads the benchmarks from the JSON file SPEC (written
+by `lossbench.timing.driver`) and prints one JSON line per benchmark as it finishes: its name,
+inner loops, warm-up values and timed values, in seconds per call. The driver starts several of
+these processes, one after the other, and turns their lines into a pyperf suite.
+
+It imports only numpy and `lossbench.timing.bench` (numba only for what a benchmark runs), and
+times each benchmark in turn, so one process pays for its imports once, not once per benchmark.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
-import pyperf
+from lossbench.timing.bench import Benchmark, forget, prepare, time_loops
 
-from lossbench.timing.bench import Benchmark, time_loops
+# Seconds of timed values per benchmark and process: a slower call gets fewer values (at least
+# one). The process is the statistical unit (its values share its memory layout), so values
+# beyond the first mainly cost time.
+BUDGET = 0.5
 
 
-def _forward(cmd: list[str], args) -> None:
-    cmd.extend(["--lossbench-spec", args.lossbench_spec])
+def measure(bench: Benchmark, inner: int, values: int, warmups: int) -> dict:
+    """One run of `bench`: at least one untimed warm-up value, then up to `values` timed ones,
+    each of `inner` calls; returned in seconds per call.
+
+    The warm-up is needed even with the kernel loaded (`prepare`): a process's first use of
+    fresh memory pays for page faults, which made first calls here 1.3 to 8 times slower than
+    the next (numpy's huber value at n = 1e7: 1.25 s, then 0.15 s)."""
+    prepare(bench)
+
+    def value() -> float:
+        return time_loops(1, bench, inner) / inner
+
+    spent = [value() for _ in range(max(1, warmups))]
+    timed = [value()]
+    wanted = min(values, max(1, int(BUDGET // (timed[0] * inner))))
+    timed += [value() for _ in range(wanted - 1)]
+    forget(bench)
+    return {"name": bench.name, "inner": inner, "warmups": spent, "values": timed}
 
 
-def main() -> None:
-    # pyperf runs workers as `python <program_args> --worker ...`
-    runner = pyperf.Runner(
-        program_args=("-m", "lossbench.timing.worker"), add_cmdline_args=_forward
-    )
-    runner.argparser.add_argument("--lossbench-spec", required=True)
-    args = runner.parse_args()
-    with open(args.lossbench_spec, encoding="utf-8") as handle:
-        spec = json.load(handle)
-    runner.metadata.update(spec.get("metadata", {}))
+def main(argv: list[str]) -> None:
+    spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     for item in spec["benchmarks"]:
-        inner = item.pop("inner", 1)
-        bench = Benchmark(**item)
-        runner.bench_time_func(bench.name, time_loops, bench, inner, inner_loops=inner)
+        record = measure(Benchmark(**item["benchmark"]), item["inner"], spec["values"],
+                         spec["warmups"])  # fmt: skip
+        print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
