@@ -476,12 +476,39 @@ def _print_compare(found) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: a usage mistake (an unknown option, a bad value) is one
+    line and exit 2, as every other mistake is."""
+    usage, abort = _click_exceptions()
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)
+    except usage as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # plain `lossbench`: the help
+            out.print(error.ctx.get_help(), markup=False, highlight=False)
+            sys.exit(0)
+        command = error.ctx.command_path if error.ctx is not None else "lossbench"
+        message = " ".join(error.format_message().replace("Value error, ", "").split())
+        err.print(f"[bold red]error:[/] {escape(message)} (see `{command} --help`)",
+                  highlight=False, soft_wrap=True)  # fmt: skip
+        sys.exit(2)
+    except (KeyboardInterrupt, *abort):
         err.print("interrupted")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(usage errors, aborts) as raised by typer's own copy of click and by click."""
+    import importlib
+
+    usage, abort = [], [typer.Abort]
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        usage.append(module.UsageError)
+        abort += [module.Abort] if hasattr(module, "Abort") else []
+    return tuple(usage), tuple(abort)
 
 
 if __name__ == "__main__":

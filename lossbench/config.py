@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
+import reprlib
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,12 +21,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PositiveFloat,
     PositiveInt,
     PrivateAttr,
     SerializeAsAny,
     ValidationError,
     create_model,
+    field_validator,
     model_validator,
 )
 
@@ -47,19 +49,112 @@ __all__ = [
 ]  # fmt: skip
 
 DEFAULT = "<embedded default>"
+MAX_BYTES = 1_000_000  # a config file; lossbench's own are under 3 kB
+MAX_VALUES = 100_000  # values in a config once YAML's aliases are expanded
+MAX_DEPTH = 32  # nesting; lossbench's schema needs 5
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as people write configs: numbers like 1e-8 are numbers (YAML 1.2; YAML 1.1 read
+    them as strings), and a key given twice is an error rather than silently the last."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: list(resolvers) for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+_short = reprlib.Repr()
+_short.maxstring, _short.maxother, _short.maxlist, _short.maxdict, _short.maxlevel = 60, 60, 4, 4, 2
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """YAML text as Python values; every problem (syntax, a duplicate key, a number too long,
+    nesting too deep, aliases that expand too far) one `LossbenchError` naming `source`."""
+    try:
+        value = yaml.load(text, Loader=_Loader)  # a SafeLoader: no code runs
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise LossbenchError(f"{source}: {problem}{where}") from None
+    except RecursionError:
+        raise LossbenchError(f"{source}: nested too deeply to be a config") from None
+    except ValueError as error:  # an integer of thousands of digits
+        raise LossbenchError(f"{source}: {str(error)[:200]}") from None
+    _count(value, source, 0, {})
+    return value
+
+
+def _count(value: Any, source: str, depth: int, seen: dict[int, int]) -> int:
+    """Values in `value` with aliases expanded (each shared node counted once per use)."""
+    if not isinstance(value, dict | list):
+        return 1
+    if depth > MAX_DEPTH:
+        raise LossbenchError(f"{source}: nested more than {MAX_DEPTH} deep; a config needs 5")
+    if id(value) not in seen:
+        items = value.values() if isinstance(value, dict) else value
+        seen[id(value)] = 1 + sum(_count(item, source, depth + 1, seen) for item in items)
+        if seen[id(value)] > MAX_VALUES:
+            raise LossbenchError(
+                f"{source}: more than {MAX_VALUES:,} values once its YAML aliases are "
+                "expanded; a config needs hundreds"
+            )
+    return seen[id(value)]
+
+
+def read_text(path: str | Path, source: str, what: str = "config") -> str:
+    """A config's text: at most `MAX_BYTES`, UTF-8 (a byte-order mark allowed)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise LossbenchError(
+            f"{source}: no such {what} file (try `lossbench init {source}`)"
+        ) from None
+    except IsADirectoryError:
+        raise LossbenchError(f"{source}: a directory, not a {what} file") from None
+    except OSError as error:
+        raise LossbenchError(f"{source}: cannot read the {what} ({error.strerror})") from None
+    if len(data) > MAX_BYTES:
+        raise LossbenchError(
+            f"{source}: larger than {MAX_BYTES // 1_000_000} MB; a {what} is a few kB"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise LossbenchError(
+            f"{source}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+            f"{error.start}); save it as UTF-8"
+        ) from None
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # no setting is infinite
 
 
 class FitOptions(_Strict):
     """How models are fitted: L-BFGS (default) or gradient descent."""
 
     method: Literal["lbfgs", "gd"] = "lbfgs"
-    max_iter: PositiveInt = 1000
-    tol: PositiveFloat = 1e-10
-    lr: PositiveFloat | None = Field(None, description="gd's fixed step; none: line search")
+    max_iter: int = Field(1000, ge=1, le=10**7)
+    tol: float = Field(1e-10, gt=0, lt=1)
+    # gd's fixed step (the data are standardized: a step beyond a few diverges); none: search
+    lr: float | None = Field(None, gt=0, le=1e3)
     # robust losses' δ in linear fits: in units of the residuals' MAD scale (mad), of a scale
     # fitted jointly (joint, L-BFGS only), or of y itself (fixed)
     scale: Literal["mad", "joint", "fixed"] = "mad"
@@ -118,11 +213,11 @@ class PyperfOptions(_Strict):
     processes and values, `rigorous` doubles processes. Peers are timed in half the
     processes (rounded up)."""
 
-    processes: PositiveInt = 2
-    values: PositiveInt = 3
-    warmups: int = Field(1, ge=0)
-    min_time: PositiveFloat = 0.02
-    loops: PositiveInt | None = None
+    processes: int = Field(2, ge=1, le=1000)
+    values: int = Field(3, ge=1, le=1000)
+    warmups: int = Field(1, ge=0, le=100)
+    min_time: float = Field(0.02, gt=0, le=10)  # seconds per value
+    loops: int | None = Field(None, ge=1, le=10**6)
     fast: bool = False
     rigorous: bool = False
 
@@ -143,12 +238,20 @@ class Timing(_Strict):
     dtypes: list[Literal["float64", "float32"]] = Field(default_factory=lambda: ["float64"])
     pyperf: PyperfOptions = Field(default_factory=PyperfOptions)
 
+    @field_validator("ops", "impls", "sizes", "dtypes")
+    @classmethod
+    def _each_once(cls, values: list) -> list:
+        repeated = [value for i, value in enumerate(values) if value in values[:i]]
+        if repeated:
+            raise ValueError(f"{repeated[0]!r} is listed twice")
+        return values
+
 
 class Config(_Strict):
     """A lossbench run: experiments, and kernel timing."""
 
     name: str = "default"
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**63)  # numpy's seeds are non-negative
     trials: PositiveInt = 50
     # the directory relative paths in the config are relative to (None: the working dir)
     _source_dir: Path | None = PrivateAttr(None)
@@ -160,6 +263,15 @@ class Config(_Strict):
     )
     timing: Timing | None = None
 
+    @field_validator("experiments")
+    @classmethod
+    def _names_differ(cls, experiments: list) -> list:
+        names = [experiment.name for experiment in experiments]
+        repeated = [name for i, name in enumerate(names) if name in names[:i]]
+        if repeated:
+            raise ValueError(f"{repeated[0]!r} names two experiments; give each its own name")
+        return experiments
+
 
 def default_text() -> str:
     """The embedded default config (identical to configs/default.yaml)."""
@@ -169,36 +281,21 @@ def default_text() -> str:
 def load(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
     """The config at `path` (None: the embedded default), with ``KEY=VALUE`` overrides."""
     source = DEFAULT if path is None else str(path)
-    if path is None:
-        text = default_text()
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise LossbenchError(
-                f"{source}: no such config file (try `lossbench init {source}`)"
-            ) from None
-        except OSError as error:
-            raise LossbenchError(f"{source}: cannot read the config ({error.strerror})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "not valid YAML"
-        raise LossbenchError(f"{source}: {problem}{where}") from None
+    text = default_text() if path is None else read_text(path, source)
+    raw = parse_yaml(text, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise LossbenchError(f"{source}: expected a mapping of settings; got {type(raw).__name__}")
-    config = validate(set_values(raw, overrides), source)
+    config = validate(set_values(raw, overrides), source, overrides)
     if path is not None:
         config._source_dir = Path(path).resolve().parent
     return config
 
 
-def validate(raw: dict[str, Any], source: str = "config") -> Config:
-    """A Config from a mapping; the first problem as one line naming `source` and the field."""
+def validate(raw: dict[str, Any], source: str = "config", overrides: list[str] = ()) -> Config:
+    """A Config from a mapping; the first problem as one line naming `source` (or the
+    ``--set`` that gave the field) and the field."""
     try:
         return Config.model_validate(raw)
     except ValidationError as error:
@@ -208,10 +305,25 @@ def validate(raw: dict[str, Any], source: str = "config") -> Config:
         )
         where = where.lstrip(".") or "(top level)"
         message = first["msg"]
+        if first["type"] == "value_error":  # one of lossbench's own checks: its words only
+            message = str(first["ctx"]["error"])
         if first["type"] == "extra_forbidden":
             message = "unknown setting (see `lossbench init` for a commented example)"
-        given = f"; got {first['input']!r}" if first["type"] != "missing" else ""
-        raise LossbenchError(f"{source}: {where}: {message}{given}") from None
+        shown = first["type"] not in ("missing", "value_error")  # its own words name the value
+        given = f"; got {_short.repr(first['input'])}" if shown else ""
+        raise LossbenchError(
+            f"{blame(source, overrides, where)}: {where}: {message}{given}"
+        ) from None
+
+
+def blame(source: str, overrides: list[str], where: str) -> str:
+    """`source`, or the ``--set`` that set the field at `where` (``experiments[0].trials``)."""
+    dotted = re.sub(r"\[(\d+)\]", r".\1", where)
+    for item in reversed(overrides):
+        key = item.partition("=")[0].strip()
+        if dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + "."):
+            return f"--set {item}"
+    return source
 
 
 def set_values(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -222,10 +334,7 @@ def set_values(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise LossbenchError(f"--set {item!r}: expected KEY=VALUE, e.g. --set trials=10")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise LossbenchError(f"--set {item!r}: the value is not valid YAML") from None
+        value = parse_yaml(text, f"--set {item!r}")
         node: Any = raw
         parts = key.strip().split(".")
         for depth, part in enumerate(parts):
@@ -265,12 +374,15 @@ def quick(config: Config) -> Config:
 
 
 def cap(value: Any, limit: int) -> Any:
-    """`value` (or each of a list's values) at most `limit`; non-numbers unchanged."""
+    """`value` (or each of a list of numbers) at most `limit`; anything else unchanged, for
+    validation to refuse."""
     if isinstance(value, list):
-        return sorted({cap(v, limit) for v in value})
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return min(value, limit)
-    return value
+        return sorted({cap(v, limit) for v in value}) if all(map(_is_number, value)) else value
+    return min(value, limit) if _is_number(value) else value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def dump(config: Config) -> str:

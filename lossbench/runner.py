@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from lossbench import config as config_module
-from lossbench import experiments, results
+from lossbench import experiments, results, system
 from lossbench.config import Config
 from lossbench.errors import LossbenchError
 from lossbench.report import answer
@@ -39,19 +39,33 @@ def resolve(
         for directory in (str(Path.cwd()), str(Path(path).resolve().parent)):
             if directory not in sys.path:
                 sys.path.insert(0, directory)
-    config = config_module.load(path, [] if quick else list(overrides))
+    source = config_module.DEFAULT if path is None else str(path)
+    overrides = list(overrides)
+    config = config_module.load(path, [] if quick else overrides)
     if quick:
         config = config_module.quick(config)
         if overrides:
-            source = config._source_dir
-            raw = config_module.set_values(config.model_dump(mode="json"), list(overrides))
-            config = config_module.validate(raw, "--set")
-            config._source_dir = source
+            directory = config._source_dir
+            raw = config_module.set_values(config.model_dump(mode="json"), overrides)
+            config = config_module.validate(raw, source, overrides)
+            config._source_dir = directory
     if seed is not None:
+        if not 0 <= seed < 2**63:
+            raise LossbenchError(f"--seed: expected 0 to 2**63 - 1; got {seed}")
         config.seed = seed
     if name is not None:
         config.name = name
-    experiments.tasks(config)  # checks every dataset and loss, with the config path
+    try:
+        experiments.tasks(config)  # checks every dataset and loss, and the timing matrix
+        if config.timing is not None:
+            timing.plan(config.timing)
+    except LossbenchError as error:
+        where = str(error).partition(":")[0]
+        if where.startswith(("experiments[", "timing.")):  # the file, or the --set that set it
+            raise LossbenchError(
+                f"{config_module.blame(source, overrides, where)}: {error}"
+            ) from None
+        raise
     return config
 
 
@@ -85,9 +99,18 @@ def execute(
     """
     if jobs < 1:
         raise LossbenchError(f"--jobs must be at least 1; got {jobs}")
+    job_notes = []
+    if jobs > system.cores():  # more processes than cores only share them, at a cost
+        job_notes = [f"--jobs {jobs}: {system.cores()} cores here, so {system.cores()} processes"]
+        jobs = system.cores()
     if only == "timing" and config.timing is None:
         raise LossbenchError(
             "--only timing: the config has no timing section (see `lossbench init`)"
+        )
+    if not config.experiments and config.timing is None:
+        raise LossbenchError(
+            "the config has nothing to run: no experiments and no timing section "
+            "(see `lossbench init` for both)"
         )
     plan = None
     if only != "experiments" and config.timing is not None:
@@ -144,7 +167,7 @@ def execute(
             status, experiments_finished=len(frames), experiments_total=len(sections),
             timing=_timing_state(plan, timings, status),
         )  # fmt: skip
-    notes = data_notes + [f"timing: {note}" for note in (plan.notes if plan else [])]
+    notes = job_notes + data_notes + [f"timing: {note}" for note in (plan.notes if plan else [])]
     return Outcome(path, status, trials, summary, comparisons, timings, notes)
 
 

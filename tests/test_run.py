@@ -238,7 +238,7 @@ def test_config_mistakes_exit_2_with_file_and_field_and_leave_no_directory(tmp_p
         ),
         (["run", "--set", "trials"], r"--set 'trials': expected KEY=VALUE"),
         (["run", "--set", "experiments.7.trials=2"], r"experiments has no item '7' \(it has 5\)"),
-        (["run", "--set", "trials=[1"], r"the value is not valid YAML"),
+        (["run", "--set", "trials=[1"], r"--set 'trials=\[1': expected .* at line 1, column 3"),
         (["run", "--set", "seed.x=1"], r"seed is a value, not a section"),
         (["run", "--jobs", "0"], r"--jobs must be at least 1; got 0"),
         (["show", "nowhere"], r"nowhere: not a lossbench run directory"),

@@ -412,14 +412,34 @@ class UserLoss(Loss):
         self._gradient = getattr(self._function, "gradient", None)
         self.labels = bool(getattr(self._function, "labels", False))
         self.prediction = str(getattr(self._function, "prediction", "real"))
-        self.summary = (self._function.__doc__ or "a user-defined loss").strip().splitlines()[0]
+        self.summary = (
+            (self._function.__doc__ or "").strip().splitlines() or ["a user-defined loss"]
+        )[0]
+        self._dry_run()
+
+    def _dry_run(self) -> None:
+        """Call the code once on four elements, so that a loss that fails does so before a run
+        starts (a function that raises, returns strings or the wrong shape)."""
+        y_true = np.array([0.0, 1.0, 1.0, 0.0]) if self.labels else np.array([0.5, -1.0, 2.0, 0.0])
+        y_pred = np.array([0.2, 0.7, 0.9, 0.4]) if self.prediction == "probability" else (
+            np.array([-1.0, 0.5, 2.0, 0.1]))  # fmt: skip
+        self._values(y_true, y_pred)
+        if self._gradient is not None:
+            self._call(self._gradient, y_true, y_pred)
 
     def _call(self, function, y_true, y_pred) -> np.ndarray:
         try:
             out = function(y_true, y_pred, **self.params)
-        except TypeError as error:
-            raise LossbenchError(f"user loss {self.name}: {error}") from None
-        out = np.array(out, dtype=y_pred.dtype, copy=True)
+        except Exception as error:  # the user's code: any failure is theirs to see
+            raise LossbenchError(
+                f"user loss {self.name} raised {type(error).__name__}: {str(error)[:200]}"
+            ) from None
+        try:
+            out = np.array(out, dtype=y_pred.dtype, copy=True)
+        except (TypeError, ValueError):
+            raise LossbenchError(
+                f"user loss {self.name} must return numbers; got {_short(out)}"
+            ) from None
         if out.shape != y_pred.shape:
             raise LossbenchError(
                 f"user loss {self.name} must return one value per element, shape "
@@ -440,6 +460,11 @@ class UserLoss(Loss):
         return ((up - down) / (2.0 * h)).astype(y_pred.dtype)
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _import_function(spec: str) -> Callable:
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
@@ -449,6 +474,15 @@ def _import_function(spec: str) -> Callable:
     except ImportError as error:
         raise LossbenchError(
             f"user loss {spec!r}: cannot import {module_name!r} ({error})"
+        ) from None
+    except SyntaxError as error:
+        raise LossbenchError(
+            f"user loss {spec!r}: {error.filename}, line {error.lineno}: {error.msg}"
+        ) from None
+    except Exception as error:  # the module's own code failed as it was imported
+        raise LossbenchError(
+            f"user loss {spec!r}: importing {module_name} raised {type(error).__name__}: "
+            f"{str(error)[:200]}"
         ) from None
     function = getattr(module, attribute, None)
     if not callable(function):

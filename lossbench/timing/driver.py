@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lossbench import losses
+from lossbench import losses, system
 from lossbench.config import PyperfOptions, Timing
 from lossbench.errors import LossbenchError
 from lossbench.losses import impls
@@ -90,6 +90,8 @@ def plan(timing: Timing) -> Plan:
                 labels.append(str(losses.get(spec)))
         except LossbenchError as error:
             raise LossbenchError(f"timing.losses[{i}]: {error}") from None
+        if labels[-1] in labels[:-1]:
+            raise LossbenchError(f"timing.losses[{i}]: {labels[-1]} is listed twice")
     known = tuple(impls.IMPLEMENTATIONS)
     notes, chosen = [], []
     for i, impl in enumerate(timing.impls):
@@ -106,23 +108,13 @@ def plan(timing: Timing) -> Plan:
     return Plan(benches, timing.pyperf, notes)
 
 
-def _available_memory() -> int:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-
-
 def check_memory(benches: list[Benchmark], available: int | None = None) -> None:
     """Refuse sizes whose arrays would not fit (one benchmark runs at a time)."""
     if not benches:
         return
     largest = max(benches, key=lambda b: b.working_set)
     need = largest.working_set
-    available = _available_memory() if available is None else available
+    available = system.available_memory() if available is None else available
     if need > available:
         raise LossbenchError(
             f"timing.sizes: n={largest.n} ({largest.dtype}) needs about {need / 1e9:.1f} GB "

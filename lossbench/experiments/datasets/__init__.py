@@ -12,12 +12,14 @@ that does not leaves them None, and metrics that need them are skipped with a no
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from lossbench import system
 from lossbench.errors import LossbenchError
 
 __all__ = ["DATASETS", "Dataset", "Param", "Sample", "expand", "register"]
@@ -39,6 +41,8 @@ class Param:
             raise LossbenchError(f"{where}: expected {self.expected}; got {value!r}")
         if self.integer and not float(value).is_integer():
             raise LossbenchError(f"{where}: expected {self.expected}; got {value!r}")
+        if not math.isfinite(value):
+            raise LossbenchError(f"{where}: expected {self.expected}, finite; got {value!r}")
         if not self.low <= value <= self.high:
             raise LossbenchError(f"{where}: expected {self.expected}; got {value!r}")
         return int(value) if self.integer else float(value)
@@ -88,6 +92,12 @@ class Dataset:
 
     def __repr__(self) -> str:
         return f"<dataset {self.label}>"
+
+    def working_set(self) -> int:
+        """Bytes one trial holds at its peak, about: its train and test data and some three
+        copies of them while fitting (standardized data, the fit's temporaries)."""
+        rows = self.params.get("n_samples", 0) + self.params.get("n_test", 0)
+        return 4 * 8 * int(rows) * (int(self.params.get("n_features", 1)) + 1)
 
     def sample(self, rng: np.random.Generator) -> Sample:
         """Draw one trial's data from `rng` (the trial's own generator)."""
@@ -153,7 +163,15 @@ def expand(spec: dict[str, Any], where: str = "dataset", base: Path | None = Non
         raise LossbenchError(
             f"{where}.kind: unknown dataset {kind!r}; expected one of {', '.join(DATASETS)}"
         )
-    return cls.expand(spec, where, base)
+    datasets = cls.expand(spec, where, base)
+    for dataset in datasets:
+        need, available = dataset.working_set(), system.available_memory()
+        if need > available:
+            raise LossbenchError(
+                f"{where}: {dataset.label} needs about {need / 1e9:.1f} GB for one trial; "
+                f"{available / 1e9:.1f} GB are available; lower n_samples or n_features"
+            )
+    return datasets
 
 
 def _format(value: float | int) -> str:

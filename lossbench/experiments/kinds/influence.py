@@ -4,7 +4,7 @@ shift of the fitted parameters per loss (unbounded for MSE, bounded for Huber)."
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,9 @@ __all__ = ["InfluenceExperiment"]
 class InfluenceExperiment(ExperimentKind):
     kind: Literal["influence"] = "influence"
     # where the one moving point's residual goes, in units of the noise σ
-    offsets: list[float] = Field(default_factory=lambda: [float(x) for x in range(0, 101, 5)])
+    offsets: list[Annotated[float, Field(ge=-1e6, le=1e6)]] = Field(
+        default_factory=lambda: [float(x) for x in range(0, 101, 5)]
+    )
 
     dataset_task = "regression"
     needs_truth = True  # the moving point sits at a known distance from the true line

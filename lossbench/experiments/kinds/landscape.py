@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import PositiveFloat, PositiveInt
+from pydantic import Field, PositiveInt
 
 from lossbench.experiments.datasets import Dataset, Param, Sample
 from lossbench.experiments.fitting import fit, objective
@@ -61,7 +61,7 @@ class TwoSlopes(Dataset):
 class LandscapeExperiment(ExperimentKind):
     kind: Literal["landscape"] = "landscape"
     starts: PositiveInt = 40  # random starts per trial
-    start_scale: PositiveFloat = 10.0  # the spread of their coefficients
+    start_scale: float = Field(10.0, gt=0, le=1e4)  # the spread of their coefficients
 
     dataset_task = "classification"
 

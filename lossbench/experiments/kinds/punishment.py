@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from lossbench.errors import LossbenchError
 from lossbench.experiments.kind import ExperimentKind, Task, register
 from lossbench.losses import Loss
 
@@ -26,7 +25,9 @@ __all__ = ["PunishmentExperiment"]
 class PunishmentExperiment(ExperimentKind):
     kind: Literal["punishment"] = "punishment"
     # the predicted probabilities of the true class (y = 1) to evaluate at
-    predictions: list[float] = Field(default_factory=lambda: [0.5, 0.1, 1e-2, 1e-4, 1e-8, 0.0])
+    predictions: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=lambda: [0.5, 0.1, 1e-2, 1e-4, 1e-8, 0.0]
+    )
 
     needs_dataset = False
     no_dataset_label = "y=1"
@@ -35,8 +36,6 @@ class PunishmentExperiment(ExperimentKind):
         rows = []
         for loss in task.losses:
             for p in self.predictions:
-                if not 0.0 <= p <= 1.0:
-                    raise LossbenchError(f"{self.name}.predictions: {p} is not a probability")
                 for label, value, grad, logit_grad in _at(loss, p):
                     rows += [
                         task.row(label, "value", value, x=p),
