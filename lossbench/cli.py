@@ -227,7 +227,7 @@ def run(
                 )  # fmt: skip
         except KeyboardInterrupt:
             path = started.get("path")
-            err.print(f"interrupted: finished experiments are kept in {path}", soft_wrap=True)
+            err.print(f"interrupted: {_what_was_kept(path)}", soft_wrap=True, highlight=False)
             if path is not None:
                 _results_line(path)
             raise typer.Exit(code=130) from None
@@ -247,27 +247,52 @@ def run(
         _results_line(outcome.path)
 
 
+def _what_was_kept(path: Path | None) -> str:
+    """What an interrupted run kept, from its run.json."""
+    import json
+
+    if path is None:
+        return "before the run started; nothing was written"
+    try:
+        record = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        done = f"{record['experiments_finished']} of {record['experiments_total']} experiments"
+        timing = record.get("timing", "not run")
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"what finished is kept in {path}"
+    parts = [f"{done} finished"] if record["experiments_total"] else []
+    parts += [] if timing == "not run" else [f"timing {timing}"]
+    return f"{', '.join(parts) or 'nothing finished'}; kept in {path}"
+
+
 @contextmanager
 def _stops_as_interrupts():
-    """SIGTERM and SIGHUP end a run as Ctrl-C does: finished experiments kept, the run marked
-    interrupted, exit 130 (without this they kill it with run.json left 'running')."""
+    """Ctrl-C, SIGTERM and SIGHUP end a run alike: finished experiments kept, the run marked
+    interrupted, exit 130. Only the first counts: a second Ctrl-C while the run is being put
+    away is ignored rather than cutting that short (it left run.json 'running')."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    stopping = []
 
     def interrupt(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+        if not stopping:
+            stopping.append(signum)
+            for each in wanted:  # from now on until the process ends
+                signal.signal(each, signal.SIG_IGN)
+            raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    wanted = [getattr(signal, name) for name in names if hasattr(signal, name)]
     previous = {signum: signal.signal(signum, interrupt) for signum in wanted}
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        if not stopping:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def _print_answer(comparisons) -> None:

@@ -7,6 +7,7 @@ so an interrupted or failed run keeps every finished experiment and says how it 
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,10 +122,14 @@ def execute(
     sections = [list(group) for _, group in groupby(units, key=lambda u: id(u.experiment))]
     total = len(units)
     path = results.create_run_dir(Path(out), config.name)
+    try:
+        results.write_atomic(path / results.CONFIG, config_module.dump(config))
+        run = results.Run(path, config.name, command)
+    except OSError as error:  # a full disk, say: a directory holding nothing is not kept
+        shutil.rmtree(path, ignore_errors=True)
+        raise LossbenchError(f"{path}: cannot write the run ({error.strerror})") from None
     if on_start is not None:
         on_start(path)
-    results.write_atomic(path / results.CONFIG, config_module.dump(config))
-    run = results.Run(path, config.name, command)
     datasets = list({id(u.dataset): u.dataset for u in units if u.dataset is not None}.values())
     provenance = [d.info for d in datasets if getattr(d, "info", None)]
     if provenance:  # which data the results came from
@@ -162,11 +167,20 @@ def execute(
     except KeyboardInterrupt:
         status = "interrupted"
         raise
+    except OSError as error:  # a full disk, say: what finished stays, the run says failed
+        where = f" ({error.filename})" if error.filename else ""
+        raise LossbenchError(
+            f"{path}: {error.strerror or error}{where}; finished experiments are kept and "
+            "the run is marked failed"
+        ) from None
     finally:
-        run.finish(
-            status, experiments_finished=len(frames), experiments_total=len(sections),
-            timing=_timing_state(plan, timings, status),
-        )  # fmt: skip
+        try:
+            run.finish(
+                status, experiments_finished=len(frames), experiments_total=len(sections),
+                timing=_timing_state(plan, timings, status),
+            )  # fmt: skip
+        except OSError:
+            pass  # run.json stays as it was (running); `show` says so
     notes = job_notes + data_notes + [f"timing: {note}" for note in (plan.notes if plan else [])]
     return Outcome(path, status, trials, summary, comparisons, timings, notes)
 

@@ -285,7 +285,7 @@ def test_interrupted_run_keeps_finished_experiments_and_exits_130(tmp_path, stop
     assert trials_file is not None, "the first experiment never finished"
     process.send_signal(getattr(signal, stop))
     stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    assert process.returncode == 130, (process.returncode, stderr)
     run_dir = trials_file.parent
     assert stdout.strip().splitlines()[-1] == f"results: {run_dir}"
     assert "interrupted" in stderr and "Traceback" not in stderr

@@ -12,6 +12,7 @@ import pandas as pd
 
 from lossbench import config as config_module
 from lossbench import results
+from lossbench.errors import LossbenchError
 from lossbench.report import plots, terminal
 
 __all__ = ["write_report"]
@@ -36,6 +37,16 @@ def write_report(run_dir: Path) -> tuple[Path, list[Path]]:
     record, trials, summary, timings = results.read_run(run_dir)
     comparisons = results.read_comparisons(run_dir, trials, summary)
     config = config_module.load(run_dir / results.CONFIG)
+    try:
+        return _write(run_dir, record, config, trials, summary, comparisons, timings)
+    except OSError as error:  # a read-only or full run directory
+        raise LossbenchError(
+            f"{run_dir}: cannot write the report there ({error.strerror}); copy the run "
+            "somewhere writable and report on the copy"
+        ) from None
+
+
+def _write(run_dir, record, config, trials, summary, comparisons, timings):
     plot_dir = run_dir / "plots"
     plot_dir.mkdir(exist_ok=True)
     images: dict[str, list[tuple[str, bytes]]] = {}  # section -> its (name, PNG) in order

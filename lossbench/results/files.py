@@ -101,24 +101,25 @@ def _umask() -> int:
 
 @contextmanager
 def _interrupts_deferred():
-    """Block SIGINT, SIGTERM and SIGHUP for the duration (POSIX, main thread); elsewhere a
-    no-op."""
-    can_block = (
-        hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
-    )
-    if not can_block:
+    """SIGINT, SIGTERM and SIGHUP held for the duration and delivered after it (main thread;
+    elsewhere a no-op). A Python handler, not a blocked signal mask: a signal may reach any
+    thread (a BLAS thread, say), but Python runs every handler in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    deferred = {
-        signal.SIGINT,
-        signal.SIGTERM,
-        *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []),
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    held: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda signum, frame: held.append(signum))
+        for signum in (getattr(signal, name) for name in names if hasattr(signal, name))
     }
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if held:  # now, to the handler it was meant for
+            signal.raise_signal(held[0])
 
 
 def host_info() -> dict[str, Any]:
@@ -186,31 +187,81 @@ def latest_run(out: Path) -> Path:
     return runs[-1]
 
 
+# each result table's contract columns, and those of them that hold numbers
+_TABLES = {
+    TRIALS: (["experiment", "dataset", "loss", "trial", "metric", "value"], ["trial", "value"]),
+    SUMMARY: (
+        ["experiment", "dataset", "loss", "metric", "n", "mean", "std", "ci_low", "ci_high"],
+        ["n", "mean", "std", "ci_low", "ci_high"],
+    ),
+    TIMINGS: (
+        ["benchmark", "loss", "op", "impl", "dtype", "n", "median_s", "mean_s", "stdev_s",
+         "values", "ns_per_element", "gb_per_s", "roofline"],
+        ["n", "median_s", "mean_s", "stdev_s", "values", "ns_per_element", "gb_per_s", "roofline"],
+    ),
+    COMPARISONS: (
+        ["experiment", "kind", "dataset", "x", "metric", "loss", "baseline", "estimate", "low",
+         "high", "p", "p_adjusted", "verdict", "n"],
+        ["estimate", "low", "high", "p", "p_adjusted", "n"],
+    ),
+}  # fmt: skip
+
+
 def read_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(run.json, trials, summary, timings) of a run directory; any table may be empty."""
+    """(run.json, trials, summary, timings) of a run directory; a table not written (a run cut
+    short) is empty, with its columns. A damaged file is a `LossbenchError` naming it."""
     path = Path(path)
     if not (path / RUN).is_file():
         raise LossbenchError(f"{path}: not a lossbench run directory (no {RUN})")
-    try:
-        record = json.loads((path / RUN).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise LossbenchError(f"{path / RUN}: unreadable ({error})") from None
-    frames = []
-    for name in (TRIALS, SUMMARY, TIMINGS):
-        file = path / name
-        try:
-            frames.append(
-                pd.read_csv(file, keep_default_na=True) if file.is_file() else pd.DataFrame()
-            )
-        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
-            raise LossbenchError(f"{file}: unreadable ({error})") from None
-    for frame in frames:
-        if "note" in frame:
-            frame["note"] = frame["note"].astype(object).fillna("")
-    trials, summary = frames[0], frames[1]
+    record = _read_record(path / RUN)
+    trials, summary, timings = (read_table(path / name) for name in (TRIALS, SUMMARY, TIMINGS))
     if len(summary) and "kind" not in summary:  # written before results carried the kind
         _add_kind(trials, summary)
-    return record, trials, summary, frames[2]
+    return record, trials, summary, timings
+
+
+def _read_record(file: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(file.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise LossbenchError(f"{file}: unreadable ({str(error)[:200]})") from None
+    if not isinstance(record, dict):
+        raise LossbenchError(
+            f"{file}: damaged: expected a JSON object; got {type(record).__name__}"
+        )
+    for key in ("host", "packages"):
+        if record.get(key) is not None and not isinstance(record[key], dict):
+            raise LossbenchError(
+                f"{file}: damaged: {key}: expected an object; got {record[key]!r:.60}"
+            )
+    return record
+
+
+def read_table(file: Path) -> pd.DataFrame:
+    """One result table, checked against its contract columns; absent: empty, with them."""
+    columns, numeric = _TABLES[file.name]
+    if not file.is_file():
+        return pd.DataFrame(columns=columns)
+    try:
+        frame = pd.read_csv(file, keep_default_na=True)
+    except pd.errors.EmptyDataError:
+        raise LossbenchError(f"{file}: damaged: the file is empty") from None
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        raise LossbenchError(f"{file}: unreadable ({str(error)[:200]})") from None
+    missing = [column for column in columns if column not in frame]
+    if missing:
+        raise LossbenchError(f"{file}: damaged: no column {', '.join(missing)}")
+    for column in numeric:
+        if not pd.api.types.is_numeric_dtype(frame[column]) and frame[column].notna().any():
+            converted = pd.to_numeric(frame[column], errors="coerce")
+            bad = frame[column][converted.isna() & frame[column].notna()]
+            line = bad.index[0] + 2  # the header is line 1
+            raise LossbenchError(
+                f"{file}: damaged: column {column} holds {bad.iloc[0]!r:.40} (line {line})"
+            )
+    if "note" in frame:
+        frame["note"] = frame["note"].astype(object).fillna("")
+    return frame
 
 
 def _add_kind(trials: pd.DataFrame, summary: pd.DataFrame) -> None:
@@ -233,12 +284,7 @@ def read_comparisons(path: Path, trials: pd.DataFrame, summary: pd.DataFrame) ->
 
     file = Path(path) / COMPARISONS
     if file.is_file():
-        try:
-            frame = pd.read_csv(file)
-        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
-            raise LossbenchError(f"{file}: unreadable ({error})") from None
-        frame["note"] = frame["note"].astype(object).fillna("") if "note" in frame else ""
-        return frame
+        return read_table(file)
     if not len(trials) or "kind" not in summary:
         return pd.DataFrame(columns=experiments.COMPARISON_COLUMNS)
     return experiments.comparisons(trials, summary)
