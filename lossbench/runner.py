@@ -225,7 +225,8 @@ def _save(
         for i in range(3)
     ]
     names = (results.TRIALS, results.SUMMARY, results.COMPARISONS)
-    for name, table in zip(names, tables, strict=True):
-        results.write_atomic(path / name, table)
-    results.write_atomic(path / results.ANSWER, answer.markdown(tables[2]))
+    with results.interrupts_deferred():  # the four files agree, or none changed
+        for name, table in zip(names, tables, strict=True):
+            results.write_atomic(path / name, table)
+        results.write_atomic(path / results.ANSWER, answer.markdown(tables[2]))
     return tables[0], tables[1], tables[2]

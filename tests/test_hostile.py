@@ -420,3 +420,17 @@ def test_report_on_a_read_only_run_is_one_line(tmp_path, a_run):
         run.chmod(0o755)
     assert result.exit_code == 2 and "cannot write the report" in result.output, result.output
     assert "Traceback" not in result.output
+
+
+def test_an_interrupt_between_a_run_s_files_waits_for_all_of_them(tmp_path):
+    import threading
+
+    with pytest.raises(KeyboardInterrupt):
+        with results.interrupts_deferred():
+            results.write_atomic(tmp_path / "a.csv", "first\n")
+            thread = threading.Thread(target=lambda: os.kill(os.getpid(), signal.SIGINT))
+            thread.start()
+            thread.join()
+            time.sleep(0.05)  # Python has run its handler by now
+            results.write_atomic(tmp_path / "b.csv", "second\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.csv"]

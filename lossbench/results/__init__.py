@@ -13,6 +13,7 @@ from lossbench.results.files import (
     Run,
     create_run_dir,
     host_info,
+    interrupts_deferred,
     latest_run,
     read_comparisons,
     read_run,
@@ -22,6 +23,6 @@ from lossbench.results.files import (
 
 __all__ = [
     "ANSWER", "COMPARISONS", "CONFIG", "PYPERF", "RUN", "SUMMARY", "TIMINGS", "TRIALS", "Run",
-    "create_run_dir", "host_info", "latest_run", "read_comparisons", "read_run", "sanitize",
-    "write_atomic",
+    "create_run_dir", "host_info", "interrupts_deferred", "latest_run", "read_comparisons",
+    "read_run", "sanitize", "write_atomic",
 ]  # fmt: skip

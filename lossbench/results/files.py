@@ -28,7 +28,8 @@ from lossbench import __version__
 from lossbench.errors import LossbenchError
 
 __all__ = [
-    "Run", "create_run_dir", "host_info", "latest_run", "read_comparisons", "read_run",
+    "Run", "create_run_dir", "host_info", "interrupts_deferred", "latest_run",
+    "read_comparisons", "read_run",
     "write_atomic",
 ]  # fmt: skip
 
@@ -74,7 +75,7 @@ def write_atomic(path: Path, content: str | bytes | pd.DataFrame) -> None:
     interrupt never leaves a temporary file behind.
     """
     path = Path(path)
-    with _interrupts_deferred():
+    with interrupts_deferred():
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             if isinstance(content, bytes):
@@ -100,7 +101,7 @@ def _umask() -> int:
 
 
 @contextmanager
-def _interrupts_deferred():
+def interrupts_deferred():
     """SIGINT, SIGTERM and SIGHUP held for the duration and delivered after it (main thread;
     elsewhere a no-op). A Python handler, not a blocked signal mask: a signal may reach any
     thread (a BLAS thread, say), but Python runs every handler in the main thread."""
