@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -400,6 +400,7 @@ def test_any_setting_is_run_or_refused_in_one_line(tmp_path, changes):
     sets = [f"{path}={json.dumps(value)}" for path, value in changes]
     args = ["run", "c.yaml", "--out", str(out), "--quiet", "--only", "experiments"]
     result = _invoke([*args, *(part for s in sets for part in ("--set", s))], tmp_path)
+    event(f"exit {result.exit_code}")
     assert result.exit_code in (0, 2), (sets, result.output)
     assert "Traceback" not in result.output, (sets, result.output)
     if result.exit_code == 2:
@@ -434,3 +435,45 @@ def test_an_interrupt_between_a_run_s_files_waits_for_all_of_them(tmp_path):
             time.sleep(0.05)  # Python has run its handler by now
             results.write_atomic(tmp_path / "b.csv", "second\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.csv"]
+
+
+EXPERIMENT_KEYS = ["name", "kind", "losses", "datasets", "trials", "fit", "predictions", "offsets",
+                   "starts", "statistic", "equivalence"]  # fmt: skip
+EXPERIMENTS = st.lists(
+    st.dictionaries(st.sampled_from(EXPERIMENT_KEYS), VALUES, max_size=5)
+    | st.fixed_dictionaries(
+        {
+            "name": st.text(min_size=1, max_size=5),
+            "kind": st.sampled_from(["punishment", "fit"]),
+            "losses": st.lists(st.sampled_from(["mse", "bce", "huber", "x:y", "nope"]), max_size=2),
+        }
+    ),
+    max_size=2,
+)
+CONFIG_FILES = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": VALUES,
+        "seed": VALUES,
+        "trials": VALUES,
+        "experiments": EXPERIMENTS,
+        "timing": VALUES,
+        "extra": VALUES,
+    },
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(CONFIG_FILES)
+def test_any_config_file_is_run_or_refused_in_one_line(tmp_path, raw):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    out = tmp_path / f"out-{time.monotonic_ns()}"
+    args = ["run", "c.yaml", "--out", str(out), "--quiet", "--quick", "--only", "experiments"]
+    result = _invoke(args, tmp_path)
+    event(f"exit {result.exit_code}")
+    assert result.exit_code in (0, 2), (raw, result.output)
+    assert "Traceback" not in result.output, (raw, result.output)
+    if result.exit_code == 2:
+        _assert_refused(result, out)
