@@ -43,8 +43,19 @@ def _user_errors():
     except LossbenchError as error:
         if _debug["on"]:
             err.print(traceback.format_exc(), markup=False, highlight=False)
-        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(_bounded(str(error)))}", highlight=False,
+                  soft_wrap=True)  # fmt: skip
         raise typer.Exit(code=2) from None
+
+
+MAX_MESSAGE = 500  # characters of an error line: a value quoted in it may be megabytes
+
+
+def _bounded(message: str) -> str:
+    message = " ".join(message.split())  # one line, whatever the value held
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[: MAX_MESSAGE - 30]} … ({len(message):,} characters in all)"
 
 
 def _version(value: bool) -> None:

@@ -477,3 +477,14 @@ def test_any_config_file_is_run_or_refused_in_one_line(tmp_path, raw):
     assert "Traceback" not in result.output, (raw, result.output)
     if result.exit_code == 2:
         _assert_refused(result, out)
+
+
+def test_an_error_quoting_a_huge_value_stays_one_short_line(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "experiments:\n  - {name: a, datasets: [{kind: gaussian, n_samples: '"
+        + "x" * 900_000
+        + "'}], losses: [mse]}\n"
+    )
+    result = _invoke(["run", "c.yaml", "--out", str(tmp_path / "out")], tmp_path)
+    _assert_refused(result, tmp_path / "out", "n_samples", "characters in all")
+    assert len(result.output) < 600
