@@ -313,8 +313,10 @@ def _print_answer(comparisons) -> None:
     lines = answer(comparisons)
     if lines:
         out.print("[bold]What to use[/] (paired comparisons with the first loss):")
-        for line in lines:
-            out.print(escape(f"  {line}"), soft_wrap=True, highlight=False)
+        from rich.padding import Padding
+
+        for line in lines:  # wrapped within the width, indented as a block
+            out.print(Padding(escape(line), (0, 0, 0, 2)), highlight=False)
 
 
 def _results_line(path: Path) -> None:

@@ -77,7 +77,7 @@ def test_a_small_timing_run_through_real_pyperf_workers(tmp_path):
     assert "mse.value.fused.float32.3000" in tool.stdout
     shown = CliRunner().invoke(app, ["show", str(outcome.path)], env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output
-    assert "timing, float32, n=3e+03" in shown.output and "fused mse value" in shown.output
+    assert "timing, value, float32, n=3e+03" in shown.output and "fused mse value" in shown.output
 
 
 def test_missing_peers_are_skipped_with_one_line_each():

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from lossbench.experiments.aggregate import COMPARISON_COLUMNS
 from lossbench.experiments.kind import KINDS, ExperimentKind
+from lossbench.report.grid import Grid, grid
 
 __all__ = [
     "comparisons_of",
@@ -69,67 +70,67 @@ def comparisons_of(comparisons: pd.DataFrame | None, experiment: str) -> pd.Data
 
 def curve_table(
     title: str, frame: pd.DataFrame, metric: str, columns: list[float], label: str
-) -> Table:
+) -> Grid:
     """Loss × swept x: the mean of `metric` at each x in `columns` (headed `label`x)."""
     rows = frame[frame["metric"] == metric]
-    table = Table(title=title, title_justify="left")
-    table.add_column("loss")
-    for x in columns:
-        table.add_column(f"{label}{fmt(x)}", justify="right")
+    heads = [f"{label}{fmt(x)}" for x in columns]
+    cells = {}
     for loss in dict.fromkeys(rows["loss"]):
         mine = rows[rows["loss"] == loss].set_index("x")["mean"]
-        table.add_row(escape(loss), *(fmt(mine.get(x, math.nan)) for x in columns))
-    return table
+        cells.update(
+            {
+                (loss, head): fmt(mine.get(x, math.nan))
+                for head, x in zip(heads, columns, strict=True)
+            }
+        )
+    return grid(title, "loss", list(dict.fromkeys(rows["loss"])), heads, cells,
+                across=label.rstrip("="), value=metric)  # fmt: skip
 
 
-def render_timings(timings: pd.DataFrame) -> list[Table | str]:
-    """Per (dtype, n): ns per element by impl (median ± stdev), fused's speed-up over numpy and
-    its roofline; then a verdict per loss at the largest n."""
+def render_timings(timings: pd.DataFrame) -> list[Grid | str]:
+    """Per (dtype, n) and op: ns per element by implementation (rows) and loss (columns),
+    median ± stdev, then fused's speed-up over numpy and its roofline; then a verdict per loss
+    at the largest n."""
     if timings is None or timings.empty:
         return []
-    parts: list[Table | str] = []
+    parts: list[Grid | str] = []
     kernels = timings[timings["loss"] != "probe"]
     impls = list(dict.fromkeys(kernels["impl"]))
-    for (dtype, n), cells in kernels.groupby(["dtype", "n"], sort=False):
+    for (dtype, n, op), cells in kernels.groupby(["dtype", "n", "op"], sort=False):
         probes = timings[
             (timings["loss"] == "probe") & (timings["dtype"] == dtype) & (timings["n"] == n)
         ]
         floor = ", ".join(f"{r.op} {r.ns_per_element:.3g}" for r in probes.itertuples())
-        table = Table(
-            title=f"timing, {dtype}, n={n:.0e}: ns per element (median ± stdev); probes: {floor}",
-            title_justify="left",
-        )
-        table.add_column("loss")
-        table.add_column("op")
-        for impl in impls:
-            table.add_column(impl, justify="right")
-        table.add_column("fused vs numpy", justify="right")
-        table.add_column("fused roofline", justify="right")
-        for (loss, op), row in cells.groupby(["loss", "op"], sort=False):
+        losses = list(dict.fromkeys(cells["loss"]))
+        table: dict[tuple[str, str], str] = {}
+        unstable = False
+        for loss, row in cells.groupby("loss", sort=False):
             by = row.set_index("impl")
-            cols = []
-            for impl in impls:
-                if impl not in by.index:
-                    cols.append("[dim]—[/]")
-                    continue
+            for impl in by.index:
                 r = by.loc[impl]
                 spread = r["stdev_s"] / n * 1e9 if not math.isnan(r["stdev_s"]) else math.nan
-                cols.append(
-                    f"{r['ns_per_element']:.3g} ± {spread:.2g}"
+                table[impl, loss] = (
+                    f"{r['ns_per_element']:.3g} ±{spread:.2g}"
                     if not math.isnan(spread)
                     else f"{r['ns_per_element']:.3g}"
                 )
-            speedup = roof = "—"
             if {"fused", "numpy"} <= set(by.index):
-                speedup = f"{by.loc['numpy', 'median_s'] / by.loc['fused', 'median_s']:.1f}×"
+                ratio = by.loc["numpy", "median_s"] / by.loc["fused", "median_s"]
+                table["fused vs numpy", loss] = f"{ratio:.1f}×"
             if "fused" in by.index and not math.isnan(by.loc["fused", "roofline"]):
                 roof = f"{by.loc['fused', 'roofline']:.0%}"
                 if bool(by.loc["fused"].get("unstable", False)):
                     roof += " !"  # processes disagree, or above the floor: not to be trusted
-            table.add_row(escape(loss), op, *cols, speedup, roof)
-        if "unstable" in cells and cells["unstable"].fillna(False).astype(bool).any():
-            table.caption = "! unstable: worker processes disagree by > 5%, or above the floor"
-        parts.append(table)
+                    unstable = True
+                table["fused roofline", loss] = roof
+        caption = "! unstable: worker processes disagree by > 5%, or above the floor"
+        parts.append(grid(
+            f"timing, {op}, {dtype}, n={n:.0e}: ns per element (median ± stdev); "
+            f"probes: {floor}",
+            "impl", [*(i for i in impls if i in set(cells["impl"])), "fused vs numpy",
+                     "fused roofline"], losses, table,
+            across="loss", value="ns per element", caption=caption if unstable else None,
+        ))  # fmt: skip
     lines = timing_verdicts(timings)
     if lines:
         parts.append(escape("\n".join(lines)))

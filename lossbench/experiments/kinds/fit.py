@@ -264,18 +264,12 @@ def _curve_points(length: int, most: int = 50) -> list[int]:
 
 def _table(experiment: str, frame: pd.DataFrame, metric: str, comparisons: pd.DataFrame):
     from rich.markup import escape
-    from rich.table import Table
+
+    from lossbench.report.grid import grid
 
     higher = metric in HIGHER_IS_BETTER
     rows = frame[frame["metric"] == metric]
     datasets = list(dict.fromkeys(frame["dataset"]))
-    table = Table(
-        title=f"{experiment}: {metric} (mean [95% CI], {'higher' if higher else 'lower'} better)",
-        title_justify="left",
-    )
-    table.add_column("loss")
-    for dataset in datasets:
-        table.add_column(escape(dataset), justify="right")
     # colour only what a comparison supports: better than the baseline green, worse red
     colour = {"better": "bold green", "worse": "red"}
     verdict = {}
@@ -283,28 +277,28 @@ def _table(experiment: str, frame: pd.DataFrame, metric: str, comparisons: pd.Da
         mine = comparisons[comparisons["metric"] == metric]
         verdict = {(r.loss, r.dataset): colour.get(r.verdict) for r in mine.itertuples()}
     unstable = False
+    cells = {}
     for loss in dict.fromkeys(frame["loss"]):
-        cells = []
         for dataset in datasets:
             cell = rows[(rows["loss"] == loss) & (rows["dataset"] == dataset)]
             if cell.empty or math.isnan(cell["mean"].iloc[0]):
-                cells.append("[dim]n/a[/]")
+                cells[loss, dataset] = "[dim]n/a[/]"
                 continue
-            r = cell.iloc[0]
-            text = _estimate(r)
+            text = _estimate(cell.iloc[0])
             unstable = unstable or text.endswith("*")
             style = verdict.get((loss, dataset))
-            cells.append(f"[{style}]{text}[/]" if style else text)
-        table.add_row(escape(loss), *cells)
+            cells[loss, dataset] = f"[{style}]{text}[/]" if style else text
     notes = sorted({n for n in rows["note"] if isinstance(n, str) and n})
     if unstable:
         notes.append("* median [95% CI]: the mean is dominated by a few trials")
     if "n_test" in set(frame["metric"]):
         notes.append("intervals over cross-validation folds treat them as independent; the "
                      "verdicts correct for their overlap")  # fmt: skip
-    if notes:
-        table.caption = escape("; ".join(notes))
-    return table
+    title = f"{experiment}: {metric} (mean [95% CI], {'higher' if higher else 'lower'} better)"
+    return grid(
+        title, "loss", list(dict.fromkeys(frame["loss"])), datasets, cells, across="dataset",
+        value=metric, caption=escape("; ".join(notes)) if notes else None,
+    )  # fmt: skip
 
 
 def _estimate(r) -> str:
