@@ -68,9 +68,13 @@ def _version(value: bool) -> None:
 def _main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", metavar="", callback=_version, is_eager=True, help="Print the version."
+        ),
     ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", metavar="", help="Show tracebacks for errors.")
+    ] = False,
 ) -> None:
     _debug["on"] = debug
 
@@ -184,7 +188,10 @@ def run(
         str | None, typer.Option(help="The run's name (default: the config's).")
     ] = None,
     quick: Annotated[
-        bool, typer.Option("--quick", help="The same experiments, smaller: a first look, or CI.")
+        bool,
+        typer.Option(
+            "--quick", metavar="", help="The same experiments, smaller: a first look, or CI."
+        ),
     ] = False,
     only: Annotated[Only | None, typer.Option(help="Run only this part.")] = None,
     set_: Annotated[
@@ -198,12 +205,17 @@ def run(
     jobs: Annotated[int, typer.Option(help="Parallel worker processes for the trials.")] = 1,
     seed: Annotated[int | None, typer.Option(help="Override the config's master seed.")] = None,
     quiet: Annotated[
-        bool, typer.Option("--quiet", help="No progress bar and no tables; just the last line.")
+        bool,
+        typer.Option(
+            "--quiet", metavar="", help="No progress bar and no tables; just the last line."
+        ),
     ] = False,
     with_report: Annotated[
         bool,
         typer.Option(
-            "--report", help="Also write plots/ and report.html (needs lossbench\\[plot])."
+            "--report",
+            metavar="",
+            help="Also write plots/ and report.html (needs lossbench\\[plot]).",
         ),
     ] = False,
 ) -> None:
@@ -436,7 +448,9 @@ def compare(
     normalize: Annotated[
         bool,
         typer.Option(
-            "--normalize", help="Compare times relative to each run's read probe (across machines)."
+            "--normalize",
+            metavar="",
+            help="Compare times relative to each run's read probe (across machines).",
         ),
     ] = False,
     output_format: Annotated[
@@ -444,15 +458,18 @@ def compare(
     ] = Format.table,
     output: Annotated[Path | None, typer.Option(help="Also write the report to this file.")] = None,
     no_fail: Annotated[
-        bool, typer.Option("--no-fail", help="Exit 0 even on a regression.")
+        bool, typer.Option("--no-fail", metavar="", help="Exit 0 even on a regression.")
     ] = False,
     fail_on_quality: Annotated[
-        bool, typer.Option("--fail-on-quality", help="Exit 1 when a quality result changed.")
+        bool,
+        typer.Option("--fail-on-quality", metavar="", help="Exit 1 when a quality result changed."),
     ] = False,
     strict: Annotated[
         bool,
         typer.Option(
-            "--strict", help="Also fail on a slower benchmark whose processes disagree by > 5%."
+            "--strict",
+            metavar="",
+            help="Also fail on a slower benchmark whose processes disagree by > 5%.",
         ),
     ] = False,
     out_dir: Annotated[Path, typer.Option("--out", help="Where the newest runs are.")] = Path(

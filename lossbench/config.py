@@ -123,6 +123,10 @@ def read_text(path: str | Path, source: str, what: str = "config") -> str:
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
+        if source.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+            raise LossbenchError(
+                f"{source}: no such {what} file (flags such as --quick take no value)"
+            ) from None
         raise LossbenchError(
             f"{source}: no such {what} file (try `lossbench init {source}`)"
         ) from None
