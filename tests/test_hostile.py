@@ -315,9 +315,10 @@ def test_an_interrupt_during_timing_keeps_what_finished_and_leaves_no_worker(tmp
     assert left.stdout.strip() == "", left.stdout
 
 
-def test_a_signal_during_a_write_waits_for_the_write(tmp_path, monkeypatch):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_a_write_waits_for_the_write(tmp_path, monkeypatch, signum):
     """Whichever thread takes the signal (a BLAS thread, say), the file is written whole and the
-    interrupt comes after."""
+    interrupt comes after (to the handler a run installs, which ends it as Ctrl-C does)."""
     import threading
 
     import pandas as pd
@@ -326,15 +327,22 @@ def test_a_signal_during_a_write_waits_for_the_write(tmp_path, monkeypatch):
     original = pd.DataFrame.to_csv
 
     def slow_to_csv(self, *args, **kwargs):
-        thread = threading.Thread(target=lambda: os.kill(os.getpid(), signal.SIGINT))
+        thread = threading.Thread(target=lambda: os.kill(os.getpid(), signum))
         thread.start()
         thread.join()
         time.sleep(0.05)
         return original(self, *args, **kwargs)
 
+    def interrupt(number, frame):
+        raise KeyboardInterrupt
+
     monkeypatch.setattr(pd.DataFrame, "to_csv", slow_to_csv)
-    with pytest.raises(KeyboardInterrupt):
-        results.write_atomic(tmp_path / "t.csv", frame)
+    previous = signal.signal(signum, interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            results.write_atomic(tmp_path / "t.csv", frame)
+    finally:
+        signal.signal(signum, previous)
     assert len((tmp_path / "t.csv").read_text().splitlines()) == 1001
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
 
