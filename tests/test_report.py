@@ -33,10 +33,11 @@ def test_report_of_a_quick_run_writes_valid_pngs_and_an_html_that_embeds_each(tm
         pixels = image.imread(io.BytesIO(data))  # decodes
         assert pixels.shape[0] > 300 and pixels.shape[1] > 500 and pixels.std() > 0.05, png
         assert base64.b64encode(data).decode() in embedded
-    assert (
-        "cauchy: huber(delta=1.345, scale=mad) vs mse on coef_error is inconclusive" in page
-        and "<h2>Config</h2>" in page
-    )
+    assert "cauchy: huber(delta=1.345, scale=mad) vs mse on coef_error is inconclusive" in page
+    # the answer first, host facts as a list, every number and the config collapsed, files linked
+    assert page.index("What to use") < page.index("<h2>") and "<dl>" in page
+    assert "<summary>the config</summary>" in page and "<summary>every number</summary>" in page
+    assert "<a href='trials.csv'>" in page and "<a href='comparisons.csv'>" in page
     assert "http://" not in page and "https://" not in page  # opens offline
     assert oct((run_dir / "trials.csv").stat().st_mode & 0o777) != "0o600"  # readable results
 

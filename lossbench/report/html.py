@@ -1,11 +1,11 @@
-"""A run as one self-contained HTML file: every image embedded, the config, the tables and
-the verdicts, readable offline."""
+"""A run as one self-contained HTML file, readable offline and short enough to print: the
+answer first, then per experiment its figure, its verdicts and a compact table of its headline
+metric; every number in collapsed sections, the result files linked, the config collapsed."""
 
 from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -18,16 +18,26 @@ from lossbench.report import plots, terminal
 __all__ = ["write_report"]
 
 _STYLE = """
-body { font: 15px/1.5 system-ui, sans-serif; max-width: 1200px; margin: 2em auto;
+body { font: 14px/1.45 system-ui, sans-serif; max-width: 960px; margin: 1.5em auto;
        padding: 0 1em; color: #222; }
-h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; font-size: 13px; margin: 1em 0; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; } th { background: #f4f4f4; }
+h1 { font-size: 1.4em; margin-bottom: .2em; } h2 { margin-top: 1.4em; font-size: 1.15em;
+     border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 12px; margin: .6em 0; max-width: 100%; }
+th, td { border: 1px solid #ddd; padding: 2px 6px; text-align: right; } th { background: #f4f4f4; }
 td:first-child, th:first-child { text-align: left; }
-img { max-width: 100%; border: 1px solid #eee; margin: 1em 0; }
-pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 12px; }
-.verdict { margin: .2em 0; } .meta { color: #666; }
+.wide { overflow-x: auto; }
+img { max-width: 100%; max-height: 340px; display: block; margin: .6em 0; }
+pre { background: #f7f7f7; padding: .8em; overflow-x: auto; font-size: 11px; }
+.answer { background: #f3f8f3; border-left: 4px solid #4a4; padding: .4em 1em; }
+.verdict { margin: .15em 0; font-size: 13px; } dl { display: grid; grid-template-columns:
+     max-content auto; gap: 0 1em; font-size: 12px; color: #555; } dt { font-weight: 600; }
+details { margin: .4em 0; } summary { cursor: pointer; color: #357; }
+@page { size: A4; margin: 12mm; }
+@media print { details:not([open]) { display: none; } img { max-height: 300px; }
+               h2 { break-after: avoid; } }
 """
+_FILES = ("summary.md", "comparisons.csv", "summary.csv", "trials.csv", "timings.csv",
+          "config.yaml", "run.json")  # fmt: skip
 
 
 def write_report(run_dir: Path) -> tuple[Path, list[Path]]:
@@ -74,38 +84,104 @@ def _page(
     timings: pd.DataFrame,
     images: dict[str, list[tuple[str, bytes]]],
 ) -> str:
+    from lossbench.report.answer import answer
+
     esc = html.escape
+    title = f"lossbench run {esc(str(record.get('id', '')))}"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>lossbench {esc(record.get('id', ''))}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>lossbench run {esc(record.get('id', ''))}</h1>",
-        "<p class='meta'>" + esc(_meta(record)) + "</p>",
+        f"<title>{title}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{title}</h1>",
+        _facts(record),
     ]
+    lines = answer(comparisons)
+    if lines:
+        items = "".join(f"<li>{esc(line)}</li>" for line in lines)
+        parts.append(
+            "<div class='answer'><strong>What to use</strong> (paired comparisons with each "
+            f"experiment's first loss)<ul>{items}</ul></div>"
+        )
     if images.get("losses"):
         parts += ["<h2>The losses</h2>", *(_img(n, d) for n, d in images["losses"])]
     for experiment, frame in summary.groupby("experiment", sort=False) if len(summary) else []:
-        parts.append(f"<h2>{esc(experiment)}</h2>")
+        parts.append(f"<h2>{esc(str(experiment))}</h2>")
         kind = terminal.kind_of(frame)
         mine = terminal.comparisons_of(comparisons, experiment)
+        parts += [_img(name, data) for name, data in images.get(f"experiment:{experiment}", [])]
         lines = kind.verdicts(frame, mine) if kind is not None else []
         parts += [f"<p class='verdict'>{esc(line)}</p>" for line in lines]
-        parts += [_img(name, data) for name, data in images.get(f"experiment:{experiment}", [])]
-        table = frame.drop(columns=["experiment"]).round(6)
-        parts.append(table.to_html(index=False, na_rep="", border=0))
+        metric = kind.headline(frame) if kind is not None else None
+        if metric is not None:
+            parts.append(_compact(frame, metric))
+        full = frame.drop(columns=["experiment", "kind"], errors="ignore").dropna(axis=1, how="all")
+        parts.append(_details("every number", _table(full)))
     if len(timings):
         parts.append("<h2>Timing</h2>")
+        parts += [_img(name, data) for name, data in images.get("timing", [])]
         lines = terminal.timing_verdicts(timings)
         parts += [f"<p class='verdict'>{esc(line)}</p>" for line in lines]
-        parts += [_img(name, data) for name, data in images.get("timing", [])]
-        parts.append(timings.round(9).to_html(index=False, na_rep="", border=0))
-    parts += ["<h2>Config</h2>", f"<pre>{esc(config_module.dump(config))}</pre>", "</body></html>"]
+        parts.append(_compact_timings(timings))
+        parts.append(_details("every timing", _table(timings)))
+    links = " · ".join(f"<a href='{name}'>{name}</a>" for name in _FILES)
+    parts += [
+        f"<h2>Files</h2><p>{links}</p>",
+        _details("the config", f"<pre>{esc(config_module.dump(config))}</pre>"),
+        "</body></html>",
+    ]
     return "\n".join(parts)
 
 
-def _meta(record: dict) -> str:
-    get = record.get
-    host = json.dumps(get("host", {}))
-    return (
-        f"status {get('status')}; started {get('started')}; lossbench {get('lossbench')}; "
-        f"{host}; Python {get('python')}"
+def _facts(record: dict) -> str:
+    """Where and when the run was made, as a small definition list."""
+    host = record.get("host") or {}
+    facts = {
+        "status": record.get("status"), "started": record.get("started"),
+        "lossbench": record.get("lossbench"), "python": record.get("python"),
+        **{str(k): v for k, v in host.items()},
+    }  # fmt: skip
+    rows = "".join(
+        f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>"
+        for k, v in facts.items()
+        if v not in (None, "")
     )
+    return f"<dl>{rows}</dl>"
+
+
+def _details(summary: str, body: str) -> str:
+    return f"<details><summary>{html.escape(summary)}</summary>{body}</details>"
+
+
+def _table(frame: pd.DataFrame) -> str:
+    numbers = frame.select_dtypes("number").columns
+    shown = frame.copy()
+    for column in numbers:
+        shown[column] = [terminal.fmt(x) for x in shown[column]]
+    return "<div class='wide'>" + shown.to_html(index=False, na_rep="", border=0) + "</div>"
+
+
+def _compact(frame: pd.DataFrame, metric: str) -> str:
+    """The headline metric, loss × dataset (or × x), mean [95% CI] to 3 significant digits."""
+    rows = frame[frame["metric"] == metric]
+    across = "x" if rows["x"].notna().any() and rows["dataset"].nunique() <= 1 else "dataset"
+    cells = {}
+    for _, r in rows.iterrows():
+        value = terminal.estimate(r) if not pd.isna(r["mean"]) else "n/a"
+        column = terminal.fmt(r["x"]) if across == "x" else str(r["dataset"])
+        cells.setdefault(r["loss"], {})[column] = value
+    table = pd.DataFrame.from_dict(cells, orient="index").rename_axis(f"{metric}: loss")
+    marked = any(value.endswith("*") for row in cells.values() for value in row.values())
+    note = "<p class='verdict'>* median [95% CI]: the mean is dominated by a few trials</p>"
+    html_table = table.reset_index().to_html(index=False, na_rep="", border=0)
+    return f"<div class='wide'>{html_table}</div>" + (note if marked else "")
+
+
+def _compact_timings(timings: pd.DataFrame) -> str:
+    """ns per element, implementation × loss, per op and size."""
+    kernels = timings[timings["loss"] != "probe"]
+    out = []
+    for (dtype, n, op), rows in kernels.groupby(["dtype", "n", "op"], sort=False):
+        table = rows.pivot_table(index="impl", columns="loss", values="ns_per_element",
+                                 sort=False)  # fmt: skip
+        table = table.map(terminal.fmt).rename_axis(f"{op}, {dtype}, n={n:.0e}: ns/element")
+        out.append(table.reset_index().to_html(index=False, na_rep="—", border=0))
+    return "<div class='wide'>" + "".join(out) + "</div>"

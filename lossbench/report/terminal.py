@@ -20,6 +20,7 @@ from lossbench.report.grid import Grid, grid
 __all__ = [
     "comparisons_of",
     "curve_table",
+    "estimate",
     "fmt",
     "kind_of",
     "percent",
@@ -36,6 +37,18 @@ def fmt(x: float) -> str:
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
     return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
+
+
+def estimate(r) -> str:
+    """A summary row as "mean [low, high]", or "median [low, high]*" where the mean is
+    unstable (dominated by a few trials)."""
+    if bool(r.get("mean_unstable", False)):
+        value, low, high, mark = r["median"], r["median_low"], r["median_high"], "*"
+    else:
+        value, low, high, mark = r["mean"], r["ci_low"], r["ci_high"], ""
+    if math.isnan(low) or math.isnan(high):
+        return f"{fmt(value)}{mark}"
+    return f"{fmt(value)} [{fmt(low)}, {fmt(high)}]{mark}"
 
 
 def percent(x: float) -> str:

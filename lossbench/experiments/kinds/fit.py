@@ -192,6 +192,8 @@ def _swept(labels) -> dict[str, list[tuple[str, dict]]]:
 def _sweeps(frame: pd.DataFrame, metric: str) -> list[str]:
     """For a loss swept over a parameter grid, per dataset: the best value with its interval
     (its comparisons with the baseline are in the verdicts)."""
+    from lossbench.report import terminal
+
     rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
     higher = metric in HIGHER_IS_BETTER
     lines = []
@@ -201,7 +203,7 @@ def _sweeps(frame: pd.DataFrame, metric: str) -> list[str]:
             best = group.loc[group["mean"].idxmax() if higher else group["mean"].idxmin()]
             lines.append(
                 f"{dataset}: of {group['loss'].nunique()} {name} settings, {best['loss']} has "
-                f"the best mean {metric}: {_estimate(best)} (the verdicts above say which "
+                f"the best mean {metric}: {terminal.estimate(best)} (the verdicts above say which "
                 "differences are real)"
             )
     return lines
@@ -265,6 +267,7 @@ def _curve_points(length: int, most: int = 50) -> list[int]:
 def _table(experiment: str, frame: pd.DataFrame, metric: str, comparisons: pd.DataFrame):
     from rich.markup import escape
 
+    from lossbench.report import terminal
     from lossbench.report.grid import grid
 
     higher = metric in HIGHER_IS_BETTER
@@ -284,7 +287,7 @@ def _table(experiment: str, frame: pd.DataFrame, metric: str, comparisons: pd.Da
             if cell.empty or math.isnan(cell["mean"].iloc[0]):
                 cells[loss, dataset] = "[dim]n/a[/]"
                 continue
-            text = _estimate(cell.iloc[0])
+            text = terminal.estimate(cell.iloc[0])
             unstable = unstable or text.endswith("*")
             style = verdict.get((loss, dataset))
             cells[loss, dataset] = f"[{style}]{text}[/]" if style else text
@@ -299,19 +302,6 @@ def _table(experiment: str, frame: pd.DataFrame, metric: str, comparisons: pd.Da
         title, "loss", list(dict.fromkeys(frame["loss"])), datasets, cells, across="dataset",
         value=metric, caption=escape("; ".join(notes)) if notes else None,
     )  # fmt: skip
-
-
-def _estimate(r) -> str:
-    """ "mean [low, high]", or "median [low, high]*" where the mean is unstable."""
-    from lossbench.report.terminal import fmt
-
-    if bool(r.get("mean_unstable", False)):
-        value, low, high, mark = r["median"], r["median_low"], r["median_high"], "*"
-    else:
-        value, low, high, mark = r["mean"], r["ci_low"], r["ci_high"], ""
-    if math.isnan(low) or math.isnan(high):
-        return f"{fmt(value)}{mark}"
-    return f"{fmt(value)} [{fmt(low)}, {fmt(high)}]{mark}"
 
 
 def _figure(experiment: str, frame: pd.DataFrame, metric: str, palette):
