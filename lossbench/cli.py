@@ -419,7 +419,9 @@ def report_command(run_dir: RunArgument = None, out_dir: RunsOption = Path("resu
         path = _chosen_run(run_dir, out_dir)
         page, images = write_report(path)
         out.print(
-            f"wrote {len(images)} plots to {page.parent / 'plots'}", highlight=False, soft_wrap=True
+            f"wrote {len(images)} plot{'s' if len(images) != 1 else ''} to {page.parent / 'plots'}",
+            highlight=False,
+            soft_wrap=True,
         )
         out.print(f"report: {page}", highlight=False, soft_wrap=True, markup=False)
 

@@ -22,8 +22,8 @@ def test_report_of_a_quick_run_writes_valid_pngs_and_an_html_that_embeds_each(tm
     run_dir = next(tmp_path.iterdir())
     pngs = sorted((run_dir / "plots").glob("*.png"))
     names = {p.stem for p in pngs}
-    assert {"losses", "fit-robustness", "fit-classification", "influence-influence",
-            "punishment-punishment", "landscape-landscape", "timing"} <= names  # fmt: skip
+    assert {"losses", "fit-robustness", "fit-classification", "influence",
+            "punishment", "landscape", "timing"} <= names  # fmt: skip
     page = (run_dir / "report.html").read_text()
     embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(embedded) == len(pngs)

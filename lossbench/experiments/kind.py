@@ -129,8 +129,11 @@ class ExperimentKind(Experiment):
 
     @classmethod
     def figure_name(cls, experiment: str, what: str = "") -> str:
-        """A file-safe name for a figure of `experiment`: ``<kind>-<experiment>[-what]``."""
-        return f"{cls.kind_name()}-{slug(experiment)}" + (f"-{what}" if what else "")
+        """A file-safe name for a figure of `experiment`: ``<kind>-<experiment>[-what]``, or
+        ``<kind>[-what]`` when the experiment is named as its kind (no ``influence-influence``)."""
+        name = slug(experiment)
+        stem = cls.kind_name() if name == cls.kind_name() else f"{cls.kind_name()}-{name}"
+        return stem + (f"-{what}" if what else "")
 
     @classmethod
     def identifies(cls, metrics: set[str]) -> bool:

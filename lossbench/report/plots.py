@@ -140,6 +140,51 @@ def curves(
 
 
 def _timing(timings: pd.DataFrame):
+    """Bars per op (implementations side by side, the memory floor as a line) when the run
+    timed one size; lines over n when it timed several."""
+    kernels = timings[timings["loss"] != "probe"]
+    if kernels[["n", "dtype"]].drop_duplicates().shape[0] == 1:
+        return _timing_bars(timings)
+    return _timing_lines(timings)
+
+
+_FLOOR_OF = {"value": "read", "gradient": "read_write", "value_and_gradient": "read_write"}
+
+
+def _timing_bars(timings: pd.DataFrame):
+    import numpy as np
+    from matplotlib import colormaps
+
+    kernels = timings[timings["loss"] != "probe"]
+    ops = list(dict.fromkeys(kernels["op"]))
+    impls = list(dict.fromkeys(kernels["impl"]))
+    colours = dict(zip(impls, colormaps["Dark2"].colors, strict=False))
+    figure, axes = new_figure(6.5 * len(ops), 4.6, columns=len(ops))
+    n, dtype = kernels["n"].iloc[0], kernels["dtype"].iloc[0]
+    for ax, op in zip(axes, ops, strict=False):
+        mine = kernels[kernels["op"] == op]
+        loss_labels = list(dict.fromkeys(mine["loss"]))
+        width = 0.8 / len(impls)
+        for i, impl in enumerate(impls):
+            by = mine[mine["impl"] == impl].set_index("loss")["ns_per_element"]
+            x = np.arange(len(loss_labels)) + (i - (len(impls) - 1) / 2) * width
+            heights = [by.get(loss, np.nan) for loss in loss_labels]
+            ax.bar(x, heights, width, color=colours[impl], label=impl)
+        floor = timings[(timings["loss"] == "probe") & (timings["op"] == _FLOOR_OF[op])]
+        if len(floor):
+            ax.axhline(floor["ns_per_element"].iloc[0], color="black", ls="--", lw=1.2,
+                       label=f"{_FLOOR_OF[op]} probe (floor)")  # fmt: skip
+        ax.set_xticks(range(len(loss_labels)), loss_labels, rotation=10, fontsize=9)
+        ax.set(yscale="log", title=f"{op}", ylabel="time per element (ns, log scale)")
+        ax.grid(alpha=0.3, axis="y", which="both")
+    axes[len(ops) - 1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                              borderaxespad=0)  # fmt: skip
+    figure.suptitle(f"Cost per element at n={n:.0e} ({dtype}), with the memory floor",
+                    fontsize=13)  # fmt: skip
+    return figure
+
+
+def _timing_lines(timings: pd.DataFrame):
     kernels = timings[(timings["loss"] != "probe") & (timings["op"] == "value")]
     probes = timings[(timings["loss"] == "probe") & (timings["op"] == "read")]
     loss_labels = list(dict.fromkeys(kernels["loss"]))

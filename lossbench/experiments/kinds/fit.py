@@ -328,11 +328,25 @@ def _figure(experiment: str, frame: pd.DataFrame, metric: str, palette):
     ax.set(
         title=f"{experiment}: {metric}, mean with 95% CI ({better} is better)",
         xlabel="dataset",
-        ylabel=f"{metric} (model units)",
+        ylabel=f"{metric} ({_UNITS[metric]})" if metric in _UNITS else metric,
     )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=9)
+    # beside the axes, never over a point or an error bar
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return figure
+
+
+# what a headline metric is measured in, for axis labels
+_UNITS = {
+    "coef_error": "distance to the true coefficients",
+    "log_loss": "nats per test point",
+    "brier": "squared probability",
+    "ece": "probability",
+    "test_mse": "units of y, squared",
+    "test_mae": "units of y",
+    "test_median_ae": "units of y",
+    "r2": "share of variance",
+}
 
 
 def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
