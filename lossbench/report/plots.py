@@ -79,18 +79,34 @@ def _loss_shapes(builtin: list[losses.Loss], palette: Palette):
             on_logits = link is not SIGMOID
             style = {"lw": 2, "ls": ":" if on_logits else "-"}  # logits may overlap bce
             axes[2].plot(p, values, color=palette(str(loss)), label=str(loss), **style)
-            axes[3].plot(p, grads, color=palette(str(loss)), label=str(loss), **style)
+            axes[3].plot(p, -grads, color=palette(str(loss)), label=str(loss), **style)
+        drawn: list[tuple[str, np.ndarray, list]] = []
         for loss in real:
             values, grads = loss.value_and_gradient(ones, p, reduction="none")
-            axes[2].plot(p, values, color=palette(str(loss)), label=f"{loss} on p", lw=1.5, ls="--")
-            axes[3].plot(p, grads, color=palette(str(loss)), label=f"{loss} on p", lw=1.5, ls="--")
+            # a curve equal to one already drawn (huber with δ ≥ 1: every |1 − p| ≤ 1 is in its
+            # quadratic part) is named on that one's line rather than drawn under it
+            same = next((d for d in drawn if np.allclose(d[1], values, rtol=1e-12)), None)
+            if same is not None:
+                for line in same[2]:
+                    line.set_label(f"{line.get_label()} = {loss} on p")
+                continue
+            lines = [
+                axes[2].plot(p, values, color=palette(str(loss)), label=f"{loss} on p", lw=1.5,
+                             ls="--")[0],
+                axes[3].plot(p, -grads, color=palette(str(loss)), label=f"{loss} on p", lw=1.5,
+                             ls="--")[0],
+            ]  # fmt: skip
+            drawn.append((str(loss), values, lines))
         axes[2].set(
             title="at y = 1, against the predicted probability",
             xlabel="p",
             ylabel="loss",
             yscale="log",
         )
-        axes[3].set(title="its derivative", xlabel="p", ylabel="d loss / d p", yscale="symlog")
+        # every derivative here is negative: its magnitude on a log scale shows the true shapes
+        # (a symmetric-log axis drew a kink into 1/p where it changes scale)
+        axes[3].set(title="its derivative", xlabel="p", ylabel="−d loss / d p (log scale)",
+                    yscale="log")  # fmt: skip
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
