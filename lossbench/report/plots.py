@@ -8,6 +8,7 @@ renders one.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -129,9 +130,15 @@ def curves(
     """Mean of `metric` against x per loss, with its 95% CI band."""
     rows = frame[frame["metric"] == metric]
     figure, (ax,) = new_figure(8, 4.8)
+    drawn: list[tuple[pd.DataFrame, Any]] = []
     for loss, mine in rows.groupby("loss", sort=False):
         mine = mine.sort_values("x")
-        ax.plot(
+        # a curve equal to one already drawn is named on that one's line, not hidden under it
+        same = next((line for earlier, line in drawn if _same_curve(earlier, mine)), None)
+        if same is not None:
+            same.set_label(f"{same.get_label()} = {loss}")
+            continue
+        (line,) = ax.plot(
             mine["x"],
             mine["mean"],
             marker="o",
@@ -141,6 +148,7 @@ def curves(
             label=loss,
             ls="--" if "unclipped" in loss else "-",
         )
+        drawn.append((mine, line))
         if mine["ci_low"].notna().any():
             ax.fill_between(
                 mine["x"], mine["ci_low"], mine["ci_high"], color=palette(loss), alpha=0.15
@@ -151,8 +159,16 @@ def curves(
     if logy:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=9)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return figure
+
+
+def _same_curve(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Same x and the same means (infinities included), to plotting precision."""
+    if len(a) != len(b) or not np.array_equal(a["x"].to_numpy(), b["x"].to_numpy()):
+        return False
+    return bool(np.allclose(a["mean"].to_numpy(float), b["mean"].to_numpy(float), rtol=1e-9,
+                            equal_nan=True))  # fmt: skip
 
 
 def _timing(timings: pd.DataFrame):
