@@ -261,7 +261,7 @@ def run(
                 out.print()
             _print_answer(outcome.comparisons)
         for note in outcome.notes or []:
-            err.print(escape(note), soft_wrap=True, highlight=False)
+            err.print(escape(note), highlight=False)  # wrapped to the width
         if with_report:
             from lossbench.report.html import write_report
 

@@ -2,6 +2,7 @@
 terminals get the wide layout."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -74,3 +75,35 @@ def test_the_long_form_keeps_every_number(a_default_run):
     timings = _timings()
     for row in timings[timings["loss"] != "probe"].itertuples():
         assert f"{row.ns_per_element:.3g} ±" in narrow
+
+
+def _check_answer(run_dir) -> int:
+    """Each answer line agrees with the verdicts: "use X" where X's verdict is better (or X is
+    the baseline and every other loss is worse), "undecided" where no loss is better. Returns
+    how many datasets got an answer line."""
+    result = CliRunner().invoke(app, ["show", str(run_dir)], env={"COLUMNS": "300"})
+    comparisons = pd.read_csv(run_dir / "comparisons.csv")
+    block = result.output.split("What to use")[-1].splitlines()[1:]
+    answered = [line.strip() for line in block if line.startswith("  ")]
+    for line in answered:
+        dataset = line.split(" (")[0]
+        here = comparisons[comparisons["dataset"] == dataset]
+        verdicts = dict(zip(here["loss"], here["verdict"], strict=True))
+        if ": use " in line:
+            loss = re.search(r": use (.+?):", line).group(1)
+            assert verdicts.get(loss) == "better" or (
+                loss == here["baseline"].iloc[0] and set(verdicts.values()) == {"worse"}
+            ), (line, verdicts)
+        if ": undecided" in line:
+            assert "better" not in verdicts.values(), (line, verdicts)
+    assert {line.split(" (")[0] for line in answered} == set(comparisons["dataset"])
+    return len(answered)
+
+
+def test_the_answer_names_the_loss_the_verdicts_support(a_default_run, tmp_path):
+    _check_answer(a_default_run)  # the default config, quick: mostly too few trials to say
+    root = Path(__file__).resolve().parents[1]
+    done = CliRunner().invoke(app, ["run", str(root / "configs" / "my-data.yaml"), "--quiet",
+                                    "--out", str(tmp_path)])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert _check_answer(next(tmp_path.iterdir())) == 1  # the own-data example's one dataset
