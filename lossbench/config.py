@@ -365,7 +365,7 @@ def quick(config: Config) -> Config:
     """The same experiments, smaller: for a first look or CI (few trials, small samples)."""
     small = config.model_copy(deep=True)
     small.trials = min(small.trials, 5)
-    if small.timing is not None:  # the same matrix at small sizes, one worker per benchmark
+    if small.timing is not None:  # the same matrix at small sizes, one worker process
         small.timing.sizes = sorted({min(n, 100_000) for n in small.timing.sizes})
         # lossbench's own kernels only: a peer's worker spends seconds importing its package
         from lossbench.losses.impls import own
