@@ -182,6 +182,8 @@ def _compact_timings(timings: pd.DataFrame) -> str:
     for (dtype, n, op), rows in kernels.groupby(["dtype", "n", "op"], sort=False):
         table = rows.pivot_table(index="impl", columns="loss", values="ns_per_element",
                                  sort=False)  # fmt: skip
-        table = table.map(terminal.fmt).rename_axis(f"{op}, {dtype}, n={n:.0e}: ns/element")
+        table = table.map(lambda x: "—" if pd.isna(x) else terminal.fmt(x))
+        table.columns.name = None  # one header row: the losses
+        table.index.name = f"{op}, {dtype}, n={n:.0e}: ns per element"
         out.append(table.reset_index().to_html(index=False, na_rep="—", border=0))
     return "<div class='wide'>" + "".join(out) + "</div>"
