@@ -203,6 +203,14 @@ def run(
         ),
     ] = None,
     jobs: Annotated[int, typer.Option(help="Parallel worker processes for the trials.")] = 1,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="Run the trials on a dask scheduler (tcp://host:8786) or on local:N worker "
+            "processes (needs lossbench\\[dask]); timing still runs here.",
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the config's master seed.")] = None,
     quiet: Annotated[
         bool,
@@ -245,7 +253,7 @@ def run(
                     progress.update(task, description=phase, unit=unit, completed=done, total=total)
 
                 outcome = runner.execute(
-                    resolved, out_dir, only=only, jobs=jobs, progress=advance,
+                    resolved, out_dir, only=only, jobs=jobs, cluster=cluster, progress=advance,
                     on_start=lambda path: started.setdefault("path", path),
                 )  # fmt: skip
         except KeyboardInterrupt:

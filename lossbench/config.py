@@ -266,6 +266,9 @@ class Config(_Strict):
         default_factory=list
     )
     timing: Timing | None = None
+    # where trials run: a dask scheduler (tcp://host:8786) or local:N; none: this process
+    # (`--cluster` overrides it)
+    cluster: str | None = None
 
     @field_validator("experiments")
     @classmethod

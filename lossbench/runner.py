@@ -7,6 +7,7 @@ so an interrupted or failed run keeps every finished experiment and says how it 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 from collections.abc import Callable
@@ -87,13 +88,15 @@ def execute(
     *,
     only: str | None = None,
     jobs: int = 1,
+    cluster: str | None = None,
     command: list[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_start: Callable[[Path], object] | None = None,
 ) -> Outcome:
     """Run `config` into a new directory under `out`: its experiments, then its timing
-    (`only` picks one). `progress(phase, done, total)` follows the work; `on_start(path)`
-    learns the run directory as soon as it exists.
+    (`only` picks one). Trials run in `jobs` processes, or on the dask cluster at `cluster`
+    (default: the config's ``cluster``; timing always runs here). `progress(phase, done,
+    total)` follows the work; `on_start(path)` learns the run directory as soon as it exists.
 
     On KeyboardInterrupt the directory is marked ``interrupted`` and the interrupt re-raised;
     on any other error it is marked ``failed`` and the error re-raised.
@@ -121,68 +124,80 @@ def execute(
     units = experiments.tasks(config) if only != "timing" else []
     sections = [list(group) for _, group in groupby(units, key=lambda u: id(u.experiment))]
     total = len(units)
-    path = results.create_run_dir(Path(out), config.name)
-    try:
-        results.write_atomic(path / results.CONFIG, config_module.dump(config))
-        run = results.Run(path, config.name, command)
-    except OSError as error:  # a full disk, say: a directory holding nothing is not kept
-        shutil.rmtree(path, ignore_errors=True)
-        raise LossbenchError(f"{path}: cannot write the run ({error.strerror})") from None
-    if on_start is not None:
-        on_start(path)
-    datasets = list({id(u.dataset): u.dataset for u in units if u.dataset is not None}.values())
-    provenance = [d.info for d in datasets if getattr(d, "info", None)]
-    if provenance:  # which data the results came from
-        run.record["data"] = provenance
-        run.save()
-    data_notes = [note for d in datasets for note in getattr(d, "notes", [])]
-    # per finished experiment: (trials, summary, comparisons); each is summarized once
-    frames: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
-    trials, summary, comparisons = _save(path, frames) if not sections else (None,) * 3
-    timings = None
-    status = "failed"
-    try:
-        done_before = 0
-        for section in sections:
-            step = (
-                (lambda d, base=done_before: progress("experiments", base + d, total))
-                if progress
-                else None
-            )
-            frames.append(
-                _analyse(experiments.run_tasks(section, jobs=jobs, progress=step), config)
-            )
-            done_before += len(section)
-            trials, summary, comparisons = _save(path, frames)
-        if plan is not None:
-            step = (lambda d, n: progress("timing", d, n)) if progress else None
-            suite = path / results.PYPERF
-            try:
-                timing.run(plan, suite, progress=step)
-            finally:  # interrupted, the benchmarks that finished are kept
-                if suite.exists():
-                    timings = timing.table(suite)
-                    results.write_atomic(path / results.TIMINGS, timings)
-        status = "complete"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    except OSError as error:  # a full disk, say: what finished stays, the run says failed
-        where = f" ({error.filename})" if error.filename else ""
-        raise LossbenchError(
-            f"{path}: {error.strerror or error}{where}; finished experiments are kept and "
-            "the run is marked failed"
-        ) from None
-    finally:
+    address = cluster or config.cluster
+    with contextlib.ExitStack() as stack:
+        client = None
+        if address and units:  # before the directory: an unreachable scheduler writes nothing
+            from lossbench.experiments.cluster import connect
+
+            client = stack.enter_context(connect(address))
+        path = results.create_run_dir(Path(out), config.name)
         try:
-            run.finish(
-                status, experiments_finished=len(frames), experiments_total=len(sections),
-                timing=_timing_state(plan, timings, status),
-            )  # fmt: skip
-        except OSError:
-            pass  # run.json stays as it was (running); `show` says so
-    notes = job_notes + data_notes + [f"timing: {note}" for note in (plan.notes if plan else [])]
-    return Outcome(path, status, trials, summary, comparisons, timings, notes)
+            results.write_atomic(path / results.CONFIG, config_module.dump(config))
+            run = results.Run(path, config.name, command)
+        except OSError as error:  # a full disk, say: a directory holding nothing is not kept
+            shutil.rmtree(path, ignore_errors=True)
+            raise LossbenchError(f"{path}: cannot write the run ({error.strerror})") from None
+        if on_start is not None:
+            on_start(path)
+        datasets = list({id(u.dataset): u.dataset for u in units if u.dataset is not None}.values())
+        provenance = [d.info for d in datasets if getattr(d, "info", None)]
+        if provenance:  # which data the results came from
+            run.record["data"] = provenance
+            run.save()
+        data_notes = [note for d in datasets for note in getattr(d, "notes", [])]
+        # per finished experiment: (trials, summary, comparisons); each is summarized once
+        frames: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
+        trials, summary, comparisons = _save(path, frames) if not sections else (None,) * 3
+        timings = None
+        status = "failed"
+        try:
+            done_before = 0
+            for section in sections:
+                step = (
+                    (lambda d, base=done_before: progress("experiments", base + d, total))
+                    if progress
+                    else None
+                )
+                frames.append(
+                    _analyse(
+                        experiments.run_tasks(section, jobs=jobs, progress=step, client=client),
+                        config,
+                    )
+                )
+                done_before += len(section)
+                trials, summary, comparisons = _save(path, frames)
+            if plan is not None:
+                step = (lambda d, n: progress("timing", d, n)) if progress else None
+                suite = path / results.PYPERF
+                try:
+                    timing.run(plan, suite, progress=step)
+                finally:  # interrupted, the benchmarks that finished are kept
+                    if suite.exists():
+                        timings = timing.table(suite)
+                        results.write_atomic(path / results.TIMINGS, timings)
+            status = "complete"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        except OSError as error:  # a full disk, say: what finished stays, the run says failed
+            where = f" ({error.filename})" if error.filename else ""
+            raise LossbenchError(
+                f"{path}: {error.strerror or error}{where}; finished experiments are kept and "
+                "the run is marked failed"
+            ) from None
+        finally:
+            try:
+                run.finish(
+                    status, experiments_finished=len(frames), experiments_total=len(sections),
+                    timing=_timing_state(plan, timings, status),
+                )  # fmt: skip
+            except OSError:
+                pass  # run.json stays as it was (running); `show` says so
+        notes = (
+            job_notes + data_notes + [f"timing: {note}" for note in (plan.notes if plan else [])]
+        )
+        return Outcome(path, status, trials, summary, comparisons, timings, notes)
 
 
 def _timing_state(plan, timings: pd.DataFrame | None, status: str) -> str:

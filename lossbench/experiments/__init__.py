@@ -110,15 +110,24 @@ def run(
     jobs: int = 1,
     backend: str | None = None,
     progress: Callable[[int], None] | None = None,
+    cluster: str | None = None,
 ) -> pd.DataFrame:
     """Run every experiment; the trials as a long DataFrame (`COLUMNS`).
 
     `jobs` > 1 runs trials in parallel through joblib (`backend` as joblib names them, e.g.
-    "loky", "threading", or "dask" once a dask client is registered); results are identical
-    to a serial run. `progress(n)` is called as each unit of work finishes (n of
+    "loky" or "threading"); `cluster` (``tcp://host:8786`` or ``local:N``; default: the
+    config's ``cluster``) runs them on a dask.distributed cluster instead. Results are
+    identical to a serial run. `progress(n)` is called as each unit of work finishes (n of
     ``len(tasks(config))``).
     """
-    return run_tasks(tasks(config), jobs=jobs, backend=backend, progress=progress)
+    units = tasks(config)
+    address = cluster or (config.cluster if isinstance(config, Config) else config.get("cluster"))
+    if address:
+        from lossbench.experiments.cluster import connect
+
+        with connect(address) as client:
+            return run_tasks(units, progress=progress, client=client)
+    return run_tasks(units, jobs=jobs, backend=backend, progress=progress)
 
 
 def run_tasks(
@@ -127,8 +136,15 @@ def run_tasks(
     jobs: int = 1,
     backend: str | None = None,
     progress: Callable[[int], None] | None = None,
+    client: Any = None,
 ) -> pd.DataFrame:
-    """Run units of work from `tasks`, in order; see `run`."""
+    """Run units of work from `tasks`, in order, serially, in `jobs` joblib processes or on a
+    dask `client` (`lossbench.experiments.cluster`); see `run`."""
+    if client is not None:
+        from lossbench.experiments.cluster import run_on
+
+        rows = [row for result in run_on(client, run_task, units, progress) for row in result]
+        return pd.DataFrame(rows, columns=COLUMNS)
     if jobs == 1:
         results = (run_task(u) for u in units)
     else:

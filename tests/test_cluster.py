@@ -1,0 +1,84 @@
+"""Trials on a dask cluster: a LocalCluster of 2 workers on 127.0.0.1 gives the serial trials,
+progress, survives a killed worker; an unreachable scheduler is one line and nothing written."""
+
+import os
+import signal
+
+import pytest
+from typer.testing import CliRunner
+
+from lossbench import config as config_module
+from lossbench import experiments
+from lossbench.cli import app
+
+distributed = pytest.importorskip("distributed")  # the test extra installs it
+
+CONFIG = {
+    "name": "c",
+    "seed": 3,
+    "trials": 4,
+    "experiments": [
+        {"name": "fit", "datasets": [{"kind": "gaussian", "n_samples": 300},
+                                     {"kind": "cauchy", "n_samples": 300}],
+         "losses": ["mse", {"name": "huber", "delta": 1.345}]},
+        {"name": "p", "kind": "punishment", "losses": ["mse", "bce"]},
+    ],
+}  # fmt: skip
+
+
+def _steady(trials):
+    return trials[trials["metric"] != "fit_seconds"].reset_index(drop=True)  # wall time varies
+
+
+@pytest.fixture(scope="module")
+def serial():
+    return _steady(experiments.run(config_module.validate(CONFIG)))
+
+
+def test_a_local_cluster_gives_the_serial_trials_with_progress(serial):
+    seen = []
+    trials = experiments.run(config_module.validate(CONFIG), cluster="local:2",
+                             progress=seen.append)  # fmt: skip
+    units = len(experiments.tasks(config_module.validate(CONFIG)))
+    assert _steady(trials).equals(serial)  # same rows, same order
+    assert seen == list(range(1, units + 1))
+
+
+def test_a_worker_killed_mid_run_loses_no_trial(serial):
+    from lossbench.experiments.cluster import connect
+
+    config = config_module.validate(CONFIG)
+    units = experiments.tasks(config)
+    with connect("local:2") as client:
+        pids = sorted(client.run(os.getpid).values())
+        killed = []
+
+        def kill_one(done):
+            if done == 2 and not killed:  # a worker dies while others' units are queued
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+
+        trials = experiments.run_tasks(units, progress=kill_one, client=client)
+    assert killed
+    assert _steady(trials).equals(serial)  # none lost, none duplicated
+
+
+def test_an_unreachable_scheduler_is_one_line_and_nothing_written(tmp_path):
+    args = ["run", "--only", "experiments", "--cluster", "tcp://127.0.0.1:9"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "cannot reach the scheduler" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_cluster_address_is_refused(tmp_path):
+    result = CliRunner().invoke(app, ["run", "--cluster", "nowhere", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "expected a scheduler address" in result.output
+
+
+def test_without_dask_the_cluster_option_is_one_line(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    result = CliRunner().invoke(app, ["run", "--cluster", "local:2", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "pip install 'lossbench[dask]'" in result.output
