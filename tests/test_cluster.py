@@ -82,3 +82,21 @@ def test_without_dask_the_cluster_option_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
     result = CliRunner().invoke(app, ["run", "--cluster", "local:2", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "pip install 'lossbench[dask]'" in result.output
+
+
+def test_table_data_is_scattered_once_and_gives_the_serial_trials():
+    from pathlib import Path
+
+    from lossbench.experiments.cluster import connect
+
+    root = Path(__file__).resolve().parents[1]
+    config = config_module.load(root / "configs" / "my-data.yaml")
+    config.experiments[0].cv.repeats = 2  # 6 folds, 6 units on the one table
+    units = experiments.tasks(config)
+    serial = _steady(experiments.run_tasks(units))
+    with connect("local:2") as client:
+        scatter, sent = client.scatter, []
+        client.scatter = lambda data, **kw: sent.append(data) or scatter(data, **kw)
+        trials = experiments.run_tasks(units, client=client)
+    assert _steady(trials).equals(serial)
+    assert len(sent) == 1 and sent[0] is units[0].dataset  # once, not once per fold

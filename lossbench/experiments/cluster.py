@@ -14,6 +14,7 @@ that never ran lossbench compiles them first (a few seconds, once per machine).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -81,9 +82,26 @@ def run_on(
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[list]:
     """`function(unit)` for every unit on the cluster, yielded in the units' order as they
-    become available (`progress(n)` as each finishes, in any order)."""
+    become available (`progress(n)` as each finishes, in any order).
+
+    Observed data (a table: the same rows in every fold) goes to the workers once, scattered
+    to all of them, rather than pickled with each unit; synthetic datasets are only their
+    parameters."""
     distributed = _distributed()
-    futures = client.map(function, units, pure=False, retries=RETRIES)
+    shared: dict[int, Any] = {}
+    bare, data = [], []
+    for unit in units:
+        dataset = getattr(unit, "dataset", None)
+        if dataset is not None and getattr(dataset, "cross_validated", False):
+            if id(dataset) not in shared:  # on every worker: a lost worker loses no data
+                shared[id(dataset)] = client.scatter(dataset, broadcast=True, hash=False)
+            bare.append(dataclasses.replace(unit, dataset=None))
+            data.append(shared[id(dataset)])
+        else:
+            bare.append(unit)
+            data.append(None)
+    futures = client.map(_call, [function] * len(bare), bare, data, pure=False,
+                         retries=RETRIES)  # fmt: skip
     position = {future.key: i for i, future in enumerate(futures)}
     results: dict[int, list] = {}
     following = 0
@@ -98,3 +116,10 @@ def run_on(
     except BaseException:  # Ctrl-C, or a unit that failed: nothing left running for us
         client.cancel(futures)
         raise
+
+
+def _call(function: Callable[[Any], list], unit: Any, dataset: Any) -> list:
+    """`function(unit)` on a worker, its scattered dataset put back first."""
+    if dataset is not None:
+        unit = dataclasses.replace(unit, dataset=dataset)
+    return function(unit)
