@@ -100,3 +100,36 @@ def test_table_data_is_scattered_once_and_gives_the_serial_trials():
         trials = experiments.run_tasks(units, client=client)
     assert _steady(trials).equals(serial)
     assert len(sent) == 1 and sent[0] is units[0].dataset  # once, not once per fold
+
+
+def test_ctrl_c_on_a_cluster_run_cancels_and_leaves_no_worker(tmp_path):
+    import json
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    (tmp_path / "c.yaml").write_text(
+        "experiments:\n  - {name: a, datasets: [{kind: gaussian, n_samples: 3000}], "
+        "losses: [mse, huber], trials: 400}\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lossbench.cli", "run", "c.yaml", "--out", "out", "--quiet",
+         "--cluster", "local:2"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("out/*/run.json")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # the workers are busy
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert children  # the LocalCluster's processes
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    record = json.loads(next(tmp_path.glob("out/*/run.json")).read_text())
+    assert record["status"] == "interrupted"
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, alive

@@ -15,6 +15,7 @@ that never ran lossbench compiles them first (a few seconds, once per machine).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,9 +54,10 @@ def connect(address: str, timeout: float = 5.0) -> Iterator[Any]:
             workers = int(local.group(1))
             if not 1 <= workers <= 256:
                 raise LossbenchError(f"--cluster {address}: expected 1 to 256 local workers")
+            # its processes get the terminal's Ctrl-C too: their dying words are not ours
             cluster = distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None,
+                dashboard_address=None, silence_logs=logging.CRITICAL,
             )  # fmt: skip
             client = distributed.Client(cluster, timeout=timeout)
         else:
