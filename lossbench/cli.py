@@ -557,8 +557,21 @@ def main() -> None:
         sys.exit(2)
     except (KeyboardInterrupt, *abort):
         err.print("interrupted")
-        sys.exit(130)
+        code = 130
+    if code == 130:  # interrupted: the run is put away; a signal during the interpreter's
+        _exit_now(130)  # own shutdown must not turn exit 130 into death by signal
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _exit_now(code: int) -> None:
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...]]:
