@@ -186,7 +186,8 @@ def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | Non
         )
     if fewer:
         the_plan.notes.append(
-            f"{len(fewer)} slow benchmarks got fewer than {values} values per process (at "
+            f"{len(fewer)} slow benchmark{'s' if len(fewer) != 1 else ''} got fewer than "
+            f"{values} values per process (at "
             f"most {worker.BUDGET:g} s of values each; timings.csv's `values` counts them)"
         )
     return output
