@@ -280,15 +280,15 @@ def run(
 
 def _what_was_kept(path: Path | None) -> str:
     """What an interrupted run kept, from its run.json."""
-    import json
+    from lossbench import results
 
     if path is None:
         return "before the run started; nothing was written"
     try:
-        record = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        record = results.read_record(path / results.RUN)
         done = f"{record['experiments_finished']} of {record['experiments_total']} experiments"
         timing = record.get("timing", "not run")
-    except (OSError, ValueError, KeyError, TypeError):
+    except (LossbenchError, KeyError):
         return f"what finished is kept in {path}"
     parts = [f"{done} finished"] if record["experiments_total"] else []
     parts += [] if timing == "not run" else [f"timing {timing}"]
@@ -315,8 +315,8 @@ def _stops_as_interrupts():
                 signal.signal(each, signal.SIG_IGN)
             raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    names = ("SIGINT", "SIGTERM", "SIGHUP")
-    wanted = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    from lossbench.results.files import STOP_SIGNALS as wanted
+
     previous = {signum: signal.signal(signum, interrupt) for signum in wanted}
     try:
         yield

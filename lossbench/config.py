@@ -117,7 +117,7 @@ def _count(value: Any, source: str, depth: int, seen: dict[int, int]) -> int:
     return seen[id(value)]
 
 
-def read_text(path: str | Path, source: str, what: str = "config") -> str:
+def read_text(path: str | Path, source: str) -> str:
     """A config's text: at most `MAX_BYTES`, UTF-8 (a byte-order mark allowed)."""
     try:
         with open(path, "rb") as handle:
@@ -125,18 +125,18 @@ def read_text(path: str | Path, source: str, what: str = "config") -> str:
     except FileNotFoundError:
         if source.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
             raise LossbenchError(
-                f"{source}: no such {what} file (flags such as --quick take no value)"
+                f"{source}: no such config file (flags such as --quick take no value)"
             ) from None
         raise LossbenchError(
-            f"{source}: no such {what} file (try `lossbench init {source}`)"
+            f"{source}: no such config file (try `lossbench init {source}`)"
         ) from None
     except IsADirectoryError:
-        raise LossbenchError(f"{source}: a directory, not a {what} file") from None
+        raise LossbenchError(f"{source}: a directory, not a config file") from None
     except OSError as error:
-        raise LossbenchError(f"{source}: cannot read the {what} ({error.strerror})") from None
+        raise LossbenchError(f"{source}: cannot read the config ({error.strerror})") from None
     if len(data) > MAX_BYTES:
         raise LossbenchError(
-            f"{source}: larger than {MAX_BYTES // 1_000_000} MB; a {what} is a few kB"
+            f"{source}: larger than {MAX_BYTES // 1_000_000} MB; a config is a few kB"
         )
     try:
         return data.decode("utf-8-sig")

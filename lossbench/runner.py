@@ -21,6 +21,7 @@ from lossbench import config as config_module
 from lossbench import experiments, results, system
 from lossbench.config import Config
 from lossbench.errors import LossbenchError
+from lossbench.experiments.cluster import connect
 from lossbench.report import answer
 from lossbench.timing import driver as timing
 
@@ -125,12 +126,8 @@ def execute(
     sections = [list(group) for _, group in groupby(units, key=lambda u: id(u.experiment))]
     total = len(units)
     address = cluster or config.cluster
-    with contextlib.ExitStack() as stack:
-        client = None
-        if address and units:  # before the directory: an unreachable scheduler writes nothing
-            from lossbench.experiments.cluster import connect
-
-            client = stack.enter_context(connect(address))
+    # connected before the directory is made: an unreachable scheduler writes nothing
+    with connect(address) if address and units else contextlib.nullcontext() as client:
         path = results.create_run_dir(Path(out), config.name)
         try:
             results.write_atomic(path / results.CONFIG, config_module.dump(config))

@@ -120,8 +120,9 @@ def run(
     identical to a serial run. `progress(n)` is called as each unit of work finishes (n of
     ``len(tasks(config))``).
     """
+    config = config if isinstance(config, Config) else Config.model_validate(config)
     units = tasks(config)
-    address = cluster or (config.cluster if isinstance(config, Config) else config.get("cluster"))
+    address = cluster or config.cluster
     if address:
         from lossbench.experiments.cluster import connect
 

@@ -26,6 +26,7 @@ import difflib
 import importlib
 import math
 import re
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -438,7 +439,7 @@ class UserLoss(Loss):
             out = np.array(out, dtype=y_pred.dtype, copy=True)
         except (TypeError, ValueError):
             raise LossbenchError(
-                f"user loss {self.name} must return numbers; got {_short(out)}"
+                f"user loss {self.name} must return numbers; got {reprlib.repr(out)}"
             ) from None
         if out.shape != y_pred.shape:
             raise LossbenchError(
@@ -458,11 +459,6 @@ class UserLoss(Loss):
         up = self._call(self._function, y_true, y_pred + h)
         down = self._call(self._function, y_true, y_pred - h)
         return ((up - down) / (2.0 * h)).astype(y_pred.dtype)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _import_function(spec: str) -> Callable:

@@ -19,7 +19,7 @@ from rich.text import Text
 __all__ = ["Grid", "abbreviations", "grid"]
 
 SHORT = 16  # labels longer than this are abbreviated in the long form
-_MARKS = "¹²³⁴⁵⁶⁷⁸⁹"
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def abbreviations(labels: list[str], limit: int = SHORT) -> tuple[dict[str, str], list[str]]:
@@ -31,8 +31,7 @@ def abbreviations(labels: list[str], limit: int = SHORT) -> tuple[dict[str, str]
             short[label] = label
             continue
         base = re.split(r"[(.]", label, maxsplit=1)[0][: limit - 2] or label[: limit - 2]
-        n = len(legend) + 1
-        mark = "".join(_MARKS[int(d) - 1] if d != "0" else "⁰" for d in str(n))
+        mark = str(len(legend) + 1).translate(_SUPERSCRIPT)
         short[label] = f"{base}{mark}"
         legend.append(f"{mark} {label}")
     return short, legend

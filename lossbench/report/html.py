@@ -36,8 +36,6 @@ details { margin: .4em 0; } summary { cursor: pointer; color: #357; }
 @media print { details:not([open]) { display: none; } img { max-height: 300px; }
                h2 { break-after: avoid; } }
 """
-_FILES = ("summary.md", "comparisons.csv", "summary.csv", "trials.csv", "timings.csv",
-          "config.yaml", "run.json")  # fmt: skip
 
 
 def write_report(run_dir: Path) -> tuple[Path, list[Path]]:
@@ -122,7 +120,9 @@ def _page(
         parts += [f"<p class='verdict'>{esc(line)}</p>" for line in lines]
         parts.append(_compact_timings(timings))
         parts.append(_details("every timing", _table(timings)))
-    links = " · ".join(f"<a href='{name}'>{name}</a>" for name in _FILES)
+    files = (results.ANSWER, results.COMPARISONS, results.SUMMARY, results.TRIALS,
+             results.TIMINGS, results.CONFIG, results.RUN)  # fmt: skip
+    links = " · ".join(f"<a href='{name}'>{name}</a>" for name in files)
     parts += [
         f"<h2>Files</h2><p>{links}</p>",
         _details("the config", f"<pre>{esc(config_module.dump(config))}</pre>"),

@@ -8,7 +8,6 @@ renders one.
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,15 +80,11 @@ def _loss_shapes(builtin: list[losses.Loss], palette: Palette):
             style = {"lw": 2, "ls": ":" if on_logits else "-"}  # logits may overlap bce
             axes[2].plot(p, values, color=palette(str(loss)), label=str(loss), **style)
             axes[3].plot(p, -grads, color=palette(str(loss)), label=str(loss), **style)
-        drawn: list[tuple[str, np.ndarray, list]] = []
+        drawn: list[tuple[np.ndarray, list]] = []
         for loss in real:
             values, grads = loss.value_and_gradient(ones, p, reduction="none")
-            # a curve equal to one already drawn (huber with δ ≥ 1: every |1 − p| ≤ 1 is in its
-            # quadratic part) is named on that one's line rather than drawn under it
-            same = next((d for d in drawn if np.allclose(d[1], values, rtol=1e-12)), None)
-            if same is not None:
-                for line in same[2]:
-                    line.set_label(f"{line.get_label()} = {loss} on p")
+            # huber with δ ≥ 1 equals another here: every |1 − p| ≤ 1 is in its quadratic part
+            if _named_on_twin(drawn, values, f"{loss} on p"):
                 continue
             lines = [
                 axes[2].plot(p, values, color=palette(str(loss)), label=f"{loss} on p", lw=1.5,
@@ -97,7 +92,7 @@ def _loss_shapes(builtin: list[losses.Loss], palette: Palette):
                 axes[3].plot(p, -grads, color=palette(str(loss)), label=f"{loss} on p", lw=1.5,
                              ls="--")[0],
             ]  # fmt: skip
-            drawn.append((str(loss), values, lines))
+            drawn.append((values, lines))
         axes[2].set(
             title="at y = 1, against the predicted probability",
             xlabel="p",
@@ -130,13 +125,11 @@ def curves(
     """Mean of `metric` against x per loss, with its 95% CI band."""
     rows = frame[frame["metric"] == metric]
     figure, (ax,) = new_figure(8, 4.8)
-    drawn: list[tuple[pd.DataFrame, Any]] = []
+    drawn: list[tuple[np.ndarray, list]] = []
     for loss, mine in rows.groupby("loss", sort=False):
         mine = mine.sort_values("x")
-        # a curve equal to one already drawn is named on that one's line, not hidden under it
-        same = next((line for earlier, line in drawn if _same_curve(earlier, mine)), None)
-        if same is not None:
-            same.set_label(f"{same.get_label()} = {loss}")
+        curve = np.concatenate([mine["x"].to_numpy(float), mine["mean"].to_numpy(float)])
+        if _named_on_twin(drawn, curve, loss):
             continue
         (line,) = ax.plot(
             mine["x"],
@@ -148,7 +141,7 @@ def curves(
             label=loss,
             ls="--" if "unclipped" in loss else "-",
         )
-        drawn.append((mine, line))
+        drawn.append((curve, [line]))
         if mine["ci_low"].notna().any():
             ax.fill_between(
                 mine["x"], mine["ci_low"], mine["ci_high"], color=palette(loss), alpha=0.15
@@ -163,12 +156,15 @@ def curves(
     return figure
 
 
-def _same_curve(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    """Same x and the same means (infinities included), to plotting precision."""
-    if len(a) != len(b) or not np.array_equal(a["x"].to_numpy(), b["x"].to_numpy()):
-        return False
-    return bool(np.allclose(a["mean"].to_numpy(float), b["mean"].to_numpy(float), rtol=1e-9,
-                            equal_nan=True))  # fmt: skip
+def _named_on_twin(drawn: list[tuple[np.ndarray, list]], curve: np.ndarray, name: str) -> bool:
+    """Whether `curve` equals one already drawn (infinities included, to plotting precision);
+    if so its name is added to that one's lines, so that no curve hides under another."""
+    for earlier, lines in drawn:
+        if earlier.shape == curve.shape and np.allclose(earlier, curve, rtol=1e-9, equal_nan=True):
+            for line in lines:
+                line.set_label(f"{line.get_label()} = {name}")
+            return True
+    return False
 
 
 def _timing(timings: pd.DataFrame):

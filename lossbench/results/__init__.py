@@ -7,6 +7,7 @@ from lossbench.results.files import (
     CONFIG,
     PYPERF,
     RUN,
+    STOP_SIGNALS,
     SUMMARY,
     TIMINGS,
     TRIALS,
@@ -16,13 +17,15 @@ from lossbench.results.files import (
     interrupts_deferred,
     latest_run,
     read_comparisons,
+    read_record,
     read_run,
     sanitize,
     write_atomic,
 )
 
 __all__ = [
-    "ANSWER", "COMPARISONS", "CONFIG", "PYPERF", "RUN", "SUMMARY", "TIMINGS", "TRIALS", "Run",
+    "ANSWER", "COMPARISONS", "CONFIG", "PYPERF", "RUN", "STOP_SIGNALS", "SUMMARY", "TIMINGS",
+    "TRIALS", "Run",
     "create_run_dir", "host_info", "interrupts_deferred", "latest_run", "read_comparisons",
-    "read_run", "sanitize", "write_atomic",
+    "read_record", "read_run", "sanitize", "write_atomic",
 ]  # fmt: skip

@@ -28,8 +28,8 @@ from lossbench import __version__
 from lossbench.errors import LossbenchError
 
 __all__ = [
-    "Run", "create_run_dir", "host_info", "interrupts_deferred", "latest_run",
-    "read_comparisons", "read_run",
+    "STOP_SIGNALS", "Run", "create_run_dir", "host_info", "interrupts_deferred", "latest_run",
+    "read_comparisons", "read_record", "read_run",
     "write_atomic",
 ]  # fmt: skip
 
@@ -100,6 +100,12 @@ def _umask() -> int:
     return mask
 
 
+# the signals that end a run as Ctrl-C does (SIGHUP where the platform has it)
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 @contextmanager
 def interrupts_deferred():
     """SIGINT, SIGTERM and SIGHUP held for the duration and delivered after it (main thread;
@@ -108,11 +114,10 @@ def interrupts_deferred():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    names = ("SIGINT", "SIGTERM", "SIGHUP")
     held: list[int] = []
     previous = {
         signum: signal.signal(signum, lambda signum, frame: held.append(signum))
-        for signum in (getattr(signal, name) for name in names if hasattr(signal, name))
+        for signum in STOP_SIGNALS
     }
     try:
         yield
@@ -188,24 +193,25 @@ def latest_run(out: Path) -> Path:
     return runs[-1]
 
 
-# each result table's contract columns, and those of them that hold numbers
-_TABLES = {
-    TRIALS: (["experiment", "dataset", "loss", "trial", "metric", "value"], ["trial", "value"]),
-    SUMMARY: (
-        ["experiment", "dataset", "loss", "metric", "n", "mean", "std", "ci_low", "ci_high"],
-        ["n", "mean", "std", "ci_low", "ci_high"],
-    ),
-    TIMINGS: (
-        ["benchmark", "loss", "op", "impl", "dtype", "n", "median_s", "mean_s", "stdev_s",
-         "values", "ns_per_element", "gb_per_s", "roofline"],
-        ["n", "median_s", "mean_s", "stdev_s", "values", "ns_per_element", "gb_per_s", "roofline"],
-    ),
-    COMPARISONS: (
-        ["experiment", "kind", "dataset", "x", "metric", "loss", "baseline", "estimate", "low",
-         "high", "p", "p_adjusted", "verdict", "n"],
-        ["estimate", "low", "high", "p", "p_adjusted", "n"],
-    ),
+# the result tables' columns that hold numbers
+_NUMERIC = {
+    "trial", "value", "n", "mean", "std", "ci_low", "ci_high", "median_s", "mean_s", "stdev_s",
+    "values", "ns_per_element", "gb_per_s", "roofline", "estimate", "low", "high", "p",
+    "p_adjusted",
 }  # fmt: skip
+
+
+def _contract(name: str) -> list[str]:
+    """A result table's contract columns (DESIGN.md's), from the lists that write them."""
+    from lossbench.experiments import COLUMNS, COMPARISON_COLUMNS, SUMMARY_COLUMNS
+    from lossbench.timing.driver import COLUMNS as TIMING_COLUMNS
+
+    return {
+        TRIALS: COLUMNS[: COLUMNS.index("value") + 1],
+        SUMMARY: SUMMARY_COLUMNS[: SUMMARY_COLUMNS.index("ci_high") + 1],
+        TIMINGS: TIMING_COLUMNS,
+        COMPARISONS: COMPARISON_COLUMNS[: COMPARISON_COLUMNS.index("n") + 1],
+    }[name]
 
 
 def read_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -214,14 +220,15 @@ def read_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd
     path = Path(path)
     if not (path / RUN).is_file():
         raise LossbenchError(f"{path}: not a lossbench run directory (no {RUN})")
-    record = _read_record(path / RUN)
+    record = read_record(path / RUN)
     trials, summary, timings = (read_table(path / name) for name in (TRIALS, SUMMARY, TIMINGS))
     if len(summary) and "kind" not in summary:  # written before results carried the kind
         _add_kind(trials, summary)
     return record, trials, summary, timings
 
 
-def _read_record(file: Path) -> dict[str, Any]:
+def read_record(file: Path) -> dict[str, Any]:
+    """A run's run.json, checked: a JSON object whose host and packages are objects."""
     try:
         record = json.loads(file.read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
@@ -240,7 +247,7 @@ def _read_record(file: Path) -> dict[str, Any]:
 
 def read_table(file: Path) -> pd.DataFrame:
     """One result table, checked against its contract columns; absent: empty, with them."""
-    columns, numeric = _TABLES[file.name]
+    columns = _contract(file.name)
     if not file.is_file():
         return pd.DataFrame(columns=columns)
     try:
@@ -252,7 +259,7 @@ def read_table(file: Path) -> pd.DataFrame:
     missing = [column for column in columns if column not in frame]
     if missing:
         raise LossbenchError(f"{file}: damaged: no column {', '.join(missing)}")
-    for column in numeric:
+    for column in (c for c in columns if c in _NUMERIC):
         if not pd.api.types.is_numeric_dtype(frame[column]) and frame[column].notna().any():
             converted = pd.to_numeric(frame[column], errors="coerce")
             bad = frame[column][converted.isna() & frame[column].notna()]

@@ -114,7 +114,7 @@ def inputs(loss: losses.Loss, n: int, dtype: str, seed: int = 0) -> tuple[np.nda
     if loss.labels:  # fresh memory costs page faults, and every worker builds its own
         np.less(y_true, 0.5, out=y_true)
         # logits in (-6, 6), or the probabilities of logits in about (-6.9, 6.9)
-        on_logits = loss.link("classification") is losses.IDENTITY
+        on_logits = _kind_of_inputs(loss) == "logits"
         scale, shift = (12.0, -6.0) if on_logits else (0.998, 0.001)
     else:
         y_true *= 4.0

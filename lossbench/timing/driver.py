@@ -160,6 +160,7 @@ def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | Non
     metadata = _metadata(the_plan)
     runs: dict[str, list[pyperf.Run]] = {}
     fewer = set()
+    done = 0
     with tempfile.TemporaryDirectory(prefix="lossbench-timing-") as work:
         try:
             for index, group in enumerate(groups):
@@ -170,8 +171,9 @@ def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | Non
                     runs.setdefault(record["name"], []).append(_as_run(record, metadata))
                     if len(record["values"]) < values:
                         fewer.add(record["name"])
+                    done += 1
                     if progress is not None:
-                        progress(sum(map(len, runs.values())), total)
+                        progress(done, total)
         except KeyboardInterrupt:
             if runs:
                 _write_suite([runs[b.name] for b in benches if b.name in runs], output)
