@@ -9,7 +9,7 @@ other, and `run` starts ``processes`` of them in turn; each worker's values for 
 are one pyperf run, so the suite is what pyperf itself would write (``pyperf stats``,
 ``compare_to`` and ``convert --add`` work on it) and the process stays the statistical unit.
 pyperf's own Runner starts a process per benchmark and process instead: with numba or
-scikit-learn to load in each (about 1 s), the default matrix took 107 s that way.
+scikit-learn to load in each (about 1 s), a matrix took 3.1 times as long that way.
 
 Loops are calibrated here, in one process: each benchmark gets pyperf ``inner_loops`` (calls
 per value, so a value lasts about ``min_time``) and ``loops`` 1; an explicit ``loops`` in the
