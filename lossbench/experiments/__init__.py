@@ -162,8 +162,13 @@ def run_tasks(
 
 
 def run_task(task: Task) -> list[dict[str, Any]]:
-    """The rows of one unit of work: its experiment kind runs it."""
-    return task.experiment.run_task(task)
+    """The rows of one unit of work: its experiment kind runs it, on one BLAS thread."""
+    from threadpoolctl import threadpool_limits
+
+    # BLAS splits a product's sums by thread: one thread everywhere (here, joblib and dask
+    # workers alike) gives the same trials to the last bit
+    with threadpool_limits(1):
+        return task.experiment.run_task(task)
 
 
 def comparisons(
