@@ -16,7 +16,7 @@ import argparse
 import time
 
 from lossbench import experiments
-from lossbench.experiments import statistics
+from lossbench.analysis import statistics
 
 ASYMPTOTIC = {"gaussian": 0.950, "student_t": 1.890, "contaminated": 7.525}
 NOISES = [0.01, 1.0, 100.0]

@@ -1,6 +1,17 @@
-"""The one exception lossbench raises for anything a user can get wrong."""
+"""The one exception lossbench raises for anything a user can get wrong, and where it was.
 
-__all__ = ["LossbenchError"]
+A location is data, not text: ``where`` is the path of the config field at fault
+(``("experiments", 0, "datasets", 1, "kind")``) and ``source`` the file or ``--set`` that gave
+it; `located` adds the outer part of the path as an error passes through, and ``str(error)``
+spells it all out: ``my.yaml: experiments[0].datasets[1].kind: unknown dataset 'gausian'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["LossbenchError", "located", "location"]
 
 
 class LossbenchError(ValueError):
@@ -8,3 +19,48 @@ class LossbenchError(ValueError):
 
     The message says what was expected and what was given; the CLI prints it as one line.
     """
+
+    def __init__(
+        self, message: str = "", *, where: tuple[str | int, ...] = (), source: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = tuple(where)
+        self.source = source
+
+    def __str__(self) -> str:
+        return ": ".join(p for p in (self.source, location(self.where), self.message) if p)
+
+    def __reduce__(self):  # across processes (joblib, dask) with its location
+        return _rebuild, (self.message, self.where, self.source)
+
+    def within(self, *outer: str | int) -> LossbenchError:
+        """The same error, located inside `outer` (the outer part of the field path)."""
+        return LossbenchError(self.message, where=(*outer, *self.where), source=self.source)
+
+    def from_source(self, source: str) -> LossbenchError:
+        """The same error, said to come from `source` (a file, or a ``--set``)."""
+        return LossbenchError(self.message, where=self.where, source=source)
+
+
+def _rebuild(message: str, where: tuple, source: str | None) -> LossbenchError:
+    return LossbenchError(message, where=where, source=source)
+
+
+def location(where: tuple[str | int, ...]) -> str:
+    """A field path as the config reads it: ``experiments[0].losses[2]``.
+
+    >>> location(("experiments", 0, "datasets", 1, "kind"))
+    'experiments[0].datasets[1].kind'
+    """
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in where)
+    return text.lstrip(".")
+
+
+@contextmanager
+def located(*where: str | int) -> Iterator[None]:
+    """Errors raised inside are located within `where`."""
+    try:
+        yield
+    except LossbenchError as error:
+        raise error.within(*where) from None

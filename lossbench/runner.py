@@ -1,8 +1,10 @@
-"""`lossbench run` as a library call: resolve the config, run it, keep its results.
+"""`lossbench run` as a library call: resolve the config once, run that, keep its results.
 
-Everything that can be refused is checked before the run directory is made, so a refused run
-leaves nothing behind. Experiments run one at a time and the files are rewritten after each,
-so an interrupted or failed run keeps every finished experiment and says how it ended.
+`resolve` loads the config and plans it (`Resolved`: the config, the experiments' plan and the
+timing plan); everything that can be refused is refused there, before the run directory is
+made, so a refused run leaves nothing behind. `execute` runs the plan: experiments one at a
+time, the files rewritten after each, so an interrupted or failed run keeps every finished
+experiment and says how it ended.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import groupby
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,16 @@ from lossbench.experiments.cluster import connect
 from lossbench.report import answer
 from lossbench.timing import driver as timing
 
-__all__ = ["Outcome", "execute", "resolve"]
+__all__ = ["Outcome", "Resolved", "execute", "plan", "resolve"]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a run will do: its config, the plan of its experiments and of its timing."""
+
+    config: Config
+    experiments: experiments.Plan
+    timing: timing.Plan | None
 
 
 def resolve(
@@ -35,9 +45,10 @@ def resolve(
     quick: bool = False,
     seed: int | None = None,
     name: str | None = None,
-) -> Config:
-    """The config a run will use: loaded, shrunk with `quick`, overridden (an explicit
-    ``--set`` wins over `quick`), and checked."""
+) -> Resolved:
+    """The run a config asks for: loaded, shrunk with `quick`, overridden (an explicit
+    ``--set`` wins over `quick`), and planned; errors name the file, or the ``--set`` that
+    gave the field."""
     if path is not None:  # user losses ('module:function') beside the config, then here
         for directory in (str(Path.cwd()), str(Path(path).resolve().parent)):
             if directory not in sys.path:
@@ -58,18 +69,19 @@ def resolve(
         config.seed = seed
     if name is not None:
         config.name = name
+    return plan(config, source, overrides)
+
+
+def plan(config: Config, source: str = "config", overrides: list[str] = ()) -> Resolved:
+    """Plan `config`: every dataset and loss checked, the timing matrix built; an error at a
+    field names `source` or the ``--set`` in `overrides` that gave it."""
     try:
-        experiments.tasks(config)  # checks every dataset and loss, and the timing matrix
-        if config.timing is not None:
-            timing.plan(config.timing)
+        timing_plan = timing.plan(config.timing) if config.timing is not None else None
+        return Resolved(config, experiments.plan(config), timing_plan)
     except LossbenchError as error:
-        where = str(error).partition(":")[0]
-        if where.startswith(("experiments[", "timing.")):  # the file, or the --set that set it
-            raise LossbenchError(
-                f"{config_module.blame(source, overrides, where)}: {error}"
-            ) from None
+        if error.where and error.source is None:
+            raise error.from_source(config_module.blame(source, overrides, error.where)) from None
         raise
-    return config
 
 
 @dataclass
@@ -84,7 +96,7 @@ class Outcome:
 
 
 def execute(
-    config: Config,
+    run_plan: Resolved | Config,
     out: str | Path = "results",
     *,
     only: str | None = None,
@@ -94,14 +106,17 @@ def execute(
     progress: Callable[[int, int], None] | None = None,
     on_start: Callable[[Path], object] | None = None,
 ) -> Outcome:
-    """Run `config` into a new directory under `out`: its experiments, then its timing
-    (`only` picks one). Trials run in `jobs` processes, or on the dask cluster at `cluster`
-    (default: the config's ``cluster``; timing always runs here). `progress(phase, done,
+    """Run a resolved config (a `Config` is planned first) into a new directory under `out`:
+    its experiments, then its timing (`only` picks one). Trials run in `jobs` processes, or
+    on the dask cluster at `cluster` (default: the config's ``cluster``; timing always runs
+    here). `progress(phase, done,
     total)` follows the work; `on_start(path)` learns the run directory as soon as it exists.
 
     On KeyboardInterrupt the directory is marked ``interrupted`` and the interrupt re-raised;
     on any other error it is marked ``failed`` and the error re-raised.
     """
+    resolved = run_plan if isinstance(run_plan, Resolved) else plan(run_plan)
+    config = resolved.config
     if jobs < 1:
         raise LossbenchError(f"--jobs must be at least 1; got {jobs}")
     job_notes = []
@@ -117,32 +132,30 @@ def execute(
             "the config has nothing to run: no experiments and no timing section "
             "(see `lossbench init` for both)"
         )
-    plan = None
-    if only != "experiments" and config.timing is not None:
-        plan = timing.plan(config.timing)
-        timing.check_memory(plan.benchmarks)
-    # built once for the whole config, so that errors name experiments[i] as in the file
-    units = experiments.tasks(config) if only != "timing" else []
-    sections = [list(group) for _, group in groupby(units, key=lambda u: id(u.experiment))]
+    timing_plan = resolved.timing if only != "experiments" else None
+    if timing_plan is not None:
+        timing.check_memory(timing_plan.benchmarks)
+    sections = [list(s) for s in resolved.experiments.sections if s] if only != "timing" else []
+    units = [unit for section in sections for unit in section]
     total = len(units)
     address = cluster or config.cluster
     # connected before the directory is made: an unreachable scheduler writes nothing
     with connect(address) if address and units else contextlib.nullcontext() as client:
         path = results.create_run_dir(Path(out), config.name)
         try:
-            results.write_atomic(path / results.CONFIG, config_module.dump(config))
+            resolved_config = resolved.experiments.resolved_config(config)
+            results.write_atomic(path / results.CONFIG, config_module.dump(resolved_config))
             run = results.Run(path, config.name, command)
         except OSError as error:  # a full disk, say: a directory holding nothing is not kept
             shutil.rmtree(path, ignore_errors=True)
             raise LossbenchError(f"{path}: cannot write the run ({error.strerror})") from None
         if on_start is not None:
             on_start(path)
-        datasets = list({id(u.dataset): u.dataset for u in units if u.dataset is not None}.values())
-        provenance = [d.info for d in datasets if getattr(d, "info", None)]
+        provenance = resolved.experiments.provenance if units else []
         if provenance:  # which data the results came from
             run.record["data"] = provenance
             run.save()
-        data_notes = [note for d in datasets for note in getattr(d, "notes", [])]
+        data_notes = resolved.experiments.notes if units else []
         # per finished experiment: (trials, summary, comparisons); each is summarized once
         frames: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
         trials, summary, comparisons = _save(path, frames) if not sections else (None,) * 3
@@ -164,11 +177,11 @@ def execute(
                 )
                 done_before += len(section)
                 trials, summary, comparisons = _save(path, frames)
-            if plan is not None:
+            if timing_plan is not None:
                 step = (lambda d, n: progress("timing", d, n)) if progress else None
                 suite = path / results.PYPERF
                 try:
-                    timing.run(plan, suite, progress=step)
+                    timing.run(timing_plan, suite, progress=step)
                 finally:  # interrupted, the benchmarks that finished are kept
                     if suite.exists():
                         timings = timing.table(suite)
@@ -187,12 +200,14 @@ def execute(
             try:
                 run.finish(
                     status, experiments_finished=len(frames), experiments_total=len(sections),
-                    timing=_timing_state(plan, timings, status),
+                    timing=_timing_state(timing_plan, timings, status),
                 )  # fmt: skip
             except OSError:
                 pass  # run.json stays as it was (running); `show` says so
         notes = (
-            job_notes + data_notes + [f"timing: {note}" for note in (plan.notes if plan else [])]
+            job_notes
+            + data_notes
+            + [f"timing: {note}" for note in (timing_plan.notes if timing_plan else [])]
         )
         return Outcome(path, status, trials, summary, comparisons, timings, notes)
 

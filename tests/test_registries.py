@@ -15,6 +15,8 @@ from lossbench.cli import app
 from lossbench.experiments import DATASETS, KINDS, ExperimentKind, Task, register
 from lossbench.experiments import datasets as datasets_module
 from lossbench.experiments.datasets import Dataset, Param, Sample
+from lossbench.report import kinds as views
+from lossbench.report.kinds import View, figure_name
 from lossbench.timing.bench import Benchmark
 
 runner = CliRunner()
@@ -59,6 +61,12 @@ class Spread(ExperimentKind):
     def headline(cls, frame):
         return "spread"
 
+
+class SpreadView(View):
+    """How the toy kind reads: its own table, a sentence and a figure."""
+
+    kind = "spread"
+
     @classmethod
     def render(cls, experiment, frame, comparisons):
         from rich.table import Table
@@ -81,7 +89,7 @@ class Spread(ExperimentKind):
         figure, (ax,) = new_figure()
         ax.bar(frame["loss"], frame["mean"], color=[palette(loss) for loss in frame["loss"]])
         ax.set(title="toy spread", xlabel="loss", ylabel="spread")
-        return {cls.figure_name(experiment): figure}
+        return {figure_name(cls.kind, experiment): figure}
 
 
 @pytest.fixture
@@ -93,7 +101,28 @@ def toy_kinds():
     KINDS.pop("spread")
 
 
-def test_a_kind_and_a_dataset_defined_in_a_test_run_end_to_end(tmp_path, toy_kinds):
+@pytest.fixture
+def toy_view(toy_kinds):
+    views.register(SpreadView)
+    yield
+    views.VIEWS.pop("spread")
+
+
+def test_a_kind_without_a_view_prints_its_headline_table(tmp_path, toy_kinds):
+    config = tmp_path / "toy.yaml"
+    config.write_text(
+        "name: toy\ntrials: 3\nexperiments:\n"
+        "  - {name: waves, kind: spread, losses: [mse, mae], datasets: [{kind: wave}]}\n"
+    )
+    result = runner.invoke(app, ["run", str(config), "--out", str(tmp_path)],
+                           env={"COLUMNS": "200"})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())  # the title wraps to the table's width
+    assert "waves: spread (mean [95% CI], lower better)" in flat
+    assert "mae" in flat and "wave(amplitude=1)" in flat
+
+
+def test_a_kind_and_a_dataset_defined_in_a_test_run_end_to_end(tmp_path, toy_view):
     config = tmp_path / "toy.yaml"
     config.write_text(
         "name: toy\ntrials: 3\nexperiments:\n"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from lossbench import experiments
-from lossbench.experiments import statistics
+from lossbench.analysis import aggregate, statistics
 
 
 def test_wilcoxon_p_by_hand_all_six_differences_one_way():
@@ -101,7 +101,7 @@ def _null_trials(losses: int, trials: int, seed: int, scale: float = 1.0) -> pd.
 
 def test_compare_writes_one_row_per_loss_with_holm_over_the_experiment():
     trials = _null_trials(4, 20, seed=1)
-    table = experiments.compare(trials, {"e": ["coef_error"]})
+    table = aggregate.compare(trials, {"e": ["coef_error"]})
     assert list(table["loss"]) == ["loss1", "loss2", "loss3"]
     assert (table["baseline"] == "loss0").all() and (table["n"] == 20).all()
     np.testing.assert_allclose(table["p_adjusted"], statistics.holm(table["p"].to_numpy()))
@@ -112,7 +112,7 @@ def test_a_scaled_copy_is_better_and_a_twin_equivalent():
     trials = _null_trials(1, 30, seed=2)
     half = trials.assign(loss="half", value=trials["value"] * 0.5)
     twin = trials.assign(loss="twin", value=trials["value"] * (1 + 1e-5))
-    table = experiments.compare(pd.concat([trials, half, twin]), {"e": ["coef_error"]})
+    table = aggregate.compare(pd.concat([trials, half, twin]), {"e": ["coef_error"]})
     verdicts = dict(zip(table["loss"], table["verdict"], strict=True))
     assert verdicts == {"half": "better", "twin": "equivalent"}
 

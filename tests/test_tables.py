@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from lossbench.analysis import statistics
 from lossbench.cli import app
-from lossbench.experiments import statistics
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]

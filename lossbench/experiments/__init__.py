@@ -2,34 +2,39 @@
 
 An experiment has a kind (`lossbench.experiments.kinds`: ``fit``, ``punishment``,
 ``influence``, ``landscape``; the registry is `KINDS`), datasets (`lossbench.experiments.
-datasets`, registry `DATASETS`) and losses. `tasks` turns a config into units of work, `run`
-runs them and returns trials in the long format of ``trials.csv`` (experiment, dataset, loss,
-trial, metric, value, kind, plus ``x``, the swept quantity, and ``note``), and `summarize`
-aggregates them. Each unit draws its data from a seed derived from (seed, experiment, dataset,
-trial), so any order or process gives the same numbers.
+datasets`, registry `DATASETS`) and losses. `plan` turns a config into units of work (`tasks`
+lists them), `run` runs them and returns trials in the long format of ``trials.csv``
+(experiment, dataset, loss, trial, metric, value, kind, plus ``x``, the swept quantity, and
+``note``), `summarize` aggregates them and `comparisons` compares each loss with the
+experiment's first (statistics: `lossbench.analysis`). Each unit draws its data from a seed
+derived from (seed, experiment, dataset, trial), so any order or process gives the same
+numbers.
+
+>>> from lossbench import experiments
+>>> trials = experiments.run({"seed": 0, "trials": 2, "experiments": [{"name": "tiny",
+...     "datasets": [{"kind": "gaussian", "n_samples": 50}], "losses": ["mse", "huber"]}]})
+>>> sorted(set(trials["loss"])), sorted(set(trials["trial"]))
+(['huber(delta=1.0, scale=mad)', 'mse'], [0, 1])
+>>> row = trials[trials["metric"] == "coef_error"].iloc[0]
+>>> row["experiment"], row["dataset"], row["kind"]
+('tiny', 'gaussian', 'fit')
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
-from lossbench import losses as losses_module
+from lossbench.analysis import aggregate
+from lossbench.analysis.aggregate import COMPARISON_COLUMNS, SUMMARY_COLUMNS
 from lossbench.config import Config
-from lossbench.errors import LossbenchError
 from lossbench.experiments import kinds as _kinds  # noqa: F401  (registers the built-in kinds)
-from lossbench.experiments.aggregate import (
-    COMPARISON_COLUMNS,
-    SUMMARY_COLUMNS,
-    compare,
-    summarize,
-)
-from lossbench.experiments.datasets import DATASETS, expand
+from lossbench.experiments.datasets import DATASETS
 from lossbench.experiments.kind import KINDS, ExperimentKind, Task, infer_kind, register
-from lossbench.losses import Loss
+from lossbench.experiments.metrics import HIGHER_IS_BETTER
+from lossbench.experiments.plan import Plan, plan
 
 __all__ = [
     "COLUMNS",
@@ -38,9 +43,11 @@ __all__ = [
     "KINDS",
     "SUMMARY_COLUMNS",
     "ExperimentKind",
+    "Plan",
     "Task",
     "comparisons",
     "infer_kind",
+    "plan",
     "register",
     "run",
     "run_task",
@@ -53,55 +60,12 @@ COLUMNS = ["experiment", "dataset", "loss", "trial", "metric", "value", "kind", 
 
 
 def tasks(config: Config | dict[str, Any]) -> list[Task]:
-    """Every unit of work of the config's experiments, in a fixed order.
-
-    The units are remembered on the config while it stays as it is: a run checks its config
-    and then runs it, and a table is read (and a changed file said) once per run."""
-    config = config if isinstance(config, Config) else Config.model_validate(config)
-    remembered = config._planned
-    if remembered is not None and remembered[0] == config.model_dump_json():
-        return list(remembered[1])
-    units = []
-    for e, experiment in enumerate(config.experiments):
-        where = f"experiments[{e}]"
-        losses = tuple(
-            loss
-            for j, spec in enumerate(experiment.losses)
-            for loss in _get_losses(spec, f"{where}.losses[{j}]")
-        )
-        if not losses:
-            raise LossbenchError(f"{where}.losses: name at least one loss")
-        datasets = [
-            d
-            for i, spec in enumerate(experiment.datasets)
-            for d in expand(spec, f"{where}.datasets[{i}]", config._source_dir)
-        ]
-        trials = experiment.trials or config.trials
-        units += experiment.tasks(losses, datasets, trials, config.seed, where)
-    # after expanding: a table's resolved path and SHA-256 are part of the config by now
-    config._planned = (config.model_dump_json(), units)
-    return list(units)
+    """Every unit of work of the config's experiments, in a fixed order (`plan`'s units)."""
+    return plan(_validated(config)).units
 
 
-def _get_losses(spec: str | dict[str, Any], where: str) -> list[Loss]:
-    """The losses a config entry names: a parameter given as a list is a grid, as for
-    datasets (``{name: huber, delta: [0.5, 1, 2]}`` is three losses)."""
-    try:
-        if isinstance(spec, dict):
-            params = dict(spec)
-            name = params.pop("name", None)
-            if name is None:
-                raise LossbenchError("a loss given as a mapping needs a 'name'")
-            grid = {k: v if isinstance(v, list) else [v] for k, v in params.items()}
-            if any(not values for values in grid.values()):
-                raise LossbenchError("an empty list makes no loss")
-            return [
-                losses_module.get(name, **dict(zip(grid, combo, strict=True)))
-                for combo in itertools.product(*grid.values())
-            ]
-        return [losses_module.get(spec)]
-    except LossbenchError as error:
-        raise LossbenchError(f"{where}: {error}") from None
+def _validated(config: Config | dict[str, Any]) -> Config:
+    return config if isinstance(config, Config) else Config.model_validate(config)
 
 
 def run(
@@ -120,8 +84,8 @@ def run(
     identical to a serial run. `progress(n)` is called as each unit of work finishes (n of
     ``len(tasks(config))``).
     """
-    config = config if isinstance(config, Config) else Config.model_validate(config)
-    units = tasks(config)
+    config = _validated(config)
+    units = plan(config).units
     address = cluster or config.cluster
     if address:
         from lossbench.experiments.cluster import connect
@@ -171,6 +135,14 @@ def run_task(task: Task) -> list[dict[str, Any]]:
         return task.experiment.run_task(task)
 
 
+def summarize(trials: pd.DataFrame) -> pd.DataFrame:
+    """``summary.csv`` of a run's trials: per (experiment, dataset, loss, metric, x) n, mean,
+    std, the mean's 95% interval, the median with its interval, and the ratio, win rate and
+    efficiency against the experiment's first loss (`lossbench.analysis.aggregate.summarize`).
+    """
+    return aggregate.summarize(trials, higher_is_better=HIGHER_IS_BETTER)
+
+
 def comparisons(
     trials: pd.DataFrame, summary: pd.DataFrame, config: Config | None = None
 ) -> pd.DataFrame:
@@ -185,4 +157,4 @@ def comparisons(
         else:
             metrics[experiment] = kind.compared(frame) if kind is not None else []
     settings = {e.name: (e.statistic, e.equivalence) for e in config.experiments} if config else {}
-    return compare(trials, metrics, settings)
+    return aggregate.compare(trials, metrics, settings, higher_is_better=HIGHER_IS_BETTER)

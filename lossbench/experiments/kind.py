@@ -2,9 +2,10 @@
 
 A kind is a pydantic model of its options (a subclass of `lossbench.config.Experiment` whose
 ``kind`` is a ``Literal``) that also knows how to run: which units of work it makes (`tasks`),
-how one runs (`run_task`, rows of ``trials.csv``), and how its results read (`headline`,
-`render`, `verdicts`, `figures`; class methods, as readers have only the summary). Adding a
-kind is one module with a subclass decorated by `register`; nothing else names it.
+how one runs (`run_task`, rows of ``trials.csv``), and which metric judges its losses
+(`headline`, `compared`; class methods, as readers have only the summary). How its results
+read (tables, sentences, figures) is `lossbench.report.kinds`'s business. Adding a kind is one
+module with a subclass decorated by `register` (`lossbench.config.register`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from lossbench.config import Experiment, cap
+from lossbench.config import KINDS, Experiment, cap, register
 from lossbench.errors import LossbenchError
 from lossbench.experiments.datasets import DATASETS, Dataset
 from lossbench.losses import Loss
@@ -24,7 +25,7 @@ from lossbench.losses import Loss
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["KINDS", "ExperimentKind", "Task", "infer_kind", "register", "slug"]
+__all__ = ["KINDS", "ExperimentKind", "Task", "infer_kind", "register"]
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,6 @@ class Task:
         return self.dataset.label if self.dataset else self.experiment.no_dataset_label
 
 
-def slug(name: str) -> str:
-    """`name` safe as part of a file name: letters, digits, '-' and '_'."""
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
-
-
 def _stable_hash(text: str) -> int:
     return zlib.crc32(text.encode())  # Python's hash() differs from process to process
 
@@ -82,26 +78,30 @@ class ExperimentKind(Experiment):
         return []
 
     def tasks(
-        self, losses: tuple[Loss, ...], datasets: list[Dataset], trials: int, seed: int, where: str
+        self, losses: tuple[Loss, ...], datasets: list[Dataset], trials: int, seed: int
     ) -> list[Task]:
-        """The units of work, in a fixed order: every trial of every dataset."""
+        """The units of work, in a fixed order: every trial of every dataset. Errors are
+        located within the experiment (``datasets[1]``)."""
         if not self.needs_dataset:
             return [Task(self, losses, None, 0, seed)]
         for i, dataset in enumerate(datasets):
             if self.dataset_task is not None and dataset.task != self.dataset_task:
                 raise LossbenchError(
-                    f"{where}.datasets[{i}]: {self.kind} needs a {self.dataset_task} dataset; "
-                    f"{dataset.kind} is {dataset.task}"
+                    where=("datasets", i),
+                    message=f"{self.kind} needs a {self.dataset_task} dataset; "
+                    f"{dataset.kind} is {dataset.task}",
                 )
             if self.needs_truth and not dataset.truth:
                 raise LossbenchError(
-                    f"{where}.datasets[{i}]: {self.kind} needs data with known true "
-                    f"coefficients; {dataset.kind} has none"
+                    where=("datasets", i),
+                    message=f"{self.kind} needs data with known true "
+                    f"coefficients; {dataset.kind} has none",
                 )
         datasets = datasets or self.default_datasets()
         if not datasets:
             raise LossbenchError(
-                f"{where}.datasets: a {self.kind} experiment needs at least one dataset"
+                f"a {self.kind} experiment needs at least one dataset",
+                where=("datasets",),
             )
         return [Task(self, losses, d, t, seed) for d in datasets for t in range(trials)]
 
@@ -122,18 +122,10 @@ class ExperimentKind(Experiment):
                     spec[key] = cap(spec.get(key, limit), limit)
         return small
 
-    # -- reading results (class methods: a reader has the summary, not the options) ------------
+    # -- judging results (class methods: a reader has the summary, not the options) ------------
     @classmethod
     def kind_name(cls) -> str:
         return cls.model_fields["kind"].default
-
-    @classmethod
-    def figure_name(cls, experiment: str, what: str = "") -> str:
-        """A file-safe name for a figure of `experiment`: ``<kind>-<experiment>[-what]``, or
-        ``<kind>[-what]`` when the experiment is named as its kind (no ``influence-influence``)."""
-        name = slug(experiment)
-        stem = cls.kind_name() if name == cls.kind_name() else f"{cls.kind_name()}-{name}"
-        return stem + (f"-{what}" if what else "")
 
     @classmethod
     def identifies(cls, metrics: set[str]) -> bool:
@@ -155,33 +147,6 @@ class ExperimentKind(Experiment):
     def compared_metrics(self, frame: pd.DataFrame) -> list[str]:
         """`compared`, as this experiment's options may choose (e.g. a fit's `score`)."""
         return self.compared(frame)
-
-    @classmethod
-    def render(cls, experiment: str, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[Any]:
-        """Terminal output for an experiment's summary rows (and its comparison rows): rich
-        tables and plain lines."""
-        return []
-
-    @classmethod
-    def verdicts(cls, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[str]:
-        """Plain sentences: what the numbers say."""
-        return []
-
-    @classmethod
-    def figures(
-        cls, experiment: str, frame: pd.DataFrame, trials: pd.DataFrame, palette: Any
-    ) -> dict[str, Any]:
-        """name -> matplotlib Figure for the report (only called with matplotlib present)."""
-        return {}
-
-
-KINDS: dict[str, type[ExperimentKind]] = {}
-
-
-def register(cls: type[ExperimentKind]) -> type[ExperimentKind]:
-    """Class decorator: make an experiment kind available to configs under its ``kind``."""
-    KINDS[cls.kind_name()] = cls
-    return cls
 
 
 def infer_kind(metrics: set[str]) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
-    from lossbench.losses.definitions import Loss
+    from lossbench.losses.base import Loss
 
 __all__ = ["IMPLEMENTATIONS", "OPS", "Implementation", "available", "get", "own", "register"]
 

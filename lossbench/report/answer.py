@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lossbench.report.terminal import percent as _percent
+from lossbench.report.numbers import percent as _percent
 
 __all__ = ["answer", "markdown"]
 

@@ -14,6 +14,8 @@ from lossbench import config as config_module
 from lossbench import results
 from lossbench.errors import LossbenchError
 from lossbench.report import plots, terminal
+from lossbench.report.kinds import view_of
+from lossbench.report.numbers import estimate, fmt
 
 __all__ = ["write_report"]
 
@@ -103,12 +105,12 @@ def _page(
         parts += ["<h2>The losses</h2>", *(_img(n, d) for n, d in images["losses"])]
     for experiment, frame in summary.groupby("experiment", sort=False) if len(summary) else []:
         parts.append(f"<h2>{esc(str(experiment))}</h2>")
-        kind = terminal.kind_of(frame)
+        view = view_of(frame)
         mine = terminal.comparisons_of(comparisons, experiment)
         parts += [_img(name, data) for name, data in images.get(f"experiment:{experiment}", [])]
-        lines = kind.verdicts(frame, mine) if kind is not None else []
+        lines = view.verdicts(frame, mine) if view is not None else []
         parts += [f"<p class='verdict'>{esc(line)}</p>" for line in lines]
-        metric = kind.headline(frame) if kind is not None else None
+        metric = view.headline(frame) if view is not None else None
         if metric is not None:
             parts.append(_compact(frame, metric))
         full = frame.drop(columns=["experiment", "kind"], errors="ignore").dropna(axis=1, how="all")
@@ -155,7 +157,7 @@ def _table(frame: pd.DataFrame) -> str:
     numbers = frame.select_dtypes("number").columns
     shown = frame.copy()
     for column in numbers:
-        shown[column] = [terminal.fmt(x) for x in shown[column]]
+        shown[column] = [fmt(x) for x in shown[column]]
     return "<div class='wide'>" + shown.to_html(index=False, na_rep="", border=0) + "</div>"
 
 
@@ -165,8 +167,8 @@ def _compact(frame: pd.DataFrame, metric: str) -> str:
     across = "x" if rows["x"].notna().any() and rows["dataset"].nunique() <= 1 else "dataset"
     cells = {}
     for _, r in rows.iterrows():
-        value = terminal.estimate(r) if not pd.isna(r["mean"]) else "n/a"
-        column = terminal.fmt(r["x"]) if across == "x" else str(r["dataset"])
+        value = estimate(r) if not pd.isna(r["mean"]) else "n/a"
+        column = fmt(r["x"]) if across == "x" else str(r["dataset"])
         cells.setdefault(r["loss"], {})[column] = value
     table = pd.DataFrame.from_dict(cells, orient="index").rename_axis(f"{metric}: loss")
     marked = any(value.endswith("*") for row in cells.values() for value in row.values())
@@ -182,7 +184,7 @@ def _compact_timings(timings: pd.DataFrame) -> str:
     for (dtype, n, op), rows in kernels.groupby(["dtype", "n", "op"], sort=False):
         table = rows.pivot_table(index="impl", columns="loss", values="ns_per_element",
                                  sort=False)  # fmt: skip
-        table = table.map(lambda x: "—" if pd.isna(x) else terminal.fmt(x))
+        table = table.map(lambda x: "—" if pd.isna(x) else fmt(x))
         table.columns.name = None  # one header row: the losses
         table.index.name = f"{op}, {dtype}, n={n:.0e}: ns per element"
         out.append(table.reset_index().to_html(index=False, na_rep="—", border=0))

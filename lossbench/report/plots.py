@@ -14,9 +14,9 @@ import pandas as pd
 
 from lossbench import losses
 from lossbench.errors import LossbenchError
-from lossbench.experiments.kind import slug
 from lossbench.losses import SIGMOID
-from lossbench.report.terminal import kind_of
+from lossbench.losses import labels as label_text
+from lossbench.report.kinds import slug, view_of
 
 __all__ = ["Palette", "curves", "figures", "new_figure", "png", "require_matplotlib"]
 
@@ -51,8 +51,12 @@ class Palette:
         }
 
     def __call__(self, label: str):
-        base = label.replace(" (unclipped)", "")
-        return self.colours.get(label, self.colours.get(base, "grey"))
+        if label in self.colours:
+            return self.colours[label]
+        try:  # a variant of a loss's curve ("bce (unclipped)") takes the loss's colour
+            return self.colours.get(label_text.parse(label).loss_label, "grey")
+        except LossbenchError:
+            return "grey"
 
 
 def _loss_shapes(builtin: list[losses.Loss], palette: Palette):
@@ -139,7 +143,7 @@ def curves(
             lw=2,
             color=palette(loss),
             label=loss,
-            ls="--" if "unclipped" in loss else "-",
+            ls="--" if _is_variant(loss) else "-",
         )
         drawn.append((curve, [line]))
         if mine["ci_low"].notna().any():
@@ -264,12 +268,20 @@ def _timing_lines(timings: pd.DataFrame):
 def _builtin(label: str) -> losses.Loss | None:
     """The built-in loss a summary label names ("huber(delta=1.345)"), or None for a user loss
     (not imported just to draw it) and for derived labels such as "bce (unclipped)"."""
-    if ":" in label:
-        return None
     try:
-        return losses.get(label)
+        parsed = label_text.parse(label)
+        if parsed.is_user or parsed.variant is not None:
+            return None
+        return losses.get(parsed.loss_label)
     except LossbenchError:
         return None
+
+
+def _is_variant(label: str) -> bool:
+    try:
+        return label_text.parse(label).variant is not None
+    except LossbenchError:
+        return False
 
 
 def figures(
@@ -286,9 +298,9 @@ def figures(
     if builtin:
         out.append(("losses", "losses", _loss_shapes(builtin, palette)))
     for experiment, frame in summary.groupby("experiment", sort=False) if len(summary) else []:
-        kind = kind_of(frame)
-        if kind is not None:
-            drawn = kind.figures(experiment, frame, trials, palette)
+        view = view_of(frame)
+        if view is not None:
+            drawn = view.figures(experiment, frame, trials, palette)
             out += [(f"experiment:{experiment}", name, fig) for name, fig in drawn.items()]
         if "objective" in set(frame["metric"]):  # any fit by gradient descent keeps its curve
             figure = curves(

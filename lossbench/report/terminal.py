@@ -1,8 +1,8 @@
 """Terminal tables and plain-words verdicts, built from a run's summary (only the CLI prints).
 
 Everything here reads `summary.csv`'s columns, so `lossbench show` re-renders a stored run
-exactly as `lossbench run` printed it. Each experiment is rendered by its kind (the ``kind``
-column); this module holds the timing tables and the helpers kinds share.
+exactly as `lossbench run` printed it. Each experiment is rendered by its kind's view
+(`lossbench.report.kinds`, by the ``kind`` column); this module holds the timing tables.
 """
 
 from __future__ import annotations
@@ -13,53 +13,11 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from lossbench.experiments.aggregate import COMPARISON_COLUMNS
-from lossbench.experiments.kind import KINDS, ExperimentKind
+from lossbench.experiments import COMPARISON_COLUMNS
 from lossbench.report.grid import Grid, grid
+from lossbench.report.kinds import view_of
 
-__all__ = [
-    "comparisons_of",
-    "curve_table",
-    "estimate",
-    "fmt",
-    "kind_of",
-    "percent",
-    "render",
-    "render_timings",
-    "timing_verdicts",
-]
-
-
-def fmt(x: float) -> str:
-    """A number for a table cell: 3 significant digits, n/a for NaN, ∞ for infinities."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
-
-
-def estimate(r) -> str:
-    """A summary row as "mean [low, high]", or "median [low, high]*" where the mean is
-    unstable (dominated by a few trials)."""
-    if bool(r.get("mean_unstable", False)):
-        value, low, high, mark = r["median"], r["median_low"], r["median_high"], "*"
-    else:
-        value, low, high, mark = r["mean"], r["ci_low"], r["ci_high"], ""
-    if math.isnan(low) or math.isnan(high):
-        return f"{fmt(value)}{mark}"
-    return f"{fmt(value)} [{fmt(low)}, {fmt(high)}]{mark}"
-
-
-def percent(x: float) -> str:
-    """A signed relative difference, "−27.9%" ("n/a" when not finite)."""
-    return f"{x:+.1%}".replace("-", "−") if math.isfinite(x) else "n/a"
-
-
-def kind_of(frame: pd.DataFrame) -> type[ExperimentKind] | None:
-    """The experiment kind of one experiment's summary rows (None if unknown here)."""
-    kind = frame["kind"].iloc[0] if "kind" in frame and len(frame) else ""
-    return KINDS.get(kind)
+__all__ = ["comparisons_of", "render", "render_timings", "timing_verdicts"]
 
 
 def render(summary: pd.DataFrame, comparisons: pd.DataFrame | None = None) -> list[Table | str]:
@@ -68,9 +26,10 @@ def render(summary: pd.DataFrame, comparisons: pd.DataFrame | None = None) -> li
     if summary is None or "experiment" not in summary:  # a run stopped before any result
         return parts
     for experiment, frame in summary.groupby("experiment", sort=False):
-        kind = kind_of(frame)
-        if kind is not None:
-            parts += kind.render(experiment, frame, comparisons_of(comparisons, experiment))
+        view = view_of(frame)
+        if view is not None:
+            mine = comparisons_of(comparisons, experiment)
+            parts += view.render(experiment, frame, mine)
     return parts
 
 
@@ -79,25 +38,6 @@ def comparisons_of(comparisons: pd.DataFrame | None, experiment: str) -> pd.Data
     if comparisons is None or not len(comparisons):
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     return comparisons[comparisons["experiment"] == experiment]
-
-
-def curve_table(
-    title: str, frame: pd.DataFrame, metric: str, columns: list[float], label: str
-) -> Grid:
-    """Loss × swept x: the mean of `metric` at each x in `columns` (headed `label`x)."""
-    rows = frame[frame["metric"] == metric]
-    heads = [f"{label}{fmt(x)}" for x in columns]
-    cells = {}
-    for loss in dict.fromkeys(rows["loss"]):
-        mine = rows[rows["loss"] == loss].set_index("x")["mean"]
-        cells.update(
-            {
-                (loss, head): fmt(mine.get(x, math.nan))
-                for head, x in zip(heads, columns, strict=True)
-            }
-        )
-    return grid(title, "loss", list(dict.fromkeys(rows["loss"])), heads, cells,
-                across=label.rstrip("="), value=metric)  # fmt: skip
 
 
 def render_timings(timings: pd.DataFrame) -> list[Grid | str]:

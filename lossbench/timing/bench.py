@@ -73,7 +73,7 @@ class Benchmark:
 
 
 def matrix(
-    loss_labels: Iterable[str],
+    loss_list: Iterable[losses.Loss | str],
     ops: Iterable[str],
     impls: Iterable[str],
     sizes: Iterable[int],
@@ -83,8 +83,9 @@ def matrix(
 ) -> list[Benchmark]:
     """Every supported (loss, op, impl) for every (dtype, n), probes first within each (dtype, n).
 
-    Cells an implementation does not cover (a peer's missing loss or op) are left out."""
-    loss_list = [losses.get(label) for label in loss_labels]
+    Losses may be given by label. Cells an implementation does not cover (a peer's missing
+    loss or op) are left out."""
+    loss_list = [losses.get(x) if isinstance(x, str) else x for x in loss_list]
     benches = []
     for dtype in dtypes:
         for n in sizes:

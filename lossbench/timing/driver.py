@@ -35,7 +35,7 @@ import pandas as pd
 
 from lossbench import losses, system
 from lossbench.config import PyperfOptions, Timing
-from lossbench.errors import LossbenchError
+from lossbench.errors import LossbenchError, located
 from lossbench.losses import impls
 from lossbench.timing import bench as matrix
 from lossbench.timing import worker
@@ -80,31 +80,27 @@ class Plan:
 
 def plan(timing: Timing) -> Plan:
     """The benchmarks a timing section asks for; errors name the field."""
-    labels = []
-    for i, spec in enumerate(timing.losses):
-        try:
-            if isinstance(spec, dict):
-                params = dict(spec)
-                labels.append(str(losses.get(params.pop("name", ""), **params)))
-            else:
-                labels.append(str(losses.get(spec)))
-        except LossbenchError as error:
-            raise LossbenchError(f"timing.losses[{i}]: {error}") from None
-        if labels[-1] in labels[:-1]:
-            raise LossbenchError(f"timing.losses[{i}]: {labels[-1]} is listed twice")
+    chosen_losses: list[losses.Loss] = []
+    for i, entry in enumerate(timing.losses):
+        with located("timing", "losses", i):
+            for loss in losses.expand(entry):
+                if loss in chosen_losses:
+                    raise LossbenchError(f"{loss} is listed twice")
+                chosen_losses.append(loss)
     known = tuple(impls.IMPLEMENTATIONS)
     notes, chosen = [], []
     for i, impl in enumerate(timing.impls):
         if impl not in known:
             raise LossbenchError(
-                f"timing.impls[{i}]: unknown impl {impl!r}; expected one of {', '.join(known)}"
+                f"unknown impl {impl!r}; expected one of {', '.join(known)}",
+                where=("timing", "impls", i),
             )
         reason = impls.get(impl).unavailable()
         if reason is None:
             chosen.append(impl)
         else:
             notes.append(f"{impl}: {reason}; skipped")
-    benches = matrix.matrix(labels, timing.ops, chosen, timing.sizes, timing.dtypes)
+    benches = matrix.matrix(chosen_losses, timing.ops, chosen, timing.sizes, timing.dtypes)
     return Plan(benches, timing.pyperf, notes)
 
 
@@ -117,8 +113,9 @@ def check_memory(benches: list[Benchmark], available: int | None = None) -> None
     available = system.available_memory() if available is None else available
     if need > available:
         raise LossbenchError(
-            f"timing.sizes: n={largest.n} ({largest.dtype}) needs about {need / 1e9:.1f} GB "
-            f"of memory; {available / 1e9:.1f} GB are available; lower timing.sizes"
+            f"n={largest.n} ({largest.dtype}) needs about {need / 1e9:.1f} GB "
+            f"of memory; {available / 1e9:.1f} GB are available; lower timing.sizes",
+            where=("timing", "sizes"),
         )
 
 

@@ -11,7 +11,6 @@ that does not leaves them None, and metrics that need them are skipped with a no
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lossbench import system
-from lossbench.errors import LossbenchError
+from lossbench.errors import LossbenchError, located
+from lossbench.losses.labels import format_label, grid
 
 __all__ = ["DATASETS", "Dataset", "Param", "Sample", "expand", "register"]
 
@@ -35,16 +35,16 @@ class Param:
     expected: str  # the range in words, for errors: "a number > 0"
     integer: bool = False
 
-    def check(self, where: str, value: Any) -> float | int:
-        """The value as this parameter's type; a `LossbenchError` naming `where` if it is not."""
+    def check(self, value: Any) -> float | int:
+        """The value as this parameter's type; a `LossbenchError` if it is not."""
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise LossbenchError(f"{where}: expected {self.expected}; got {value!r}")
+            raise LossbenchError(f"expected {self.expected}; got {value!r}")
         if self.integer and not float(value).is_integer():
-            raise LossbenchError(f"{where}: expected {self.expected}; got {value!r}")
+            raise LossbenchError(f"expected {self.expected}; got {value!r}")
         if not math.isfinite(value):
-            raise LossbenchError(f"{where}: expected {self.expected}, finite; got {value!r}")
+            raise LossbenchError(f"expected {self.expected}, finite; got {value!r}")
         if not self.low <= value <= self.high:
-            raise LossbenchError(f"{where}: expected {self.expected}; got {value!r}")
+            raise LossbenchError(f"expected {self.expected}; got {value!r}")
         return int(value) if self.integer else float(value)
 
 
@@ -83,6 +83,9 @@ class Dataset:
     def __init__(self, params: dict[str, Any], label: str | None = None) -> None:
         self.params = {**{k: p.default for k, p in self.parameters.items()}, **params}
         self.label = label or self.kind
+        self.info: dict[str, Any] = {}  # where the data came from, for run.json
+        self.notes: list[str] = []  # said once per run
+        self.resolved: dict[str, Any] = {}  # settings the resolved config records (a path)
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.params == self.params
@@ -111,7 +114,9 @@ class Dataset:
         return ", ".join(f"{k}={cls.parameters[k].default}" for k in ordered)
 
     @classmethod
-    def expand(cls, spec: dict[str, Any], where: str, base: Path | None = None) -> list[Dataset]:
+    def expand(
+        cls, spec: dict[str, Any], where: tuple[str | int, ...] = (), base: Path | None = None
+    ) -> list[Dataset]:
         """The datasets of a config entry of this kind: numeric parameters, a list being a grid
         (one dataset per combination). Kinds with other parameters override this."""
         allowed = cls.parameters
@@ -119,22 +124,21 @@ class Dataset:
         unknown = sorted(set(given) - set(allowed), key=str)
         if unknown:
             raise LossbenchError(
-                f"{where}: {cls.kind} has no parameter {unknown[0]!r}; "
-                f"expected {', '.join(allowed)}"
+                f"{cls.kind} has no parameter {unknown[0]!r}; expected {', '.join(allowed)}",
+                where=where,
             )
-        grid = {k: v if isinstance(v, list) else [v] for k, v in given.items()}
-        for key, values in grid.items():
-            if not values:
-                raise LossbenchError(f"{where}.{key}: an empty list makes no dataset")
-            grid[key] = [allowed[key].check(f"{where}.{key}", v) for v in values]
-        shown = [k for k in allowed if k in cls.shown or len(grid.get(k, ())) > 1]
+        checked = {}
+        for key, value in given.items():
+            values = value if isinstance(value, list) else [value]
+            with located(*where, key):
+                checked[key] = [allowed[key].check(v) for v in values]
+        shown = [k for k in allowed if k in cls.shown or len(checked.get(k, ())) > 1]
         datasets = []
-        for combo in itertools.product(*grid.values()):
-            params = {k: p.default for k, p in allowed.items()}
-            params.update(zip(grid, combo, strict=True))
-            label = cls.kind + (
-                "(" + ", ".join(f"{k}={_format(params[k])}" for k in shown) + ")" if shown else ""
-            )
+        with located(*where):
+            combinations = grid(checked)
+        for combo in combinations:
+            params = {**{k: p.default for k, p in allowed.items()}, **combo}
+            label = format_label(cls.kind, {k: params[k] for k in shown}, number=_format)
             datasets.append(cls(params, label))
         return datasets
 
@@ -148,28 +152,32 @@ def register(cls: type[Dataset]) -> type[Dataset]:
     return cls
 
 
-def expand(spec: dict[str, Any], where: str = "dataset", base: Path | None = None) -> list[Dataset]:
+def expand(
+    spec: dict[str, Any], where: tuple[str | int, ...] = (), base: Path | None = None
+) -> list[Dataset]:
     """The datasets a config entry names: one per combination of its list-valued parameters.
 
-    `where` names the entry in error messages (e.g. "experiments[0].datasets[1]"); `base` is
+    `where` locates the entry in errors (``("experiments", 0, "datasets", 1)``); `base` is
     the directory relative paths in it are relative to (the config file's; default: the
     working directory).
     """
     if not isinstance(spec, dict) or "kind" not in spec:
-        raise LossbenchError(f"{where}: expected a mapping with a 'kind'; got {spec!r}")
+        raise LossbenchError(f"expected a mapping with a 'kind'; got {spec!r}")
     kind = spec["kind"]
     cls = DATASETS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise LossbenchError(
-            f"{where}.kind: unknown dataset {kind!r}; expected one of {', '.join(DATASETS)}"
+            where=(*where, "kind"),
+            message=f"unknown dataset {kind!r}; expected one of {', '.join(DATASETS)}",
         )
     datasets = cls.expand(spec, where, base)
     for dataset in datasets:
         need, available = dataset.working_set(), system.available_memory()
         if need > available:
             raise LossbenchError(
-                f"{where}: {dataset.label} needs about {need / 1e9:.1f} GB for one trial; "
-                f"{available / 1e9:.1f} GB are available; lower n_samples or n_features"
+                where=where,
+                message=f"{dataset.label} needs about {need / 1e9:.1f} GB for one trial; "
+                f"{available / 1e9:.1f} GB are available; lower n_samples or n_features",
             )
     return datasets
 

@@ -37,8 +37,7 @@ class Observed(Dataset):
                  task: str, info: dict[str, Any] | None = None) -> None:  # fmt: skip
         super().__init__(params, label)
         self.X, self.y, self.task = X, y, task
-        self.info = info or {}  # provenance for run.json
-        self.notes: list[str] = []  # said once per run
+        self.info = info or {}
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.label == self.label
@@ -46,18 +45,18 @@ class Observed(Dataset):
     def __hash__(self) -> int:
         return hash(self.label)
 
-    def check_folds(self, folds: int, where: str) -> None:
+    def check_folds(self, folds: int) -> None:
         """Refuse a split that cannot be made: fewer rows (or, stratified, members of a class)
         than folds."""
         if len(self.y) < folds:
             raise LossbenchError(
-                f"{where}: {self.label} has {len(self.y)} rows, fewer than cv.folds = {folds}"
+                f"{self.label} has {len(self.y)} rows, fewer than cv.folds = {folds}"
             )
         if self.task == "classification":
             smallest = int(min(np.sum(self.y == 0), np.sum(self.y == 1)))
             if smallest < folds:
                 raise LossbenchError(
-                    f"{where}: {self.label}'s smaller class has {smallest} rows, fewer than "
+                    f"{self.label}'s smaller class has {smallest} rows, fewer than "
                     f"cv.folds = {folds}"
                 )
 
@@ -81,7 +80,9 @@ class Observed(Dataset):
         return Sample(self.X[~test], self.y[~test], self.X[test], y_test=self.y[test])
 
 
-def _choose_task(y: np.ndarray, task: str, where: str, name: str) -> tuple[np.ndarray, str, dict]:
+def _choose_task(
+    y: np.ndarray, task: str, where: tuple[str | int, ...], name: str
+) -> tuple[np.ndarray, str, dict]:
     """(y as floats, the task, the label mapping) for a target column."""
     values = np.unique(y)
     if task == "auto":
@@ -89,17 +90,24 @@ def _choose_task(y: np.ndarray, task: str, where: str, name: str) -> tuple[np.nd
     if task == "classification":
         if len(values) != 2:
             raise LossbenchError(
-                f"{where}: a classification target needs exactly two classes; {name} has "
-                f"{len(values)}" + (f" ({values[0]!r})" if len(values) == 1 else "")
+                where=where,
+                message=f"a classification target needs exactly two classes; {name} has "
+                f"{len(values)}" + (f" ({values[0]!r})" if len(values) == 1 else ""),
             )
         mapping = {str(values[0]): 0, str(values[1]): 1}
         return (y == values[1]).astype(np.float64), task, mapping
     try:
         y = y.astype(np.float64)
     except (TypeError, ValueError):
-        raise LossbenchError(f"{where}: regression needs a numeric target; {name} is not") from None
+        raise LossbenchError(
+            f"regression needs a numeric target; {name} is not",
+            where=where,
+        ) from None
     if len(values) < 2:
-        raise LossbenchError(f"{where}: the target {name} is constant; nothing to predict")
+        raise LossbenchError(
+            f"the target {name} is constant; nothing to predict",
+            where=where,
+        )
     return y, task, {}
 
 
@@ -114,48 +122,59 @@ class Table(Observed):
         return "path, target, features=every numeric column, task=auto, missing=error"
 
     @classmethod
-    def expand(cls, spec: dict[str, Any], where: str, base: Path | None = None) -> list[Dataset]:
+    def expand(
+        cls, spec: dict[str, Any], where: tuple[str | int, ...], base: Path | None = None
+    ) -> list[Dataset]:
         given = {k: v for k, v in spec.items() if k != "kind"}
         unknown = sorted(set(given) - set(cls.keys), key=str)
         if unknown:
             raise LossbenchError(
-                f"{where}: table has no parameter {unknown[0]!r}; expected {', '.join(cls.keys)}"
+                where=where,
+                message=f"table has no parameter {unknown[0]!r}; expected {', '.join(cls.keys)}",
             )
         for key in ("path", "target"):
             if not isinstance(given.get(key), str) or not given[key]:
-                raise LossbenchError(f"{where}.{key}: expected a {key} (text); got "
-                                     f"{given.get(key)!r}")  # fmt: skip
+                raise LossbenchError(
+                    f"expected a {key} (text); got {given.get(key)!r}", where=(*where, key)
+                )
         task, missing = given.get("task", "auto"), given.get("missing", "error")
         if task not in TASKS:
-            raise LossbenchError(f"{where}.task: expected one of {', '.join(TASKS)}; got {task!r}")
+            raise LossbenchError(
+                f"expected one of {', '.join(TASKS)}; got {task!r}",
+                where=(*where, "task"),
+            )
         if missing not in ("error", "drop"):
-            raise LossbenchError(f"{where}.missing: expected error or drop; got {missing!r}")
+            raise LossbenchError(
+                f"expected error or drop; got {missing!r}",
+                where=(*where, "missing"),
+            )
         features = given.get("features")
         if features is not None and (
             not isinstance(features, list) or not all(isinstance(f, str) for f in features)
         ):
-            raise LossbenchError(f"{where}.features: expected a list of column names; got "
-                                 f"{features!r}")  # fmt: skip
+            raise LossbenchError(
+                f"expected a list of column names; got {features!r}",
+                where=(*where, "features"),
+            )
         path = Path(given["path"]).expanduser()
         if not path.is_absolute():
             path = (base or Path.cwd()) / path
         path = path.resolve()
-        spec["path"] = str(path)  # the resolved config reruns from anywhere
-        frame, digest = _read(path, f"{where}.path")
+        frame, digest = _read(path, (*where, "path"))
         notes = []
         written = given.get("sha256")
         if written and written != digest:
             notes.append(f"{path}: the file changed since the config was written "
                          f"(sha256 {written[:12]}… → {digest[:12]}…)")  # fmt: skip
-        spec["sha256"] = digest  # the resolved config records the data it ran on
         target = given["target"]
         if target not in frame.columns:
             raise LossbenchError(
-                f"{where}.target: {path.name} has no column {target!r}; it has "
-                f"{', '.join(map(str, frame.columns))}"
+                where=(*where, "target"),
+                message=f"{path.name} has no column {target!r}; it has "
+                f"{', '.join(map(str, frame.columns))}",
             )
         X, y, left_out, dropped = _columns(frame, target, features, missing, where, path.name)
-        y, task, mapping = _choose_task(y, task, f"{where}.target", target)
+        y, task, mapping = _choose_task(y, task, (*where, "target"), target)
         if left_out:
             notes.append(f"{path.name}: non-numeric columns left out: {', '.join(left_out)}")
         if dropped:
@@ -169,18 +188,26 @@ class Table(Observed):
         dataset = cls({"path": str(path), "target": target}, f"table({path.name})", X, y, task,
                       info)  # fmt: skip
         dataset.notes = notes
+        # the resolved config reruns from anywhere, and records the data it ran on
+        dataset.resolved = {"path": str(path), "sha256": digest}
         return [dataset]
 
 
-def _read(path: Path, where: str):
+def _read(path: Path, where: tuple[str | int, ...]):
     import pandas as pd
 
     if not path.is_file():
-        raise LossbenchError(f"{where}: no such file {path}")
+        raise LossbenchError(
+            f"no such file {path}",
+            where=where,
+        )
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise LossbenchError(f"{where}: cannot read {path} ({error.strerror})") from None
+        raise LossbenchError(
+            f"cannot read {path} ({error.strerror})",
+            where=where,
+        ) from None
     digest = hashlib.sha256(raw).hexdigest()
     suffix = path.suffix.lower()
     try:
@@ -189,7 +216,8 @@ def _read(path: Path, where: str):
                 import pyarrow  # noqa: F401
             except ImportError:
                 raise LossbenchError(
-                    f"{where}: reading Parquet needs pyarrow: pip install 'lossbench[parquet]'"
+                    where=where,
+                    message="reading Parquet needs pyarrow: pip install 'lossbench[parquet]'",
                 ) from None
             frame = pd.read_parquet(path)
         else:
@@ -198,9 +226,15 @@ def _read(path: Path, where: str):
         raise
     except Exception as error:  # pandas raises many kinds for a bad file; all mean unreadable
         message = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise LossbenchError(f"{where}: cannot read {path.name} as a table ({message})") from None
+        raise LossbenchError(
+            f"cannot read {path.name} as a table ({message})",
+            where=where,
+        ) from None
     if frame.empty or len(frame.columns) < 2:
-        raise LossbenchError(f"{where}: {path.name} has no rows, or fewer than two columns")
+        raise LossbenchError(
+            f"{path.name} has no rows, or fewer than two columns",
+            where=where,
+        )
     return frame, digest
 
 
@@ -215,18 +249,28 @@ def _columns(frame, target, features, missing, where, name):
     else:
         absent = [f for f in features if f not in frame.columns]
         if absent:
-            raise LossbenchError(f"{where}.features: {name} has no column {absent[0]!r}")
+            raise LossbenchError(
+                f"{name} has no column {absent[0]!r}",
+                where=(*where, "features"),
+            )
         bad = [f for f in features if not pd.api.types.is_numeric_dtype(frame[f])]
         if bad:
             raise LossbenchError(
-                f"{where}.features: not numeric: {', '.join(bad)} (leave them out, or encode "
-                "them as numbers)"
+                where=(*where, "features"),
+                message=f"not numeric: {', '.join(bad)} (leave them out, or encode "
+                "them as numbers)",
             )
         if target in features:
-            raise LossbenchError(f"{where}.features: the target {target!r} cannot be a feature")
+            raise LossbenchError(
+                f"the target {target!r} cannot be a feature",
+                where=(*where, "features"),
+            )
         numeric, left_out = list(features), []
     if not numeric:
-        raise LossbenchError(f"{where}: {name} has no numeric feature column")
+        raise LossbenchError(
+            f"{name} has no numeric feature column",
+            where=where,
+        )
     used = frame[[*numeric, target]]
     counts = used.isna().sum()
     dropped = 0
@@ -234,15 +278,19 @@ def _columns(frame, target, features, missing, where, name):
         if missing != "drop":
             listed = ", ".join(f"{c}: {n}" for c, n in counts.items() if n)
             raise LossbenchError(
-                f"{where}: {name} has missing values ({listed}); add `missing: drop` to drop "
-                "those rows"
+                where=where,
+                message=f"{name} has missing values ({listed}); add `missing: drop` to drop "
+                "those rows",
             )
         before = len(used)
         used = used.dropna()
         dropped = before - len(used)
     X = used[numeric].to_numpy(dtype=np.float64)
     if not np.all(np.isfinite(X)):
-        raise LossbenchError(f"{where}: {name} has infinite feature values")
+        raise LossbenchError(
+            f"{name} has infinite feature values",
+            where=where,
+        )
     return X, used[target].to_numpy(), left_out, dropped
 
 
@@ -259,20 +307,27 @@ class SklearnData(Observed):
         return f"name: {' | '.join(_SKLEARN)}"
 
     @classmethod
-    def expand(cls, spec: dict[str, Any], where: str, base: Path | None = None) -> list[Dataset]:
+    def expand(
+        cls, spec: dict[str, Any], where: tuple[str | int, ...], base: Path | None = None
+    ) -> list[Dataset]:
         unknown = sorted(set(spec) - {"kind", "name"}, key=str)
         if unknown:
-            raise LossbenchError(f"{where}: sklearn has no parameter {unknown[0]!r}; "
-                                 "expected name")  # fmt: skip
+            raise LossbenchError(
+                f"sklearn has no parameter {unknown[0]!r}; expected name",
+                where=where,
+            )
         name = spec.get("name")
         if name not in _SKLEARN:
-            raise LossbenchError(f"{where}.name: expected one of {', '.join(_SKLEARN)}; "
-                                 f"got {name!r}")  # fmt: skip
+            raise LossbenchError(
+                f"expected one of {', '.join(_SKLEARN)}; got {name!r}",
+                where=(*where, "name"),
+            )
         try:
             from sklearn import datasets
         except ImportError:
             raise LossbenchError(
-                f"{where}: the sklearn datasets need scikit-learn: pip install 'lossbench[peers]'"
+                where=where,
+                message="the sklearn datasets need scikit-learn: pip install 'lossbench[peers]'",
             ) from None
         X, y = getattr(datasets, _SKLEARN[name])(return_X_y=True)
         task = "classification" if name == "breast_cancer" else "regression"

@@ -7,7 +7,6 @@ import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from lossbench.experiments.datasets import Dataset, expand
@@ -68,25 +67,3 @@ class InfluenceExperiment(ExperimentKind):
     @classmethod
     def identifies(cls, metrics: set[str]) -> bool:
         return "coef_shift" in metrics
-
-    @classmethod
-    def render(cls, experiment: str, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[Any]:
-        from lossbench.report.terminal import curve_table
-
-        xs = sorted(frame["x"].dropna().unique())
-        if len(xs) > 8:  # a readable selection of the sweep
-            xs = [xs[round(i * (len(xs) - 1) / 7)] for i in range(8)]
-        title = f"{experiment}: shift of the fitted parameters as one point moves k σ away"
-        return [curve_table(title, frame, "coef_shift", xs, "k=")]
-
-    @classmethod
-    def figures(cls, experiment, frame, trials, palette) -> dict[str, Any]:
-        from lossbench.report.plots import curves
-
-        figure = curves(
-            experiment, frame, "coef_shift", palette,
-            title="shift of the fit as one point moves k σ away",
-            xlabel="k: the moving point's residual (noise σ)",
-            ylabel="‖θ(k) − θ(0)‖ (parameter units)",
-        )  # fmt: skip
-        return {cls.figure_name(experiment): figure}

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from lossbench.experiments.kind import ExperimentKind, Task, register
 from lossbench.losses import Loss
+from lossbench.losses.labels import UNCLIPPED, format_label
 
 __all__ = ["PunishmentExperiment"]
 
@@ -48,25 +48,6 @@ class PunishmentExperiment(ExperimentKind):
     def identifies(cls, metrics: set[str]) -> bool:
         return "logit_gradient" in metrics
 
-    @classmethod
-    def render(cls, experiment: str, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[Any]:
-        from lossbench.report.terminal import curve_table
-
-        xs = sorted(frame.loc[frame["metric"] == "value", "x"].dropna().unique(), reverse=True)
-        title = f"{experiment}: loss at y = 1 as the prediction p goes to 0"
-        return [curve_table(title, frame, "value", xs, "p=")]
-
-    @classmethod
-    def figures(cls, experiment, frame, trials, palette) -> dict[str, Any]:
-        from lossbench.report.plots import curves
-
-        figure = curves(
-            experiment, frame, "value", palette, title="loss at y = 1 as p → 0 (log scale)",
-            xlabel="predicted probability of the true class p", ylabel="loss",
-            logx=True, logy=True,
-        )  # fmt: skip
-        return {cls.figure_name(experiment): figure}
-
 
 def _at(loss: Loss, p: float) -> Iterable[tuple[str, float, float, float]]:
     """(label, value, d value / d p, d value / d z) of `loss` at y = 1 and prediction p, where
@@ -83,4 +64,4 @@ def _at(loss: Loss, p: float) -> Iterable[tuple[str, float, float, float]]:
     yield str(loss), value, link.per_probability(grad, p), float(link.chain(grad, u))
     if loss.prediction == "probability":  # BCE as the formula has it: -log p, unbounded
         raw, value = (-1.0 / p, -math.log(p)) if p > 0 else (-math.inf, math.inf)
-        yield f"{loss.name} (unclipped)", value, raw, raw * p * (1.0 - p)
+        yield format_label(loss.name, {}, variant=UNCLIPPED), value, raw, raw * p * (1.0 - p)

@@ -1,19 +1,20 @@
 """Aggregation: per (experiment, dataset, loss, metric, x) statistics of the trials
 (`summarize`), and each loss compared with the experiment's first over the same trials
 (`compare`: the rows of ``comparisons.csv``). The statistics are in
-`lossbench.experiments.statistics`."""
+`lossbench.analysis.statistics`. Which metrics are better higher is the caller's to say
+(``higher_is_better``: lossbench's metrics know it)."""
 
 from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
 
-from lossbench.experiments import statistics
-from lossbench.experiments.metrics import HIGHER_IS_BETTER
+from lossbench.analysis import statistics
+from lossbench.analysis.frames import against_baseline, keyed, unkeyed
 
 __all__ = ["COMPARISON_COLUMNS", "DEFAULT_SETTINGS", "SUMMARY_COLUMNS", "compare", "summarize"]
 
@@ -29,7 +30,6 @@ COMPARISON_COLUMNS = [
     "p", "p_adjusted", "verdict", "n", "statistic", "margin", "note",
 ]  # fmt: skip
 _KEYS = ["experiment", "dataset", "loss", "metric", "x"]
-_PAIR = ["experiment", "dataset", "trial", "metric", "x"]
 
 
 def _seed(*parts: object) -> int:
@@ -49,13 +49,15 @@ def _spread(key: tuple, values: pd.Series) -> dict[str, float | bool]:
     }  # fmt: skip
 
 
-def summarize(trials: pd.DataFrame) -> pd.DataFrame:
+def summarize(
+    trials: pd.DataFrame, *, higher_is_better: Collection[str] = frozenset()
+) -> pd.DataFrame:
     """Per (experiment, dataset, loss, metric, x): n, mean, std, the mean's 95% BCa bootstrap
     interval, the median with its order-statistic interval, whether the mean is dominated by
     single trials (`mean_unstable`), and against the experiment's first loss over the same
     trials: ratio of means, win rate (ties count half) and, for ``coef_error``, the relative
     efficiency (baseline's mean squared error over this loss's) with its interval."""
-    frame = trials.assign(x=trials["x"].fillna(-math.inf))  # NaN keys would be dropped
+    frame = keyed(trials)
     grouped = frame.groupby(_KEYS, sort=False, dropna=False)
     summary = grouped["value"].agg(n="count", mean="mean", std="std").reset_index()
     summary["note"] = grouped["note"].agg(lambda notes: next((n for n in notes if n), "")).values
@@ -64,9 +66,8 @@ def summarize(trials: pd.DataFrame) -> pd.DataFrame:
     summary = pd.concat([summary, spread], axis=1)
 
     first = frame.groupby("experiment", sort=False)["loss"].first()
-    base = frame[frame["loss"] == frame["experiment"].map(first)]
-    paired = frame.merge(base[[*_PAIR, "value"]], on=_PAIR, suffixes=("", "_base"))
-    higher = paired["metric"].isin(HIGHER_IS_BETTER)
+    paired = against_baseline(frame, first)
+    higher = paired["metric"].isin(list(higher_is_better))
     better = np.where(
         higher, paired["value"] > paired["value_base"], paired["value"] < paired["value_base"]
     )
@@ -87,7 +88,7 @@ def summarize(trials: pd.DataFrame) -> pd.DataFrame:
         summary["ratio"] = summary["mean"] / summary["base_mean"]
     own = summary["loss"] == summary["baseline"]
     summary.loc[own, ["win_rate", "efficiency", "efficiency_low", "efficiency_high"]] = math.nan
-    summary["x"] = summary["x"].replace(-math.inf, math.nan)
+    summary["x"] = unkeyed(summary["x"])
     return summary[SUMMARY_COLUMNS]
 
 
@@ -105,6 +106,8 @@ def compare(
     trials: pd.DataFrame,
     metrics: Mapping[str, list[str]],
     settings: Mapping[str, tuple[str, float]] | None = None,
+    *,
+    higher_is_better: Collection[str] = frozenset(),
 ) -> pd.DataFrame:
     """``comparisons.csv``: every loss against its experiment's first loss, per dataset and x,
     on the metrics `metrics[experiment]` names, over the same trials (paired).
@@ -114,19 +117,18 @@ def compare(
     the p-value Holm-adjusted over every comparison of the experiment, and the verdict. A mean
     dominated by single trials (`statistics.mean_unstable`) is replaced by the median, noted."""
     settings = settings or {}
-    frame = trials.assign(x=trials["x"].fillna(-math.inf))
+    frame = keyed(trials)
+    baselines = frame.groupby("experiment", sort=False)["loss"].first()
     rows = []
     for experiment, mine in frame.groupby("experiment", sort=False):
         wanted = metrics.get(experiment, [])
         if not wanted:
             continue
         statistic, margin = settings.get(experiment, DEFAULT_SETTINGS)
-        baseline = mine["loss"].iloc[0]
+        baseline = baselines[experiment]
         chosen = mine[mine["metric"].isin(wanted)]
-        base = chosen[chosen["loss"] == baseline]
-        paired = chosen[chosen["loss"] != baseline].merge(
-            base[[*_PAIR, "value"]], on=_PAIR, suffixes=("", "_base")
-        )
+        paired = against_baseline(chosen, baselines)
+        paired = paired[paired["loss"] != baseline]
         found = []
         # cross-validated datasets record their folds' sizes: n_test / n_train per dataset
         folds = mine[mine["metric"].isin(["n_train", "n_test"])]
@@ -162,9 +164,9 @@ def compare(
             row["p_adjusted"] = p_adjusted
             row["verdict"] = statistics.verdict(
                 row["estimate"], row["low"], row["high"], p_adjusted, row["margin"],
-                higher_is_better=row["metric"] in HIGHER_IS_BETTER,
+                higher_is_better=row["metric"] in higher_is_better,
             )  # fmt: skip
         rows += found
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
-    table["x"] = table["x"].replace(-math.inf, math.nan)
+    table["x"] = unkeyed(table["x"])
     return table

@@ -33,11 +33,11 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "ALPHA", "Paired", "efficiency", "holm", "mean_interval", "mean_unstable",
+    "FAMILYWISE_ALPHA", "Paired", "efficiency", "holm", "mean_interval", "mean_unstable",
     "median_interval", "paired", "paired_cv", "verdict",
 ]  # fmt: skip
 
-ALPHA = 0.05  # familywise, per experiment (Holm)
+FAMILYWISE_ALPHA = 0.05  # per experiment, over its comparisons (Holm)
 CONFIDENCE = 0.95
 RESAMPLES = 1999
 OUTLYING = 1.5  # see mean_unstable
@@ -223,7 +223,7 @@ def verdict(
     p_adjusted: float,
     margin: float,
     higher_is_better: bool = False,
-    alpha: float = ALPHA,
+    alpha: float = FAMILYWISE_ALPHA,
 ) -> str:
     """``better`` / ``worse``: significant after adjustment and the whole interval beyond the
     margin on one side; ``equivalent``: the whole interval within ±margin; else

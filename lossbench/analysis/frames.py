@@ -1,0 +1,32 @@
+"""Two ideas the tables share, written once: a missing group key, and pairing each trial with
+the baseline loss's trial on the same data."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import pandas as pd
+
+__all__ = ["MISSING_KEY", "against_baseline", "keyed", "unkeyed"]
+
+# pandas drops groups and merge rows whose key is NaN: a missing x is grouped as -inf instead
+MISSING_KEY = -math.inf
+PAIR = ["experiment", "dataset", "trial", "metric", "x"]  # what makes two trials the same data
+
+
+def keyed(frame: pd.DataFrame, column: str = "x") -> pd.DataFrame:
+    """`frame` with the missing values of `column` as `MISSING_KEY`, so they group and merge."""
+    return frame.assign(**{column: frame[column].fillna(MISSING_KEY)})
+
+
+def unkeyed(values: pd.Series) -> pd.Series:
+    """`values` with `MISSING_KEY` back to NaN."""
+    return values.replace(MISSING_KEY, math.nan)
+
+
+def against_baseline(frame: pd.DataFrame, baseline: Mapping[str, str]) -> pd.DataFrame:
+    """Each (keyed) trial row beside the row of its experiment's baseline loss on the same data
+    (`PAIR`): the baseline's value as ``value_base``. Rows without such a twin are dropped."""
+    base = frame[frame["loss"] == frame["experiment"].map(baseline)]
+    return frame.merge(base[[*PAIR, "value"]], on=PAIR, suffixes=("", "_base"))

@@ -1,0 +1,53 @@
+"""``--set KEY=VALUE`` overrides, and which of them (or the file) gave a field."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from lossbench.config.reading import parse_yaml
+from lossbench.errors import LossbenchError
+
+__all__ = ["blame", "set_values"]
+
+
+def blame(source: str, overrides: list[str], where: tuple[str | int, ...]) -> str:
+    """`source`, or the ``--set`` that set the field at `where`
+    (``("experiments", 0, "trials")``, which ``--set experiments.0.trials=5`` sets)."""
+    dotted = ".".join(map(str, where))
+    for item in reversed(overrides):
+        key = item.partition("=")[0].strip()
+        if dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + "."):
+            return f"--set {item}"
+    return source
+
+
+def set_values(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of `raw` with each ``dotted.path=value`` applied (value parsed as YAML; list items
+    by index: ``experiments.0.trials=5``)."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise LossbenchError(f"--set {item!r}: expected KEY=VALUE, e.g. --set trials=10")
+        value = parse_yaml(text, f"--set {item!r}")
+        node: Any = raw
+        parts = key.strip().split(".")
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            here = ".".join(parts[:depth]) or "the config"
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise LossbenchError(
+                        f"--set {item!r}: {here} has no item {part!r} (it has {len(node)})"
+                    )
+                part = int(part)
+            elif not isinstance(node, dict):
+                raise LossbenchError(f"--set {item!r}: {here} is a value, not a section")
+            if last:
+                node[part] = value
+            else:
+                if isinstance(node, dict) and part not in node:
+                    node[part] = {}
+                node = node[part]
+    return raw

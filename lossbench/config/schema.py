@@ -1,0 +1,172 @@
+"""The config schema (DESIGN.md's): pydantic models of a run, its timing section and the
+options every experiment has, and the registry experiment kinds register into.
+
+An experiment kind (`lossbench.experiments.kinds`) subclasses `Experiment` with its own options
+and a ``kind: Literal["name"]``, and is made known with `register`; a config's experiments are
+validated as the kind they name, looked up in `KINDS` at validation time, so a kind registered
+at run time validates like a built-in one. Importing `lossbench.experiments` registers the
+built-in kinds.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    PrivateAttr,
+    SerializeAsAny,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "KINDS", "Config", "Experiment", "FitOptions", "PyperfOptions", "Timing", "register",
+]  # fmt: skip
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # no setting is infinite
+
+
+class FitOptions(_Strict):
+    """How models are fitted: L-BFGS (default) or gradient descent."""
+
+    method: Literal["lbfgs", "gd"] = "lbfgs"
+    max_iter: int = Field(1000, ge=1, le=10**7)
+    tol: float = Field(1e-10, gt=0, lt=1)
+    # gd's fixed step (the data are standardized: a step beyond a few diverges); none: search
+    lr: float | None = Field(None, gt=0, le=1e3)
+    # robust losses' δ in linear fits: in units of the residuals' MAD scale (mad), of a scale
+    # fitted jointly (joint, L-BFGS only), or of y itself (fixed)
+    scale: Literal["mad", "joint", "fixed"] = "mad"
+
+    @model_validator(mode="after")
+    def _joint_needs_lbfgs(self) -> FitOptions:
+        if self.scale == "joint" and self.method != "lbfgs":
+            raise ValueError("scale: joint needs method: lbfgs")
+        return self
+
+
+class Experiment(_Strict):
+    """What every experiment has: a name, a kind, the datasets and losses it crosses, how it
+    fits, and its trials. Each kind (`lossbench.experiments.kinds`) subclasses this with its
+    own options; a config's experiments are validated as the kind they name."""
+
+    name: str
+    kind: str = "fit"
+    datasets: list[dict[str, Any]] = Field(default_factory=list)
+    losses: list[str | dict[str, Any]]
+    fit: FitOptions = Field(default_factory=FitOptions)
+    trials: PositiveInt | None = Field(None, description="overrides the config's trials")
+    # what verdicts compare: the mean (a mean dominated by single trials falls back to the
+    # median, said in a note) or the median
+    statistic: Literal["mean", "median"] = "mean"
+    # the region of practical equivalence: relative differences within ±equivalence are no
+    # difference at all
+    equivalence: float = Field(0.01, ge=0.0, lt=1.0)
+
+
+KINDS: dict[str, type[Experiment]] = {}
+
+
+def register(cls: type[Experiment]) -> type[Experiment]:
+    """Class decorator: make an experiment kind available to configs under its ``kind``."""
+    KINDS[cls.model_fields["kind"].default] = cls
+    return cls
+
+
+def _as_kind(item: Any) -> Any:
+    """A config mapping validated as the experiment kind it names (a registry look-up, so a
+    kind registered at run time validates like a built-in one)."""
+    if not isinstance(item, dict):
+        return item  # pydantic says what is wrong with it
+    kind = _kind_chooser(tuple(KINDS)).model_validate(item).kind
+    return KINDS[kind].model_validate(item)
+
+
+@functools.lru_cache(maxsize=8)
+def _kind_chooser(names: tuple[str, ...]) -> type[BaseModel]:
+    """A model of just `kind`, so that an unknown kind is refused at `experiments[i].kind` with
+    the registered names (made once per set of kinds)."""
+    return create_model(
+        "ExperimentKindName", __config__=ConfigDict(extra="ignore"),
+        kind=(Literal[names], "fit"),  # type: ignore[valid-type]
+    )  # fmt: skip
+
+
+class PyperfOptions(_Strict):
+    """pyperf's knobs: worker processes, values per process (fewer for a call slower than
+    0.5 s / values, at least one), untimed warm-up values (at least one full-size call is
+    always made), minimum time per value, fixed loops (skips calibration); `fast` halves
+    processes and values, `rigorous` doubles processes. Peers are timed in half the
+    processes (rounded up)."""
+
+    processes: int = Field(2, ge=1, le=1000)
+    values: int = Field(3, ge=1, le=1000)
+    warmups: int = Field(1, ge=0, le=100)
+    min_time: float = Field(0.02, gt=0, le=10)  # seconds per value
+    loops: int | None = Field(None, ge=1, le=10**6)
+    fast: bool = False
+    rigorous: bool = False
+
+
+class Timing(_Strict):
+    """The kernel timing matrix: losses × ops × impls at each (size, dtype), plus probes."""
+
+    losses: list[str | dict[str, Any]] = Field(
+        default_factory=lambda: ["mse", "huber", "bce", "bce_logits"]
+    )
+    ops: list[Literal["value", "gradient", "value_and_gradient"]] = Field(
+        default_factory=lambda: ["value", "value_and_gradient"]
+    )
+    impls: list[str] = Field(
+        default_factory=lambda: ["numpy", "fused", "seed", "scipy", "sklearn", "torch"]
+    )
+    sizes: list[PositiveInt] = Field(default_factory=lambda: [1000, 10_000_000])
+    dtypes: list[Literal["float64", "float32"]] = Field(default_factory=lambda: ["float64"])
+    pyperf: PyperfOptions = Field(default_factory=PyperfOptions)
+
+    @field_validator("ops", "impls", "sizes", "dtypes")
+    @classmethod
+    def _each_once(cls, values: list) -> list:
+        repeated = [value for i, value in enumerate(values) if value in values[:i]]
+        if repeated:
+            raise ValueError(f"{repeated[0]!r} is listed twice")
+        return values
+
+
+class Config(_Strict):
+    """A lossbench run: experiments, and kernel timing."""
+
+    name: str = "default"
+    seed: int = Field(0, ge=0, lt=2**63)  # numpy's seeds are non-negative
+    trials: PositiveInt = 50
+    # the directory relative paths in the config are relative to (None: the working dir)
+    _source_dir: Path | None = PrivateAttr(None)
+    # (the config as JSON, its units of work): see lossbench.experiments.tasks
+    _planned: tuple[str, list] | None = PrivateAttr(None)
+
+    experiments: list[SerializeAsAny[Annotated[Experiment, BeforeValidator(_as_kind)]]] = Field(
+        default_factory=list
+    )
+    timing: Timing | None = None
+    # where trials run: a dask scheduler (tcp://host:8786) or local:N; none: this process
+    # (`--cluster` overrides it)
+    cluster: str | None = None
+
+    @field_validator("experiments")
+    @classmethod
+    def _names_differ(cls, experiments: list) -> list:
+        names = [experiment.name for experiment in experiments]
+        repeated = [name for i, name in enumerate(names) if name in names[:i]]
+        if repeated:
+            raise ValueError(f"{repeated[0]!r} names two experiments; give each its own name")
+        return experiments

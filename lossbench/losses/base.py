@@ -1,0 +1,229 @@
+"""The loss base class: the fixed family of methods, parameters, and the conventions.
+
+Conventions, written once:
+
+- r = y_true - y_pred. Each loss is a per-element function reduced by ``reduction``: ``"mean"``
+  (default), ``"sum"`` or ``"none"`` (the per-element values, in the input's shape).
+- ``gradient`` is the derivative of the reduced value with respect to each y_pred element, so
+  for ``"mean"`` it carries the 1/m; for ``"none"`` it is each element's own derivative.
+- MSE follows the seed: mean(r²), gradient -2r/m (no ½; scikit-learn's "half" squared error
+  differs by exactly that factor).
+- ``impl="numpy"`` is the reference: vectorized numpy that mirrors the formula. ``impl="fused"``
+  runs `lossbench.losses.fused`: one pass over memory, value and gradient together. They agree to
+  1e-12 relative in float64 and 1e-5 in float32.
+- The output dtype is y_pred's (float32 or float64); sums accumulate in float64.
+- Bad input raises `LossbenchError`: the numpy reference checks its inputs in separate
+  vectorized passes; the fused kernels fold the check into their single pass and look for the
+  culprit only when it fails.
+
+References: Huber, "Robust estimation of a location parameter" (1964); Charbonnier et al.,
+"Two deterministic half-quadratic regularization algorithms" (1997) for pseudo-Huber.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lossbench.errors import LossbenchError
+from lossbench.losses import impls as _impls
+from lossbench.losses._checks import as_loss_inputs, check_choice, locate_bad_input
+from lossbench.losses.labels import format_label
+from lossbench.losses.links import IDENTITY, SIGMOID, Link
+
+__all__ = ["IMPLS", "REDUCTIONS", "Loss", "Parameter"]
+
+REDUCTIONS = ("mean", "sum", "none")
+IMPLS = _impls.own()  # the implementations the loss API runs (see lossbench.losses.impls)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A loss hyperparameter: its name, default, meaning, and allowed values."""
+
+    name: str
+    default: float | None
+    doc: str
+    valid: Callable[[float], bool]
+    expected: str  # how `valid` reads in an error message: "a number > 0"
+
+
+class Loss:
+    """A loss function with the fixed family of methods `value`, `gradient`,
+    `value_and_gradient`; subclasses supply per-element numpy kernels and a fused kernel."""
+
+    name: ClassVar[str]
+    formula: ClassVar[str]
+    summary: ClassVar[str]
+    parameters: ClassVar[tuple[Parameter, ...]] = ()
+    prediction: ClassVar[str] = "real"  # what y_pred is: real | probability | logit
+    labels: ClassVar[bool] = False  # y_true must lie in [0, 1]
+    impls: ClassVar[tuple[str, ...]] = IMPLS
+    # the parameter measured in units of y (a residual scale), if any: fits may rescale it
+    scale_parameter: ClassVar[str | None] = None
+
+    def __init__(self, **params: Any) -> None:
+        self.params = self._resolve_params(params)
+        self._fused: dict[np.dtype, tuple[Any, float, float]] = {}
+
+    # -- identity -------------------------------------------------------------------------------
+    def __str__(self) -> str:
+        return format_label(self.name, self.params)
+
+    def __repr__(self) -> str:
+        params = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"lossbench.losses.get({self.name!r}{params})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Loss) and str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def fit_label(self, scale: str, task: str) -> str:
+        """The label of this loss as fitted: ``huber(delta=1.345, scale=mad)`` when its scale
+        parameter is measured in a residual scale (linear fits), else ``str(self)``."""
+        if self.scale_parameter is None or task != "regression":
+            return str(self)
+        return format_label(self.name, self.params, scale=scale)
+
+    def with_scale(self, scale: float) -> Loss:
+        """The same loss with its scale parameter multiplied by `scale`: ρ_δ(r / s) equals
+        ρ_{δ s}(r) / s², so a fit with δ in units of a residual scale s is a fit with δ·s."""
+        if self.scale_parameter is None:
+            return self
+        name = self.scale_parameter
+        return type(self)(**{**self.params, name: self.params[name] * scale})
+
+    def link(self, task: str) -> Link:
+        """What this loss sees of a model's linear predictor z: a binary model's probability
+        sigmoid(z), unless the loss works on logits; z itself in regression."""
+        return SIGMOID if task == "classification" and self.prediction != "logit" else IDENTITY
+
+    # -- the public family ----------------------------------------------------------------------
+    def value(self, y_true, y_pred, *, reduction: str = "mean", impl: str = "numpy"):
+        """The loss, reduced: a float for "mean" and "sum", an array for "none"."""
+        return self._compute(y_true, y_pred, reduction, impl, True, False)[0]
+
+    def gradient(self, y_true, y_pred, *, reduction: str = "mean", impl: str = "numpy"):
+        """d(reduced loss)/d(y_pred), an array of y_pred's shape and dtype."""
+        return self._compute(y_true, y_pred, reduction, impl, False, True)[1]
+
+    def value_and_gradient(self, y_true, y_pred, *, reduction: str = "mean", impl: str = "numpy"):
+        """`(value, gradient)` from one evaluation (one pass over memory with impl="fused")."""
+        return self._compute(y_true, y_pred, reduction, impl, True, True)
+
+    # -- what a subclass provides ---------------------------------------------------------------
+    def _values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Per-element loss values (numpy reference)."""
+        raise NotImplementedError
+
+    def _derivatives(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Per-element d loss / d y_pred (numpy reference); a new array the caller may modify."""
+        raise NotImplementedError
+
+    def _values_and_derivatives(self, y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+        return self._values(y_true, y_pred), self._derivatives(y_true, y_pred)
+
+    def _fused_args(self, dtype: np.dtype) -> tuple[float, float]:
+        """The two float parameters the fused element function takes (unused ones are 0)."""
+        return 0.0, 0.0
+
+    # -- machinery ------------------------------------------------------------------------------
+    def _resolve_params(self, given: dict[str, Any]) -> dict[str, Any]:
+        known = {p.name: p for p in self.parameters}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            expected = ", ".join(known) if known else "no parameters"
+            raise LossbenchError(
+                f"{self.name} has no parameter {unknown[0]!r}; expected {expected}"
+            )
+        params = {}
+        for p in self.parameters:
+            v = given.get(p.name, p.default)
+            if v is not None:
+                if isinstance(v, bool) or not isinstance(v, int | float | np.number):
+                    raise LossbenchError(f"{self.name}: {p.name} must be {p.expected}; got {v!r}")
+                v = float(v)
+                if not (math.isfinite(v) and p.valid(v)):
+                    raise LossbenchError(f"{self.name}: {p.name} must be {p.expected}; got {v!r}")
+            params[p.name] = v
+        return params
+
+    def _compute(self, y_true, y_pred, reduction, impl, want_value, want_grad):
+        if reduction not in REDUCTIONS:
+            check_choice("reduction", reduction, REDUCTIONS)
+        if impl not in self.impls:
+            if impl in IMPLS:
+                raise LossbenchError(
+                    f"{self} has no {impl!r} implementation; expected impl in {self.impls}"
+                )
+            check_choice("impl", impl, IMPLS)
+        yt, yp, shape = as_loss_inputs(y_true, y_pred)
+        return _impls.get(impl).compute(self, yt, yp, shape, reduction, want_value, want_grad)
+
+    def _compute_numpy(self, yt, yp, shape, reduction, want_value, want_grad):
+        bad = not (math.isfinite(yt.sum()) and math.isfinite(yp.sum()))
+        if self.labels:
+            bad = bad or yt.min() < 0 or yt.max() > 1
+        if bad:
+            locate_bad_input(yt, yp, shape, labels=self.labels)
+        if want_value and want_grad:
+            values, grad = self._values_and_derivatives(yt, yp)
+        elif want_value:
+            values, grad = self._values(yt, yp), None
+        else:
+            values, grad = None, self._derivatives(yt, yp)
+        value = None
+        if values is not None:
+            if reduction == "none":
+                value = values.reshape(shape)
+            else:
+                value = float(np.sum(values, dtype=np.float64))
+                value = value / yp.size if reduction == "mean" else value
+        if grad is not None:
+            if reduction == "mean":
+                grad *= 1.0 / yp.size
+            grad = grad.reshape(shape)
+        return value, grad
+
+    def _compute_fused(self, yt, yp, shape, reduction, want_value, want_grad):
+        kernels, a, b = self._fused.get(yp.dtype) or self._bind_fused(yp.dtype)
+        n = yp.size
+        value = grad = None
+        if want_grad:
+            grad = np.empty(n, yp.dtype)
+        if reduction == "none" and want_value:
+            values = np.empty(n, yp.dtype)
+            if want_grad:
+                check = kernels.value_each_and_gradient(yt, yp, values, grad, a, b)
+            else:
+                check = kernels.value_each(yt, yp, values, a, b)
+            value = values if len(shape) == 1 else values.reshape(shape)
+        else:
+            scale = 1.0 / n if reduction == "mean" else 1.0
+            if want_value:
+                if want_grad:
+                    check = kernels.value_sum_and_gradient(yt, yp, grad, scale, a, b)
+                else:
+                    check = kernels.value_sum(yt, yp, a, b)
+                value = check / n if reduction == "mean" else check
+            else:
+                check = kernels.gradient(yt, yp, grad, scale, a, b)
+        if not math.isfinite(check):
+            locate_bad_input(yt, yp, shape, labels=self.labels)
+        return value, grad if grad is None or len(shape) == 1 else grad.reshape(shape)
+
+    def _bind_fused(self, dtype: np.dtype) -> tuple[Any, float, float]:
+        """(kernels, a, b) for this loss and dtype, remembered: small calls are hot."""
+        from lossbench.losses.fused import (
+            KERNELS,  # numba loads only when a fused kernel is asked for
+        )
+
+        bound = (KERNELS[self.name], *self._fused_args(dtype))
+        self._fused[dtype] = bound
+        return bound

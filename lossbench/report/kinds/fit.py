@@ -1,0 +1,207 @@
+"""How a ``fit`` experiment reads: a table of the metric that decides per dataset and loss,
+one sentence per comparison with the baseline, the best setting of a swept loss, and figures
+of the metric (and of it against a swept parameter)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lossbench.analysis.statistics import FAMILYWISE_ALPHA
+from lossbench.errors import LossbenchError
+from lossbench.experiments.metrics import HIGHER_IS_BETTER
+from lossbench.losses import labels as label_text
+from lossbench.report import numbers
+from lossbench.report.kinds import View, figure_name, headline_table, register
+
+__all__ = ["FitView"]
+
+
+@register
+class FitView(View):
+    kind = "fit"
+
+    @classmethod
+    def render(cls, experiment: str, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[Any]:
+        from rich.markup import escape
+
+        metric = _decided_by(comparisons) or cls.headline(frame)
+        if metric is None:
+            return []
+        parts: list[Any] = [headline_table(experiment, frame, metric, comparisons)]
+        lines = cls.verdicts(frame, comparisons) + _sweeps(frame, metric)
+        if lines:
+            parts.append(escape("\n".join(lines)))
+        return parts
+
+    @classmethod
+    def verdicts(cls, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[str]:
+        """One plain sentence per dataset and loss against the baseline, from its comparison:
+        the verdict, the relative difference with its 95% interval, the Holm-adjusted p-value
+        and the number of trials; an inconclusive one says what would settle it."""
+        metric = _decided_by(comparisons) or cls.headline(frame)
+        rows = comparisons[comparisons["metric"] == metric] if len(comparisons) else comparisons
+        family = len(rows)
+        return [_sentence(row, family) for row in rows.itertuples()]
+
+    @classmethod
+    def figures(cls, experiment, frame, trials, palette) -> dict[str, Any]:
+        metric = cls.headline(frame)
+        if metric is None:
+            return {}
+        out = {figure_name(cls.kind, experiment): _figure(experiment, frame, metric, palette)}
+        sweep = _sweep_figure(experiment, frame, metric)
+        if sweep is not None:
+            out[figure_name(cls.kind, experiment, "sweep")] = sweep
+        return out
+
+
+def _swept(labels) -> dict[str, dict[str, label_text.Label]]:
+    """Built-in losses run at several parameter settings: name -> {label text: label}."""
+    found: dict[str, dict[str, label_text.Label]] = {}
+    for text in dict.fromkeys(labels):
+        try:
+            label = label_text.parse(text)
+        except LossbenchError:
+            continue
+        if label.variant is None and not label.is_user:
+            found.setdefault(label.name, {})[text] = label
+    return {name: members for name, members in found.items() if len(members) > 1}
+
+
+def _sweeps(frame: pd.DataFrame, metric: str) -> list[str]:
+    """For a loss swept over a parameter grid, per dataset: the best value with its interval
+    (its comparisons with the baseline are in the verdicts)."""
+    rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
+    higher = metric in HIGHER_IS_BETTER
+    lines = []
+    for name, members in _swept(rows["loss"]).items():
+        mine = rows[rows["loss"].isin(list(members))]
+        for dataset, group in mine.groupby("dataset", sort=False):
+            best = group.loc[group["mean"].idxmax() if higher else group["mean"].idxmin()]
+            lines.append(
+                f"{dataset}: of {group['loss'].nunique()} {name} settings, {best['loss']} has "
+                f"the best mean {metric}: {numbers.estimate(best)} (the verdicts above say "
+                "which differences are real)"
+            )
+    return lines
+
+
+def _decided_by(comparisons: pd.DataFrame) -> str | None:
+    """The metric the run compared losses on (the experiment's `score`), if it compared any."""
+    return str(comparisons["metric"].iloc[0]) if len(comparisons) else None
+
+
+def _sentence(row, family: int) -> str:
+    """e.g. "student_t(df=3): huber(delta=1.345) is better than mse on coef_error: −28.1%
+    [−33.0%, −22.4%], p = 2e-09 (Holm), 50 trials"."""
+    percent = numbers.percent
+    which = "median" if row.statistic == "median" else "mean"
+    difference = f"{which} {percent(row.estimate)} [{percent(row.low)}, {percent(row.high)}]"
+    p = f"p = {row.p_adjusted:.2g} (Holm)" if math.isfinite(row.p_adjusted) else "no test"
+    evidence = f"{difference}, {p}, {row.n} trials"
+    if row.verdict in ("better", "worse"):
+        text = f"{row.loss} is {row.verdict} than {row.baseline} on {row.metric}: {evidence}"
+    elif row.verdict == "equivalent":
+        text = (
+            f"{row.loss} is equivalent to {row.baseline} on {row.metric} "
+            f"(within ±{row.margin:.0%}): {evidence}"
+        )
+    else:
+        text = (
+            f"{row.loss} vs {row.baseline} on {row.metric} is inconclusive: {evidence}; "
+            + _what_settles_it(row, family)
+        )
+    note = f" ({row.note})" if isinstance(row.note, str) and row.note else ""
+    return f"{row.dataset}: {text}{note}"
+
+
+def _what_settles_it(row, family: int) -> str:
+    if isinstance(row.note, str) and row.note.startswith("cross-validation"):
+        # the corrected variance has a floor, n_test / n_train · s², that repeats cannot lower
+        return "more data would settle it; more repeats of the same folds barely would"
+    # the exact two-sided Wilcoxon test cannot go below 2 / 2^n: with Holm over `family`
+    # comparisons no verdict is possible before 2 / 2^n < alpha / family
+    needed = math.ceil(math.log2(2 * max(family, 1) / FAMILYWISE_ALPHA) + 1e-9)
+    if row.n < needed:
+        return f"at least {needed} trials are needed for a verdict here; run more trials"
+    return "more trials would narrow the interval"
+
+
+def _figure(experiment: str, frame: pd.DataFrame, metric: str, palette):
+    from lossbench.report.plots import new_figure
+
+    rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
+    datasets = list(dict.fromkeys(rows["dataset"]))
+    loss_labels = list(dict.fromkeys(rows["loss"]))
+    figure, (ax,) = new_figure(max(7.0, 1.6 * len(datasets) + 3), 4.8)
+    width = 0.8 / max(1, len(loss_labels))
+    for j, loss in enumerate(loss_labels):
+        mine = rows[rows["loss"] == loss].set_index("dataset").reindex(datasets)
+        x = np.arange(len(datasets)) - 0.4 + width * (j + 0.5)
+        error = np.vstack([mine["mean"] - mine["ci_low"], mine["ci_high"] - mine["mean"]])
+        ax.errorbar(
+            x, mine["mean"], yerr=np.nan_to_num(error), fmt="o", ms=7, capsize=4,
+            color=palette(loss), label=loss,
+        )  # fmt: skip
+    ax.set_xticks(range(len(datasets)), datasets, rotation=15, ha="right", fontsize=9)
+    positive = rows["mean"][rows["mean"] > 0]
+    if len(positive) and positive.max() / positive.min() > 20:
+        ax.set_yscale("log")
+    better = "higher" if metric in HIGHER_IS_BETTER else "lower"
+    ax.set(
+        title=f"{experiment}: {metric}, mean with 95% CI ({better} is better)",
+        xlabel="dataset",
+        ylabel=f"{metric} ({_UNITS[metric]})" if metric in _UNITS else metric,
+    )
+    ax.grid(alpha=0.3)
+    # beside the axes, never over a point or an error bar
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return figure
+
+
+# what a headline metric is measured in, for axis labels
+_UNITS = {
+    "coef_error": "distance to the true coefficients",
+    "log_loss": "nats per test point",
+    "brier": "squared probability",
+    "ece": "probability",
+    "test_mse": "units of y, squared",
+    "test_mae": "units of y",
+    "test_median_ae": "units of y",
+    "r2": "share of variance",
+}
+
+
+def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
+    """For each loss swept over a parameter: the metric's mean with its 95% interval against
+    the parameter, a line per dataset (None when nothing was swept)."""
+    from lossbench.report.plots import new_figure
+
+    rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
+    swept = _swept(rows["loss"])
+    if not swept:
+        return None
+    figure, axes = new_figure(5.5 * len(swept), 4.4, columns=len(swept))
+    for ax, (name, members) in zip(axes, swept.items(), strict=True):
+        labels = list(members.values())
+        first = labels[0].params
+        varying = [k for k in first if len({str(m.params.get(k)) for m in labels}) > 1]
+        parameter = varying[0] if varying else next(iter(first), "setting")
+        values = {text: label.params.get(parameter) for text, label in members.items()}
+        for dataset, mine in rows[rows["loss"].isin(list(values))].groupby("dataset", sort=False):
+            mine = mine.assign(at=mine["loss"].map(values)).sort_values("at")
+            error = np.vstack([mine["mean"] - mine["ci_low"], mine["ci_high"] - mine["mean"]])
+            ax.errorbar(mine["at"], mine["mean"], yerr=np.nan_to_num(error), marker="o",
+                        capsize=4, label=dataset)  # fmt: skip
+        scale = labels[0].scale
+        unit = f" (units of the residual scale: {scale})" if scale else ""
+        ax.set(title=f"{name}: {metric} against {parameter}", xlabel=f"{parameter}{unit}",
+               ylabel=f"{metric}, mean with 95% CI")  # fmt: skip
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle(f"{experiment}: swept loss parameters", fontsize=13)
+    return figure

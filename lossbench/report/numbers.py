@@ -1,0 +1,55 @@
+"""Numbers as people read them, the one place they are formatted: a table cell (`fmt`), an
+estimate with its interval (`estimate`), a relative difference (`percent`), a duration
+(`seconds`)."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["estimate", "fmt", "percent", "seconds"]
+
+
+def fmt(x: float | None) -> str:
+    """A number for a table cell: 3 significant digits, n/a for NaN, ∞ for infinities.
+
+    >>> fmt(0.123456), fmt(12345.0), fmt(0.0001234), fmt(float("inf")), fmt(float("nan"))
+    ('0.123', '1.23e+04', '1.23e-04', '∞', 'n/a')
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
+
+
+def estimate(r) -> str:
+    """A summary row as "mean [low, high]", or "median [low, high]*" where the mean is
+    unstable (dominated by a few trials)."""
+    if bool(r.get("mean_unstable", False)):
+        value, low, high, mark = r["median"], r["median_low"], r["median_high"], "*"
+    else:
+        value, low, high, mark = r["mean"], r["ci_low"], r["ci_high"], ""
+    if math.isnan(low) or math.isnan(high):
+        return f"{fmt(value)}{mark}"
+    return f"{fmt(value)} [{fmt(low)}, {fmt(high)}]{mark}"
+
+
+def percent(x: float) -> str:
+    """A signed relative difference ("n/a" when not finite).
+
+    >>> percent(-0.2791), percent(0.025), percent(float("nan"))
+    ('−27.9%', '+2.5%', 'n/a')
+    """
+    return f"{x:+.1%}".replace("-", "−") if math.isfinite(x) else "n/a"
+
+
+def seconds(x: float) -> str:
+    """A duration in the largest unit that keeps it ≥ 1, pyperf's way.
+
+    >>> seconds(0.0015), seconds(2.5e-8), seconds(3.0)
+    ('1.5 ms', '25 ns', '3 s')
+    """
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g} {unit}"
+    return f"{x:.3g} s"
