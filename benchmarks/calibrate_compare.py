@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pyperf
 
-from lossbench.results import compare
+from lossbench.analysis import timings as compare
 
 
 def suite(path: Path, rng, mean: float, between: float, within: float, processes: int,
@@ -36,7 +36,7 @@ def suite(path: Path, rng, mean: float, between: float, within: float, processes
         for _ in range(processes)
     ]  # fmt: skip
     pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(path), replace=True)
-    return compare.Side(path, pyperf.BenchmarkSuite.load(str(path)), None, {})
+    return compare.Side.of_suite(path, pyperf.BenchmarkSuite.load(str(path)))
 
 
 def verdicts(pairs: int, slowdown: float, between: float, within: float, processes: int,
@@ -64,7 +64,7 @@ def main() -> None:
         ("15% slower, 4% between / 0.5% within, 10 × 3", 0.15, 0.04, 0.005, 10, 3),
         ("30% slower, 3 values in 1 process", 0.30, 0.04, 0.005, 1, 3),
     ]
-    print(f"lossbench compare, --threshold 0.02, alpha {compare.ALPHA}, {n} pairs each")
+    print(f"lossbench compare, --threshold 0.02, alpha {compare.TIMING_ALPHA}, {n} pairs each")
     for i, (name, slowdown, between, within, processes, values) in enumerate(cases):
         counts = verdicts(n, slowdown, between, within, processes, values, seed=i)
         shown = ", ".join(f"{verdict} {count}" for verdict, count in sorted(counts.items()))

@@ -15,10 +15,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from lossbench import __version__
-from lossbench.errors import LossbenchError
+from lossbench.analysis.constants import TIMING_ALPHA, UNSTABLE_CV
+from lossbench.errors import LossbenchError, one_line
 
 __all__ = ["app", "main"]
 
@@ -43,19 +43,9 @@ def _user_errors():
     except LossbenchError as error:
         if _debug["on"]:
             err.print(traceback.format_exc(), markup=False, highlight=False)
-        err.print(f"[bold red]error:[/] {escape(_bounded(str(error)))}", highlight=False,
+        err.print(f"[bold red]error:[/] {escape(one_line(str(error)))}", highlight=False,
                   soft_wrap=True)  # fmt: skip
         raise typer.Exit(code=2) from None
-
-
-MAX_MESSAGE = 500  # characters of an error line: a value quoted in it may be megabytes
-
-
-def _bounded(message: str) -> str:
-    message = " ".join(message.split())  # one line, whatever the value held
-    if len(message) <= MAX_MESSAGE:
-        return message
-    return f"{message[: MAX_MESSAGE - 30]} … ({len(message):,} characters in all)"
 
 
 def _version(value: bool) -> None:
@@ -92,82 +82,11 @@ def list_(
 ) -> None:
     """Document what a config can name: losses (with parameters and formula), datasets,
     metrics, impls."""
-    tables = {
-        Topic.losses: _losses_table,
-        Topic.datasets: _datasets_table,
-        Topic.metrics: _metrics_table,
-        Topic.impls: _impls_table,
-    }
+    from lossbench.report.catalog import TABLES
+
     with _user_errors():
         for chosen in [topic] if topic is not None else list(Topic):
-            out.print(tables[chosen]())
-
-
-def _losses_table() -> Table:
-    from lossbench.losses import LOSSES
-
-    table = Table(title="losses (r = y_true − y_pred)", title_justify="left")
-    for column in ("name", "parameters", "y_pred", "formula", "what it is for"):
-        table.add_column(column)
-    for name, cls in sorted(LOSSES.items()):
-        params = "\n".join(f"{p.name}={p.default} — {p.doc}" for p in cls.parameters) or "—"
-        row = (name, params, cls.prediction, cls.formula, cls.summary)
-        table.add_row(*(escape(cell) for cell in row))  # formulas hold [brackets]
-    table.caption = (
-        "A user loss is named 'package.module:function' (that code is imported and run)."
-    )
-    return table
-
-
-def _datasets_table() -> Table:
-    from lossbench.experiments import DATASETS
-
-    table = Table(
-        title="datasets (a list value is a grid: one dataset per value)", title_justify="left"
-    )
-    for column in ("kind", "parameters (defaults)", "what it is"):
-        table.add_column(column)
-    for kind, cls in DATASETS.items():
-        table.add_row(kind, escape(cls.described_parameters()), escape(cls.summary))
-    return table
-
-
-def _metrics_table() -> Table:
-    from lossbench.experiments.metrics import (
-        CLASSIFICATION,
-        HELD_OUT,
-        HIGHER_IS_BETTER,
-        METRICS,
-        REGRESSION,
-    )
-
-    table = Table(title="metrics", title_justify="left")
-    for column in ("metric", "for", "better", "what it measures"):
-        table.add_column(column)
-    for name, doc in METRICS.items():
-        task = (
-            "regression"
-            if name in REGRESSION or name in HELD_OUT
-            else "classification"
-            if name in CLASSIFICATION
-            else "every fit"
-        )
-        better = "higher" if name in HIGHER_IS_BETTER else "lower"
-        table.add_row(name, task, better, escape(doc))
-    return table
-
-
-def _impls_table() -> Table:
-    from lossbench.losses.impls import IMPLEMENTATIONS
-
-    table = Table(title="implementations (timing: `impls` in the config)", title_justify="left")
-    for column in ("impl", "available here", "what it is"):
-        table.add_column(column)
-    for name, impl in IMPLEMENTATIONS.items():
-        reason = impl.unavailable()
-        here = "yes" if reason is None else f"no: {reason}" + ("" if impl.own else "; skipped")
-        table.add_row(name, escape(here), escape(impl.summary))
-    return table
+            out.print(TABLES[chosen.value]())
 
 
 class Only(StrEnum):
@@ -235,6 +154,7 @@ def run(
     """
     from lossbench import runner
     from lossbench.report import terminal as report
+    from lossbench.signals import stops_as_interrupts
 
     with _user_errors():
         resolved = runner.resolve(config, overrides=set_ or [], quick=quick, seed=seed, name=name)
@@ -243,9 +163,9 @@ def run(
 
             require_matplotlib()  # before the run, not after it
         started: dict[str, Path] = {}
-        progress = _progress(quiet)
+        progress = report.progress_bar(err, disable=quiet or not err.is_terminal)
         try:
-            with _stops_as_interrupts(), progress:
+            with stops_as_interrupts(), progress:
                 task = progress.add_task("experiments", total=None, unit="trials")
 
                 def advance(phase: str, done: int, total: int) -> None:
@@ -258,7 +178,8 @@ def run(
                 )  # fmt: skip
         except KeyboardInterrupt:
             path = started.get("path")
-            err.print(f"interrupted: {_what_was_kept(path)}", soft_wrap=True, highlight=False)
+            kept = report.kept(path)
+            err.print(f"interrupted: {escape(kept)}", soft_wrap=True, highlight=False)
             if path is not None:
                 _results_line(path)
             raise typer.Exit(code=130) from None
@@ -278,54 +199,6 @@ def run(
         _results_line(outcome.path)
 
 
-def _what_was_kept(path: Path | None) -> str:
-    """What an interrupted run kept, from its run.json."""
-    from lossbench import results
-
-    if path is None:
-        return "before the run started; nothing was written"
-    try:
-        record = results.read_record(path / results.RUN)
-        done = f"{record['experiments_finished']} of {record['experiments_total']} experiments"
-        timing = record.get("timing", "not run")
-    except (LossbenchError, KeyError):
-        return f"what finished is kept in {path}"
-    parts = [f"{done} finished"] if record["experiments_total"] else []
-    parts += [] if timing == "not run" else [f"timing {timing}"]
-    return f"{', '.join(parts) or 'nothing finished'}; kept in {path}"
-
-
-@contextmanager
-def _stops_as_interrupts():
-    """Ctrl-C, SIGTERM and SIGHUP end a run alike: finished experiments kept, the run marked
-    interrupted, exit 130. Only the first counts: a second Ctrl-C while the run is being put
-    away is ignored rather than cutting that short (it left run.json 'running')."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    stopping = []
-
-    def interrupt(signum, frame):
-        if not stopping:
-            stopping.append(signum)
-            for each in wanted:  # from now on until the process ends
-                signal.signal(each, signal.SIG_IGN)
-            raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    from lossbench.results.files import STOP_SIGNALS as wanted
-
-    previous = {signum: signal.signal(signum, interrupt) for signum in wanted}
-    try:
-        yield
-    finally:
-        if not stopping:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-
-
 def _print_answer(comparisons) -> None:
     """The answer block, just above the last line: which loss to use, per dataset."""
     from lossbench.report.answer import answer
@@ -342,22 +215,6 @@ def _print_answer(comparisons) -> None:
 def _results_line(path: Path) -> None:
     """The last line of `run` and `show`, never wrapped: scripts read the path from it."""
     out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
-
-
-def _progress(quiet: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[unit]}, ETA"), TimeRemainingColumn(),
-        console=err, transient=True, disable=quiet or not err.is_terminal,
-    )  # fmt: skip
 
 
 RunArgument = Annotated[
@@ -454,7 +311,7 @@ def compare(
     alpha: Annotated[
         float,
         typer.Option(help="Significance level of the Mann-Whitney U test on process means."),
-    ] = 0.002,
+    ] = TIMING_ALPHA,
     normalize: Annotated[
         bool,
         typer.Option(
@@ -479,7 +336,8 @@ def compare(
         typer.Option(
             "--strict",
             metavar="",
-            help="Also fail on a slower benchmark whose processes disagree by > 5%.",
+            help="Also fail on a slower benchmark whose processes disagree by > "
+            f"{UNSTABLE_CV:.0%}.",
         ),
     ] = False,
     out_dir: Annotated[Path, typer.Option("--out", help="Where the newest runs are.")] = Path(
@@ -489,23 +347,20 @@ def compare(
     """Compare two result sets; exit 1 on a real timing regression (or, with --fail-on-quality,
     a changed quality result)."""
     from lossbench import results
-    from lossbench.results import compare as cmp
+    from lossbench.report import compare as cmp
 
     with _user_errors():
         if base is None or new is None:
             if base is not None or new is not None:
                 raise LossbenchError("compare takes two inputs, or none (the newest two runs)")
-            runs = sorted(p for p in out_dir.glob("*/") if (p / results.RUN).is_file())
-            if len(runs) < 2:
-                raise LossbenchError(f"compare needs two runs under {out_dir}/; found {len(runs)}")
-            base, new = runs[-2], runs[-1]
-        found = cmp.report(
+            base, new = results.latest_runs(out_dir, 2)
+        found = cmp.compare(
             base, new, threshold=threshold, alpha=alpha, normalize=normalize, strict=strict
         )
         if output_format is Format.json:
-            text = found.to_json()
+            text = cmp.to_json(found.timings)
         elif output_format is Format.markdown:
-            text = found.markdown()
+            text = cmp.markdown(found)
         else:
             text = None
             _print_compare(found)
@@ -513,7 +368,7 @@ def compare(
             out.print(text, markup=False, highlight=False, soft_wrap=True)
         if output is not None:
             try:
-                results.write_atomic(output, text if text is not None else found.markdown())
+                results.write_atomic(output, text if text is not None else cmp.markdown(found))
             except OSError as error:
                 message = f"--output {output}: cannot write ({error.strerror})"
                 raise LossbenchError(message) from None
@@ -523,21 +378,10 @@ def compare(
 
 
 def _print_compare(found) -> None:
-    from lossbench.results import compare as cmp
+    from lossbench.report import compare as cmp
 
-    for note in found.notes:
-        out.print(escape(note), soft_wrap=True)
-    for _, row in found.timings.iterrows():
-        colour = {"slower": "red", "faster": "green"}.get(row["verdict"], "default")
-        line = f"{row['benchmark']}: {cmp.describe(row)}"
-        out.print(f"[{colour}]{escape(line)}[/]", soft_wrap=True)
-    if len(found.timings):
-        out.print(cmp.summary_line(found.timings))
-    if len(found.quality):
-        header, *changed = cmp.quality_lines(found.quality)
-        out.print(header)
-        for line in changed:
-            out.print(escape(f"  {line}"), soft_wrap=True)
+    for style, line in cmp.lines(found):  # markup is the style's alone: lines are escaped
+        out.print(f"[{style}]{escape(line)}[/]" if style else escape(line), soft_wrap=True)
 
 
 def main() -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["LossbenchError", "located", "location"]
+__all__ = ["MAX_MESSAGE", "LossbenchError", "located", "location", "one_line"]
+
+MAX_MESSAGE = 500  # characters of an error line: a value quoted in it may be megabytes
 
 
 class LossbenchError(ValueError):
@@ -64,3 +66,15 @@ def located(*where: str | int) -> Iterator[None]:
         yield
     except LossbenchError as error:
         raise error.within(*where) from None
+
+
+def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
+    r"""`message` as one line of at most about `limit` characters, saying how long it was.
+
+    >>> one_line("a\nb"), one_line("x" * 1000, limit=40)
+    ('a b', 'xxxxxxxxxx … (1,000 characters in all)')
+    """
+    message = " ".join(message.split())  # one line, whatever the value held
+    if len(message) <= limit:
+        return message
+    return f"{message[: limit - 30]} … ({len(message):,} characters in all)"

@@ -24,6 +24,7 @@ from lossbench.config import Config
 from lossbench.errors import LossbenchError
 from lossbench.experiments.cluster import connect
 from lossbench.report import answer
+from lossbench.signals import interrupts_deferred
 from lossbench.timing import driver as timing
 
 __all__ = ["Outcome", "Resolved", "execute", "plan", "resolve"]
@@ -103,7 +104,7 @@ def execute(
     jobs: int = 1,
     cluster: str | None = None,
     command: list[str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
     on_start: Callable[[Path], object] | None = None,
 ) -> Outcome:
     """Run a resolved config (a `Config` is planned first) into a new directory under `out`:
@@ -252,7 +253,7 @@ def _save(
         for i in range(3)
     ]
     names = (results.TRIALS, results.SUMMARY, results.COMPARISONS)
-    with results.interrupts_deferred():  # the four files agree, or none changed
+    with interrupts_deferred():  # the four files agree, or none changed
         for name, table in zip(names, tables, strict=True):
             results.write_atomic(path / name, table)
         results.write_atomic(path / results.ANSWER, answer.markdown(tables[2]))

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lossbench import losses
 from lossbench.timing import bench as kernel_bench
@@ -36,6 +37,7 @@ def test_time_loops_runs_each_kind_of_benchmark():
         assert kernel_bench.time_loops(3, bench) > 0
 
 
+@pytest.mark.slow  # a pyperf script as a subprocess
 def test_bench_script_writes_a_pyperf_suite(tmp_path):
     out = tmp_path / "out.json"
     cmd = [

@@ -11,6 +11,8 @@ from lossbench import config as config_module
 from lossbench import experiments
 from lossbench.cli import app
 
+pytestmark = pytest.mark.slow  # dask clusters of worker processes
+
 distributed = pytest.importorskip("distributed")  # the test extra installs it
 
 CONFIG = {
@@ -104,25 +106,27 @@ def test_table_data_is_scattered_once_and_gives_the_serial_trials():
 
 def test_ctrl_c_on_a_cluster_run_cancels_and_leaves_no_worker(tmp_path):
     import json
-    import subprocess
-    import sys
-    import time
 
     import psutil
+    from conftest import start, wait_for
 
     (tmp_path / "c.yaml").write_text(
         "experiments:\n  - {name: a, datasets: [{kind: gaussian, n_samples: 3000}], "
         "losses: [mse, huber], trials: 400}\n"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lossbench.cli", "run", "c.yaml", "--out", "out", "--quiet",
-         "--cluster", "local:2"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not list(tmp_path.glob("out/*/run.json")) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.0)  # the workers are busy
+    process = start(["run", "c.yaml", "--out", "out", "--quiet", "--cluster", "local:2"], tmp_path)
+    wait_for(lambda: list(tmp_path.glob("out/*/run.json")), "the run directory")
+
+    def workers_busy():  # two worker processes have spent CPU time (imports, then trials)
+        spent = []
+        for child in psutil.Process(process.pid).children(recursive=True):
+            try:
+                spent.append(child.cpu_times().user)
+            except psutil.NoSuchProcess:
+                continue
+        return len(spent) >= 2 and sorted(spent)[-2] > 0.5
+
+    wait_for(workers_busy, "the cluster's workers to be busy")
     children = psutil.Process(process.pid).children(recursive=True)
     assert children  # the LocalCluster's processes
     process.send_signal(signal.SIGINT)

@@ -7,8 +7,8 @@ import pyperf
 import pytest
 from typer.testing import CliRunner
 
+from lossbench.analysis import timings as compare
 from lossbench.cli import app
-from lossbench.results import compare
 
 runner = CliRunner()
 
@@ -44,7 +44,8 @@ def test_a_25_percent_slowdown_is_a_regression(tmp_path):
     (row,) = json.loads(result.output)
     assert row["verdict"] == "slower" and row["ratio"] == pytest.approx(1.25, rel=0.03)
     assert (
-        row["p_value"] < compare.ALPHA and row["ratio_ci_low"] < row["ratio"] < row["ratio_ci_high"]
+        row["p_value"] < compare.TIMING_ALPHA
+        and row["ratio_ci_low"] < row["ratio"] < row["ratio_ci_high"]
     )
     assert (
         runner.invoke(
@@ -70,11 +71,11 @@ def test_identical_distributions_are_almost_never_flagged(tmp_path):
     flagged = 0
     pairs = 200
     for seed in range(pairs):
-        base = compare.Side(
-            tmp_path, _load(_suite(tmp_path / "a.json", {"k": 1e-3}, seed)), None, {}
+        base = compare.Side.of_suite(
+            tmp_path, _load(_suite(tmp_path / "a.json", {"k": 1e-3}, seed))
         )
-        new = compare.Side(
-            tmp_path, _load(_suite(tmp_path / "b.json", {"k": 1e-3}, seed + 10_000)), None, {}
+        new = compare.Side.of_suite(
+            tmp_path, _load(_suite(tmp_path / "b.json", {"k": 1e-3}, seed + 10_000))
         )
         verdict = compare.compare_timings(base, new)["verdict"].iloc[0]
         flagged += verdict in ("slower", "faster")
@@ -114,7 +115,7 @@ def test_values_of_one_process_are_not_independent_samples(tmp_path):
             for _ in range(10)
         ]  # fmt: skip
         pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(path), replace=True)
-        return compare.Side(path, pyperf.BenchmarkSuite.load(str(path)), None, {})
+        return compare.Side.of_suite(path, pyperf.BenchmarkSuite.load(str(path)))
 
     flagged = sum(
         compare.compare_timings(suite(tmp_path / "a.json"), suite(tmp_path / "b.json"),
@@ -166,7 +167,7 @@ def test_nothing_in_common_and_missing_inputs_exit_2(tmp_path):
     )
     assert missing.exit_code == 2 and "no such run directory or pyperf file" in missing.output
     none = runner.invoke(app, ["compare", "--out", str(tmp_path / "empty")])
-    assert none.exit_code == 2 and "needs two runs" in none.output
+    assert none.exit_code == 2 and "2 runs are needed" in none.output
 
 
 def test_markdown_and_output_file(tmp_path):
@@ -182,6 +183,7 @@ def test_markdown_and_output_file(tmp_path):
     assert "1 slower, 0 faster, 0 same, 0 inconclusive, 0 missing" in text
 
 
+@pytest.mark.slow  # real pyperf workers
 def test_two_real_quick_timing_runs_compare_benchmark_by_benchmark(tmp_path):
     config = tmp_path / "ci-timing.yaml"
     config.write_text(

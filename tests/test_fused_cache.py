@@ -5,6 +5,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # fresh processes
+
 PROBE = """
 import json, numpy as np
 from lossbench import losses

@@ -84,7 +84,7 @@ class SpreadView(View):
 
     @classmethod
     def figures(cls, experiment, frame, trials, palette):
-        from lossbench.report.plots import new_figure
+        from lossbench.report.figures import new_figure
 
         figure, (ax,) = new_figure()
         ax.bar(frame["loss"], frame["mean"], color=[palette(loss) for loss in frame["loss"]])

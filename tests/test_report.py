@@ -5,6 +5,8 @@ import io
 import re
 import sys
 
+import pytest
+from conftest import copy_of
 from typer.testing import CliRunner
 
 from lossbench.cli import app
@@ -12,14 +14,13 @@ from lossbench.cli import app
 runner = CliRunner()
 
 
-def test_report_of_a_quick_run_writes_valid_pngs_and_an_html_that_embeds_each(tmp_path):
+@pytest.mark.slow  # the quick run times kernels in real worker processes
+def test_report_of_a_quick_run_writes_valid_pngs_and_an_html_that_embeds_each(tmp_path, quick_run):
     from matplotlib import image
 
-    ran = runner.invoke(app, ["run", "--quick", "--out", str(tmp_path), "--quiet"])
-    assert ran.exit_code == 0, ran.output
+    run_dir = copy_of(quick_run, tmp_path)
     result = runner.invoke(app, ["report", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    run_dir = next(tmp_path.iterdir())
     pngs = sorted((run_dir / "plots").glob("*.png"))
     names = {p.stem for p in pngs}
     assert {"losses", "fit-robustness", "fit-classification", "influence",

@@ -36,6 +36,7 @@ TINY = {
 }
 
 
+@pytest.mark.slow  # real timing workers
 def test_a_small_timing_run_through_real_pyperf_workers(tmp_path):
     config = config_module.validate(TINY)
     plan = timing.plan(config.timing)
@@ -141,6 +142,7 @@ def test_only_timing_needs_a_timing_section(tmp_path):
     assert result.exit_code == 2 and "the config has no timing section" in result.output
 
 
+@pytest.mark.slow  # real timing workers
 def test_a_numpy_worker_imports_nothing_it_does_not_need():
     heavy = ("pandas", "rich", "typer", "scipy", "numba", "pydantic")
     code = (
@@ -154,6 +156,7 @@ def test_a_numpy_worker_imports_nothing_it_does_not_need():
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # real timing workers
 def test_explicit_loops_are_used_for_every_benchmark(tmp_path, monkeypatch):
     seen = []
     monkeypatch.setattr(timing, "_inner_loops", lambda bench, min_time: seen.append(bench) or 1)
@@ -168,6 +171,7 @@ def test_explicit_loops_are_used_for_every_benchmark(tmp_path, monkeypatch):
     assert {b.get_metadata()["inner_loops"] for b in suite.get_benchmarks()} == {7}
 
 
+@pytest.mark.slow  # real timing workers
 def test_timing_survives_a_temporary_directory_on_another_filesystem(tmp_path, monkeypatch):
     import os
     import tempfile

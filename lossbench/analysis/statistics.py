@@ -32,12 +32,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lossbench.analysis.constants import FAMILYWISE_ALPHA
+
 __all__ = [
     "FAMILYWISE_ALPHA", "Paired", "efficiency", "holm", "mean_interval", "mean_unstable",
     "median_interval", "paired", "paired_cv", "verdict",
 ]  # fmt: skip
 
-FAMILYWISE_ALPHA = 0.05  # per experiment, over its comparisons (Holm)
 CONFIDENCE = 0.95
 RESAMPLES = 1999
 OUTLYING = 1.5  # see mean_unstable

@@ -151,8 +151,6 @@ class Config(_Strict):
     trials: PositiveInt = 50
     # the directory relative paths in the config are relative to (None: the working dir)
     _source_dir: Path | None = PrivateAttr(None)
-    # (the config as JSON, its units of work): see lossbench.experiments.tasks
-    _planned: tuple[str, list] | None = PrivateAttr(None)
 
     experiments: list[SerializeAsAny[Annotated[Experiment, BeforeValidator(_as_kind)]]] = Field(
         default_factory=list

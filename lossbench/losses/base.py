@@ -23,7 +23,6 @@ References: Huber, "Robust estimation of a location parameter" (1964); Charbonni
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -34,6 +33,7 @@ from lossbench.losses import impls as _impls
 from lossbench.losses._checks import as_loss_inputs, check_choice, locate_bad_input
 from lossbench.losses.labels import format_label
 from lossbench.losses.links import IDENTITY, SIGMOID, Link
+from lossbench.params import Range
 
 __all__ = ["IMPLS", "REDUCTIONS", "Loss", "Parameter"]
 
@@ -43,13 +43,13 @@ IMPLS = _impls.own()  # the implementations the loss API runs (see lossbench.los
 
 @dataclass(frozen=True)
 class Parameter:
-    """A loss hyperparameter: its name, default, meaning, and allowed values."""
+    """A loss hyperparameter: its name, default (None: set by the loss), meaning, and the
+    range of its values (`lossbench.params.Range`, the check datasets use too)."""
 
     name: str
     default: float | None
     doc: str
-    valid: Callable[[float], bool]
-    expected: str  # how `valid` reads in an error message: "a number > 0"
+    range: Range
 
 
 class Loss:
@@ -106,15 +106,50 @@ class Loss:
 
     # -- the public family ----------------------------------------------------------------------
     def value(self, y_true, y_pred, *, reduction: str = "mean", impl: str = "numpy"):
-        """The loss, reduced: a float for "mean" and "sum", an array for "none"."""
+        """The loss, reduced: a float for "mean" and "sum", an array for "none".
+
+        >>> import numpy as np
+        >>> from lossbench import losses
+        >>> y_true, y_pred = np.array([0.0, 1.0, 2.0]), np.array([0.5, 2.0, 3.0])
+        >>> losses.get("mse").value(y_true, y_pred)  # mean(r²), no ½
+        0.75
+        >>> huber = losses.get("huber", delta=1.0)
+        >>> huber.value(y_true, y_pred, reduction="sum"), huber.value(y_true, y_pred, impl="fused")
+        (1.125, 0.375)
+        >>> huber.value(y_true, y_pred, reduction="none")
+        array([0.125, 0.5  , 0.5  ])
+        >>> losses.get("bce_logits").value(np.array([0.0]), np.array([1e300]))  # stable
+        1e+300
+        """
         return self._compute(y_true, y_pred, reduction, impl, True, False)[0]
 
     def gradient(self, y_true, y_pred, *, reduction: str = "mean", impl: str = "numpy"):
-        """d(reduced loss)/d(y_pred), an array of y_pred's shape and dtype."""
+        """d(reduced loss)/d(y_pred), an array of y_pred's shape and dtype; for "mean" it
+        carries the 1/m.
+
+        >>> import numpy as np
+        >>> from lossbench import losses
+        >>> y_true, y_pred = np.array([0.0, 1.0, 2.0]), np.array([0.5, 2.0, 3.0])
+        >>> losses.get("mse").gradient(y_true, y_pred)  # −2r/m
+        array([0.33333333, 0.66666667, 0.66666667])
+        >>> losses.get("mse").gradient(y_true, y_pred.astype(np.float32)).dtype
+        dtype('float32')
+        """
         return self._compute(y_true, y_pred, reduction, impl, False, True)[1]
 
     def value_and_gradient(self, y_true, y_pred, *, reduction: str = "mean", impl: str = "numpy"):
-        """`(value, gradient)` from one evaluation (one pass over memory with impl="fused")."""
+        """`(value, gradient)` from one evaluation (one pass over memory with impl="fused").
+
+        >>> import numpy as np
+        >>> from lossbench import losses
+        >>> y_true, y_pred = np.array([0.0, 1.0, 2.0]), np.array([0.5, 2.0, 3.0])
+        >>> losses.get("mse").value_and_gradient(y_true, y_pred, impl="fused")
+        (0.75, array([0.33333333, 0.66666667, 0.66666667]))
+        >>> losses.get("bce").value(np.array([2.0]), np.array([0.5]))
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.LossbenchError: y_true[0] is 2.0; expected labels in [0, 1]
+        """
         return self._compute(y_true, y_pred, reduction, impl, True, True)
 
     # -- what a subclass provides ---------------------------------------------------------------
@@ -146,11 +181,7 @@ class Loss:
         for p in self.parameters:
             v = given.get(p.name, p.default)
             if v is not None:
-                if isinstance(v, bool) or not isinstance(v, int | float | np.number):
-                    raise LossbenchError(f"{self.name}: {p.name} must be {p.expected}; got {v!r}")
-                v = float(v)
-                if not (math.isfinite(v) and p.valid(v)):
-                    raise LossbenchError(f"{self.name}: {p.name} must be {p.expected}; got {v!r}")
+                v = p.range.check(v, name=f"{self.name}: {p.name}")
             params[p.name] = v
         return params
 

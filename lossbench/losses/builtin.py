@@ -13,15 +13,15 @@ from types import MappingProxyType
 import numpy as np
 
 from lossbench.losses.base import Loss, Parameter
+from lossbench.params import Range
 
 __all__ = ["LOSSES"]
 
 
-def _positive(x: float) -> bool:
-    return x > 0
-
-
-_DELTA = Parameter("delta", 1.0, "where the quadratic part turns linear", _positive, "a number > 0")
+_DELTA = Parameter(
+    "delta", 1.0, "where the quadratic part turns linear",
+    Range(0.0, math.inf, "a number > 0", low_open=True),
+)  # fmt: skip
 
 
 class MSE(Loss):
@@ -128,8 +128,7 @@ class BCE(Loss):
             "eps",
             None,
             "p is clipped to [eps, 1 − eps]; default: the dtype's machine epsilon",
-            lambda x: 0 < x < 0.5,
-            "a number in (0, 0.5)",
+            Range(0.0, 0.5, "a number in (0, 0.5)", low_open=True, high_open=True),
         ),
     )
     prediction = "probability"

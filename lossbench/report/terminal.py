@@ -8,16 +8,22 @@ exactly as `lossbench run` printed it. Each experiment is rendered by its kind's
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
+from lossbench import results
+from lossbench.analysis.constants import UNSTABLE_CV
+from lossbench.errors import LossbenchError
 from lossbench.experiments import COMPARISON_COLUMNS
 from lossbench.report.grid import Grid, grid
 from lossbench.report.kinds import view_of
 
-__all__ = ["comparisons_of", "render", "render_timings", "timing_verdicts"]
+__all__ = [
+    "comparisons_of", "kept", "progress_bar", "render", "render_timings", "timing_verdicts",
+]  # fmt: skip
 
 
 def render(summary: pd.DataFrame, comparisons: pd.DataFrame | None = None) -> list[Table | str]:
@@ -77,7 +83,9 @@ def render_timings(timings: pd.DataFrame) -> list[Grid | str]:
                     roof += " !"  # processes disagree, or above the floor: not to be trusted
                     unstable = True
                 table["fused roofline", loss] = roof
-        caption = "! unstable: worker processes disagree by > 5%, or above the floor"
+        caption = (
+            f"! unstable: worker processes disagree by > {UNSTABLE_CV:.0%}, or above the floor"
+        )
         parts.append(grid(
             f"timing, {op}, {dtype}, n={n:.0e}: ns per element (median ± stdev); "
             f"probes: {floor}",
@@ -114,3 +122,35 @@ def timing_verdicts(timings: pd.DataFrame) -> list[str]:
             f"{fused['roofline']:.2f} of {floor}" + (f", {others}" if others else "")
         )
     return lines
+
+
+def kept(path: Path | None) -> str:
+    """What an interrupted run kept, from its run.json."""
+    if path is None:
+        return "before the run started; nothing was written"
+    try:
+        record = results.read_record(path / results.RUN)
+        done = f"{record['experiments_finished']} of {record['experiments_total']} experiments"
+        timing = record.get("timing", "not run")
+    except (LossbenchError, KeyError):
+        return f"what finished is kept in {path}"
+    parts = [f"{done} finished"] if record["experiments_total"] else []
+    parts += [] if timing == "not run" else [f"timing {timing}"]
+    return f"{', '.join(parts) or 'nothing finished'}; kept in {path}"
+
+
+def progress_bar(console, *, disable: bool = False):
+    """A transient progress bar on `console`: what is running, done of total, and an ETA."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[unit]}, ETA"), TimeRemainingColumn(),
+        console=console, transient=True, disable=disable,
+    )  # fmt: skip

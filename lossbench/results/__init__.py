@@ -1,5 +1,6 @@
-"""Run directories (`files`: created, written atomically, read back) and comparing two result
-sets (`compare`). The file-handling names are re-exported here: ``results.write_atomic``."""
+"""Run directories: created without ever overwriting, written atomically, read back
+(`files`, re-exported here: ``results.write_atomic``), and the inputs of a comparison read
+(`inputs`)."""
 
 from lossbench.results.files import (
     ANSWER,
@@ -7,15 +8,14 @@ from lossbench.results.files import (
     CONFIG,
     PYPERF,
     RUN,
-    STOP_SIGNALS,
     SUMMARY,
     TIMINGS,
     TRIALS,
     Run,
     create_run_dir,
     host_info,
-    interrupts_deferred,
     latest_run,
+    latest_runs,
     read_comparisons,
     read_record,
     read_run,
@@ -24,8 +24,7 @@ from lossbench.results.files import (
 )
 
 __all__ = [
-    "ANSWER", "COMPARISONS", "CONFIG", "PYPERF", "RUN", "STOP_SIGNALS", "SUMMARY", "TIMINGS",
-    "TRIALS", "Run",
-    "create_run_dir", "host_info", "interrupts_deferred", "latest_run", "read_comparisons",
+    "ANSWER", "COMPARISONS", "CONFIG", "PYPERF", "RUN", "SUMMARY", "TIMINGS", "TRIALS", "Run",
+    "create_run_dir", "host_info", "latest_run", "latest_runs", "read_comparisons",
     "read_record", "read_run", "sanitize", "write_atomic",
 ]  # fmt: skip

@@ -12,11 +12,8 @@ import json
 import os
 import platform
 import re
-import signal
 import sys
 import tempfile
-import threading
-from contextlib import contextmanager
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -26,11 +23,11 @@ import pandas as pd
 
 from lossbench import __version__
 from lossbench.errors import LossbenchError
+from lossbench.signals import interrupts_deferred
 
 __all__ = [
-    "STOP_SIGNALS", "Run", "create_run_dir", "host_info", "interrupts_deferred", "latest_run",
-    "read_comparisons", "read_record", "read_run",
-    "write_atomic",
+    "Run", "create_run_dir", "host_info", "latest_run", "latest_runs", "read_comparisons",
+    "read_record", "read_run", "write_atomic",
 ]  # fmt: skip
 
 TRIALS, SUMMARY, CONFIG, RUN = "trials.csv", "summary.csv", "config.yaml", "run.json"
@@ -71,7 +68,7 @@ def create_run_dir(out: Path, name: str, now: datetime | None = None) -> Path:
 def write_atomic(path: Path, content: str | bytes | pd.DataFrame) -> None:
     """Write text, bytes or a DataFrame (as CSV) to `path` via a temporary file and a rename.
 
-    Ctrl-C and SIGTERM wait until the file is in place (they arrive right after), so an
+    Ctrl-C, SIGTERM and SIGHUP wait until the file is in place (they arrive right after), so an
     interrupt never leaves a temporary file behind.
     """
     path = Path(path)
@@ -98,34 +95,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-# the signals that end a run as Ctrl-C does (SIGHUP where the platform has it)
-STOP_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
-
-
-@contextmanager
-def interrupts_deferred():
-    """SIGINT, SIGTERM and SIGHUP held for the duration and delivered after it (main thread;
-    elsewhere a no-op). A Python handler, not a blocked signal mask: a signal may reach any
-    thread (a BLAS thread, say), but Python runs every handler in the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    previous = {
-        signum: signal.signal(signum, lambda signum, frame: held.append(signum))
-        for signum in STOP_SIGNALS
-    }
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        if held:  # now, to the handler it was meant for
-            signal.raise_signal(held[0])
 
 
 def host_info() -> dict[str, Any]:
@@ -185,12 +154,21 @@ def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def latest_run(out: Path) -> Path:
-    """The newest run directory under `out` (by its time-stamped name)."""
+def latest_runs(out: Path, count: int = 1) -> list[Path]:
+    """The newest `count` run directories under `out` (by their time-stamped names), oldest
+    first; a `LossbenchError` saying how many there are when there are fewer."""
     runs = sorted(p for p in Path(out).glob("*/") if (p / RUN).is_file())
-    if not runs:
-        raise LossbenchError(f"no runs under {out}/ (make one with `lossbench run`)")
-    return runs[-1]
+    if len(runs) < count:
+        needed = "a run is" if count == 1 else f"{count} runs are"
+        raise LossbenchError(
+            f"{needed} needed under {out}/; found {len(runs)} (make one with `lossbench run`)"
+        )
+    return runs[-count:]
+
+
+def latest_run(out: Path) -> Path:
+    """The newest run directory under `out`."""
+    return latest_runs(out)[0]
 
 
 # the result tables' columns that hold numbers

@@ -60,6 +60,11 @@ class Benchmark:
             raise ValueError(f"not a lossbench benchmark name: {name!r}")
         return cls(loss, op, impl, dtype, int(n))
 
+    @classmethod
+    def floor(cls, dtype: str, n: int) -> Benchmark:
+        """The ``read`` probe at `dtype` and `n`: the memory floor of a value kernel."""
+        return cls(PROBE, "read", _probe_impl("read"), dtype, n)
+
     @property
     def is_probe(self) -> bool:
         return self.loss == PROBE
@@ -109,7 +114,7 @@ def inputs(loss: losses.Loss, n: int, dtype: str, seed: int = 0) -> tuple[np.nda
     """Typical `(y_true, y_pred)` for a loss: 0/1 labels with probabilities in (0.001, 0.999) or
     logits in (-6, 6) for the binary losses; for the others residuals uniform in (-4, 4), so that
     both of Huber's branches are timed. Uniform draws are the cheapest numpy makes, and every
-    pyperf worker builds its own inputs (Student-t sampling took 0.9 s at n = 1e7)."""
+    pyperf worker builds its own inputs (Student-t sampling costs about 0.9 s at n = 1e7)."""
     rng = np.random.default_rng(seed)
     y_true, y_pred = rng.random((2, n), dtype=np.dtype(dtype).type)  # in place from here on:
     if loss.labels:  # fresh memory costs page faults, and every worker builds its own

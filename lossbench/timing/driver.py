@@ -8,8 +8,8 @@ Each worker process (`lossbench.timing.worker`) times every benchmark once, one 
 other, and `run` starts ``processes`` of them in turn; each worker's values for a benchmark
 are one pyperf run, so the suite is what pyperf itself would write (``pyperf stats``,
 ``compare_to`` and ``convert --add`` work on it) and the process stays the statistical unit.
-pyperf's own Runner starts a process per benchmark and process instead: with numba or
-scikit-learn to load in each (about 1 s), a matrix took 3.1 times as long that way.
+pyperf's own Runner would start a process per benchmark and process, each loading numba
+or scikit-learn (about 1 s) for a call of milliseconds.
 
 Loops are calibrated here, in one process: each benchmark gets pyperf ``inner_loops`` (calls
 per value, so a value lasts about ``min_time``) and ``loops`` 1; an explicit ``loops`` in the
@@ -18,6 +18,7 @@ config is used for every benchmark instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -34,9 +35,12 @@ import numpy as np
 import pandas as pd
 
 from lossbench import losses, system
+from lossbench.analysis.constants import ROOFLINE_LIMIT, UNSTABLE_CV
+from lossbench.analysis.timings import between_cv
 from lossbench.config import PyperfOptions, Timing
 from lossbench.errors import LossbenchError, located
 from lossbench.losses import impls
+from lossbench.signals import interrupts_deferred
 from lossbench.timing import bench as matrix
 from lossbench.timing import worker
 from lossbench.timing.bench import Benchmark
@@ -164,13 +168,16 @@ def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | Non
                 spec_path = Path(work) / f"spec-{index}.json"
                 spec_path.write_text(json.dumps({"benchmarks": group, "values": values,
                                                  "warmups": warmups}))  # fmt: skip
-                for record in _worker(spec_path, Path(work)):
-                    runs.setdefault(record["name"], []).append(_as_run(record, metadata))
-                    if len(record["values"]) < values:
-                        fewer.add(record["name"])
-                    done += 1
-                    if progress is not None:
-                        progress(done, total)
+                # closed at once when an interrupt lands between its records, so the worker
+                # is killed now rather than when the generator is collected (never, on exit)
+                with contextlib.closing(_worker(spec_path, Path(work))) as records:
+                    for record in records:
+                        runs.setdefault(record["name"], []).append(_as_run(record, metadata))
+                        if len(record["values"]) < values:
+                            fewer.add(record["name"])
+                        done += 1
+                        if progress is not None:
+                            progress(done, total)
         except KeyboardInterrupt:
             if runs:
                 _write_suite([runs[b.name] for b in benches if b.name in runs], output)
@@ -217,14 +224,18 @@ def _worker(spec_path: Path, work: Path) -> Iterator[dict]:
     """The records of one worker process, as it finishes each benchmark."""
     with open(work / "stderr.txt", "w+", encoding="utf-8") as errors:
         cmd = [sys.executable, "-m", "lossbench.timing.worker", str(spec_path)]
-        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True)
+        process = None
         try:
+            # an interrupt inside Popen, after the fork, would leave a child nobody kills
+            with interrupts_deferred():
+                process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True)
             for line in process.stdout:
                 yield json.loads(line)
             code = process.wait()
         except BaseException:  # an interrupt here, or the consumer gone: no orphan left
-            process.kill()
-            process.wait()
+            if process is not None:
+                process.kill()
+                process.wait()
             raise
         if code in (-signal.SIGINT, -signal.SIGTERM, -signal.SIGHUP):
             raise KeyboardInterrupt  # the same Ctrl-C (or hang-up) reached the worker first
@@ -296,17 +307,5 @@ def table(suite_path: Path) -> pd.DataFrame:
         for row in frame.itertuples()
     ]  # fmt: skip
     # not to be trusted alone: processes disagree, or faster than the memory floor allows
-    frame["unstable"] = (frame["process_cv"] > UNSTABLE_CV) | (frame["roofline"] > 1.05)
+    frame["unstable"] = (frame["process_cv"] > UNSTABLE_CV) | (frame["roofline"] > ROOFLINE_LIMIT)
     return frame[[*COLUMNS, "process_cv", "unstable"]]
-
-
-UNSTABLE_CV = 0.05  # between-process variation above which a timing is not trusted alone
-
-
-def between_cv(processes: list[np.ndarray]) -> float:
-    """Coefficient of variation of the per-process means (NaN with fewer than 2 processes):
-    how much pyperf's worker processes disagree."""
-    if len(processes) < 2:
-        return math.nan
-    means = np.array([values.mean() for values in processes])
-    return float(np.std(means, ddof=1) / np.mean(means))

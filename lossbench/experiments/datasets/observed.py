@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lossbench.errors import LossbenchError
-from lossbench.experiments.datasets import Dataset, Sample, register
+from lossbench.experiments.datasets.base import Dataset, Sample, register
 
 __all__ = ["Observed", "SklearnData", "Table"]
 

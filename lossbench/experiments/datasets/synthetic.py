@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from lossbench.experiments.datasets import Dataset, Param, Sample, register
+from lossbench.experiments.datasets.base import Dataset, Param, Sample, register
 from lossbench.losses import SIGMOID
 
 __all__ = ["Cauchy", "Contaminated", "Gaussian", "Laplace", "Logistic", "StudentT"]

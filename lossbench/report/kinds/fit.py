@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lossbench.analysis.statistics import FAMILYWISE_ALPHA
+from lossbench.analysis.constants import FAMILYWISE_ALPHA
 from lossbench.errors import LossbenchError
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.losses import labels as label_text
 from lossbench.report import numbers
-from lossbench.report.kinds import View, figure_name, headline_table, register
+from lossbench.report.kinds.base import View, figure_name, headline_table, register
 
 __all__ = ["FitView"]
 
@@ -132,7 +132,7 @@ def _what_settles_it(row, family: int) -> str:
 
 
 def _figure(experiment: str, frame: pd.DataFrame, metric: str, palette):
-    from lossbench.report.plots import new_figure
+    from lossbench.report.figures import new_figure
 
     rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
     datasets = list(dict.fromkeys(rows["dataset"]))
@@ -179,7 +179,7 @@ _UNITS = {
 def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
     """For each loss swept over a parameter: the metric's mean with its 95% interval against
     the parameter, a line per dataset (None when nothing was swept)."""
-    from lossbench.report.plots import new_figure
+    from lossbench.report.figures import new_figure
 
     rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
     swept = _swept(rows["loss"])

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from lossbench.report.kinds import View, curve_table, figure_name, register
+from lossbench.report.kinds.base import View, curve_table, figure_name, register
 
 __all__ = ["InfluenceView"]
 
@@ -26,7 +26,7 @@ class InfluenceView(View):
 
     @classmethod
     def figures(cls, experiment, frame, trials, palette) -> dict[str, Any]:
-        from lossbench.report.plots import curves
+        from lossbench.report.figures import curves
 
         figure = curves(
             experiment, frame, "coef_shift", palette,

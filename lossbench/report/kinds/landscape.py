@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lossbench.experiments.kinds.landscape import END_POINTS
-from lossbench.report.kinds import View, figure_name, register
+from lossbench.report.kinds.base import View, figure_name, register
 from lossbench.report.numbers import fmt
 
 __all__ = ["LandscapeView"]
@@ -55,7 +55,7 @@ class LandscapeView(View):
 def _figure(experiment: str, trials: pd.DataFrame, palette):
     """One panel per loss, each on its own scale: the end points differ by little in absolute
     terms (squared error's minima 0.227 vs 0.234 here) and would vanish on a shared axis."""
-    from lossbench.report.plots import new_figure
+    from lossbench.report.figures import new_figure
 
     rows = trials[(trials["experiment"] == experiment) & (trials["metric"] == "final_objective")]
     groups = list(rows.groupby("loss", sort=False))

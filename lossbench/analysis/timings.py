@@ -1,0 +1,293 @@
+"""Comparing two timing runs, and two result sets: the statistics and the verdict rules.
+
+For each benchmark in both sides (`Side`: the values of each pyperf worker process):
+
+- the ratio of medians, new / base, with a 95% two-level bootstrap interval (worker processes
+  resampled, then values within them; seeded);
+- a two-sided Mann-Whitney U test on the **per-process means**: a pyperf worker's values share
+  its address layout, hash seed and page placement, so the process is the sampling unit, not
+  the value. Its default alpha, `TIMING_ALPHA` = 0.002, is asv's. When there are too few
+  processes for any outcome to reach alpha (7 per side are needed at 0.002), the verdict is
+  ``inconclusive`` and says how many would do;
+- the verdict: ``slower`` only when significant and the ratio exceeds 1 + threshold, ``faster``
+  when significant and below 1 / (1 + threshold), ``same`` otherwise, ``inconclusive`` as
+  above; ``missing`` when a benchmark is in one side only;
+- ``unstable`` when either side's per-process means vary by more than `UNSTABLE_CV`
+  (coefficient of variation): such a row alone does not fail CI unless asked (``strict``).
+
+``normalize`` divides each kernel's values by its own side's ``read`` probe at the same dtype
+and size (`Side.floors` names it), so that runs from two machines can be compared. Quality
+(both sides lossbench runs): each summary mean old → new, ``changed`` when the 95% intervals
+no longer overlap. `judge` puts it all together into a `Judgement`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from math import comb
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lossbench.analysis.constants import TIMING_ALPHA, UNSTABLE_CV
+from lossbench.analysis.frames import keyed, unkeyed
+from lossbench.errors import LossbenchError
+
+__all__ = [
+    "TIMING_ALPHA", "TIMING_COLUMNS", "UNSTABLE_CV", "VERDICTS", "Judgement", "Side",
+    "between_cv", "compare_quality", "compare_timings", "host_differences", "judge",
+    "needed_processes", "runs_of",
+]  # fmt: skip
+
+VERDICTS = ("slower", "faster", "same", "inconclusive", "missing")
+
+
+def runs_of(suite: Any) -> dict[str, list[np.ndarray]]:
+    """Per benchmark of a pyperf suite, the values of each worker process (pyperf keeps a
+    worker's values as one run; calibration runs, which have none, are left out)."""
+    return {
+        b.get_name(): [np.asarray(r.values, dtype=float) for r in b.get_runs() if r.values]
+        for b in suite.get_benchmarks()
+    }
+
+
+@dataclass
+class Side:
+    """One input of a comparison: its timing runs (None: it has none), the floor benchmark of
+    each kernel (its ``read`` probe, for `normalize`), its summary (lossbench runs only) and
+    the facts of its host."""
+
+    path: Path
+    runs: dict[str, list[np.ndarray]] | None
+    summary: pd.DataFrame | None = None
+    host: dict[str, Any] = field(default_factory=dict)
+    floors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of_suite(cls, path: Path, suite: Any, **rest: Any) -> Side:
+        """A side from a loaded pyperf suite."""
+        return cls(path, runs_of(suite), **rest)
+
+
+def between_cv(processes: list[np.ndarray]) -> float:
+    """Coefficient of variation of the per-process means (NaN with fewer than 2 processes):
+    how much pyperf's worker processes disagree."""
+    if len(processes) < 2:
+        return math.nan
+    means = np.array([values.mean() for values in processes])
+    return float(np.std(means, ddof=1) / np.mean(means))
+
+
+def host_differences(base: Side, new: Side) -> list[str]:
+    """The host facts (CPU, Python, package versions) that differ, as "key: a → b"."""
+    keys = sorted(set(base.host) | set(new.host))
+    return [
+        f"{key}: {base.host.get(key)} → {new.host.get(key)}"
+        for key in keys
+        if base.host.get(key) is not None
+        and new.host.get(key) is not None
+        and base.host.get(key) != new.host.get(key)
+    ]
+
+
+def _normalized(side: Side) -> dict[str, list[np.ndarray]]:
+    """Each kernel's values over the median of its side's `read` probe at the same dtype and
+    n (benchmarks without a floor, probes and other tools' benchmarks, are left out)."""
+    out = {}
+    runs = side.runs or {}
+    for name, processes in runs.items():
+        if name not in side.floors:
+            continue
+        probe = runs.get(side.floors[name])
+        if probe is None:
+            raise LossbenchError(
+                f"{side.path}: --normalize needs the read probe {side.floors[name]!r} for {name}"
+            )
+        scale = np.median(np.concatenate(probe))
+        out[name] = [values / scale for values in processes]
+    return out
+
+
+def _min_p(n1: int, n2: int) -> float:
+    """The smallest two-sided p-value an exact Mann-Whitney U test can give for these sizes."""
+    return 2.0 / comb(n1 + n2, n1)
+
+
+def needed_processes(alpha: float) -> int:
+    """How many processes per side let the exact test reach `alpha` at all.
+
+    >>> needed_processes(0.002)
+    7
+    """
+    k = 1
+    while _min_p(k, k) > alpha:
+        k += 1
+    return k
+
+
+def _test(base: list[np.ndarray], new: list[np.ndarray], alpha: float) -> tuple[float, bool | None]:
+    """(p-value, significant?) of a two-sided Mann-Whitney U test on the per-process means;
+    significant is None when there are too few processes for any outcome to reach alpha."""
+    from scipy.stats import mannwhitneyu
+
+    a = np.array([values.mean() for values in base])
+    b = np.array([values.mean() for values in new])
+    if _min_p(len(a), len(b)) > alpha:
+        return math.nan, None
+    p = float(mannwhitneyu(b, a, alternative="two-sided", method="auto").pvalue)
+    return p, p < alpha
+
+
+def _ratio_interval(
+    base: list[np.ndarray], new: list[np.ndarray], seed: int = 0, resamples: int = 1000
+) -> tuple[float, float]:
+    """95% interval of median(new) / median(base) from a two-level bootstrap: processes
+    resampled, then values within each chosen process (the process is the unit)."""
+    rng = np.random.default_rng(seed)
+
+    def medians(processes: list[np.ndarray]) -> np.ndarray:
+        k = len(processes)
+        m = min(len(values) for values in processes)
+        # pyperf gives every process the same number of values; a longer one is trimmed
+        table = np.stack([values[:m] for values in processes])  # k processes × m values
+        chosen = rng.integers(0, k, (resamples, k, 1))
+        within = rng.integers(0, m, (resamples, k, m))
+        return np.median(table[chosen, within].reshape(resamples, -1), axis=1)
+
+    low, high = np.percentile(medians(new) / medians(base), [2.5, 97.5])
+    return float(low), float(high)
+
+
+TIMING_COLUMNS = [
+    "benchmark", "base_median_s", "new_median_s", "ratio", "verdict", "p_value", "test",
+    "ratio_ci_low", "ratio_ci_high", "base_stdev_s", "new_stdev_s", "base_values", "new_values",
+    "base_processes", "new_processes", "base_between_cv", "new_between_cv", "unstable",
+    "needed_processes", "unit",
+]  # fmt: skip
+
+
+def compare_timings(
+    base: Side,
+    new: Side,
+    *,
+    threshold: float = 0.10,
+    alpha: float = TIMING_ALPHA,
+    normalize: bool = False,
+) -> pd.DataFrame:
+    """One row per benchmark in either side (`TIMING_COLUMNS`; see the module docstring)."""
+    if not (math.isfinite(threshold) and threshold >= 0):
+        raise LossbenchError(f"--threshold must be a finite number ≥ 0; got {threshold}")
+    if not 0 < alpha < 1:
+        raise LossbenchError(f"--alpha must be in (0, 1); got {alpha}")
+    if base.runs is None or new.runs is None:
+        return pd.DataFrame(columns=TIMING_COLUMNS)
+    a, b = (_normalized(base), _normalized(new)) if normalize else (base.runs, new.runs)
+    unit = "read probe" if normalize else "s"
+    rows = []
+    for name in list(dict.fromkeys([*a, *b])):
+        if name not in a or name not in b or not a[name] or not b[name]:
+            only = float(np.median(np.concatenate(a.get(name) or b.get(name) or [[math.nan]])))
+            rows.append({
+                "benchmark": name, "verdict": "missing", "unit": unit,
+                "base_median_s": only if a.get(name) else math.nan,
+                "new_median_s": only if b.get(name) else math.nan,
+            })  # fmt: skip
+            continue
+        va, vb = a[name], b[name]
+        pooled_a, pooled_b = np.concatenate(va), np.concatenate(vb)
+        ratio = float(np.median(pooled_b) / np.median(pooled_a))
+        p, significant = _test(va, vb, alpha)
+        low, high = _ratio_interval(va, vb)
+        cv_a, cv_b = between_cv(va), between_cv(vb)
+        if significant is None:
+            verdict = "inconclusive"
+        elif significant and ratio > 1 + threshold:
+            verdict = "slower"
+        elif significant and ratio < 1 / (1 + threshold):
+            verdict = "faster"
+        else:
+            verdict = "same"
+        rows.append({
+            "benchmark": name, "base_median_s": float(np.median(pooled_a)),
+            "new_median_s": float(np.median(pooled_b)), "ratio": ratio, "verdict": verdict,
+            "p_value": p, "test": "mann-whitney on process means", "ratio_ci_low": low,
+            "ratio_ci_high": high,
+            "base_stdev_s": float(np.std(pooled_a, ddof=1)) if pooled_a.size > 1 else math.nan,
+            "new_stdev_s": float(np.std(pooled_b, ddof=1)) if pooled_b.size > 1 else math.nan,
+            "base_values": int(pooled_a.size), "new_values": int(pooled_b.size),
+            "base_processes": len(va), "new_processes": len(vb),
+            "base_between_cv": cv_a, "new_between_cv": cv_b,
+            "unstable": bool(max(np.nan_to_num(cv_a), np.nan_to_num(cv_b)) > UNSTABLE_CV),
+            "needed_processes": needed_processes(alpha), "unit": unit,
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=TIMING_COLUMNS)
+
+
+def compare_quality(base: Side, new: Side) -> pd.DataFrame:
+    """Each summary mean old → new; ``changed`` when the 95% intervals do not overlap."""
+    if base.summary is None or new.summary is None:
+        return pd.DataFrame()
+    keys = ["experiment", "dataset", "loss", "metric", "x"]
+    cols = [*keys, "mean", "ci_low", "ci_high"]
+    both = keyed(base.summary[cols]).merge(keyed(new.summary[cols]), on=keys,
+                                           suffixes=("_base", "_new"))  # fmt: skip
+    both = both[both["metric"] != "fit_seconds"]  # wall time is not a quality
+    both["x"] = unkeyed(both["x"])
+    apart = (both["ci_high_new"] < both["ci_low_base"]) | (
+        both["ci_low_new"] > both["ci_high_base"]
+    )
+    both["changed"] = apart.fillna(False).astype(bool)
+    return both
+
+
+@dataclass
+class Judgement:
+    """Everything a comparison found: the rows, the notes, and whether it fails CI."""
+
+    timings: pd.DataFrame
+    quality: pd.DataFrame
+    notes: list[str]
+    comparable: bool  # timing verdicts hold (same machine, or normalized)
+    regressed: bool  # a slower benchmark that counts (comparable, stable or strict)
+    quality_changed: bool
+
+    def exit_code(self, *, no_fail: bool = False, fail_on_quality: bool = False) -> int:
+        """1 for a regression (or a changed quality result when asked), else 0."""
+        failing = self.regressed or (fail_on_quality and self.quality_changed)
+        return 1 if failing and not no_fail else 0
+
+
+def judge(
+    base: Side,
+    new: Side,
+    *,
+    threshold: float = 0.10,
+    alpha: float = TIMING_ALPHA,
+    normalize: bool = False,
+    strict: bool = False,
+) -> Judgement:
+    """Compare two sides: timing rows, quality rows, and what fails (see the module docs)."""
+    timings = compare_timings(base, new, threshold=threshold, alpha=alpha, normalize=normalize)
+    quality = compare_quality(base, new)
+    common = (timings["verdict"] != "missing").sum() if len(timings) else 0
+    if common == 0 and not len(quality):
+        raise LossbenchError(f"{base.path} and {new.path} have no benchmark or result in common")
+    notes = [f"comparing {base.path} → {new.path}"]
+    differences = host_differences(base, new)
+    comparable = normalize or not differences
+    if differences:
+        notes.append("the machines differ: " + "; ".join(differences))
+        if not normalize:
+            notes.append("timing verdicts are not comparable across machines (use --normalize)")
+    slower = np.array(timings["verdict"] == "slower", dtype=bool)
+    unstable = np.array(timings["unstable"].fillna(False), dtype=bool)
+    if not strict and (slower & unstable).any():  # an unstable timing alone does not fail CI
+        notes.append("slower but unstable rows do not fail without --strict")
+        slower &= ~unstable
+    changed = bool(len(quality) and quality["changed"].any())
+    return Judgement(
+        timings, quality, notes, comparable, bool(comparable and slower.any()), changed
+    )

@@ -1,0 +1,132 @@
+"""`lossbench compare` in words: pyperf-style lines, a summary line, markdown for a pull
+request, and JSON; `compare` reads two inputs and judges them."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from lossbench.analysis import timings as timing_stats
+from lossbench.analysis.constants import TIMING_ALPHA, UNSTABLE_CV
+from lossbench.analysis.timings import VERDICTS, Judgement
+from lossbench.report.numbers import seconds
+from lossbench.results import inputs
+
+__all__ = [
+    "compare", "describe", "lines", "markdown", "quality_lines", "summary_line", "to_json",
+]  # fmt: skip
+
+
+def compare(
+    base_path: Path,
+    new_path: Path,
+    *,
+    threshold: float = 0.10,
+    alpha: float = TIMING_ALPHA,
+    normalize: bool = False,
+    strict: bool = False,
+) -> Judgement:
+    """Read two inputs (run directories or pyperf files) and judge them."""
+    base, new = inputs.load(base_path), inputs.load(new_path)
+    return timing_stats.judge(
+        base, new, threshold=threshold, alpha=alpha, normalize=normalize, strict=strict
+    )
+
+
+def lines(judgement: Judgement) -> list[tuple[str, str]]:
+    """The table format as (style, line) pairs: notes, a line per benchmark (red when slower,
+    green when faster), the summary line, then the changed quality results."""
+    out = [("", note) for note in judgement.notes]
+    colours = {"slower": "red", "faster": "green"}
+    for _, row in judgement.timings.iterrows():
+        out.append((colours.get(row["verdict"], ""), f"{row['benchmark']}: {describe(row)}"))
+    if len(judgement.timings):
+        out.append(("", summary_line(judgement.timings)))
+    if len(judgement.quality):
+        header, *changed = quality_lines(judgement.quality)
+        out += [("", header), *(("", f"  {line}") for line in changed)]
+    return out
+
+
+def summary_line(timings: pd.DataFrame) -> str:
+    """Geometric mean of the ratios and the count of each verdict."""
+    import numpy as np
+
+    ratios = timings["ratio"].dropna()
+    geo = float(np.exp(np.mean(np.log(ratios)))) if len(ratios) else math.nan
+    counts = ", ".join(f"{(timings['verdict'] == v).sum()} {v}" for v in VERDICTS)
+    return f"geometric mean of ratios {geo:.3f}; {counts}"
+
+
+def to_json(timings: pd.DataFrame) -> str:
+    """The timing comparisons as the contract's JSON list: benchmark, base_median_s,
+    new_median_s, ratio, verdict, plus p_value, test, ratio_ci_low/high, stdevs, sample sizes,
+    between-process variation and unstable (null when absent)."""
+    records = timings.astype(object).where(timings.notna(), None).to_dict("records")
+    return json.dumps(records, indent=2)
+
+
+def describe(row: pd.Series) -> str:
+    """pyperf's style: "1.50 ms ± 0.05 ms → 2.00 ms ± 0.05 ms: 1.33× slower"."""
+    if row["verdict"] == "missing":
+        side = "base" if not math.isnan(row["base_median_s"]) else "new"
+        return f"only in {side}"
+
+    normalized = row.get("unit") == "read probe"
+
+    def amount(x: float) -> str:  # normalized values are multiples of the read probe
+        return f"{x:.3g}× read" if normalized else seconds(x)
+
+    def one(median, stdev):
+        return f"{amount(median)} ± {amount(stdev)}" if not math.isnan(stdev) else amount(median)
+
+    ratio = row["ratio"]
+    change = f"{ratio:.2f}× slower" if ratio >= 1 else f"{1 / ratio:.2f}× faster"
+    note = "" if row["verdict"] != "same" else " (not significant)" if ratio != 1 else ""
+    if row["verdict"] == "inconclusive":
+        note = (
+            f" (inconclusive: {row['base_processes']} vs {row['new_processes']} processes; the "
+            f"test needs ≥ {row['needed_processes']} per side)"
+        )
+    if bool(row.get("unstable")):
+        note += f" [unstable: processes disagree by more than {UNSTABLE_CV:.0%}]"
+    before = one(row["base_median_s"], row["base_stdev_s"])
+    after = one(row["new_median_s"], row["new_stdev_s"])
+    return f"{before} → {after}: {change}{note}"
+
+
+def markdown(judgement: Judgement) -> str:
+    """A report fit for a pull-request comment or $GITHUB_STEP_SUMMARY."""
+    timings, quality, notes = judgement.timings, judgement.quality, judgement.notes
+    lines = ["## lossbench compare", ""]
+    lines += [f"> {note}" for note in notes]
+    if notes:
+        lines.append("")
+    if len(timings):
+        lines += ["| benchmark | base → new | verdict | p |", "| --- | --- | --- | --- |"]
+        for _, row in timings.iterrows():
+            p = "" if pd.isna(row.get("p_value")) else f"{row['p_value']:.2g}"
+            mark = {"slower": "🔴 slower", "faster": "🟢 faster"}.get(
+                row["verdict"], row["verdict"]
+            )
+            lines.append(f"| `{row['benchmark']}` | {describe(row)} | {mark} | {p} |")
+        lines += ["", summary_line(timings), ""]
+    if quality is not None and len(quality):
+        header, *changed = quality_lines(quality)
+        lines += [header, *(f"- {line}" for line in changed)]
+    return "\n".join(lines) + "\n"
+
+
+def quality_lines(quality: pd.DataFrame) -> list[str]:
+    """A count of the changed quality results, then one line for each: old → new mean."""
+    changed = quality[quality["changed"]]
+    lines = [f"quality: {len(changed)} of {len(quality)} results changed (95% intervals apart)"]
+    for _, row in changed.iterrows():
+        lines.append(
+            f"{row['experiment']} / {row['dataset']} / {row['loss']} / {row['metric']}: "
+            f"{row['mean_base']:.4g} → {row['mean_new']:.4g}"
+        )
+    return lines

@@ -1,0 +1,124 @@
+"""Figure primitives (matplotlib, the `plot` extra, imported only when a figure is drawn): a
+figure with its axes, one colour per loss (`Palette`), curves of a metric against x with their
+intervals, and PNG bytes. Every figure has a title, labelled axes with units and a legend."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+
+from lossbench.errors import LossbenchError
+from lossbench.losses import labels as label_text
+
+__all__ = ["Palette", "curves", "named_on_twin", "new_figure", "png", "require_matplotlib"]
+
+_INSTALL = "the report needs matplotlib: pip install 'lossbench[plot]'"
+
+
+def require_matplotlib() -> None:
+    """Raise a one-line `LossbenchError` naming the install command when matplotlib is absent."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise LossbenchError(_INSTALL) from None
+
+
+def new_figure(width: float = 8.0, height: float = 4.8, columns: int = 1, rows: int = 1):
+    """A constrained-layout Figure (no pyplot state) and its axes as a flat list."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=110, layout="constrained")
+    return figure, list(figure.subplots(rows, columns, squeeze=False).flat)
+
+
+class Palette:
+    """One colour per loss label, the same in every figure of a run."""
+
+    def __init__(self, labels: list[str]) -> None:
+        from matplotlib import colormaps
+
+        cycle = colormaps["tab10"].colors
+        self.colours = {
+            label: cycle[i % len(cycle)] for i, label in enumerate(dict.fromkeys(labels))
+        }
+
+    def __call__(self, label: str):
+        if label in self.colours:
+            return self.colours[label]
+        try:  # a variant of a loss's curve ("bce (unclipped)") takes the loss's colour
+            return self.colours.get(label_text.parse(label).loss_label, "grey")
+        except LossbenchError:
+            return "grey"
+
+
+def curves(
+    experiment: str,
+    frame: pd.DataFrame,
+    metric: str,
+    palette: Palette,
+    *,
+    title,
+    xlabel,
+    ylabel,
+    logx=False,
+    logy=False,
+):
+    """Mean of `metric` against x per loss, with its 95% CI band."""
+    rows = frame[frame["metric"] == metric]
+    figure, (ax,) = new_figure(8, 4.8)
+    drawn: list[tuple[np.ndarray, list]] = []
+    for loss, mine in rows.groupby("loss", sort=False):
+        mine = mine.sort_values("x")
+        curve = np.concatenate([mine["x"].to_numpy(float), mine["mean"].to_numpy(float)])
+        if named_on_twin(drawn, curve, loss):
+            continue
+        (line,) = ax.plot(
+            mine["x"],
+            mine["mean"],
+            marker="o",
+            ms=4,
+            lw=2,
+            color=palette(loss),
+            label=loss,
+            ls="--" if _is_variant(loss) else "-",
+        )
+        drawn.append((curve, [line]))
+        if mine["ci_low"].notna().any():
+            ax.fill_between(
+                mine["x"], mine["ci_low"], mine["ci_high"], color=palette(loss), alpha=0.15
+            )
+    ax.set(title=f"{experiment}: {title}", xlabel=xlabel, ylabel=ylabel)
+    if logx:
+        ax.set_xscale("symlog", linthresh=1e-8)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return figure
+
+
+def named_on_twin(drawn: list[tuple[np.ndarray, list]], curve: np.ndarray, name: str) -> bool:
+    """Whether `curve` equals one already drawn (infinities included, to plotting precision);
+    if so its name is added to that one's lines, so that no curve hides under another."""
+    for earlier, lines in drawn:
+        if earlier.shape == curve.shape and np.allclose(earlier, curve, rtol=1e-9, equal_nan=True):
+            for line in lines:
+                line.set_label(f"{line.get_label()} = {name}")
+            return True
+    return False
+
+
+def _is_variant(label: str) -> bool:
+    try:
+        return label_text.parse(label).variant is not None
+    except LossbenchError:
+        return False
+
+
+def png(figure) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
