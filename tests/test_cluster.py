@@ -4,6 +4,7 @@ progress, survives a killed worker; an unreachable scheduler is one line and not
 import os
 import signal
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -30,6 +31,13 @@ CONFIG = {
 
 def _steady(trials):
     return trials[trials["metric"] != "fit_seconds"].reset_index(drop=True)  # wall time varies
+
+
+def _difference(a, b):
+    """Where two trial frames differ, for the failure message: rows per loss and metric."""
+    counts = pd.concat([a.groupby(["loss", "metric"]).size(), b.groupby(["loss", "metric"]).size()],
+                       axis=1, keys=["cluster", "serial"])  # fmt: skip
+    return counts[counts["cluster"] != counts["serial"]].to_string()
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +108,7 @@ def test_table_data_is_scattered_once_and_gives_the_serial_trials():
         scatter, sent = client.scatter, []
         client.scatter = lambda data, **kw: sent.append(data) or scatter(data, **kw)
         trials = experiments.run_tasks(units, client=client)
-    assert _steady(trials).equals(serial)
+    assert _steady(trials).equals(serial), _difference(_steady(trials), serial)
     assert len(sent) == 1 and sent[0] is units[0].dataset  # once, not once per fold
 
 
