@@ -174,6 +174,7 @@ def execute(
                     _analyse(
                         experiments.run_tasks(section, jobs=jobs, progress=step, client=client),
                         config,
+                        resolved.experiments,
                     )
                 )
                 done_before += len(section)
@@ -226,13 +227,13 @@ def _timing_state(plan, timings: pd.DataFrame | None, status: str) -> str:
 
 
 def _analyse(
-    trials: pd.DataFrame, config: Config
+    trials: pd.DataFrame, config: Config, planned: experiments.Plan
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One experiment's trials, summary and comparisons."""
     if not len(trials):
         return trials, pd.DataFrame(columns=experiments.SUMMARY_COLUMNS), _no_comparisons()
     summary = experiments.summarize(trials)
-    return trials, summary, experiments.comparisons(trials, summary, config)
+    return trials, summary, experiments.comparisons(trials, summary, config, planned)
 
 
 def _no_comparisons() -> pd.DataFrame:

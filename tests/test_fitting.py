@@ -34,7 +34,8 @@ def test_ill_conditioned_least_squares_reaches_the_optimum_and_says_so(name):
 
 def test_a_fit_stopped_early_is_not_called_converged():
     X, y = _statsmodels("scotland")
-    assert not fit(losses.get("mse"), X, y, max_iter=2).converged
+    assert not fit(losses.get("log_cosh"), X, y, max_iter=2).converged
+    assert not fit(losses.get("mse"), X, y, method="gd", max_iter=2).converged
 
 
 @pytest.mark.parametrize("name", ["stackloss", "scotland"])

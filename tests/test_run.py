@@ -105,7 +105,7 @@ def test_quick_run_end_to_end_files_per_contract_and_rerun_reproduces(tmp_path):
     assert "huber(delta=1.345, scale=mad)" in set(trials["loss"]) and "student_t(df=3)" in set(
         trials["dataset"]
     )
-    # 5 trials: no paired test can decide, and the verdict says so rather than guess
+    # 5 trials: too few to bootstrap medians (cauchy's statistic), and the verdict says so
     assert (
         "cauchy: huber(delta=1.345, scale=mad) vs mse on coef_error is inconclusive"
         in result.output

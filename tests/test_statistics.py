@@ -1,4 +1,5 @@
-"""Intervals, tests, Holm and verdicts against hand-computed values and a trusted peer."""
+"""Intervals, tests, the family's adjustment and verdicts against hand-computed values and a
+trusted peer, and the promise that the printed interval decides as the adjusted p does."""
 
 import math
 
@@ -13,27 +14,54 @@ from lossbench import experiments
 from lossbench.analysis import aggregate, statistics
 
 
-def test_wilcoxon_p_by_hand_all_six_differences_one_way():
-    # every sign pattern is equally likely under the null: P(all 6 positive or all negative)
-    base = np.arange(1.0, 7.0)
-    result = statistics.paired(base * 1.5, base)
-    assert result.p == pytest.approx(2 / 2**6)
-    assert result.estimate == pytest.approx(0.5) and result.n == 6
+def test_the_log_ratio_of_means_by_hand():
+    # delta method: psi_i = a_i / mean(a) − b_i / mean(b), se = sd(psi) / sqrt(n), t on n − 1
+    from scipy.stats import t
+
+    a = np.array([1.0, 1.3, 0.8, 1.2, 1.1, 0.9])
+    b = np.array([1.2, 1.4, 1.1, 1.1, 1.3, 1.2])
+    psi = a / a.mean() - b / b.mean()
+    theta, se = math.log(a.mean() / b.mean()), psi.std(ddof=1) / math.sqrt(6)
+    result = statistics.paired(a, b)
+    assert result.estimate == pytest.approx(a.mean() / b.mean() - 1)
+    assert result.p == pytest.approx(2 * t.sf(abs(theta) / se, 5))
+    half = t.ppf(1 - 0.01 / 2, 5) * se
+    assert result.interval(0.01) == pytest.approx((math.expm1(theta - half),
+                                                   math.expm1(theta + half)))  # fmt: skip
+
+
+def test_nadeau_bengio_inflates_the_same_variance():
+    from scipy.stats import t
+
+    a = np.array([1.0, 1.2, 0.9, 1.1, 1.0])
+    b = np.array([1.1, 1.3, 1.0, 1.0, 1.2])
+    psi = a / a.mean() - b / b.mean()
+    se = math.sqrt((1 / 5 + 0.25) * psi.var(ddof=1))
+    result = statistics.paired(a, b, test_train=0.25)
+    assert result.p == pytest.approx(2 * t.sf(abs(math.log(a.mean() / b.mean())) / se, 4))
 
 
 def test_a_constant_ratio_has_a_point_interval():
     base = np.array([1.0, 2.0, 4.0, 3.0, 5.0])
     result = statistics.paired(0.8 * base, base)
-    assert (result.estimate, result.low, result.high) == pytest.approx((-0.2, -0.2, -0.2))
+    assert (result.estimate, *result.interval(0.05), result.p) == pytest.approx(
+        (-0.2, -0.2, -0.2, 0.0)
+    )
     assert statistics.efficiency(2.0 * base, base) == pytest.approx((0.25, 0.25, 0.25))
 
 
 def test_identical_values_are_no_difference():
     base = np.array([0.3, 0.1, 0.2])
-    result = statistics.paired(base.copy(), base)
-    assert (result.estimate, result.low, result.high, result.p) == (0.0, 0.0, 0.0, 1.0)
-    verdict = statistics.verdict(result.estimate, result.low, result.high, 1.0, 0.01)
-    assert verdict == "equivalent"
+    for statistic in ("mean", "median"):
+        result = statistics.paired(base.copy(), base, statistic)
+        assert (result.estimate, *result.interval(0.05), result.p) == (0.0, 0.0, 0.0, 1.0)
+        assert statistics.verdict(*result.interval(0.05), 0.01) == "equivalent"
+
+
+def test_a_ratio_of_signed_means_is_refused_not_guessed():
+    result = statistics.paired(np.array([0.5, -1.0, 0.2]), np.array([0.1, 0.2, -0.9]))
+    assert math.isnan(result.p) and "positive" in result.note
+    assert all(map(math.isnan, result.interval(0.05)))
 
 
 def test_median_interval_is_the_order_statistic_interval_by_hand():
@@ -43,33 +71,54 @@ def test_median_interval_is_the_order_statistic_interval_by_hand():
     assert all(math.isnan(v) for v in statistics.median_interval(np.arange(5.0)))
 
 
-def test_holm_matches_statsmodels():
+def test_bonferroni_matches_statsmodels():
     from statsmodels.stats.multitest import multipletests
 
     p = np.array([0.01, 0.04, 0.03, 0.005, 0.2, 0.04])
-    expected = multipletests(p, method="holm")[1]
-    np.testing.assert_allclose(statistics.holm(p), expected)
-    with_nan = statistics.holm(np.array([0.01, np.nan, 0.02]))
+    np.testing.assert_allclose(statistics.bonferroni(p), multipletests(p, method="bonferroni")[1])
+    with_nan = statistics.bonferroni(np.array([0.01, np.nan, 0.02]))
     assert math.isnan(with_nan[1])
-    np.testing.assert_allclose(with_nan[[0, 2]], multipletests([0.01, 0.02], method="holm")[1])
+    np.testing.assert_allclose(with_nan[[0, 2]], [0.02, 0.04])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    arrays(np.float64, st.integers(3, 40), elements=st.floats(1e-3, 1e3)),
+    st.floats(0.2, 5.0),
+    st.integers(1, 12),
+    st.sampled_from(["mean", "median"]),
+    st.floats(0.0, 0.5),
+    st.integers(0, 2**31),
+)
+def test_the_interval_that_decides_agrees_with_the_adjusted_p(base, ratio, m, statistic, cv, seed):
+    rng = np.random.default_rng(seed)
+    loss = base * ratio * rng.lognormal(0, 0.3, len(base))
+    train = cv if statistic == "mean" else 0.0
+    result = statistics.paired(loss, base, statistic, test_train=train, seed=seed)
+    if statistic == "median" and len(base) < statistics.MEDIAN_FEWEST:
+        assert math.isnan(result.p) and all(map(math.isnan, result.interval(0.05)))
+        return  # too few to bootstrap: no test, no interval, no verdict
+    alpha = statistics.FAMILYWISE_ALPHA
+    low, high = result.interval(alpha / m)
+    adjusted = min(1.0, result.p * m)
+    assert low > -1.0 and low <= high  # a relative difference of positive numbers
+    assert (adjusted < alpha) == (low > 0 or high < 0)
 
 
 @pytest.mark.parametrize(
-    ("estimate", "low", "high", "p", "higher", "expected"),
+    ("low", "high", "higher", "expected"),
     [
-        (-0.28, -0.33, -0.22, 1e-9, False, "better"),
-        (-0.28, -0.33, -0.22, 1e-9, True, "worse"),  # lower accuracy is worse
-        (0.10, 0.05, 0.15, 1e-4, False, "worse"),
-        (-0.28, -0.33, -0.22, 0.2, False, "inconclusive"),  # not significant after Holm
-        (-0.02, -0.03, -0.005, 1e-6, False, "inconclusive"),  # interval reaches into the margin
-        (0.001, -0.004, 0.006, 0.5, False, "equivalent"),
-        (0.001, -0.004, 0.006, 1e-9, False, "equivalent"),  # tiny but real: no difference
-        (0.02, -0.01, 0.05, 0.3, False, "inconclusive"),
-        (math.nan, math.nan, math.nan, math.nan, False, "inconclusive"),
+        (-0.33, -0.22, False, "better"),
+        (-0.33, -0.22, True, "worse"),  # lower accuracy is worse
+        (0.05, 0.15, False, "worse"),
+        (-0.03, -0.005, False, "inconclusive"),  # the interval reaches into the margin
+        (-0.004, 0.006, False, "equivalent"),
+        (-0.01, 0.05, False, "inconclusive"),
+        (math.nan, math.nan, False, "inconclusive"),
     ],
 )
-def test_verdicts(estimate, low, high, p, higher, expected):
-    assert statistics.verdict(estimate, low, high, p, 0.01, higher_is_better=higher) == expected
+def test_verdicts(low, high, higher, expected):
+    assert statistics.verdict(low, high, 0.01, higher_is_better=higher) == expected
 
 
 @settings(max_examples=60, deadline=None)
@@ -99,12 +148,13 @@ def _null_trials(losses: int, trials: int, seed: int, scale: float = 1.0) -> pd.
     return pd.DataFrame(rows, columns=experiments.COLUMNS)
 
 
-def test_compare_writes_one_row_per_loss_with_holm_over_the_experiment():
+def test_compare_writes_one_row_per_loss_with_bonferroni_over_the_experiment():
     trials = _null_trials(4, 20, seed=1)
     table = aggregate.compare(trials, {"e": ["coef_error"]})
     assert list(table["loss"]) == ["loss1", "loss2", "loss3"]
     assert (table["baseline"] == "loss0").all() and (table["n"] == 20).all()
-    np.testing.assert_allclose(table["p_adjusted"], statistics.holm(table["p"].to_numpy()))
+    np.testing.assert_allclose(table["p_adjusted"], np.minimum(table["p"] * 3, 1))
+    np.testing.assert_allclose(table["confidence"], 1 - 0.05 / 3)
     assert set(table["verdict"]) <= {"equivalent", "inconclusive"}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -16,9 +17,7 @@ import pandas as pd
 from lossbench.analysis import statistics
 from lossbench.analysis.frames import against_baseline, keyed, unkeyed
 
-__all__ = ["COMPARISON_COLUMNS", "DEFAULT_SETTINGS", "SUMMARY_COLUMNS", "compare", "summarize"]
-
-DEFAULT_SETTINGS = ("mean", 0.01)  # an experiment's (statistic, equivalence margin)
+__all__ = ["COMPARISON_COLUMNS", "SUMMARY_COLUMNS", "Settings", "compare", "summarize"]
 
 SUMMARY_COLUMNS = [
     "experiment", "dataset", "loss", "metric", "n", "mean", "std", "ci_low", "ci_high",
@@ -27,7 +26,7 @@ SUMMARY_COLUMNS = [
 ]  # fmt: skip
 COMPARISON_COLUMNS = [
     "experiment", "kind", "dataset", "x", "metric", "loss", "baseline", "estimate", "low", "high",
-    "p", "p_adjusted", "verdict", "n", "statistic", "margin", "note",
+    "p", "p_adjusted", "verdict", "n", "statistic", "margin", "note", "confidence",
 ]  # fmt: skip
 _KEYS = ["experiment", "dataset", "loss", "metric", "x"]
 
@@ -102,20 +101,36 @@ def _efficiencies(paired: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+@dataclass(frozen=True)
+class Settings:
+    """How an experiment's comparisons are made: the equivalence margin, and the statistic
+    declared for each dataset (by label; ``mean`` where none is)."""
+
+    margin: float = 0.01
+    statistic: Mapping[str, str] = field(default_factory=dict)
+
+
+DOMINATED = "the mean is dominated by a few trials; statistic: median would be steadier"
+
+
 def compare(
     trials: pd.DataFrame,
     metrics: Mapping[str, list[str]],
-    settings: Mapping[str, tuple[str, float]] | None = None,
+    settings: Mapping[str, Settings] | None = None,
     *,
     higher_is_better: Collection[str] = frozenset(),
+    alpha: float = statistics.FAMILYWISE_ALPHA,
 ) -> pd.DataFrame:
     """``comparisons.csv``: every loss against its experiment's first loss, per dataset and x,
     on the metrics `metrics[experiment]` names, over the same trials (paired).
 
-    Each row has the relative difference of the experiment's statistic (`settings[experiment]`
-    = (statistic, margin); default mean and 0.01) with its 95% interval, the Wilcoxon p-value,
-    the p-value Holm-adjusted over every comparison of the experiment, and the verdict. A mean
-    dominated by single trials (`statistics.mean_unstable`) is replaced by the median, noted."""
+    Each row is one procedure (`statistics.paired`) on the declared statistic: the relative
+    difference, its unadjusted p-value, the p-value Bonferroni-adjusted over the experiment's
+    comparisons, and the interval at the level that family decides at (1 − alpha / m, the
+    ``confidence`` column), from which the verdict is read: p_adjusted < alpha exactly when
+    that interval excludes 0. Cross-validated datasets (they record ``n_train``/``n_test``) get
+    Nadeau & Bengio's correction. A pair with a fit that did not converge, or that has no finite
+    optimum (``converged`` = 0), is no verdict: ``inconclusive``, said in the note."""
     settings = settings or {}
     frame = keyed(trials)
     baselines = frame.groupby("experiment", sort=False)["loss"].first()
@@ -124,11 +139,12 @@ def compare(
         wanted = metrics.get(experiment, [])
         if not wanted:
             continue
-        statistic, margin = settings.get(experiment, DEFAULT_SETTINGS)
+        setting = settings.get(experiment, Settings())
         baseline = baselines[experiment]
         chosen = mine[mine["metric"].isin(wanted)]
         paired = against_baseline(chosen, baselines)
         paired = paired[paired["loss"] != baseline]
+        unsettled = _unsettled(mine, baseline)
         found = []
         # cross-validated datasets record their folds' sizes: n_test / n_train per dataset
         folds = mine[mine["metric"].isin(["n_train", "n_test"])]
@@ -137,36 +153,74 @@ def compare(
             ["dataset", "x", "metric", "loss"], sort=False, dropna=False
         ):
             own, theirs = group["value"].to_numpy(float), group["value_base"].to_numpy(float)
+            statistic = setting.statistic.get(dataset, "mean")
+            notes = []
             if len(sizes) and dataset in sizes.index:  # folds share training data
                 ratio = float(sizes.loc[dataset, "n_test"] / sizes.loc[dataset, "n_train"])
-                result = statistics.paired_cv(own, theirs, ratio)
-                note = "cross-validation: Nadeau-Bengio corrected t-test on means"
+                notes.append("cross-validation: Nadeau-Bengio corrected variance")
             else:
-                used, note = statistic, ""
-                if statistic == "mean" and (
-                    statistics.mean_unstable(own[np.isfinite(own)])
-                    or statistics.mean_unstable(theirs[np.isfinite(theirs)])
-                ):
-                    used, note = "median", "median: the mean is dominated by a few trials"
-                seed = _seed(experiment, dataset, x, metric, loss)
-                result = statistics.paired(own, theirs, used, seed=seed)
-            used = result.statistic
+                ratio = 0.0
+            if statistic == "mean" and (
+                statistics.mean_unstable(own[np.isfinite(own)])
+                or statistics.mean_unstable(theirs[np.isfinite(theirs)])
+            ):
+                notes.append(DOMINATED)
+            seed = _seed(experiment, dataset, x, metric, loss)
+            result = statistics.paired(own, theirs, statistic, test_train=ratio, seed=seed)
             if result.n == 0:
                 continue
+            why_not = unsettled.get((dataset, x, loss), "")
+            notes = [why_not] if why_not else [n for n in [result.note, *notes] if n]
             found.append({
                 "experiment": experiment, "kind": group["kind"].iloc[0] if "kind" in group else "",
                 "dataset": dataset, "x": x, "metric": metric, "loss": loss, "baseline": baseline,
-                "estimate": result.estimate, "low": result.low, "high": result.high,
-                "p": result.p, "n": result.n, "statistic": used, "margin": margin, "note": note,
+                "estimate": result.estimate, "p": result.p, "n": result.n,
+                "statistic": statistic, "margin": setting.margin, "note": "; ".join(notes),
+                "_result": result, "_settled": not why_not,
             })  # fmt: skip
-        adjusted = statistics.holm(np.array([row["p"] for row in found], dtype=float))
+        adjusted = statistics.bonferroni(np.array([row["p"] for row in found], dtype=float))
+        level = alpha / max(1, int(np.isfinite(adjusted).sum()))
         for row, p_adjusted in zip(found, adjusted, strict=True):
-            row["p_adjusted"] = p_adjusted
-            row["verdict"] = statistics.verdict(
-                row["estimate"], row["low"], row["high"], p_adjusted, row["margin"],
+            result, settled = row.pop("_result"), row.pop("_settled")
+            row["low"], row["high"] = result.interval(level)
+            row["p_adjusted"], row["confidence"] = p_adjusted, 1 - level
+            decided = statistics.verdict(
+                row["low"], row["high"], row["margin"],
                 higher_is_better=row["metric"] in higher_is_better,
             )  # fmt: skip
+            row["verdict"] = decided if settled else "inconclusive"
         rows += found
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     table["x"] = unkeyed(table["x"])
     return table
+
+
+def _unsettled(trials: pd.DataFrame, baseline: str) -> dict[tuple, str]:
+    """Per (dataset, x, loss), why its comparison with the baseline cannot be a verdict: fits
+    of either that did not converge, or that have no finite optimum (separable labels)."""
+    fits = trials[trials["metric"] == "converged"]
+    if not len(fits):
+        return {}
+    separated = trials[trials["metric"] == "separated"]
+    split = separated.groupby(["dataset", "x"])["value"].agg(lambda v: int((v == 1).sum()))
+    failed = fits.assign(failed=fits["value"] == 0)
+    per = failed.groupby(["dataset", "x", "loss"], sort=False)["failed"].agg(["sum", "count"])
+    reasons = {}
+    for (dataset, x, loss), (bad, total) in per.iterrows():
+        if loss == baseline or (dataset, x, baseline) not in per.index:
+            continue
+        base = per.loc[(dataset, x, baseline)]
+        if not int(bad) + int(base["sum"]):
+            continue
+        apart = int(split.get((dataset, x), 0))
+        if apart:
+            reasons[(dataset, x, loss)] = (
+                f"no verdict: the training labels are separable in {apart} of {total} trials, "
+                "where a fit has no finite optimum; set fit.l2 (a ridge penalty) to compare"
+            )
+        else:
+            reasons[(dataset, x, loss)] = (
+                f"no verdict: {int(bad)} of {total} fits of {loss} and {int(base['sum'])} of "
+                f"{int(base['count'])} of the baseline did not converge; raise fit.max_iter"
+            )
+    return reasons

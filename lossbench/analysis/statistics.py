@@ -1,29 +1,31 @@
 """The statistics behind every interval and verdict lossbench prints. Small pure functions;
-intervals and tests come from scipy, seeded.
+distributions and bootstraps from scipy and numpy, seeded.
 
 - `mean_interval`: 95% BCa bootstrap interval of a mean (inside the data's range, so never
   below zero for a non-negative metric).
 - `median_interval`: the distribution-free order-statistic interval of a median
   (`scipy.stats.quantile_test`); NaN below 6 values, where no such interval reaches 95%.
-- `mean_unstable`: whether a mean is dominated by single trials (heavy tails).
-- `paired`: a loss against the baseline over the same trials: the relative difference of the
-  statistic with a paired BCa bootstrap interval, and the Wilcoxon signed-rank test.
-- `paired_cv`: the same on cross-validation folds, with Nadeau & Bengio's corrected
-  resampled t-test (the folds' training sets overlap).
-- `holm`: Holm's step-down adjustment of a family of p-values.
-- `verdict`: ``better``, ``worse``, ``equivalent`` or ``inconclusive`` against an equivalence
-  margin.
+- `mean_unstable`: whether a mean is dominated by single trials (heavy tails): flagged, never
+  a reason to change the statistic.
+- `paired`: a loss against the baseline over the same trials, on the declared statistic: the
+  ratio of means by a t test on its log (delta method; Nadeau & Bengio's correction on
+  cross-validation folds), the ratio of medians by a paired bootstrap. One procedure gives
+  the estimate, the p-value and the interval at any level (`Paired.interval`).
+- `bonferroni`: the family's adjustment; its intervals (at 1 − alpha / m) decide as its
+  p-values do.
+- `verdict`: ``better``, ``worse``, ``equivalent`` or ``inconclusive`` from the deciding
+  interval and an equivalence margin.
 - `efficiency`: relative efficiency, the baseline's mean squared error over the loss's.
 
-References: Efron & Tibshirani, *An Introduction to the Bootstrap* (1993), ch. 14 (BCa);
-Conover, *Practical Nonparametric Statistics* (1999), §3.2 (quantile intervals), §5.7
-(Wilcoxon signed-rank); Holm, "A simple sequentially rejective multiple test procedure" (1979);
-Kruschke, "Rejecting or accepting parameter values" (2018) for the region of practical
-equivalence.
+References: Efron & Tibshirani, *An Introduction to the Bootstrap* (1993), ch. 13–14;
+Conover, *Practical Nonparametric Statistics* (1999), §3.2 (quantile intervals); Nadeau &
+Bengio, "Inference for the generalization error" (2003); Kruschke, "Rejecting or accepting
+parameter values" (2018) for the region of practical equivalence.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -35,8 +37,8 @@ import numpy as np
 from lossbench.analysis.constants import FAMILYWISE_ALPHA
 
 __all__ = [
-    "FAMILYWISE_ALPHA", "Paired", "efficiency", "holm", "mean_interval", "mean_unstable",
-    "median_interval", "paired", "paired_cv", "verdict",
+    "FAMILYWISE_ALPHA", "Paired", "bonferroni", "efficiency", "mean_interval", "mean_unstable",
+    "median_interval", "paired", "verdict",
 ]  # fmt: skip
 
 CONFIDENCE = 0.95
@@ -125,116 +127,132 @@ def mean_unstable(values: np.ndarray) -> bool:
     return bool(deviation.max() / scale > OUTLYING * norm.ppf(1 - 0.005 / n))
 
 
+# a bootstrap of medians is coarse below this many trials: resampled medians take few values
+MEDIAN_FEWEST = 10
+MEDIAN_RESAMPLES = 9999  # enough replicates for an interval at 0.05 / 20 (25 beyond each end)
+
+
 @dataclass(frozen=True)
 class Paired:
-    """A loss against the baseline over the same trials: the relative difference of the
-    statistic (loss / baseline − 1) with its interval, the test's p-value and the pair count."""
+    """A loss against the baseline over the same trials, on one statistic (mean or median):
+    the relative difference stat(loss) / stat(base) − 1, the two-sided p-value of "no
+    difference" (unadjusted), and what gives the interval at any level (`interval`), so that
+    an interval at the level a family decides at excludes 0 exactly when p is below it."""
 
     estimate: float
-    low: float
-    high: float
     p: float
     n: int
     statistic: str
+    log_ratio: float = math.nan  # log(stat(loss) / stat(base))
+    se: float = math.nan  # its standard error (mean: delta method; median: none)
+    df: int = 0
+    replicates: np.ndarray | None = None  # median: bootstrap log ratios, sorted
+    note: str = ""
+
+    def interval(self, alpha: float) -> tuple[float, float]:
+        """(low, high) of the relative difference at confidence 1 − alpha, inside (−1, ∞)."""
+        if self.replicates is not None:
+            # order statistics k and B + 1 − k, k = ⌈alpha B / 2⌉: low > 0 exactly when fewer
+            # than alpha B / 2 replicates are ≤ 0, i.e. when p < alpha (and so for high < 0)
+            b = len(self.replicates)
+            k = max(1, math.ceil(alpha * b / 2))
+            low, high = self.replicates[k - 1], self.replicates[b - k]
+        elif math.isfinite(self.se):
+            from scipy.stats import t as student_t
+
+            half = float(student_t.ppf(1 - alpha / 2, self.df)) * self.se if self.se else 0.0
+            low, high = self.log_ratio - half, self.log_ratio + half
+        else:
+            return math.nan, math.nan
+        return float(np.expm1(low)), float(np.expm1(high))
 
 
-def _ratio(stat: Callable) -> Callable:
-    def relative(a, b, axis=-1):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return stat(a, axis=axis) / stat(b, axis=axis) - 1.0
-
-    return relative
-
-
-def paired(loss: np.ndarray, base: np.ndarray, statistic: str = "mean", seed: int = 0) -> Paired:
-    """Compare paired values (trial i of `loss` with trial i of `base`; NaN pairs dropped).
-
-    The estimate is stat(loss) / stat(base) − 1 for stat = mean or median, with a paired BCa
-    bootstrap interval (trials resampled together); the p-value is the two-sided Wilcoxon
-    signed-rank test of the paired differences (exact for small samples without ties)."""
-    from scipy.stats import wilcoxon
-
+def _finite_pairs(loss, base) -> tuple[np.ndarray, np.ndarray]:
     loss, base = np.asarray(loss, dtype=float), np.asarray(base, dtype=float)
     keep = np.isfinite(loss) & np.isfinite(base)
-    loss, base = loss[keep], base[keep]
+    return loss[keep], base[keep]
+
+
+def paired(
+    loss: np.ndarray,
+    base: np.ndarray,
+    statistic: str = "mean",
+    *,
+    test_train: float = 0.0,
+    seed: int = 0,
+) -> Paired:
+    """Compare paired values (trial i of `loss` with trial i of `base`; NaN pairs dropped) on
+    the ratio of their means or medians.
+
+    mean: a t test and interval on the log ratio of means, its standard error by the delta
+    method (the mean of ψᵢ = loss_i / mean(loss) − base_i / mean(base) linearizes it). For
+    cross-validation folds, whose training sets overlap, `test_train` = n_test / n_train
+    inflates the variance as Nadeau & Bengio's corrected resampled t-test does: (1/J +
+    n_test/n_train) s² instead of s²/J. median: a paired percentile bootstrap of the log
+    ratio of medians (trials resampled together), its p-value the interval inverted.
+    Both means (medians) must be positive: a ratio of a signed metric is not a relative
+    difference."""
+    loss, base = _finite_pairs(loss, base)
     n = len(loss)
     stat = np.mean if statistic == "mean" else np.median
-    relative = _ratio(stat)
-    if n < 2 or stat(base) == 0:
-        return Paired(math.nan, math.nan, math.nan, math.nan, n, statistic)
-    estimate = float(relative(loss, base))
-    low, high = _bootstrap((loss, base), relative, seed, paired=True) if n >= 3 else (math.nan,) * 2
-    difference = loss - base
-    if np.all(difference == 0):
-        p = 1.0
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # scipy warns when ties force the normal approximation
-            p = float(wilcoxon(difference).pvalue)
-    return Paired(estimate, low, high, p, n, statistic)
-
-
-def paired_cv(loss: np.ndarray, base: np.ndarray, test_train: float) -> Paired:
-    """Compare paired values from cross-validation folds, whose training sets overlap: Nadeau
-    & Bengio's corrected resampled t-test (*Inference for the generalization error*, 2003).
-    The variance of the mean difference is (1/J + n_test/n_train) s² instead of s²/J; the
-    interval of the relative difference of means is the corrected t interval of the mean
-    difference over the baseline's mean."""
+    empty = Paired(math.nan, math.nan, n, statistic)
+    if n < 3:
+        return dataclasses.replace(empty, note="fewer than 3 paired trials")
+    top, bottom = float(stat(loss)), float(stat(base))
+    if np.array_equal(loss, base):
+        return Paired(0.0, 1.0, n, statistic, 0.0, 0.0, n - 1)
+    if not (top > 0 and bottom > 0):
+        return dataclasses.replace(empty, note=f"the {statistic}s must be positive for a ratio")
+    log_ratio = math.log(top / bottom)
+    if statistic == "median":
+        if n < MEDIAN_FEWEST:
+            return dataclasses.replace(
+                empty, estimate=math.expm1(log_ratio),
+                note=f"fewer than {MEDIAN_FEWEST} trials: too few to bootstrap medians",
+            )  # fmt: skip
+        return _median_ratio(loss, base, log_ratio, seed)
     from scipy.stats import t as student_t
 
-    loss, base = np.asarray(loss, dtype=float), np.asarray(base, dtype=float)
-    keep = np.isfinite(loss) & np.isfinite(base)
-    loss, base = loss[keep], base[keep]
-    n = len(loss)
-    scale = float(np.mean(base)) if n else math.nan
-    if n < 2 or scale == 0:
-        return Paired(math.nan, math.nan, math.nan, math.nan, n, "mean")
-    difference = loss - base
-    mean = float(np.mean(difference))
-    se = math.sqrt((1.0 / n + test_train) * float(np.var(difference, ddof=1)))
-    if se == 0:
-        p = 1.0 if mean == 0 else 0.0
-        low = high = mean / scale
+    psi = loss / top - base / bottom
+    se = math.sqrt((1.0 / n + test_train) * float(np.var(psi, ddof=1)))
+    if se == 0:  # loss = c · base, trial by trial: the ratio is known exactly
+        p = 1.0 if log_ratio == 0 else 0.0
     else:
-        p = float(2.0 * student_t.sf(abs(mean / se), n - 1))
-        half = float(student_t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * se
-        low, high = sorted(((mean - half) / scale, (mean + half) / scale))
-    return Paired(mean / scale, low, high, p, n, "mean")
+        p = float(2.0 * student_t.sf(abs(log_ratio) / se, n - 1))
+    return Paired(math.expm1(log_ratio), p, n, "mean", log_ratio, se, n - 1)
 
 
-def holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm-adjusted p-values (NaN stays NaN): the k-th smallest of m is multiplied by
-    m − k + 1, then made monotone and capped at 1."""
+def _median_ratio(loss: np.ndarray, base: np.ndarray, log_ratio: float, seed: int) -> Paired:
+    rng = np.random.default_rng(seed)
+    n = len(loss)
+    picks = rng.integers(0, n, size=(MEDIAN_RESAMPLES, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        replicates = np.log(np.median(loss[picks], axis=1) / np.median(base[picks], axis=1))
+    replicates = np.sort(np.nan_to_num(replicates, nan=0.0))
+    b = len(replicates)
+    below, above = int(np.sum(replicates <= 0)), int(np.sum(replicates >= 0))
+    p = min(1.0, 2.0 * min(below, above) / b)
+    return Paired(math.expm1(log_ratio), p, n, "median", log_ratio, replicates=replicates)
+
+
+def bonferroni(p_values: np.ndarray) -> np.ndarray:
+    """Bonferroni-adjusted p-values over the finite ones (NaN stays NaN): each multiplied by
+    their count, capped at 1. With intervals at 1 − alpha / m it is the adjustment whose
+    intervals decide exactly as its p-values do (Holm's step-down has no such intervals)."""
     p = np.asarray(p_values, dtype=float)
-    adjusted = np.full_like(p, np.nan)
-    finite = np.flatnonzero(np.isfinite(p))
-    m = len(finite)
-    if m == 0:
-        return adjusted
-    order = finite[np.argsort(p[finite], kind="stable")]
-    scaled = p[order] * (m - np.arange(m))
-    adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
-    return adjusted
+    m = int(np.isfinite(p).sum())
+    return np.minimum(p * m, 1.0)
 
 
-def verdict(
-    estimate: float,
-    low: float,
-    high: float,
-    p_adjusted: float,
-    margin: float,
-    higher_is_better: bool = False,
-    alpha: float = FAMILYWISE_ALPHA,
-) -> str:
-    """``better`` / ``worse``: significant after adjustment and the whole interval beyond the
-    margin on one side; ``equivalent``: the whole interval within ±margin; else
-    ``inconclusive``."""
+def verdict(low: float, high: float, margin: float, higher_is_better: bool = False) -> str:
+    """From the interval that decides (at the family's level): ``better`` / ``worse`` when it
+    lies wholly beyond the margin on one side, ``equivalent`` when wholly within ±margin,
+    else ``inconclusive``."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return "inconclusive"
     if -margin <= low and high <= margin:
         return "equivalent"
-    significant = math.isfinite(p_adjusted) and p_adjusted < alpha
-    if significant and (high < -margin or low > margin):
+    if high < -margin or low > margin:
         lower = high < -margin
         return "better" if lower != higher_is_better else "worse"
     return "inconclusive"

@@ -144,10 +144,15 @@ def summarize(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def comparisons(
-    trials: pd.DataFrame, summary: pd.DataFrame, config: Config | None = None
+    trials: pd.DataFrame,
+    summary: pd.DataFrame,
+    config: Config | None = None,
+    planned: Plan | None = None,
 ) -> pd.DataFrame:
     """``comparisons.csv`` for a run: on the metrics each experiment's kind compares, with the
-    statistic and equivalence margin its config sets (defaults without a config)."""
+    statistic and equivalence margin its config sets (defaults without a config), the
+    statistic per dataset where the config declares none (`planned`: the config's plan, made
+    here when not given)."""
     configured = {e.name: e for e in config.experiments} if config else {}
     metrics = {}
     for experiment, frame in summary.groupby("experiment", sort=False):
@@ -156,5 +161,19 @@ def comparisons(
             metrics[experiment] = configured[experiment].compared_metrics(frame)
         else:
             metrics[experiment] = kind.compared(frame) if kind is not None else []
-    settings = {e.name: (e.statistic, e.equivalence) for e in config.experiments} if config else {}
+    settings = _settings(config, planned) if config else {}
     return aggregate.compare(trials, metrics, settings, higher_is_better=HIGHER_IS_BETTER)
+
+
+def _settings(config: Config, planned: Plan | None) -> dict[str, aggregate.Settings]:
+    """Each experiment's margin and the statistic declared for each of its datasets."""
+    planned = planned or plan(config)
+    statistics: dict[str, dict[str, str]] = {}
+    for unit in planned.units:
+        if unit.dataset is not None:
+            declared = unit.experiment.statistic or unit.dataset.statistic
+            statistics.setdefault(unit.experiment.name, {})[unit.dataset.label] = declared
+    return {
+        e.name: aggregate.Settings(e.equivalence, statistics.get(e.name, {}))
+        for e in config.experiments
+    }

@@ -44,7 +44,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from lossbench.errors import LossbenchError
-from lossbench.losses import Loss
+from lossbench.experiments import exact
+from lossbench.losses import Loss, builtin
 
 __all__ = ["SCALES", "FitResult", "Standardized", "fit", "objective"]
 
@@ -75,16 +76,20 @@ class FitResult:
 
 
 def objective(
-    loss: Loss, X: np.ndarray, y: np.ndarray, model: str
+    loss: Loss, X: np.ndarray, y: np.ndarray, model: str, l2: float = 0.0
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
-    """theta -> (loss, d loss / d theta) for `model` ("linear" or "logistic") on (X, y)."""
+    """theta -> (loss + (l2 / 2) ‖w‖², its gradient in theta) for `model` ("linear" or
+    "logistic") on (X, y)."""
     impl = "fused" if "fused" in loss.impls else "numpy"
     link = loss.link("classification" if model == "logistic" else "regression")
 
     def value_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        u = link(X @ theta[:-1] + theta[-1])
+        w = theta[:-1]
+        u = link(X @ w + theta[-1])
         value, du = loss.value_and_gradient(y, u, impl=impl)
         dz = link.chain(du, u)
+        if l2:
+            return value + 0.5 * l2 * float(w @ w), np.append(X.T @ dz + l2 * w, dz.sum())
         return value, np.append(X.T @ dz, dz.sum())
 
     return value_and_gradient
@@ -130,9 +135,12 @@ def fit(
     lr: float | None = None,
     theta0: np.ndarray | None = None,
     scale: str = "fixed",
+    l2: float = 0.0,
 ) -> FitResult:
-    """Minimize `loss` over the model's parameters, starting from `theta0` (original units;
-    default zeros). `scale` applies to linear fits of losses with a scale parameter."""
+    """Minimize `loss` + (l2 / 2) ‖w‖² over the model's parameters (w in standardized units,
+    the intercept unpenalized), starting from `theta0` (original units; default zeros).
+    `scale` applies to linear fits of losses with a scale parameter. With ``lbfgs``, linear
+    mse and mae fits are solved exactly (`lossbench.experiments.exact`; mae without l2)."""
     if scale not in SCALES:
         raise LossbenchError(f"fit.scale: expected one of {', '.join(SCALES)}; got {scale!r}")
     start = time.perf_counter()
@@ -140,17 +148,35 @@ def fit(
     Xs, ys = units.data(X, y)
     theta = np.zeros(X.shape[1] + 1) if theta0 is None else units.inward(np.asarray(theta0, float))
     robust = model == "linear" and loss.scale_parameter is not None and scale != "fixed"
-    if robust and scale == "joint":
+    direct = _exact(loss, Xs, ys, l2) if method == "lbfgs" and model == "linear" else None
+    if direct is not None:
+        result = direct
+    elif robust and scale == "joint":
         if method != "lbfgs":
             raise LossbenchError("fit.scale: joint needs fit.method: lbfgs")
-        result = _joint(loss, Xs, ys, theta, max_iter, tol)
+        result = _joint(loss, Xs, ys, theta, max_iter, tol, l2)
     elif robust:
-        result = _mad(loss, Xs, ys, theta, method, max_iter, tol, lr)
+        result = _mad(loss, Xs, ys, theta, method, max_iter, tol, lr, l2)
     else:
-        result = _minimize(objective(loss, Xs, ys, model), theta, method, max_iter, tol, lr)
+        f = objective(loss, Xs, ys, model, l2)
+        result = _minimize(f, theta, method, max_iter, tol, lr)
     result.theta = units.outward(result.theta)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _exact(loss: Loss, X: np.ndarray, y: np.ndarray, l2: float) -> FitResult | None:
+    """The exact linear fit of a built-in mse (any l2) or mae (l2 = 0); None for others."""
+    if isinstance(loss, builtin.MSE):
+        theta, solved, iterations = exact.least_squares(X, y, l2), True, 1
+    elif isinstance(loss, builtin.MAE) and not l2:
+        theta, solved, iterations = exact.least_absolute(X, y)
+    else:
+        return None
+    value, grad = objective(loss, X, y, "linear", l2)(theta)
+    largest = float(np.max(np.abs(grad))) if grad.size else 0.0
+    return FitResult(theta, float(value), iterations, solved and math.isfinite(value), 0.0,
+                     gradient=largest)  # fmt: skip
 
 
 def _minimize(f, theta, method, max_iter, tol, lr) -> FitResult:
@@ -193,26 +219,24 @@ def _mad_scale(residuals: np.ndarray) -> float:
     return float(np.median(np.abs(residuals)) / MAD_TO_SIGMA)
 
 
-def _mad(loss, X, y, theta, method, max_iter, tol, lr, rounds: int = 60) -> FitResult:
+def _mad(loss, X, y, theta, method, max_iter, tol, lr, l2, rounds: int = 60) -> FitResult:
     """δ in units of the residuals' normalized MAD: start from least squares (as RLM does),
     then find the scale s at which refitting with δ·s reproduces s. The plain fixed-point
     iteration converges slowly on ill-conditioned data (100 rounds leave longley 5e-4 away),
     so after two plain steps the secant method solves mad(r(s)) / 0.6745 − s = 0."""
-    from lossbench import losses
-
-    least_squares = _minimize(objective(losses.get("mse"), X, y, "linear"), theta, "lbfgs",
-                              max_iter, tol, None)  # fmt: skip
-    state = {"theta": least_squares.theta, "result": least_squares, "iterations": 0}
+    least_squares = _exact(builtin.MSE(), X, y, l2)
+    start = least_squares.theta
+    state = {"theta": start, "result": least_squares, "iterations": 0}
 
     def gap(s: float) -> float:
         """mad(r) / 0.6745 − s after refitting with δ·s (warm-started)."""
-        result = _minimize(objective(loss.with_scale(s), X, y, "linear"), state["theta"],
+        result = _minimize(objective(loss.with_scale(s), X, y, "linear", l2), state["theta"],
                            method, max_iter, tol, lr)  # fmt: skip
         state.update(theta=result.theta, result=result)
         state["iterations"] += result.iterations
         return _mad_scale(y - X @ result.theta[:-1] - result.theta[-1]) - s
 
-    s = _mad_scale(y - X @ least_squares.theta[:-1] - least_squares.theta[-1])
+    s = _mad_scale(y - X @ start[:-1] - start[-1])
     previous = None
     settled = False
     for step in range(rounds):
@@ -235,9 +259,9 @@ def _mad(loss, X, y, theta, method, max_iter, tol, lr, rounds: int = 60) -> FitR
     return result
 
 
-def _joint(loss, X, y, theta, max_iter, tol) -> FitResult:
-    """Coefficients and scale together: minimize σ + 2σ mean ρ(r / σ) (per sample; the
-    concomitant scale of HuberRegressor)."""
+def _joint(loss, X, y, theta, max_iter, tol, l2) -> FitResult:
+    """Coefficients and scale together: minimize σ + 2σ mean ρ(r / σ) + (l2 / 2) ‖w‖² (per
+    sample; the concomitant scale of HuberRegressor)."""
     impl = "fused" if "fused" in loss.impls else "numpy"
     residual = y - X @ theta[:-1] - theta[-1]
     sigma0 = _mad_scale(residual) or float(np.std(y)) or 1.0
@@ -248,8 +272,10 @@ def _joint(loss, X, y, theta, max_iter, tol) -> FitResult:
         value, g = loss.value_and_gradient(y / sigma, fitted / sigma, impl=impl)
         # d/dθ: 2σ Σ g_i x_i / σ;  d/dσ: 1 + 2 mean ρ + (2/σ) Σ g_i r_i
         d_sigma = 1.0 + 2.0 * value + 2.0 / sigma * float(g @ (y - fitted))
-        return sigma + 2.0 * sigma * value, np.concatenate([2.0 * (X.T @ g), [2.0 * g.sum()],
-                                                            [d_sigma]])  # fmt: skip
+        penalty = 0.5 * l2 * float(w @ w)
+        return sigma + 2.0 * sigma * value + penalty, np.concatenate(
+            [2.0 * (X.T @ g) + l2 * w, [2.0 * g.sum()], [d_sigma]]
+        )
 
     params = np.append(theta, sigma0)
     reference = float(np.max(np.abs(f(np.append(np.zeros_like(theta), sigma0))[1])))

@@ -66,6 +66,12 @@ def plan(config: Config) -> Plan:
                 found = expand(entry, ("datasets", i), config._source_dir)
                 resolved += [((e, i), d.resolved) for d in found[:1] if d.resolved]
                 datasets += found
+            if experiment.statistic == "median" and any(d.cross_validated for d in datasets):
+                raise LossbenchError(
+                    "statistic: median cannot be compared across cross-validation folds (their "
+                    "training sets overlap and the correction is for means); use mean",
+                    where=("statistic",),
+                )
             trials = experiment.trials or config.trials
             sections.append(tuple(experiment.tasks(losses, datasets, trials, config.seed)))
     return Plan(tuple(sections), tuple(resolved))

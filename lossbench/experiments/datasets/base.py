@@ -61,6 +61,9 @@ class Dataset:
     truth: ClassVar[bool] = True  # knows the true coefficients and a noise-free test target
     # a fixed sample (real data): trials are cross-validation folds (`split`), not fresh draws
     cross_validated: ClassVar[bool] = False
+    # what verdicts compare unless the experiment says: the median where a metric may have no
+    # mean (MSE's coefficient error under Cauchy noise), else the mean
+    statistic: ClassVar[str] = "mean"
     parameters: ClassVar[dict[str, Param]] = {}
     shown: ClassVar[tuple[str, ...]] = ()
 

@@ -105,11 +105,15 @@ class FitExperiment(ExperimentKind):
             result = fit(
                 loss, sample.X, sample.y, model=model, method=options.method,
                 max_iter=options.max_iter, tol=options.tol, lr=options.lr, scale=options.scale,
+                l2=options.l2,
             )  # fmt: skip
             # classification: the same fresh labels for every loss; task.rng(1) restarts a stream
             values, notes = score(result, sample, dataset.task, task.rng(1))
             if model == "logistic":
                 values["separated"] = float(split)
+                if split and not options.l2:  # the optimum is at infinity: not converged
+                    values["converged"] = 0.0
+                    notes["converged"] = _SEPARATED
                 if split:
                     values["coef_cosine"] = math.nan
                     notes["coef_cosine"] = f"n/a: {_SEPARATED}"

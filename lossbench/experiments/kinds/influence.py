@@ -56,7 +56,7 @@ class InfluenceExperiment(ExperimentKind):
                 y = np.append(sample.y, clean + offset * dataset.params["noise"])
                 result = fit(
                     loss, X, y, method=options.method, max_iter=options.max_iter, tol=options.tol,
-                    lr=options.lr, theta0=baseline, scale=options.scale,
+                    lr=options.lr, theta0=baseline, scale=options.scale, l2=options.l2,
                 )  # fmt: skip
                 if baseline is None:
                     baseline = result.theta

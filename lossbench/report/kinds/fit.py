@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lossbench.analysis.constants import FAMILYWISE_ALPHA
+from lossbench.analysis.statistics import MEDIAN_FEWEST
 from lossbench.errors import LossbenchError
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.losses import labels as label_text
@@ -40,11 +40,12 @@ class FitView(View):
     @classmethod
     def verdicts(cls, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[str]:
         """One plain sentence per dataset and loss against the baseline, from its comparison:
-        the verdict, the relative difference with its 95% interval, the Holm-adjusted p-value
-        and the number of trials; an inconclusive one says what would settle it."""
+        the verdict, the relative difference with the interval that decides it, the adjusted
+        p-value and the number of trials; an inconclusive one says what would settle it."""
         metric = _decided_by(comparisons) or cls.headline(frame)
         rows = comparisons[comparisons["metric"] == metric] if len(comparisons) else comparisons
-        family = len(rows)
+        # the family the p-values are adjusted over: every comparison of the experiment
+        family = int(comparisons["p"].notna().sum()) if len(comparisons) else 0
         return [_sentence(row, family) for row in rows.itertuples()]
 
     @classmethod
@@ -96,12 +97,20 @@ def _decided_by(comparisons: pd.DataFrame) -> str | None:
 
 
 def _sentence(row, family: int) -> str:
-    """e.g. "student_t(df=3): huber(delta=1.345) is better than mse on coef_error: −28.1%
-    [−33.0%, −22.4%], p = 2e-09 (Holm), 50 trials"."""
+    """e.g. "student_t(df=3): huber(delta=1.345) is better than mse on coef_error: mean −28.1%
+    [−33.0%, −22.4%] (98.3% interval), p = 2e-09 (Bonferroni, 3), 50 trials": the interval is
+    at the level the family is decided at, and it alone decides."""
     percent = numbers.percent
     which = "median" if row.statistic == "median" else "mean"
     difference = f"{which} {percent(row.estimate)} [{percent(row.low)}, {percent(row.high)}]"
-    p = f"p = {row.p_adjusted:.2g} (Holm)" if math.isfinite(row.p_adjusted) else "no test"
+    confidence = getattr(row, "confidence", math.nan)
+    if isinstance(confidence, float) and math.isfinite(confidence):
+        difference += f" ({_level(confidence)} interval)"
+    p = (
+        f"p = {row.p_adjusted:.2g} (Bonferroni, {family})"
+        if math.isfinite(row.p_adjusted)
+        else "no test"
+    )
     evidence = f"{difference}, {p}, {row.n} trials"
     if row.verdict in ("better", "worse"):
         text = f"{row.loss} is {row.verdict} than {row.baseline} on {row.metric}: {evidence}"
@@ -120,15 +129,19 @@ def _sentence(row, family: int) -> str:
 
 
 def _what_settles_it(row, family: int) -> str:
+    if isinstance(row.note, str) and row.note.startswith("no verdict"):
+        return "see why in the note"
+    if row.statistic == "median" and row.n < MEDIAN_FEWEST:
+        return f"at least {MEDIAN_FEWEST} trials are needed for a verdict here; run more trials"
     if isinstance(row.note, str) and row.note.startswith("cross-validation"):
         # the corrected variance has a floor, n_test / n_train · s², that repeats cannot lower
         return "more data would settle it; more repeats of the same folds barely would"
-    # the exact two-sided Wilcoxon test cannot go below 2 / 2^n: with Holm over `family`
-    # comparisons no verdict is possible before 2 / 2^n < alpha / family
-    needed = math.ceil(math.log2(2 * max(family, 1) / FAMILYWISE_ALPHA) + 1e-9)
-    if row.n < needed:
-        return f"at least {needed} trials are needed for a verdict here; run more trials"
     return "more trials would narrow the interval"
+
+
+def _level(confidence: float) -> str:
+    """0.95 → "95%", 0.98333 → "98.33%": the level an interval is at."""
+    return f"{confidence * 100:.4g}%"
 
 
 def _figure(experiment: str, frame: pd.DataFrame, metric: str, palette):
