@@ -110,3 +110,43 @@ def test_a_mad_scaled_fit_is_equivariant_in_the_units_of_y(loss):
 def test_joint_scale_needs_lbfgs():
     with pytest.raises(LossbenchError, match=r"joint needs fit\.method: lbfgs"):
         fit(HUBER, np.ones((5, 1)), np.arange(5.0), scale="joint", method="gd")
+
+
+@pytest.mark.parametrize("name", ["longley", "scotland", "engel"])
+def test_mae_fits_reach_the_linear_programming_optimum(name):
+    from sklearn.linear_model import QuantileRegressor
+
+    X, y = _statsmodels(name)
+    peer = QuantileRegressor(quantile=0.5, alpha=0, solver="highs").fit(X, y)
+    optimum = np.mean(np.abs(y - peer.predict(X)))
+    result = fit(losses.get("mae"), X, y)
+    assert result.converged
+    mine = np.mean(np.abs(y - X @ result.coef - result.intercept))
+    assert mine == pytest.approx(optimum, rel=1e-6)
+    assert result.objective == pytest.approx(optimum, rel=1e-6)  # standardized y: shift only
+
+
+def test_ridge_least_squares_is_sklearn_ridge_at_the_same_penalty():
+    from sklearn.linear_model import Ridge
+
+    X, y = _statsmodels("scotland")
+    l2 = 0.05  # mean(r²) + l2/2 ‖w‖²  ⇔  Σ r² + (n l2 / 2) ‖w‖²
+    peer = Ridge(alpha=len(y) * l2 / 2).fit(_standardized(X), y)
+    result = fit(losses.get("mse"), _standardized(X), y, l2=l2)
+    np.testing.assert_allclose(result.coef, peer.coef_, rtol=1e-8)
+    assert result.converged
+
+
+def test_a_penalized_logistic_fit_on_separable_data_is_sklearns():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = _standardized(X)
+    assert separated(X, y)
+    l2 = 0.01  # C = 1 / (n l2): the same objective up to the factor n
+    peer = LogisticRegression(C=1 / (len(y) * l2), tol=1e-12, max_iter=10_000).fit(X, y)
+    result = fit(losses.get("bce_logits"), X, y, model="logistic", l2=l2)
+    assert result.converged
+    np.testing.assert_allclose(result.coef, peer.coef_[0], rtol=1e-5, atol=1e-7)
+    assert result.intercept == pytest.approx(peer.intercept_[0], rel=1e-5)

@@ -150,3 +150,34 @@ def test_an_error_quoting_a_huge_value_stays_one_short_line(tmp_path):
     result = invoke(["run", "c.yaml", "--out", str(tmp_path / "out")], tmp_path)
     assert_refused(result, tmp_path / "out", "n_samples", "characters in all")
     assert len(result.output) < 600
+
+
+@pytest.mark.parametrize(
+    ("losses", "datasets", "needle"),
+    [
+        ("[mse, mse]", "[{kind: gaussian}]", "the loss mse is named twice"),
+        ("[mse, {name: huber, delta: [1.345, 1.345]}]", "[{kind: gaussian}]",
+         "the loss huber(delta=1.345) is named twice"),
+        ("['huber(delta=2)', {name: huber, delta: 2}]", "[{kind: gaussian}]",
+         "the loss huber(delta=2.0) is named twice"),
+        ("[mse]", "[{kind: gaussian}, {kind: gaussian, noise: 1}]",
+         "the dataset gaussian is named twice"),
+    ],
+    ids=["a name", "a grid value", "a label and its mapping", "a dataset"],
+)  # fmt: skip
+def test_the_same_loss_or_dataset_twice_is_refused_not_pooled(tmp_path, losses, datasets, needle):
+    (tmp_path / "c.yaml").write_text(
+        f"experiments:\n  - {{name: a, losses: {losses}, datasets: {datasets}, trials: 3}}\n"
+    )
+    result = invoke(["run", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "out")])
+    assert_refused(result, tmp_path / "out", needle, "c.yaml")
+
+
+def test_a_table_with_a_column_named_twice_is_refused(tmp_path):
+    (tmp_path / "t.csv").write_text("a,y,y\n1,2,3\n2,3,4\n3,4,5\n")
+    (tmp_path / "c.yaml").write_text(
+        "experiments:\n  - {name: a, losses: [mse], datasets: [{kind: table, path: t.csv, "
+        "target: y}]}\n"
+    )
+    result = invoke(["run", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "out")])
+    assert_refused(result, tmp_path / "out", "column 'y' appears 2 times", "datasets[0].path")

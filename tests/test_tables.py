@@ -176,3 +176,51 @@ def test_sklearn_datasets(tmp_path):
         .between(0.3, 0.7)
         .all()
     )
+
+
+def _breast_cancer(tmp_path: Path, l2: float | None) -> Path:
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.columns = [c.replace(" ", "_") for c in frame.columns]
+    frame.to_csv(tmp_path / "cancer.csv", index=False)
+    fit = f"\n    fit: {{l2: {l2}}}" if l2 is not None else ""
+    path = tmp_path / f"cancer-{l2}.yaml"
+    path.write_text(
+        "name: cancer\nseed: 0\nexperiments:\n  - name: cancer\n    datasets: [{kind: table, "
+        "path: cancer.csv, target: target}]\n    losses: [bce, mse, huber]\n"
+        f"    cv: {{folds: 3, repeats: 2}}{fit}\n"
+    )
+    return path
+
+
+def test_separable_labels_give_no_advice_without_a_penalty(tmp_path):
+    result = _run(["run", str(_breast_cancer(tmp_path, None)), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    comparisons = pd.read_csv(_results_dir(result.output) / "comparisons.csv")
+    assert (comparisons["verdict"] == "inconclusive").all()
+    assert comparisons["note"].str.contains("set fit.l2").all()
+    flat = " ".join(result.output.split())
+    assert "use mse" not in flat and "use huber" not in flat and "set fit.l2" in flat
+
+
+def test_with_a_penalty_the_folds_log_loss_is_sklearns(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+
+    from lossbench import config as config_module
+    from lossbench import experiments
+
+    l2 = 0.01
+    config = config_module.load(_breast_cancer(tmp_path, l2))
+    units = experiments.tasks(config)
+    trials = experiments.run_tasks(units)
+    mine = trials[(trials["loss"] == "bce") & (trials["metric"] == "log_loss")]
+    assert (trials.loc[trials["metric"] == "converged", "value"] == 1).all()
+    for unit, value in zip(units, mine["value"], strict=True):
+        sample = unit.dataset.split(unit.trial, 3, unit.seed)
+        mean, sd = sample.X.mean(axis=0), sample.X.std(axis=0)
+        peer = LogisticRegression(C=1 / (len(sample.y) * l2), tol=1e-12, max_iter=10_000)
+        peer.fit((sample.X - mean) / sd, sample.y)
+        expected = log_loss(sample.y_test, peer.predict_proba((sample.X_test - mean) / sd)[:, 1])
+        assert value == pytest.approx(expected, rel=1e-3)

@@ -202,7 +202,8 @@ def _unsettled(trials: pd.DataFrame, baseline: str) -> dict[tuple, str]:
     if not len(fits):
         return {}
     separated = trials[trials["metric"] == "separated"]
-    split = separated.groupby(["dataset", "x"])["value"].agg(lambda v: int((v == 1).sum()))
+    apart = separated[separated["value"] == 1]  # one row per loss: count the trials
+    split = apart.groupby(["dataset", "x"])["trial"].nunique()
     failed = fits.assign(failed=fits["value"] == 0)
     per = failed.groupby(["dataset", "x", "loss"], sort=False)["failed"].agg(["sum", "count"])
     reasons = {}

@@ -66,6 +66,7 @@ def plan(config: Config) -> Plan:
                 found = expand(entry, ("datasets", i), config._source_dir)
                 resolved += [((e, i), d.resolved) for d in found[:1] if d.resolved]
                 datasets += found
+            _once(datasets, "dataset", ("datasets",))
             if experiment.statistic == "median" and any(d.cross_validated for d in datasets):
                 raise LossbenchError(
                     "statistic: median cannot be compared across cross-validation folds (their "
@@ -84,4 +85,18 @@ def _losses(entries: list) -> tuple[losses_module.Loss, ...]:
             chosen += losses_module.expand(entry)
     if not chosen:
         raise LossbenchError("name at least one loss", where=("losses",))
+    _once(chosen, "loss", ("losses",))
     return tuple(chosen)
+
+
+def _once(items: list, what: str, where: tuple) -> None:
+    """Refuse a list that names the same loss or dataset twice (by label, which is its
+    identity in the results): its trials would be pooled under one label."""
+    labels = [str(getattr(item, "label", item)) for item in items]
+    for i, label in enumerate(labels):
+        if label in labels[:i]:
+            raise LossbenchError(
+                f"the {what} {label} is named twice (a repeated name, grid value or the same "
+                f"settings written two ways); its trials would be pooled: name it once",
+                where=where,
+            )

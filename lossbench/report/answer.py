@@ -38,10 +38,19 @@ def answer(comparisons: pd.DataFrame) -> list[str]:
                          f"±{rows['margin'].iloc[0]:.0%})")  # fmt: skip
         elif (rows["verdict"] == "worse").all():
             lines.append(f"{where}: use {baseline}: every other loss is worse")
+        elif unsettled := _why_no_verdict(rows):
+            # the fits cannot be compared: the reason and its fix, not "more trials"
+            lines.append(f"{where}: undecided, {unsettled}")
         else:
             lines.append(f"{where}: undecided: nothing is shown better than {baseline} "
                          "(see the verdicts for what would settle it)")  # fmt: skip
     return lines
+
+
+def _why_no_verdict(rows: pd.DataFrame) -> str:
+    """The first note that says a comparison could not be a verdict ("no verdict: ..."), or ""."""
+    notes = [n for n in rows.get("note", []) if isinstance(n, str) and n.startswith("no verdict")]
+    return notes[0] if notes else ""
 
 
 def markdown(comparisons: pd.DataFrame) -> str:
@@ -51,6 +60,7 @@ def markdown(comparisons: pd.DataFrame) -> str:
     return (
         "# What to use\n\n"
         "From paired comparisons with the experiment's first loss over the same trials "
-        "(Holm-adjusted tests, an equivalence margin; `comparisons.csv` holds the numbers).\n\n"
+        "(intervals at the level the experiment's Bonferroni-corrected family decides at, "
+        "an equivalence margin; `comparisons.csv` holds the numbers).\n\n"
         f"{body}\n"
     )

@@ -13,6 +13,7 @@ otherwise; ``missing: drop`` drops incomplete rows (counted in a note) instead o
 from __future__ import annotations
 
 import hashlib
+import io
 import zlib
 from pathlib import Path
 from typing import Any, ClassVar
@@ -221,7 +222,18 @@ def _read(path: Path, where: tuple[str | int, ...]):
                 ) from None
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, sep="\t" if suffix in (".tsv", ".tab") else ",")
+            sep = "\t" if suffix in (".tsv", ".tab") else ","
+            # the header as written: pandas renames a repeated name (y → y.1) silently
+            header = pd.read_csv(io.BytesIO(raw), sep=sep, header=None, nrows=1, dtype=str)
+            names = [str(name) for name in header.iloc[0]] if len(header) else []
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise LossbenchError(
+                    f"{path.name}: column {repeated[0]!r} appears {names.count(repeated[0])} "
+                    "times in the header; give each column its own name",
+                    where=where,
+                )
+            frame = pd.read_csv(io.BytesIO(raw), sep=sep)
     except LossbenchError:
         raise
     except Exception as error:  # pandas raises many kinds for a bad file; all mean unreadable
