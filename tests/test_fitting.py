@@ -150,3 +150,34 @@ def test_a_penalized_logistic_fit_on_separable_data_is_sklearns():
     assert result.converged
     np.testing.assert_allclose(result.coef, peer.coef_[0], rtol=1e-5, atol=1e-7)
     assert result.intercept == pytest.approx(peer.intercept_[0], rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["longley", "scotland", "engel"])
+def test_mae_against_mse_on_folds_is_the_peers_estimate(name):
+    # statsmodels' OLS for mse: scikit-learn's LinearRegression stops at 2.6× the least-squares
+    # optimum on one longley fold (its lstsq cut-off on the raw, ill-conditioned columns)
+    from sklearn.linear_model import QuantileRegressor
+
+    from lossbench import config as config_module
+    from lossbench import experiments
+    from lossbench.analysis.aggregate import compare
+    from lossbench.experiments.datasets.observed import Observed
+
+    X, y = _statsmodels(name)
+    raw = {"experiments": [{"name": "e", "losses": ["mse", "mae"], "score": "test_mae",
+                            "cv": {"folds": 3, "repeats": 2}}]}  # fmt: skip
+    experiment = config_module.validate(raw).experiments[0]
+    table = Observed({}, name, X, y, "regression")
+    units = experiment.tasks((losses.get("mse"), losses.get("mae")), [table], 6, 0)
+    trials = experiments.run_tasks(units)
+    row = compare(trials, {"e": ["test_mae"]}).iloc[0]
+    peers = {"mse": [], "mae": []}
+    for unit in units:
+        sample = table.split(unit.trial, 3, unit.seed)
+        ols = sm.OLS(sample.y, sm.add_constant(sample.X)).fit()
+        lad = QuantileRegressor(quantile=0.5, alpha=0, solver="highs").fit(sample.X, sample.y)
+        test = sm.add_constant(sample.X_test, has_constant="add")
+        peers["mse"].append(np.mean(np.abs(sample.y_test - ols.predict(test))))
+        peers["mae"].append(np.mean(np.abs(sample.y_test - lad.predict(sample.X_test))))
+    expected = np.mean(peers["mae"]) / np.mean(peers["mse"]) - 1
+    assert row["estimate"] == pytest.approx(expected, abs=1e-3)

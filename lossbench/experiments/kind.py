@@ -141,7 +141,7 @@ class ExperimentKind(Experiment):
     @classmethod
     def compared(cls, frame: pd.DataFrame) -> list[str]:
         """The metrics on which each loss is compared with the baseline (``comparisons.csv``,
-        Holm-adjusted over all of them); none by default."""
+        Bonferroni-adjusted over all of them); none by default."""
         return []
 
     def compared_metrics(self, frame: pd.DataFrame) -> list[str]:
