@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lossbench.analysis.statistics import MEDIAN_FEWEST
+from lossbench.analysis.statistics import MEDIAN_FEWEST, MEDIAN_RESAMPLES
 from lossbench.errors import LossbenchError
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.losses import labels as label_text
@@ -106,11 +106,12 @@ def _sentence(row, family: int) -> str:
     confidence = getattr(row, "confidence", math.nan)
     if isinstance(confidence, float) and math.isfinite(confidence):
         difference += f" ({_level(confidence)} interval)"
-    p = (
-        f"p = {row.p_adjusted:.2g} (Bonferroni, {family})"
-        if math.isfinite(row.p_adjusted)
-        else "no test"
-    )
+    if not math.isfinite(row.p_adjusted):
+        p = "no test"
+    elif row.p_adjusted == 0:  # no bootstrap replicate crossed 0: below its resolution
+        p = f"p < {family / MEDIAN_RESAMPLES:.1g} (Bonferroni, {family})"
+    else:
+        p = f"p = {row.p_adjusted:.2g} (Bonferroni, {family})"
     evidence = f"{difference}, {p}, {row.n} trials"
     if row.verdict in ("better", "worse"):
         text = f"{row.loss} is {row.verdict} than {row.baseline} on {row.metric}: {evidence}"
