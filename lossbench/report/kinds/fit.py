@@ -108,8 +108,8 @@ def _sentence(row, family: int) -> str:
         difference += f" ({_level(confidence)} interval)"
     if not math.isfinite(row.p_adjusted):
         p = "no test"
-    elif row.p_adjusted == 0:  # no bootstrap replicate crossed 0: below its resolution
-        p = f"p < {family / MEDIAN_RESAMPLES:.1g} (Bonferroni, {family})"
+    elif row.p_adjusted == 0:  # no replicate crossed 0: below the resolution, 2 / B per test
+        p = f"p < {2 * family / MEDIAN_RESAMPLES:.1g} (Bonferroni, {family})"
     else:
         p = f"p = {row.p_adjusted:.2g} (Bonferroni, {family})"
     evidence = f"{difference}, {p}, {row.n} trials"
