@@ -36,7 +36,7 @@ from scipy.stats import binomtest, wilcoxon
 
 from lossbench import config as config_module
 from lossbench import experiments, losses
-from lossbench.analysis.aggregate import Settings, compare
+from lossbench.analysis.comparisons import Settings, compare
 from lossbench.experiments.datasets import DATASETS
 from lossbench.experiments.datasets.observed import Observed
 

@@ -120,15 +120,9 @@ def test_table_data_is_scattered_once_and_gives_the_serial_rows(table_runs):
     assert trials[keys].equals(serial[keys]), _difference(trials, serial)
 
 
-@pytest.mark.xfail(
-    reason="known defect, issue 22: fused-kernel Huber fits on a dask worker differ from this "
-    "process's in the last bits (the numpy path agrees), and MAD-scaled L-BFGS on 14-row folds "
-    "turns that into other iteration counts",
-    strict=False,
-)
 def test_table_data_on_a_cluster_gives_the_serial_values(table_runs):
     _, serial, trials, _ = table_runs
-    assert trials.equals(serial)
+    assert trials.equals(serial), _difference(trials, serial)
 
 
 def test_ctrl_c_on_a_cluster_run_cancels_and_leaves_no_worker(tmp_path):

@@ -160,7 +160,7 @@ def test_mae_against_mse_on_folds_is_the_peers_estimate(name):
 
     from lossbench import config as config_module
     from lossbench import experiments
-    from lossbench.analysis.aggregate import compare
+    from lossbench.analysis.comparisons import compare
     from lossbench.experiments.datasets.observed import Observed
 
     X, y = _statsmodels(name)

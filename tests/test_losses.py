@@ -373,3 +373,25 @@ def test_bad_loss_names_and_parameters(name, params, message):
 
 def test_lossbench_error_is_a_value_error():
     assert issubclass(LossbenchError, ValueError)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_summed_value_does_not_depend_on_where_the_arrays_lie(name, dtype):
+    # The gradient array placed just after an input in memory used to send the kernel down
+    # LLVM's scalar fallback, a different summation order: the same inputs gave a sum one
+    # ulp apart in two processes. Every placement must give one sum, bit for bit.
+    loss = losses.get(name)
+    kernels, a, b = loss._bind_fused(np.dtype(dtype))
+    for n in (5, 14, 37):
+        y0, p0 = sample(loss, n, dtype, seed=n)
+        sums = set()
+        for gap in range(48):
+            for first in (0, 1):
+                block = np.empty(3 * n + gap, dtype)
+                inputs = [block[:n], np.empty(n, dtype)]
+                y, p = inputs if first == 0 else inputs[::-1]
+                y[:], p[:] = y0, p0
+                out = block[n + gap : 2 * n + gap]
+                sums.add(kernels.value_sum_and_gradient(y, p, out, 1.0, a, b))
+        assert len(sums) == 1, f"n={n}: {len(sums)} different sums"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from lossbench import experiments
-from lossbench.analysis import aggregate, statistics
+from lossbench.analysis import comparisons, statistics
 
 
 def test_the_log_ratio_of_means_by_hand():
@@ -150,7 +150,7 @@ def _null_trials(losses: int, trials: int, seed: int, scale: float = 1.0) -> pd.
 
 def test_compare_writes_one_row_per_loss_with_bonferroni_over_the_experiment():
     trials = _null_trials(4, 20, seed=1)
-    table = aggregate.compare(trials, {"e": ["coef_error"]})
+    table = comparisons.compare(trials, {"e": ["coef_error"]})
     assert list(table["loss"]) == ["loss1", "loss2", "loss3"]
     assert (table["baseline"] == "loss0").all() and (table["n"] == 20).all()
     np.testing.assert_allclose(table["p_adjusted"], np.minimum(table["p"] * 3, 1))
@@ -162,28 +162,78 @@ def test_a_scaled_copy_is_better_and_a_twin_equivalent():
     trials = _null_trials(1, 30, seed=2)
     half = trials.assign(loss="half", value=trials["value"] * 0.5)
     twin = trials.assign(loss="twin", value=trials["value"] * (1 + 1e-5))
-    table = aggregate.compare(pd.concat([trials, half, twin]), {"e": ["coef_error"]})
+    table = comparisons.compare(pd.concat([trials, half, twin]), {"e": ["coef_error"]})
     verdicts = dict(zip(table["loss"], table["verdict"], strict=True))
     assert verdicts == {"half": "better", "twin": "equivalent"}
+
+
+def test_a_sweep_is_its_own_family_and_the_winners_are_ranked():
+    from lossbench.report.answer import answer
+
+    base = _null_trials(1, 30, seed=3)
+    h1, h2 = "huber(delta=1.0)", "huber(delta=2.0)"
+    scaled = {"mae": 0.6, "log_cosh": 0.3, h1: 0.6, h2: 0.8}
+    noise = np.random.default_rng(4).lognormal(0.0, 0.05, (len(scaled), len(base)))
+    trials = pd.concat([base] + [
+        base.assign(loss=k, value=base["value"] * v * noise[j])
+        for j, (k, v) in enumerate(scaled.items())
+    ])  # fmt: skip
+    settings = {"e": comparisons.Settings(sweeps={"huber": [h1, h2]})}
+    table = comparisons.compare(trials, {"e": ["coef_error"]}, settings)
+    family = dict(zip(zip(table["loss"], table["baseline"]), table["family"], strict=True))
+    assert family == {
+        ("mae", "loss0"): "baseline", ("log_cosh", "loss0"): "baseline",
+        (h1, "loss0"): "sweep huber", (h2, "loss0"): "sweep huber",
+        ("log_cosh", "mae"): "ranking", ("log_cosh", h1): "ranking", (h1, h2): "ranking",
+    }  # fmt: skip
+    m = table.groupby("family")["confidence"].first().map(lambda c: round(0.05 / (1 - c)))
+    # the ranking's size is every pair it could hold: 3 candidates (mae, log_cosh, one
+    # setting of the sweep) and the sweep's own pair, whichever won
+    assert m.to_dict() == {"baseline": 2, "sweep huber": 2, "ranking": 3 + 1}
+    assert (table["verdict"] == "better").all()
+    # the sweep does not dilute the other comparisons
+    alone = comparisons.compare(trials[~trials["loss"].isin([h1, h2])], {"e": ["coef_error"]})
+    alone = alone[alone["family"] == "baseline"]
+    assert (alone["p_adjusted"] > 0).all()
+    np.testing.assert_array_equal(
+        alone["p_adjusted"], table.loc[table["family"] == "baseline", "p_adjusted"]
+    )
+    (line,) = answer(table)
+    assert line.startswith("d (e, coef_error): use log_cosh: −7") and line.endswith(
+        f"against loss0; better than {h1}, mae too"
+    )
 
 
 def test_the_answer_names_only_what_the_comparisons_support():
     from lossbench.report.answer import answer
 
-    def row(dataset, loss, verdict, estimate):
-        return {"experiment": "e", "dataset": dataset, "loss": loss, "baseline": "mse",
+    def row(dataset, loss, verdict, estimate, baseline="mse", family="baseline"):
+        return {"experiment": "e", "dataset": dataset, "loss": loss, "baseline": baseline,
                 "metric": "coef_error", "verdict": verdict, "estimate": estimate,
-                "low": estimate - 0.05, "high": estimate + 0.05, "margin": 0.01}  # fmt: skip
+                "low": estimate - 0.05, "high": estimate + 0.05, "margin": 0.01,
+                "family": family}  # fmt: skip
 
+    h1, h2 = "huber(delta=1.0)", "huber(delta=2.0)"
     table = pd.DataFrame([
         row("t3", "huber", "better", -0.28), row("t3", "mae", "better", -0.20),
         row("t3", "log_cosh", "inconclusive", -0.30),
+        row("t5", "huber", "better", -0.28), row("t5", "mae", "better", -0.27),
         row("gauss", "huber", "equivalent", 0.001), row("gauss", "mae", "equivalent", 0.002),
         row("clean", "huber", "worse", 0.10),
         row("few", "huber", "inconclusive", -0.5),
+        row("swept", h1, "better", -0.3, family="sweep huber"),
+        row("swept", h2, "better", -0.2, family="sweep huber"),
+        row("t3", "huber", "better", -0.1, baseline="mae", family="ranking"),
+        row("t5", "huber", "inconclusive", -0.01, baseline="mae", family="ranking"),
+        row("swept", h1, "inconclusive", -0.1, baseline=h2, family="ranking"),
     ])  # fmt: skip
     lines = dict(line.split(" (e, coef_error): ") for line in answer(table))
-    assert lines["t3"].startswith("use huber: −28.0%") and "1 other also better" in lines["t3"]
+    # one winner better than the other winner: named, with the ranking behind it
+    assert lines["t3"] == "use huber: −28.0% [−33.0%, −23.0%] against mse; better than mae too"
+    # two winners the ranking cannot tell apart: both named, neither chosen
+    assert lines["t5"].startswith("use any of huber, mae (each better than mse")
+    # a sweep's lesser setting is not a candidate of its own: its best stands for it
+    assert lines["swept"].startswith(f"use {h1}: −30.0%")
     assert lines["gauss"].startswith("any of mse")
     assert lines["clean"] == "use mse: every other loss is worse"
     assert lines["few"].startswith("undecided")

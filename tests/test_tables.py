@@ -92,8 +92,13 @@ def test_loss_parameter_lists_are_grids(tmp_path):
     assert (_results_dir(result.output) / "plots" / "fit-mine-sweep.png").stat().st_size > 5000
     losses = set(pd.read_csv(_results_dir(result.output) / "trials.csv")["loss"])
     assert losses == {"mse", "huber(delta=0.5, scale=mad)", "huber(delta=2.0, scale=mad)"}
+    # the sweep is its own family; its best setting is ranked against the other
+    table = pd.read_csv(_results_dir(result.output) / "comparisons.csv")
+    assert set(table["family"]) == {"sweep huber", "ranking"}
+    ranked = table[table["family"] == "ranking"]
+    assert set(ranked["loss"]) | set(ranked["baseline"]) == losses - {"mse"}
     assert re.search(
-        r"of 2 huber settings, huber\(delta=\S+ scale=mad\) has the best", result.output
+        r"of 2 huber settings, huber\(delta=\S+ scale=mad\) is the most improved", result.output
     )
 
 

@@ -1,14 +1,15 @@
-"""Two ideas the tables share, written once: a missing group key, and pairing each trial with
-the baseline loss's trial on the same data."""
+"""Ideas the tables share, written once: a missing group key, pairing each trial with the
+baseline loss's trial on the same data, and a bootstrap seed stable across processes."""
 
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Mapping
 
 import pandas as pd
 
-__all__ = ["MISSING_KEY", "against_baseline", "keyed", "unkeyed"]
+__all__ = ["MISSING_KEY", "against_baseline", "keyed", "stable_seed", "unkeyed"]
 
 # pandas drops groups and merge rows whose key is NaN: a missing x is grouped as -inf instead
 MISSING_KEY = -math.inf
@@ -30,3 +31,8 @@ def against_baseline(frame: pd.DataFrame, baseline: Mapping[str, str]) -> pd.Dat
     (`PAIR`): the baseline's value as ``value_base``. Rows without such a twin are dropped."""
     base = frame[frame["loss"] == frame["experiment"].map(baseline)]
     return frame.merge(base[[*PAIR, "value"]], on=PAIR, suffixes=("", "_base"))
+
+
+def stable_seed(*parts: object) -> int:
+    """A bootstrap seed that depends only on what is resampled (stable across processes)."""
+    return zlib.crc32("|".join(map(str, parts)).encode())

@@ -22,19 +22,23 @@ numbers.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
 from lossbench.analysis import aggregate
-from lossbench.analysis.aggregate import COMPARISON_COLUMNS, SUMMARY_COLUMNS
+from lossbench.analysis import comparisons as paired
+from lossbench.analysis.aggregate import SUMMARY_COLUMNS
+from lossbench.analysis.comparisons import COMPARISON_COLUMNS
 from lossbench.config import Config
 from lossbench.experiments import kinds as _kinds  # noqa: F401  (registers the built-in kinds)
 from lossbench.experiments.datasets import DATASETS
 from lossbench.experiments.kind import KINDS, ExperimentKind, Task, infer_kind, register
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.experiments.plan import Plan, plan
+from lossbench.losses import labels as loss_labels
 
 __all__ = [
     "COLUMNS",
@@ -162,10 +166,15 @@ def comparisons(
         else:
             metrics[experiment] = kind.compared(frame) if kind is not None else []
     settings = _settings(config, planned) if config else {}
-    return aggregate.compare(trials, metrics, settings, higher_is_better=HIGHER_IS_BETTER)
+    for experiment, mine in trials.groupby("experiment", sort=False):
+        swept = loss_labels.sweeps(mine["loss"])
+        settings[experiment] = dataclasses.replace(
+            settings.get(experiment, paired.Settings()), sweeps=swept
+        )
+    return paired.compare(trials, metrics, settings, higher_is_better=HIGHER_IS_BETTER)
 
 
-def _settings(config: Config, planned: Plan | None) -> dict[str, aggregate.Settings]:
+def _settings(config: Config, planned: Plan | None) -> dict[str, paired.Settings]:
     """Each experiment's margin and the statistic declared for each of its datasets."""
     planned = planned or plan(config)
     statistics: dict[str, dict[str, str]] = {}
@@ -174,6 +183,6 @@ def _settings(config: Config, planned: Plan | None) -> dict[str, aggregate.Setti
             declared = unit.experiment.statistic or unit.dataset.statistic
             statistics.setdefault(unit.experiment.name, {})[unit.dataset.label] = declared
     return {
-        e.name: aggregate.Settings(e.equivalence, statistics.get(e.name, {}))
+        e.name: paired.Settings(e.equivalence, statistics.get(e.name, {}))
         for e in config.experiments
     }

@@ -45,6 +45,16 @@ __all__ = ["KERNELS", "Kernels", "compile_all"]
 _KERNEL = dict(cache=True, error_model="numpy", nogil=True, fastmath=False)
 _HELPER = dict(_KERNEL, inline="always")
 _BLOCK = 2048  # elements summed per vectorized block; blocks are combined with compensation
+# LLVM's loop vectorizer guards a loop that stores while it reads with a runtime check,
+# `0 <= out - input < vector width x interleave x item size` -> scalar loop; a generous bound.
+_ALIAS_WINDOW = 4096  # bytes
+
+
+@numba.njit(**_HELPER)
+def _just_above(out, x):
+    """Whether `out` starts within _ALIAS_WINDOW bytes at or above `x`'s start."""
+    gap = out.ctypes.data - x.ctypes.data  # uintp: a start below x wraps to a huge number
+    return gap < _ALIAS_WINDOW
 
 
 @intrinsic
@@ -519,18 +529,33 @@ def _make_kernels(kind: str):
 
     @numba.njit(**_KERNEL)
     def value_sum_and_gradient(y_true, y_pred, out, scale, a, b):
+        # Where `out` starts just above an input, LLVM's check would take its scalar loop,
+        # which sums in another order: the same inputs gave sums an ulp apart in two
+        # processes, as malloc placed the arrays. There the vector loop writes a spare array
+        # that passes the check, copied over after (a nested kernel would defeat the cache).
+        target = out
+        moved = _just_above(out, y_true) or _just_above(out, y_pred)
+        if moved:
+            step = _ALIAS_WINDOW // out.itemsize
+            spare = np.empty(out.size + 2 * step, out.dtype)
+            for k in range(3):  # each input rules out at most one of three starts
+                target = spare[k * step : k * step + out.size]
+                if not (_just_above(target, y_true) or _just_above(target, y_pred)):
+                    break
         total = 0.0
         compensation = 0.0
         for start in range(0, y_true.size, _BLOCK):
             block = 0.0
             yt = y_true[start : start + _BLOCK]
             yp = y_pred[start : start + _BLOCK]
-            grads = out[start : start + _BLOCK]
+            grads = target[start : start + _BLOCK]
             for i in range(yt.size):
                 v, d, _ = _element(kind, yt[i], yp[i], a, b)
                 grads[i] = d * scale
                 block = _add_reassoc(block, v)
             total, compensation = _neumaier_add(total, compensation, block)
+        if moved:
+            out[:] = target
         return total + compensation
 
     @numba.njit(**_KERNEL)

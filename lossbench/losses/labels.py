@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lossbench.errors import LossbenchError
 
-__all__ = ["UNCLIPPED", "Label", "format_label", "grid", "parse"]
+__all__ = ["UNCLIPPED", "Label", "format_label", "grid", "parse", "sweeps"]
 
 UNCLIPPED = "unclipped"  # a loss on probabilities drawn as its formula has it, without clipping
 
@@ -115,3 +115,20 @@ def grid(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     if empty is not None:
         raise LossbenchError("an empty list makes nothing to run", where=(empty,))
     return [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
+
+
+def sweeps(texts: Iterable[str]) -> dict[str, list[str]]:
+    """Built-in losses run at several parameter settings: name -> its labels, in order.
+
+    >>> sweeps(["mse", "huber(delta=1.0)", "huber(delta=2.0)", "log_cosh"])
+    {'huber': ['huber(delta=1.0)', 'huber(delta=2.0)']}
+    """
+    found: dict[str, list[str]] = {}
+    for text in dict.fromkeys(texts):
+        try:
+            label = parse(text)
+        except LossbenchError:
+            continue
+        if label.variant is None and not label.is_user:
+            found.setdefault(label.name, []).append(text)
+    return {name: members for name, members in found.items() if len(members) > 1}

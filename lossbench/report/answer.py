@@ -1,18 +1,38 @@
 """The answer first: per dataset, which loss to use, from the run's paired comparisons only.
 
-A loss is recommended only where its comparison with the baseline says ``better``; where every
-comparison is ``equivalent`` any of them will do; where the baseline beats all the others it is
-the answer; anything else is said to be undecided, with what would decide it. Nothing here
-names a winner that `comparisons.csv` does not support.
+A loss is recommended only where its comparison with the baseline says ``better`` and, when
+others are better too, where it is also better than each of them (the ``ranking`` family);
+otherwise the answer is "any of" those not shown worse. Where every comparison is
+``equivalent`` any loss will do; where the baseline beats all the others it is the answer;
+anything else is said to be undecided, with what would decide it. Nothing here names a winner
+that `comparisons.csv` does not support.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from lossbench.errors import LossbenchError
+from lossbench.losses import labels
 from lossbench.report.numbers import percent as _percent
 
-__all__ = ["answer", "markdown"]
+__all__ = ["against_baseline", "answer", "markdown", "within_sweeps"]
+
+RANKING = "ranking"
+
+
+def against_baseline(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """The rows that compare a loss with its experiment's baseline (not the ranking's)."""
+    if "family" not in comparisons:  # a run from before there were families
+        return comparisons
+    return comparisons[comparisons["family"] != RANKING]
+
+
+def within_sweeps(ranked: pd.DataFrame) -> pd.DataFrame:
+    """The ranking rows that compare a sweep's best setting with its other settings (two
+    settings of one loss); the others compare the most improved winner with the rest."""
+    pairs = zip(ranked["loss"], ranked["baseline"], strict=True)
+    return ranked[[_same_loss(a, b) for a, b in pairs]] if len(ranked) else ranked
 
 
 def answer(comparisons: pd.DataFrame) -> list[str]:
@@ -20,19 +40,16 @@ def answer(comparisons: pd.DataFrame) -> list[str]:
     if comparisons is None or not len(comparisons):
         return []
     lines = []
-    for (experiment, dataset), rows in comparisons.groupby(["experiment", "dataset"], sort=False):
+    ranking = comparisons[~comparisons.index.isin(against_baseline(comparisons).index)]
+    for (experiment, dataset), rows in against_baseline(comparisons).groupby(
+        ["experiment", "dataset"], sort=False
+    ):
         baseline, metric = rows["baseline"].iloc[0], rows["metric"].iloc[0]
         where = f"{dataset} ({experiment}, {metric})"
         better = rows[rows["verdict"] == "better"]
+        ranked = ranking[(ranking["experiment"] == experiment) & (ranking["dataset"] == dataset)]
         if len(better):
-            # the most improved of those that are really better; ties: the first listed
-            best = better.loc[better["estimate"].abs().idxmax()]
-            others = len(better) - 1
-            also = f"; {others} other{'s' if others > 1 else ''} also better" if others else ""
-            lines.append(
-                f"{where}: use {best['loss']}: {_percent(best['estimate'])} "
-                f"[{_percent(best['low'])}, {_percent(best['high'])}] against {baseline}{also}"
-            )
+            lines.append(f"{where}: {_winner(better, ranked, baseline)}")
         elif (rows["verdict"] == "equivalent").all():
             lines.append(f"{where}: any of {baseline} and the others (equivalent within "
                          f"±{rows['margin'].iloc[0]:.0%})")  # fmt: skip
@@ -45,6 +62,46 @@ def answer(comparisons: pd.DataFrame) -> list[str]:
             lines.append(f"{where}: undecided: nothing is shown better than {baseline} "
                          "(see the verdicts for what would settle it)")  # fmt: skip
     return lines
+
+
+def _winner(better: pd.DataFrame, ranked: pd.DataFrame, baseline: str) -> str:
+    """ "use A: ..." when one loss is better than the baseline and than every other that is;
+    "use any of A, B: ..." when the ranking cannot tell them apart."""
+    internal = within_sweeps(ranked)
+    # a sweep's settings below its best are not candidates: the best stands for them
+    candidates = better[~better["loss"].isin(internal["baseline"])]
+    better = candidates if len(candidates) else better
+    between = ranked.drop(index=internal.index)
+    between = between[between["loss"].isin(better["loss"])]
+    between = between[between["baseline"].isin(better["loss"])]
+    beaten: set[str] = set()
+    if len(between):
+        top = between["loss"].iloc[0]  # the most improved, compared with each other winner
+        beaten = set(between.loc[between["verdict"] == "better", "baseline"])
+        better = better[~better["loss"].isin(beaten)]
+    else:
+        top = better.loc[better["estimate"].abs().idxmax(), "loss"]
+    best = better[better["loss"] == top].iloc[0]
+    evidence = (
+        f"{_percent(best['estimate'])} [{_percent(best['low'])}, {_percent(best['high'])}] "
+        f"against {baseline}"
+    )
+    if len(better) == 1:
+        also = f"; better than {', '.join(sorted(beaten))} too" if beaten else ""
+        return f"use {best['loss']}: {evidence}{also}"
+    names = ", ".join(better["loss"])
+    return (
+        f"use any of {names} (each better than {baseline}, not told apart from each other "
+        f"here); {best['loss']}: {evidence}"
+    )
+
+
+def _same_loss(first: str, second: str) -> bool:
+    """Whether two labels are settings of one loss (a sweep's)."""
+    try:
+        return labels.parse(first).name == labels.parse(second).name
+    except LossbenchError:
+        return False
 
 
 def _why_no_verdict(rows: pd.DataFrame) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 from lossbench.config import KINDS
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.report import numbers
+from lossbench.report.answer import against_baseline
 from lossbench.report.grid import Grid, grid
 
 __all__ = [
@@ -99,7 +100,7 @@ def headline_table(
     colour = {"better": "bold green", "worse": "red"}
     verdict = {}
     if len(comparisons):
-        mine = comparisons[comparisons["metric"] == metric]
+        mine = against_baseline(comparisons[comparisons["metric"] == metric])
         verdict = {(r.loss, r.dataset): colour.get(r.verdict) for r in mine.itertuples()}
     unstable = False
     cells = {}

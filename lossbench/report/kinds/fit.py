@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lossbench.analysis.statistics import MEDIAN_FEWEST, MEDIAN_RESAMPLES
-from lossbench.errors import LossbenchError
+from lossbench.analysis.statistics import FAMILYWISE_ALPHA, MEDIAN_FEWEST, MEDIAN_RESAMPLES
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.losses import labels as label_text
 from lossbench.report import numbers
+from lossbench.report.answer import against_baseline, within_sweeps
 from lossbench.report.kinds.base import View, figure_name, headline_table, register
 
 __all__ = ["FitView"]
@@ -32,7 +32,7 @@ class FitView(View):
         if metric is None:
             return []
         parts: list[Any] = [headline_table(experiment, frame, metric, comparisons)]
-        lines = cls.verdicts(frame, comparisons) + _sweeps(frame, metric)
+        lines = cls.verdicts(frame, comparisons) + _sweeps(frame, metric, comparisons)
         if lines:
             parts.append(escape("\n".join(lines)))
         return parts
@@ -41,12 +41,16 @@ class FitView(View):
     def verdicts(cls, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[str]:
         """One plain sentence per dataset and loss against the baseline, from its comparison:
         the verdict, the relative difference with the interval that decides it, the adjusted
-        p-value and the number of trials; an inconclusive one says what would settle it."""
+        p-value and the number of trials; an inconclusive one says what would settle it. Then
+        the ranking: the most improved loss against the other winners."""
         metric = _decided_by(comparisons) or cls.headline(frame)
         rows = comparisons[comparisons["metric"] == metric] if len(comparisons) else comparisons
-        # the family the p-values are adjusted over: every comparison of the experiment
-        family = int(comparisons["p"].notna().sum()) if len(comparisons) else 0
-        return [_sentence(row, family) for row in rows.itertuples()]
+        versus = against_baseline(rows)
+        ranked = rows.drop(index=versus.index)
+        lines = [_sentence(row) for row in versus.itertuples()]
+        internal = within_sweeps(ranked)
+        between = ranked.drop(index=internal.index)
+        return lines + [f"ranking, {_sentence(row)}" for row in between.itertuples()]
 
     @classmethod
     def figures(cls, experiment, frame, trials, palette) -> dict[str, Any]:
@@ -60,33 +64,39 @@ class FitView(View):
         return out
 
 
-def _swept(labels) -> dict[str, dict[str, label_text.Label]]:
+def _swept(texts) -> dict[str, dict[str, label_text.Label]]:
     """Built-in losses run at several parameter settings: name -> {label text: label}."""
-    found: dict[str, dict[str, label_text.Label]] = {}
-    for text in dict.fromkeys(labels):
-        try:
-            label = label_text.parse(text)
-        except LossbenchError:
-            continue
-        if label.variant is None and not label.is_user:
-            found.setdefault(label.name, {})[text] = label
-    return {name: members for name, members in found.items() if len(members) > 1}
+    return {
+        name: {text: label_text.parse(text) for text in members}
+        for name, members in label_text.sweeps(texts).items()
+    }
 
 
-def _sweeps(frame: pd.DataFrame, metric: str) -> list[str]:
-    """For a loss swept over a parameter grid, per dataset: the best value with its interval
-    (its comparisons with the baseline are in the verdicts)."""
+def _sweeps(frame: pd.DataFrame, metric: str, comparisons: pd.DataFrame) -> list[str]:
+    """For a loss swept over a parameter grid, per dataset: its best setting, and which of
+    the other settings the ranking shows it better than."""
     rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
-    higher = metric in HIGHER_IS_BETTER
+    mine = comparisons[comparisons["metric"] == metric] if len(comparisons) else comparisons
+    internal = within_sweeps(mine.drop(index=against_baseline(mine).index))
     lines = []
     for name, members in _swept(rows["loss"]).items():
-        mine = rows[rows["loss"].isin(list(members))]
-        for dataset, group in mine.groupby("dataset", sort=False):
-            best = group.loc[group["mean"].idxmax() if higher else group["mean"].idxmin()]
+        for dataset, group in rows[rows["loss"].isin(list(members))].groupby("dataset", sort=False):
+            against = internal[internal["dataset"] == dataset]
+            against = against[against["loss"].isin(list(members))]
+            if not len(against):
+                continue
+            best = against["loss"].iloc[0]
+            beaten = list(against.loc[against["verdict"] == "better", "baseline"])
+            level = _level(float(against["confidence"].iloc[0]))
+            if len(beaten) == len(against):
+                told = "better than every other setting"
+            elif beaten:
+                told = f"better than {', '.join(beaten)}; not told apart from the rest"
+            else:
+                told = "not told apart from the other settings"
             lines.append(
-                f"{dataset}: of {group['loss'].nunique()} {name} settings, {best['loss']} has "
-                f"the best mean {metric}: {numbers.estimate(best)} (the verdicts above say "
-                "which differences are real)"
+                f"{dataset}: of {group['loss'].nunique()} {name} settings, {best} is the most "
+                f"improved against the baseline, {told} ({level} intervals, ranking family)"
             )
     return lines
 
@@ -96,15 +106,16 @@ def _decided_by(comparisons: pd.DataFrame) -> str | None:
     return str(comparisons["metric"].iloc[0]) if len(comparisons) else None
 
 
-def _sentence(row, family: int) -> str:
+def _sentence(row) -> str:
     """e.g. "student_t(df=3): huber(delta=1.345) is better than mse on coef_error: mean −28.1%
     [−33.0%, −22.4%] (98.3% interval), p = 2e-09 (Bonferroni, 3), 50 trials": the interval is
-    at the level the family is decided at, and it alone decides."""
+    at the level the row's family is decided at, and it alone decides."""
     percent = numbers.percent
     which = "median" if row.statistic == "median" else "mean"
     difference = f"{which} {percent(row.estimate)} [{percent(row.low)}, {percent(row.high)}]"
     confidence = getattr(row, "confidence", math.nan)
-    if isinstance(confidence, float) and math.isfinite(confidence):
+    family = _family_size(confidence)
+    if family:
         difference += f" ({_level(confidence)} interval)"
     if not math.isfinite(row.p_adjusted):
         p = "no test"
@@ -123,13 +134,20 @@ def _sentence(row, family: int) -> str:
     else:
         text = (
             f"{row.loss} vs {row.baseline} on {row.metric} is inconclusive: {evidence}; "
-            + _what_settles_it(row, family)
+            + _what_settles_it(row)
         )
     note = f" ({row.note})" if isinstance(row.note, str) and row.note else ""
     return f"{row.dataset}: {text}{note}"
 
 
-def _what_settles_it(row, family: int) -> str:
+def _family_size(confidence) -> int:
+    """m of the Bonferroni family an interval's level 1 − alpha / m belongs to (0: unknown)."""
+    if not (isinstance(confidence, float) and math.isfinite(confidence) and confidence < 1):
+        return 0
+    return round(FAMILYWISE_ALPHA / (1 - confidence))
+
+
+def _what_settles_it(row) -> str:
     if isinstance(row.note, str) and row.note.startswith("no verdict"):
         return "see why in the note"
     if row.statistic == "median" and row.n < MEDIAN_FEWEST:
@@ -191,31 +209,50 @@ _UNITS = {
 
 
 def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
-    """For each loss swept over a parameter: the metric's mean with its 95% interval against
-    the parameter, a line per dataset (None when nothing was swept)."""
+    """For each loss swept over a parameter, one panel per dataset (each its own y-axis): the
+    metric's mean with its 95% interval against the parameter, and the baseline's mean as a
+    dashed line (None when nothing was swept)."""
     from lossbench.report.figures import new_figure
 
     rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
     swept = _swept(rows["loss"])
     if not swept:
         return None
-    figure, axes = new_figure(5.5 * len(swept), 4.4, columns=len(swept))
-    for ax, (name, members) in zip(axes, swept.items(), strict=True):
+    datasets = list(dict.fromkeys(rows["dataset"]))
+    columns = min(3, len(datasets))
+    per_loss = math.ceil(len(datasets) / columns)
+    figure, axes = new_figure(4.6 * columns, 3.8 * per_loss * len(swept), columns,
+                              per_loss * len(swept))  # fmt: skip
+    for index, (name, members) in enumerate(swept.items()):
         labels = list(members.values())
         first = labels[0].params
         varying = [k for k in first if len({str(m.params.get(k)) for m in labels}) > 1]
         parameter = varying[0] if varying else next(iter(first), "setting")
         values = {text: label.params.get(parameter) for text, label in members.items()}
-        for dataset, mine in rows[rows["loss"].isin(list(values))].groupby("dataset", sort=False):
+        scale = labels[0].scale
+        unit = f"\n(units of the residual scale: {scale})" if scale else ""
+        panels = axes[index * per_loss * columns : (index + 1) * per_loss * columns]
+        for ax, dataset in zip(panels, datasets, strict=False):
+            here = rows[rows["dataset"] == dataset]
+            mine = here[here["loss"].isin(list(values))]
             mine = mine.assign(at=mine["loss"].map(values)).sort_values("at")
             error = np.vstack([mine["mean"] - mine["ci_low"], mine["ci_high"] - mine["mean"]])
             ax.errorbar(mine["at"], mine["mean"], yerr=np.nan_to_num(error), marker="o",
-                        capsize=4, label=dataset)  # fmt: skip
-        scale = labels[0].scale
-        unit = f" (units of the residual scale: {scale})" if scale else ""
-        ax.set(title=f"{name}: {metric} against {parameter}", xlabel=f"{parameter}{unit}",
-               ylabel=f"{metric}, mean with 95% CI")  # fmt: skip
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    figure.suptitle(f"{experiment}: swept loss parameters", fontsize=13)
+                        capsize=4, color="C0", label=name)  # fmt: skip
+            base = here[here["loss"] == here["baseline"]]
+            if len(base):
+                ax.axhline(base["mean"].iloc[0], ls="--", color="grey",
+                           label=f"{base['loss'].iloc[0]} (baseline)")  # fmt: skip
+            ax.set(title=f"{name} on {dataset}", xlabel=f"{parameter}{unit}",
+                   ylabel=f"{metric}, mean with 95% CI")  # fmt: skip
+            ax.grid(alpha=0.3)
+        for ax in panels[len(datasets) :]:
+            ax.set_axis_off()
+    # one legend below the panels: inside one it could cover a point or an error bar
+    legend = {}
+    for ax in axes:
+        legend.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    figure.legend(legend.values(), legend.keys(), loc="outside lower center",
+                  ncols=min(4, len(legend)), fontsize=9)  # fmt: skip
+    figure.suptitle(f"{experiment}: swept loss parameters (each panel its own scale)", fontsize=13)
     return figure

@@ -1,0 +1,257 @@
+"""``comparisons.csv``: paired comparisons of an experiment's losses over the same trials, in
+families, each decided at its Bonferroni-corrected level (`lossbench.analysis.statistics`).
+
+Families, per experiment (the ``family`` column):
+
+- ``baseline``: every loss against the experiment's first, except a swept loss's settings;
+- ``sweep <name>``: each setting of a loss run at several parameter values (a sweep) against
+  the baseline: a sweep is its own family, so a long grid does not dilute the others;
+- ``ranking``: where several losses are better than the baseline on a dataset, the most
+  improved against each of the others, and a sweep's best setting against its other
+  settings. Its size is fixed by the design, not by which losses won: every pair of the
+  experiment's candidates (the losses outside sweeps, and one setting per sweep) and every
+  pair of each sweep's settings, per dataset and metric, so choosing the pairs after seeing
+  the data does not shrink the correction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lossbench.analysis import statistics
+from lossbench.analysis.frames import against_baseline, keyed, stable_seed, unkeyed
+
+__all__ = ["COMPARISON_COLUMNS", "DOMINATED", "Settings", "compare"]
+
+COMPARISON_COLUMNS = [
+    "experiment", "kind", "dataset", "x", "metric", "loss", "baseline", "estimate", "low", "high",
+    "p", "p_adjusted", "verdict", "n", "statistic", "margin", "note", "confidence", "family",
+]  # fmt: skip
+BASELINE, RANKING = "baseline", "ranking"
+DOMINATED = "the mean is dominated by a few trials; statistic: median would be steadier"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How an experiment's comparisons are made: the equivalence margin, the statistic
+    declared for each dataset (by label; ``mean`` where none is), and its sweeps (a loss's
+    name -> the labels of its settings)."""
+
+    margin: float = 0.01
+    statistic: Mapping[str, str] = field(default_factory=dict)
+    sweeps: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def compare(
+    trials: pd.DataFrame,
+    metrics: Mapping[str, list[str]],
+    settings: Mapping[str, Settings] | None = None,
+    *,
+    higher_is_better: Collection[str] = frozenset(),
+    alpha: float = statistics.FAMILYWISE_ALPHA,
+) -> pd.DataFrame:
+    """``comparisons.csv``: per experiment, on the metrics `metrics[experiment]` names, its
+    losses compared over the same trials (paired), in the families the module describes.
+
+    Each row is one procedure (`statistics.paired`) on the declared statistic: the relative
+    difference of ``loss`` against ``baseline`` (the loss it is compared with), its unadjusted
+    p-value, the p-value Bonferroni-adjusted over the row's family, and the interval at the
+    level that family decides at (1 − alpha / m, the ``confidence`` column), from which the
+    verdict is read: p_adjusted < alpha exactly when that interval excludes 0.
+    Cross-validated datasets (they record ``n_train``/``n_test``) get Nadeau & Bengio's
+    correction. A pair with a fit that did not converge, or that has no finite optimum
+    (``converged`` = 0), is no verdict: ``inconclusive``, said in the note."""
+    settings = settings or {}
+    frame = keyed(trials)
+    baselines = frame.groupby("experiment", sort=False)["loss"].first()
+    rows: list[dict] = []
+    for experiment, mine in frame.groupby("experiment", sort=False):
+        wanted = metrics.get(experiment, [])
+        if wanted:
+            setting = settings.get(experiment, Settings())
+            rows += _Experiment(mine, wanted, setting, baselines, higher_is_better).rows(alpha)
+    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    table["x"] = unkeyed(table["x"])
+    return table
+
+
+class _Experiment:
+    """One experiment's trials on its compared metrics, and how to compare two of its losses."""
+
+    def __init__(self, mine, wanted, setting: Settings, baselines, higher_is_better):
+        self.name = mine["experiment"].iloc[0]
+        self.kind = mine["kind"].iloc[0] if "kind" in mine else ""
+        self.setting, self.higher = setting, higher_is_better
+        self.baseline = baselines[self.name]
+        self.chosen = mine[mine["metric"].isin(wanted)]
+        self.paired = against_baseline(self.chosen, baselines)
+        self.unsettled = _unsettled(mine, self.baseline)
+        # cross-validated datasets record their folds' sizes: n_test / n_train per dataset
+        folds = mine[mine["metric"].isin(["n_train", "n_test"])]
+        self.sizes = folds.pivot_table(index="dataset", columns="metric", values="value")
+        self.swept = {
+            label: name for name, labels in setting.sweeps.items() for label in labels
+            if label != self.baseline
+        }  # fmt: skip
+
+    def rows(self, alpha: float) -> list[dict]:
+        families: dict[str, list[dict]] = {}
+        paired = self.paired[self.paired["loss"] != self.baseline]
+        for (dataset, x, metric, loss), group in paired.groupby(
+            ["dataset", "x", "metric", "loss"], sort=False, dropna=False
+        ):
+            own, theirs = group["value"].to_numpy(float), group["value_base"].to_numpy(float)
+            why_not = self.unsettled.get((dataset, x, loss), "")
+            family = f"sweep {self.swept[loss]}" if loss in self.swept else BASELINE
+            row = self._row(dataset, x, metric, loss, self.baseline, own, theirs, why_not, family)
+            if row is not None:
+                families.setdefault(family, []).append(row)
+        for found in families.values():
+            _decide(found, alpha, None, self.higher)
+        ranked = self._ranking([row for found in families.values() for row in found])
+        _decide(ranked, alpha, self._ranking_size(), self.higher)
+        return [row for found in families.values() for row in found] + ranked
+
+    def _row(self, dataset, x, metric, loss, baseline, own, theirs, why_not, family):
+        statistic = self.setting.statistic.get(dataset, "mean")
+        notes = []
+        if len(self.sizes) and dataset in self.sizes.index:  # folds share training data
+            ratio = float(self.sizes.loc[dataset, "n_test"] / self.sizes.loc[dataset, "n_train"])
+            notes.append("cross-validation: Nadeau-Bengio corrected variance")
+        else:
+            ratio = 0.0
+        if statistic == "mean" and (
+            statistics.mean_unstable(own[np.isfinite(own)])
+            or statistics.mean_unstable(theirs[np.isfinite(theirs)])
+        ):
+            notes.append(DOMINATED)
+        against = [baseline] if family == RANKING else []  # baseline rows keep their old seeds
+        seed = stable_seed(self.name, dataset, x, metric, loss, *against)
+        result = statistics.paired(own, theirs, statistic, test_train=ratio, seed=seed)
+        if result.n == 0:
+            return None
+        notes = [why_not] if why_not else [n for n in [result.note, *notes] if n]
+        return {
+            "experiment": self.name, "kind": self.kind, "dataset": dataset, "x": x,
+            "metric": metric, "loss": loss, "baseline": baseline, "estimate": result.estimate,
+            "p": result.p, "n": result.n, "statistic": statistic, "margin": self.setting.margin,
+            "note": "; ".join(notes), "family": family, "_result": result,
+            "_settled": not why_not,
+        }  # fmt: skip
+
+    def _ranking(self, decided: list[dict]) -> list[dict]:
+        """The most improved winner against each other winner, per dataset, x and metric; and
+        each sweep's best setting against its other settings (whether or not they won)."""
+        ranked = []
+        groups: dict[tuple, list[dict]] = {}
+        for row in decided:
+            groups.setdefault((row["dataset"], row["x"], row["metric"]), []).append(row)
+        for (dataset, x, metric), rows in groups.items():
+            pairs = []
+            best_of = {}
+            for name, labels in self.setting.sweeps.items():
+                settings = [r for r in rows if r["loss"] in labels and r["loss"] != self.baseline]
+                if len(settings) > 1:
+                    best = self._most_improved(settings)
+                    best_of[name] = best
+                    pairs += [(best, other) for other in settings if other is not best]
+            winners = [
+                r for r in rows if r["verdict"] == "better"
+                and (r["loss"] not in self.swept or best_of.get(self.swept[r["loss"]]) is r)
+            ]  # fmt: skip
+            if len(winners) > 1:
+                top = self._most_improved(winners)
+                pairs = [(top, other) for other in winners if other is not top] + pairs
+            for first, second in pairs:
+                a, b = first["loss"], second["loss"]
+                own, theirs = self._values(dataset, x, metric, a, b)
+                why_not = self.unsettled.get((dataset, x, a)) or self.unsettled.get((dataset, x, b))
+                row = self._row(dataset, x, metric, a, b, own, theirs, why_not or "", RANKING)
+                if row is not None:
+                    ranked.append(row)
+        return ranked
+
+    def _most_improved(self, rows: list[dict]) -> dict:
+        """The row whose estimate is best for its metric (ties: the first listed)."""
+        sign = 1.0 if rows[0]["metric"] in self.higher else -1.0
+        finite = [r for r in rows if math.isfinite(r["estimate"])] or rows
+        return max(finite, key=lambda r: sign * r["estimate"])
+
+    def _ranking_size(self) -> int:
+        """m for the ranking family: every pair it could hold, per dataset, x and metric."""
+        labels = list(dict.fromkeys(self.chosen["loss"]))
+        others = [label for label in labels if label != self.baseline]
+        candidates = len([label for label in others if label not in self.swept])
+        sizes = [
+            len([label for label in members if label in others])
+            for members in self.setting.sweeps.values()
+        ]  # fmt: skip
+        candidates += sum(1 for k in sizes if k)
+        pairs = math.comb(candidates, 2) + sum(math.comb(k, 2) for k in sizes)
+        groups = len(self.chosen.groupby(["dataset", "x", "metric"], sort=False))
+        return pairs * groups
+
+    def _values(self, dataset, x, metric, first: str, second: str):
+        """Trial-paired values of two losses on one dataset, x and metric."""
+        chosen = self.chosen
+        here = chosen[(chosen["dataset"] == dataset) & (chosen["x"] == x)
+                      & (chosen["metric"] == metric)]  # fmt: skip
+        a = here[here["loss"] == first][["trial", "value"]]
+        b = here[here["loss"] == second][["trial", "value"]]
+        both = a.merge(b, on="trial", suffixes=("", "_other"))
+        return both["value"].to_numpy(float), both["value_other"].to_numpy(float)
+
+
+def _decide(found: list[dict], alpha: float, m: int | None, higher_is_better) -> None:
+    """Adjust a family's p-values (Bonferroni over `m`, or over its rows with a test) and read
+    each verdict from the interval at the family's level."""
+    p = np.array([row["p"] for row in found], dtype=float)
+    m = m if m is not None else int(np.isfinite(p).sum())
+    level = alpha / max(1, m)
+    adjusted = np.minimum(p * max(1, m), 1.0)
+    for row, p_adjusted in zip(found, adjusted, strict=True):
+        result, settled = row.pop("_result"), row.pop("_settled")
+        row["low"], row["high"] = result.interval(level)
+        row["p_adjusted"], row["confidence"] = p_adjusted, 1 - level
+        decided = statistics.verdict(
+            row["low"], row["high"], row["margin"],
+            higher_is_better=row["metric"] in higher_is_better,
+        )  # fmt: skip
+        row["verdict"] = decided if settled else "inconclusive"
+
+
+def _unsettled(trials: pd.DataFrame, baseline: str) -> dict[tuple, str]:
+    """Per (dataset, x, loss), why its comparison with the baseline cannot be a verdict: fits
+    of either that did not converge, or that have no finite optimum (separable labels)."""
+    fits = trials[trials["metric"] == "converged"]
+    if not len(fits):
+        return {}
+    separated = trials[trials["metric"] == "separated"]
+    apart = separated[separated["value"] == 1]  # one row per loss: count the trials
+    split = apart.groupby(["dataset", "x"])["trial"].nunique()
+    failed = fits.assign(failed=fits["value"] == 0)
+    per = failed.groupby(["dataset", "x", "loss"], sort=False)["failed"].agg(["sum", "count"])
+    reasons = {}
+    for (dataset, x, loss), (bad, total) in per.iterrows():
+        if loss == baseline or (dataset, x, baseline) not in per.index:
+            continue
+        base = per.loc[(dataset, x, baseline)]
+        if not int(bad) + int(base["sum"]):
+            continue
+        apart = int(split.get((dataset, x), 0))
+        if apart:
+            reasons[(dataset, x, loss)] = (
+                f"no verdict: the training labels are separable in {apart} of {total} trials, "
+                "where a fit has no finite optimum; set fit.l2 (a ridge penalty) to compare"
+            )
+        else:
+            reasons[(dataset, x, loss)] = (
+                f"no verdict: {int(bad)} of {total} fits of {loss} and {int(base['sum'])} of "
+                f"{int(base['count'])} of the baseline did not converge; raise fit.max_iter"
+            )
+    return reasons
