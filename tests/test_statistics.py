@@ -180,7 +180,8 @@ def test_a_sweep_is_its_own_family_and_the_winners_are_ranked():
     ])  # fmt: skip
     settings = {"e": comparisons.Settings(sweeps={"huber": [h1, h2]})}
     table = comparisons.compare(trials, {"e": ["coef_error"]}, settings)
-    family = dict(zip(zip(table["loss"], table["baseline"]), table["family"], strict=True))
+    pairs = zip(table["loss"], table["baseline"], strict=True)
+    family = dict(zip(pairs, table["family"], strict=True))
     assert family == {
         ("mae", "loss0"): "baseline", ("log_cosh", "loss0"): "baseline",
         (h1, "loss0"): "sweep huber", (h2, "loss0"): "sweep huber",
@@ -237,3 +238,23 @@ def test_the_answer_names_only_what_the_comparisons_support():
     assert lines["gauss"].startswith("any of mse")
     assert lines["clean"] == "use mse: every other loss is worse"
     assert lines["few"].startswith("undecided")
+
+
+def test_intervals_over_folds_use_the_corrected_variance_of_the_verdicts():
+    from scipy.stats import t as student_t
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for fold in range(10):
+        rows += [("e", "table", "mse", fold, "test_mae", rng.lognormal(0, 0.3), "fit", math.nan,
+                  ""),
+                 ("e", "table", "mse", fold, "n_train", 48.0, "fit", math.nan, ""),
+                 ("e", "table", "mse", fold, "n_test", 12.0, "fit", math.nan, "")]  # fmt: skip
+    trials = pd.DataFrame(rows, columns=experiments.COLUMNS)
+    summary = experiments.summarize(trials)
+    row = summary[summary["metric"] == "test_mae"].iloc[0]
+    values = trials.loc[trials["metric"] == "test_mae", "value"].to_numpy()
+    scale = values.std(ddof=1) * math.sqrt(1 / 10 + 12 / 48)
+    low, high = student_t.interval(0.95, 9, loc=values.mean(), scale=scale)
+    assert row["ci_low"] == pytest.approx(low, rel=1e-12)
+    assert row["ci_high"] == pytest.approx(high, rel=1e-12)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from lossbench.analysis import statistics
-from lossbench.analysis.frames import against_baseline, keyed, stable_seed, unkeyed
+from lossbench.analysis.frames import against_baseline, keyed, stable_seed, test_train, unkeyed
 
 __all__ = ["SUMMARY_COLUMNS", "summarize"]
 
@@ -24,9 +24,9 @@ SUMMARY_COLUMNS = [
 _KEYS = ["experiment", "dataset", "loss", "metric", "x"]
 
 
-def _spread(key: tuple, values: pd.Series) -> dict[str, float | bool]:
+def _spread(key: tuple, values: pd.Series, ratio: float) -> dict[str, float | bool]:
     data = values.dropna().to_numpy(dtype=float)
-    low, high = statistics.mean_interval(data, seed=stable_seed(*key))
+    low, high = statistics.mean_interval(data, seed=stable_seed(*key), test_train=ratio)
     median_low, median_high = statistics.median_interval(data)
     return {
         "ci_low": low, "ci_high": high,
@@ -49,7 +49,10 @@ def summarize(
     summary = grouped["value"].agg(n="count", mean="mean", std="std").reset_index()
     summary["note"] = grouped["note"].agg(lambda notes: next((n for n in notes if n), "")).values
     # in the groups' own order, the order of `summary`'s rows
-    spread = pd.DataFrame([_spread(key, values) for key, values in grouped["value"]])
+    ratios = test_train(frame)  # cross-validated: intervals corrected as the verdicts are
+    spread = pd.DataFrame([
+        _spread(key, values, ratios.get(key[:2], 0.0)) for key, values in grouped["value"]
+    ])  # fmt: skip
     summary = pd.concat([summary, spread], axis=1)
 
     first = frame.groupby("experiment", sort=False)["loss"].first()

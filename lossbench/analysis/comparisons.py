@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from lossbench.analysis import statistics
-from lossbench.analysis.frames import against_baseline, keyed, stable_seed, unkeyed
+from lossbench.analysis.frames import against_baseline, keyed, stable_seed, test_train, unkeyed
 
 __all__ = ["COMPARISON_COLUMNS", "DOMINATED", "Settings", "compare"]
 
@@ -91,9 +91,7 @@ class _Experiment:
         self.chosen = mine[mine["metric"].isin(wanted)]
         self.paired = against_baseline(self.chosen, baselines)
         self.unsettled = _unsettled(mine, self.baseline)
-        # cross-validated datasets record their folds' sizes: n_test / n_train per dataset
-        folds = mine[mine["metric"].isin(["n_train", "n_test"])]
-        self.sizes = folds.pivot_table(index="dataset", columns="metric", values="value")
+        self.ratios = {dataset: r for (_, dataset), r in test_train(mine).items()}
         self.swept = {
             label: name for name, labels in setting.sweeps.items() for label in labels
             if label != self.baseline
@@ -120,11 +118,9 @@ class _Experiment:
     def _row(self, dataset, x, metric, loss, baseline, own, theirs, why_not, family):
         statistic = self.setting.statistic.get(dataset, "mean")
         notes = []
-        if len(self.sizes) and dataset in self.sizes.index:  # folds share training data
-            ratio = float(self.sizes.loc[dataset, "n_test"] / self.sizes.loc[dataset, "n_train"])
+        ratio = self.ratios.get(dataset, 0.0)
+        if ratio:  # folds share training data
             notes.append("cross-validation: Nadeau-Bengio corrected variance")
-        else:
-            ratio = 0.0
         if statistic == "mean" and (
             statistics.mean_unstable(own[np.isfinite(own)])
             or statistics.mean_unstable(theirs[np.isfinite(theirs)])

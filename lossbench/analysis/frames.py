@@ -1,5 +1,6 @@
 """Ideas the tables share, written once: a missing group key, pairing each trial with the
-baseline loss's trial on the same data, and a bootstrap seed stable across processes."""
+baseline loss's trial on the same data, a bootstrap seed stable across processes, and which
+datasets were cross-validated (with what test/train ratio)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-__all__ = ["MISSING_KEY", "against_baseline", "keyed", "stable_seed", "unkeyed"]
+__all__ = ["MISSING_KEY", "against_baseline", "keyed", "stable_seed", "test_train", "unkeyed"]
 
 # pandas drops groups and merge rows whose key is NaN: a missing x is grouped as -inf instead
 MISSING_KEY = -math.inf
@@ -36,3 +37,16 @@ def against_baseline(frame: pd.DataFrame, baseline: Mapping[str, str]) -> pd.Dat
 def stable_seed(*parts: object) -> int:
     """A bootstrap seed that depends only on what is resampled (stable across processes)."""
     return zlib.crc32("|".join(map(str, parts)).encode())
+
+
+def test_train(frame: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """n_test / n_train per cross-validated (experiment, dataset): folds record their sizes as
+    the metrics ``n_train`` and ``n_test``; other datasets are absent."""
+    folds = frame[frame["metric"].isin(["n_train", "n_test"])]
+    if not len(folds):
+        return {}
+    sizes = folds.pivot_table(index=["experiment", "dataset"], columns="metric", values="value")
+    if not {"n_train", "n_test"} <= set(sizes.columns):
+        return {}
+    ratios = (sizes["n_test"] / sizes["n_train"]).dropna()
+    return {key: float(value) for key, value in ratios.items()}

@@ -13,9 +13,9 @@ import pandas as pd
 from lossbench import config as config_module
 from lossbench import results
 from lossbench.errors import LossbenchError
-from lossbench.report import plots, terminal
+from lossbench.report import numbers, plots, terminal
 from lossbench.report.kinds import view_of
-from lossbench.report.numbers import estimate, fmt
+from lossbench.report.numbers import DOMINATED_MARK, estimate, fmt
 
 __all__ = ["write_report"]
 
@@ -112,7 +112,7 @@ def _page(
         parts += [f"<p class='verdict'>{esc(line)}</p>" for line in lines]
         metric = view.headline(frame) if view is not None else None
         if metric is not None:
-            parts.append(_compact(frame, metric))
+            parts.append(_compact(frame, metric, numbers.declared(mine)))
         full = frame.drop(columns=["experiment", "kind"], errors="ignore").dropna(axis=1, how="all")
         parts.append(_details("every number", _table(full)))
     if len(timings):
@@ -161,20 +161,25 @@ def _table(frame: pd.DataFrame) -> str:
     return "<div class='wide'>" + shown.to_html(index=False, na_rep="", border=0) + "</div>"
 
 
-def _compact(frame: pd.DataFrame, metric: str) -> str:
-    """The headline metric, loss × dataset (or × x), mean [95% CI] to 3 significant digits."""
+def _compact(frame: pd.DataFrame, metric: str, statistic: dict[str, str]) -> str:
+    """The headline metric, loss × dataset (or × x), mean [95% CI] (the median where it is the
+    dataset's declared statistic) to 3 significant digits."""
     rows = frame[frame["metric"] == metric]
     across = "x" if rows["x"].notna().any() and rows["dataset"].nunique() <= 1 else "dataset"
     cells = {}
     for _, r in rows.iterrows():
-        value = estimate(r) if not pd.isna(r["mean"]) else "n/a"
+        shown = estimate(r, statistic.get(r["dataset"], "mean"))
+        value = shown if not pd.isna(r["mean"]) else "n/a"
         column = fmt(r["x"]) if across == "x" else str(r["dataset"])
         cells.setdefault(r["loss"], {})[column] = value
     table = pd.DataFrame.from_dict(cells, orient="index").rename_axis(f"{metric}: loss")
     marked = any(value.endswith("*") for row in cells.values() for value in row.values())
-    note = "<p class='verdict'>* median [95% CI]: the mean is dominated by a few trials</p>"
+    notes = [f"median [95% CI] on {d}: the statistic declared there"
+             for d in dict.fromkeys(rows["dataset"]) if statistic.get(d) == "median"]  # fmt: skip
+    notes += [DOMINATED_MARK] if marked else []
     html_table = table.reset_index().to_html(index=False, na_rep="", border=0)
-    return f"<div class='wide'>{html_table}</div>" + (note if marked else "")
+    paragraphs = "".join(f"<p class='verdict'>{html.escape(note)}</p>" for note in notes)
+    return f"<div class='wide'>{html_table}</div>" + paragraphs
 
 
 def _compact_timings(timings: pd.DataFrame) -> str:

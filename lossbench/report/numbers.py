@@ -22,16 +22,28 @@ def fmt(x: float | None) -> str:
     return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
 
 
-def estimate(r) -> str:
-    """A summary row as "mean [low, high]", or "median [low, high]*" where the mean is
-    unstable (dominated by a few trials)."""
-    if bool(r.get("mean_unstable", False)):
-        value, low, high, mark = r["median"], r["median_low"], r["median_high"], "*"
+def estimate(r, statistic: str = "mean") -> str:
+    """A summary row as "mean [low, high]" ("median [low, high]" where the dataset's declared
+    statistic is the median), a mean dominated by a few trials marked "*": flagged, never
+    swapped for another statistic."""
+    if statistic == "median":
+        value, low, high, mark = r["median"], r["median_low"], r["median_high"], ""
     else:
-        value, low, high, mark = r["mean"], r["ci_low"], r["ci_high"], ""
+        mark = "*" if bool(r.get("mean_unstable", False)) else ""
+        value, low, high = r["mean"], r["ci_low"], r["ci_high"]
     if math.isnan(low) or math.isnan(high):
         return f"{fmt(value)}{mark}"
     return f"{fmt(value)} [{fmt(low)}, {fmt(high)}]{mark}"
+
+
+DOMINATED_MARK = "* the mean is dominated by a few trials; statistic: median would be steadier"
+
+
+def declared(comparisons) -> dict[str, str]:
+    """dataset -> the statistic its comparisons were decided on (``mean`` where none)."""
+    if comparisons is None or not len(comparisons) or "statistic" not in comparisons:
+        return {}
+    return dict(zip(comparisons["dataset"], comparisons["statistic"], strict=True))
 
 
 def percent(x: float) -> str:

@@ -102,6 +102,7 @@ def headline_table(
     if len(comparisons):
         mine = against_baseline(comparisons[comparisons["metric"] == metric])
         verdict = {(r.loss, r.dataset): colour.get(r.verdict) for r in mine.itertuples()}
+    statistic = numbers.declared(comparisons)
     unstable = False
     cells = {}
     for loss in dict.fromkeys(frame["loss"]):
@@ -110,16 +111,19 @@ def headline_table(
             if cell.empty or math.isnan(cell["mean"].iloc[0]):
                 cells[loss, dataset] = "[dim]n/a[/]"
                 continue
-            text = numbers.estimate(cell.iloc[0])
+            text = numbers.estimate(cell.iloc[0], statistic.get(dataset, "mean"))
             unstable = unstable or text.endswith("*")
             style = verdict.get((loss, dataset))
             cells[loss, dataset] = f"[{style}]{text}[/]" if style else text
     notes = sorted({n for n in rows["note"] if isinstance(n, str) and n})
+    medians = [d for d in datasets if statistic.get(d) == "median"]
+    if medians:
+        notes.append(f"median [95% CI] on {', '.join(medians)}: the statistic declared there")
     if unstable:
-        notes.append("* median [95% CI]: the mean is dominated by a few trials")
+        notes.append(numbers.DOMINATED_MARK)
     if "n_test" in set(frame["metric"]):
-        notes.append("intervals over cross-validation folds treat them as independent; the "
-                     "verdicts correct for their overlap")  # fmt: skip
+        notes.append("intervals over cross-validation folds: Nadeau-Bengio corrected for their "
+                     "overlap, as in the verdicts")  # fmt: skip
     title = f"{experiment}: {metric} (mean [95% CI], {'higher' if higher else 'lower'} better)"
     return grid(
         title, "loss", list(dict.fromkeys(frame["loss"])), datasets, cells, across="dataset",
