@@ -1,12 +1,12 @@
 """Coverage of lossbench's intervals on cross-validated tables, against a truth known by
 simulation.
 
-A table is `--rows` rows drawn from one population (a linear model with student_t(df=3)
-noise); lossbench cross-validates it as a run does (5 folds x 2 repeats, mse, huber, mae,
-test_mae). The truth is the expected test MAE of each loss's fit trained on as many rows as
-a fold trains on, over the population: the mean of the fold test MAEs over `--reference`
-independent tables (an unbiased estimate of it). On `--tables` other tables the script counts
-how often each 95% interval covers the truth:
+A table is `--rows` rows drawn from one population (a linear model with `--noise`:
+student_t(df=3) or gaussian); lossbench cross-validates it as a run does (5 folds x 2
+repeats, mse, huber, mae, test_mae). The truth is the expected test MAE of each loss's fit
+trained on as many rows as a fold trains on, over the population: the mean of the fold test
+MAEs over `--reference` independent tables (an unbiased estimate of it). On `--tables` other
+tables the script counts how often each 95% interval covers the truth:
 
 - the relative difference against mse (`statistics.paired`, Nadeau & Bengio's corrected
   variance, as the verdicts use), and the same with the folds treated as independent;
@@ -34,14 +34,15 @@ from lossbench.experiments.datasets import DATASETS
 from lossbench.experiments.datasets.observed import Observed
 
 
-def folds(count: int, first: int, rows: int, jobs: int, seed: int) -> pd.DataFrame:
+def folds(count: int, first: int, rows: int, jobs: int, seed: int, noise: str) -> pd.DataFrame:
     """test_mae, n_train, n_test of `count` fresh tables, one experiment per table."""
     raw = {"experiments": [{"name": "cv", "losses": ["mse", {"name": "huber", "delta": 1.345},
                                                          "mae"],
                             "cv": {"folds": 5, "repeats": 2}, "score": "test_mae"}]}  # fmt: skip
     experiment = config_module.validate(raw).experiments[0]
     chosen = tuple(loss for spec in experiment.losses for loss in losses.expand(spec))
-    generator = DATASETS["student_t"]({"n_samples": rows, "n_features": 5, "df": 3})
+    params = {"df": 3} if noise == "student_t" else {}
+    generator = DATASETS[noise]({"n_samples": rows, "n_features": 5, **params})
     units = []
     for i in range(first, first + count):
         sample = generator.sample(np.random.default_rng([seed, i]))
@@ -64,11 +65,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=60)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--noise", choices=["student_t", "gaussian"], default="student_t")
     args = parser.parse_args()
     start = time.perf_counter()
-    reference = folds(args.reference, 10**6, args.rows, args.jobs, args.seed)
+    reference = folds(args.reference, 10**6, args.rows, args.jobs, args.seed, args.noise)
     truth = reference[reference["metric"] == "test_mae"].groupby("loss")["value"].mean()
-    frame = folds(args.tables, 0, args.rows, args.jobs, args.seed)
+    frame = folds(args.tables, 0, args.rows, args.jobs, args.seed, args.noise)
     ratios = test_train(frame)
     scores = frame[frame["metric"] == "test_mae"]
     labels = list(dict.fromkeys(scores["loss"]))
@@ -95,7 +97,7 @@ def main() -> None:
             key = (f"{loss} against {base}", way)
             hits.setdefault(key, []).append(low <= truth[loss] / truth[base] - 1 <= high)
             widths.setdefault(key, []).append(high - low)
-    print(f"{args.tables} tables of {args.rows} rows (student_t(df=3) noise), 5 folds x 2 "
+    print(f"{args.tables} tables of {args.rows} rows ({args.noise} noise), 5 folds x 2 "
           f"repeats; truth from {args.reference} other tables")  # fmt: skip
     for loss in labels[1:]:
         print(f"true difference {loss} against {base}: "
