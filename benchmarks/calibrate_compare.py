@@ -1,74 +1,76 @@
-"""Calibration of `lossbench compare` on pyperf suites built with pyperf's own API (issue 14).
+"""Calibration of `lossbench compare`'s timing verdicts, by simulation with process effects.
 
-Each benchmark is `processes` worker processes × `values` values. A process draws its own
-offset (the between-process effect: address layout, hash seed, page placement) and its values
-scatter around it (the within-process noise). Reported, over `--pairs` pairs each:
+Each side of a benchmark is `processes` pyperf worker processes × 5 values. A process draws
+its own offset (the between-process effect: address layout, hash seed, page placement, a busy
+neighbour), relative standard deviation `between`, and its values scatter 0.5% around it. Each
+cell runs `--pairs` pairs through `analysis.timings.compare_timings` (Welch's t on the log of
+per-process means, the deciding interval at 1 − TIMING_ALPHA) and prints the share called
+``slower`` with its Clopper-Pearson 95% interval (scipy):
 
-- identical distributions with process effects (4% between, 0.5% within, 10 × 3): how many
-  pairs compare calls ``slower`` at ``--threshold 0.02`` (target ≤ 1 in 40);
-- identical distributions of independent values (no process effect): the same;
-- a real 15% slowdown under the process-effect noise: how many are ``slower`` (≥ 38 of 40);
-- 3 values in 1 process on each side: the verdict (``inconclusive``, never a guess).
+- identical distributions: false alarms, ``slower`` or ``faster`` (target ≤ 2.5%);
+- a 25% slowdown at ``--threshold 0.10`` (target ≥ 95% at 4 processes a side);
+- a 10% slowdown at ``--threshold 0.05`` (target ≥ 95% at 10 a side);
+- a 2× slowdown (a redundant second pass over memory) at ``--threshold 0.10``.
 
-Usage: python benchmarks/calibrate_compare.py [--pairs 40]
+Usage: python benchmarks/calibrate_compare.py [--pairs 1000]
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
-from collections import Counter
+import time
 from pathlib import Path
 
 import numpy as np
-import pyperf
+from scipy.stats import binomtest
 
-from lossbench.analysis import timings as compare
+from lossbench.analysis import timings
 
-
-def suite(path: Path, rng, mean: float, between: float, within: float, processes: int,
-          values: int) -> compare.Side:  # fmt: skip
-    runs = [
-        pyperf.Run(
-            list(mean * (1 + rng.normal(0, between)) * (1 + rng.normal(0, within, values))),
-            metadata={"name": "k", "loops": 1}, collect_metadata=False,
-        )
-        for _ in range(processes)
-    ]  # fmt: skip
-    pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(path), replace=True)
-    return compare.Side.of_suite(path, pyperf.BenchmarkSuite.load(str(path)))
+CASES = [  # (name, relative change, threshold, verdicts that count)
+    ("identical: false alarms", 0.0, 0.10, ("slower", "faster")),
+    ("25% slower, threshold 0.10", 0.25, 0.10, ("slower",)),
+    ("10% slower, threshold 0.05", 0.10, 0.05, ("slower",)),
+    ("2x slower, threshold 0.10", 1.0, 0.10, ("slower",)),
+]
 
 
-def verdicts(pairs: int, slowdown: float, between: float, within: float, processes: int,
-             values: int, seed: int) -> Counter:  # fmt: skip
+def side(rng, mean: float, between: float, processes: int) -> timings.Side:
+    runs = [mean * (1 + rng.normal(0, between)) * (1 + rng.normal(0, 0.005, 5))
+            for _ in range(processes)]  # fmt: skip
+    return timings.Side(Path("simulated"), {"k": runs})
+
+
+def share(pairs: int, change: float, threshold: float, counted, between: float,
+          processes: int, seed: int) -> tuple[int, int]:  # fmt: skip
     rng = np.random.default_rng(seed)
-    counts: Counter = Counter()
-    with tempfile.TemporaryDirectory() as work:
-        for _ in range(pairs):
-            base = suite(Path(work) / "a.json", rng, 1e-3, between, within, processes, values)
-            new = suite(Path(work) / "b.json", rng, 1e-3 * (1 + slowdown), between, within,
-                        processes, values)  # fmt: skip
-            row = compare.compare_timings(base, new, threshold=0.02)
-            counts[row["verdict"].iloc[0]] += 1
-    return counts
+    hits = 0
+    for _ in range(pairs):
+        base = side(rng, 1e-3, between, processes)
+        new = side(rng, 1e-3 * (1 + change), between, processes)
+        verdict = timings.compare_timings(base, new, threshold=threshold)["verdict"].iloc[0]
+        hits += verdict in counted
+    return hits, pairs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=40)
+    parser.add_argument("--pairs", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    n = args.pairs
-    cases = [
-        ("identical, 4% between / 0.5% within, 10 × 3", 0.0, 0.04, 0.005, 10, 3),
-        ("identical, independent values (2%), 10 × 3", 0.0, 0.0, 0.02, 10, 3),
-        ("15% slower, 4% between / 0.5% within, 10 × 3", 0.15, 0.04, 0.005, 10, 3),
-        ("30% slower, 3 values in 1 process", 0.30, 0.04, 0.005, 1, 3),
-    ]
-    print(f"lossbench compare, --threshold 0.02, alpha {compare.TIMING_ALPHA}, {n} pairs each")
-    for i, (name, slowdown, between, within, processes, values) in enumerate(cases):
-        counts = verdicts(n, slowdown, between, within, processes, values, seed=i)
-        shown = ", ".join(f"{verdict} {count}" for verdict, count in sorted(counts.items()))
-        print(f"  {name}: {shown}")
+    start = time.perf_counter()
+    print(f"alpha {timings.TIMING_ALPHA} per benchmark; share called slower (false alarms: "
+          "slower or faster), Clopper-Pearson 95% interval")  # fmt: skip
+    print(f"{'case':<28} {'between':>7} " + "".join(f"{f'{k} a side':>24}" for k in (3, 4, 6, 10)))
+    for number, (name, change, threshold, counted) in enumerate(CASES):
+        for between in (0.02, 0.05, 0.10):
+            cells = []
+            for processes in (3, 4, 6, 10):
+                seed = args.seed + 1000 * number + processes + int(between * 1000)
+                hits, n = share(args.pairs, change, threshold, counted, between, processes, seed)
+                low, high = binomtest(hits, n).proportion_ci(0.95, method="exact")
+                cells.append(f"{hits / n:6.1%} [{low:.1%}, {high:.1%}]")
+            print(f"{name:<28} {between:>7.0%} " + "".join(f"{c:>24}" for c in cells))
+    print(f"({time.perf_counter() - start:.0f} s)")
 
 
 if __name__ == "__main__":

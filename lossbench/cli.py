@@ -306,11 +306,17 @@ def compare(
     new: Annotated[Path | None, typer.Argument(help="The run or pyperf JSON to judge.")] = None,
     threshold: Annotated[
         float,
-        typer.Option(help="Slower only when the ratio exceeds 1 + threshold (and significant)."),
+        typer.Option(
+            help="Slower when the ratio's interval lies above 1 + threshold (or, on a stable "
+            "benchmark, excludes 1 with the ratio above it)."
+        ),
     ] = 0.10,
     alpha: Annotated[
         float,
-        typer.Option(help="Significance level of the Mann-Whitney U test on process means."),
+        typer.Option(
+            help="Level of Welch's t on the log process means: the deciding interval is at "
+            "1 - alpha."
+        ),
     ] = TIMING_ALPHA,
     normalize: Annotated[
         bool,
@@ -336,8 +342,9 @@ def compare(
         typer.Option(
             "--strict",
             metavar="",
-            help="Also fail on a slower benchmark whose processes disagree by > "
-            f"{UNSTABLE_CV:.0%}.",
+            help="Also fail on an unstable benchmark (processes disagree by > "
+            f"{UNSTABLE_CV:.0%}) whose ratio is beyond the threshold though its interval "
+            "straddles it.",
         ),
     ] = False,
     out_dir: Annotated[Path, typer.Option("--out", help="Where the newest runs are.")] = Path(

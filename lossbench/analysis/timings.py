@@ -1,31 +1,37 @@
 """Comparing two timing runs, and two result sets: the statistics and the verdict rules.
 
-For each benchmark in both sides (`Side`: the values of each pyperf worker process):
+For each benchmark in both sides (`Side`: the values of each pyperf worker process), one
+procedure decides:
 
-- the ratio of medians, new / base, with a 95% two-level bootstrap interval (worker processes
-  resampled, then values within them; seeded);
-- a two-sided Mann-Whitney U test on the **per-process means**: a pyperf worker's values share
-  its address layout, hash seed and page placement, so the process is the sampling unit, not
-  the value. Its default alpha, `TIMING_ALPHA` = 0.002, is asv's. When there are too few
-  processes for any outcome to reach alpha (7 per side are needed at 0.002), the verdict is
-  ``inconclusive`` and says how many would do;
-- the verdict: ``slower`` only when significant and the ratio exceeds 1 + threshold, ``faster``
-  when significant and below 1 / (1 + threshold), ``same`` otherwise, ``inconclusive`` as
-  above; ``missing`` when a benchmark is in one side only;
+- the **process is the unit**: a pyperf worker's values share its address layout, hash seed
+  and page placement, so each process contributes one number, the mean of its values;
+- **Welch's t on the logs** of those per-process means (scipy's ``ttest_ind``, unequal
+  variances): the ratio is the ratio of their geometric means, new / base, and its interval
+  at level 1 − alpha (`TIMING_ALPHA` = 0.02 per benchmark, two-sided) is the interval that
+  decides. It needs 2 processes a side, and has power at 3–6; false alarms stay far below
+  alpha because a verdict needs the interval beyond the threshold, not only beyond 1
+  (`benchmarks/calibrate_compare.py`);
+- the **verdict**, with threshold t: ``slower`` when the whole interval lies above 1 + t,
+  ``faster`` when wholly below 1 / (1 + t) — decisive, whether or not the row is unstable;
+  ``same`` when it lies wholly within those bounds. An interval that straddles a bound decides
+  only on a stable row: ``slower`` (``faster``) when it excludes 1 and the ratio lies beyond
+  the bound, else ``same``; on an unstable row it is ``inconclusive`` and says so, as with
+  fewer than 2 processes on a side; ``missing`` when a benchmark is in one side only;
 - ``unstable`` when either side's per-process means vary by more than `UNSTABLE_CV`
-  (coefficient of variation): such a row alone does not fail CI unless asked (``strict``).
+  (coefficient of variation).
 
-``normalize`` divides each kernel's values by its own side's ``read`` probe at the same dtype
-and size (`Side.floors` names it), so that runs from two machines can be compared. Quality
-(both sides lossbench runs): each summary mean old → new, ``changed`` when the 95% intervals
-no longer overlap. `judge` puts it all together into a `Judgement`.
+The medians and the two-level bootstrap interval of the ratio of medians are reported beside
+it for reading, not for deciding. ``normalize`` divides each kernel's values by its own side's
+``read`` probe at the same dtype and size (`Side.floors` names it), so that runs from two
+machines can be compared. Quality (both sides lossbench runs): each summary mean old → new,
+``changed`` when the 95% intervals no longer overlap. `judge` puts it all together into a
+`Judgement`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from math import comb
 from pathlib import Path
 from typing import Any
 
@@ -111,34 +117,67 @@ def _normalized(side: Side) -> dict[str, list[np.ndarray]]:
     return out
 
 
-def _min_p(n1: int, n2: int) -> float:
-    """The smallest two-sided p-value an exact Mann-Whitney U test can give for these sizes."""
-    return 2.0 / comb(n1 + n2, n1)
+MIN_PROCESSES = 2  # per side: Welch's t needs a variance on each
 
 
 def needed_processes(alpha: float) -> int:
-    """How many processes per side let the exact test reach `alpha` at all.
+    """How many processes per side the test needs to give any verdict (Welch's t: 2; more
+    give power, see `benchmarks/calibrate_compare.py`).
 
-    >>> needed_processes(0.002)
-    7
+    >>> needed_processes(0.02)
+    2
     """
-    k = 1
-    while _min_p(k, k) > alpha:
-        k += 1
-    return k
+    return MIN_PROCESSES
 
 
-def _test(base: list[np.ndarray], new: list[np.ndarray], alpha: float) -> tuple[float, bool | None]:
-    """(p-value, significant?) of a two-sided Mann-Whitney U test on the per-process means;
-    significant is None when there are too few processes for any outcome to reach alpha."""
-    from scipy.stats import mannwhitneyu
+@dataclass(frozen=True)
+class Ratio:
+    """new / base from Welch's t on the logs of per-process means: the ratio of geometric
+    means, its interval at 1 − alpha, and the p-value of "no change"."""
+
+    ratio: float
+    low: float
+    high: float
+    p: float
+
+
+def process_ratio(base: list[np.ndarray], new: list[np.ndarray], alpha: float) -> Ratio | None:
+    """`Ratio` of two sides' processes (None below `MIN_PROCESSES` a side, or with a
+    non-positive mean, whose log does not exist)."""
+    from scipy.stats import ttest_ind
 
     a = np.array([values.mean() for values in base])
     b = np.array([values.mean() for values in new])
-    if _min_p(len(a), len(b)) > alpha:
-        return math.nan, None
-    p = float(mannwhitneyu(b, a, alternative="two-sided", method="auto").pvalue)
-    return p, p < alpha
+    if min(len(a), len(b)) < MIN_PROCESSES or not ((a > 0).all() and (b > 0).all()):
+        return None
+    la, lb = np.log(a), np.log(b)
+    d = float(lb.mean() - la.mean())
+    if la.var() == 0 and lb.var() == 0:  # every process the same: a point, exact
+        return Ratio(math.exp(d), math.exp(d), math.exp(d), 1.0 if d == 0 else 0.0)
+    result = ttest_ind(lb, la, equal_var=False)
+    interval = result.confidence_interval(1 - alpha)
+    low, high = float(interval.low), float(interval.high)
+    return Ratio(math.exp(d), math.exp(low), math.exp(high), float(result.pvalue))
+
+
+def decide(r: Ratio | None, threshold: float, unstable: bool) -> str:
+    """The verdict from the deciding interval (see the module docstring)."""
+    if r is None or not (math.isfinite(r.low) and math.isfinite(r.high)):
+        return "inconclusive"
+    up, down = 1 + threshold, 1 / (1 + threshold)
+    if r.low > up:
+        return "slower"
+    if r.high < down:
+        return "faster"
+    if down <= r.low and r.high <= up:
+        return "same"
+    if unstable:
+        return "inconclusive"
+    if r.low > 1 and r.ratio > up:
+        return "slower"
+    if r.high < 1 and r.ratio < down:
+        return "faster"
+    return "same"
 
 
 def _ratio_interval(
@@ -165,7 +204,8 @@ TIMING_COLUMNS = [
     "benchmark", "base_median_s", "new_median_s", "ratio", "verdict", "p_value", "test",
     "ratio_ci_low", "ratio_ci_high", "base_stdev_s", "new_stdev_s", "base_values", "new_values",
     "base_processes", "new_processes", "base_between_cv", "new_between_cv", "unstable",
-    "needed_processes", "unit",
+    "needed_processes", "unit", "confidence", "median_ratio", "median_ratio_low",
+    "median_ratio_high",
 ]  # fmt: skip
 
 
@@ -198,29 +238,28 @@ def compare_timings(
             continue
         va, vb = a[name], b[name]
         pooled_a, pooled_b = np.concatenate(va), np.concatenate(vb)
-        ratio = float(np.median(pooled_b) / np.median(pooled_a))
-        p, significant = _test(va, vb, alpha)
-        low, high = _ratio_interval(va, vb)
         cv_a, cv_b = between_cv(va), between_cv(vb)
-        if significant is None:
-            verdict = "inconclusive"
-        elif significant and ratio > 1 + threshold:
-            verdict = "slower"
-        elif significant and ratio < 1 / (1 + threshold):
-            verdict = "faster"
-        else:
-            verdict = "same"
+        unstable = bool(max(np.nan_to_num(cv_a), np.nan_to_num(cv_b)) > UNSTABLE_CV)
+        decided = process_ratio(va, vb, alpha)
+        verdict = decide(decided, threshold, unstable)
+        median_low, median_high = _ratio_interval(va, vb)
+        median_ratio = float(np.median(pooled_b) / np.median(pooled_a))
+        ratio = decided.ratio if decided is not None else median_ratio
         rows.append({
             "benchmark": name, "base_median_s": float(np.median(pooled_a)),
             "new_median_s": float(np.median(pooled_b)), "ratio": ratio, "verdict": verdict,
-            "p_value": p, "test": "mann-whitney on process means", "ratio_ci_low": low,
-            "ratio_ci_high": high,
+            "p_value": decided.p if decided is not None else math.nan,
+            "test": "welch t on log process means",
+            "ratio_ci_low": decided.low if decided is not None else math.nan,
+            "ratio_ci_high": decided.high if decided is not None else math.nan,
+            "confidence": 1 - alpha, "median_ratio": median_ratio,
+            "median_ratio_low": median_low, "median_ratio_high": median_high,
             "base_stdev_s": float(np.std(pooled_a, ddof=1)) if pooled_a.size > 1 else math.nan,
             "new_stdev_s": float(np.std(pooled_b, ddof=1)) if pooled_b.size > 1 else math.nan,
             "base_values": int(pooled_a.size), "new_values": int(pooled_b.size),
             "base_processes": len(va), "new_processes": len(vb),
             "base_between_cv": cv_a, "new_between_cv": cv_b,
-            "unstable": bool(max(np.nan_to_num(cv_a), np.nan_to_num(cv_b)) > UNSTABLE_CV),
+            "unstable": unstable,
             "needed_processes": needed_processes(alpha), "unit": unit,
         })  # fmt: skip
     return pd.DataFrame(rows, columns=TIMING_COLUMNS)
@@ -251,7 +290,7 @@ class Judgement:
     quality: pd.DataFrame
     notes: list[str]
     comparable: bool  # timing verdicts hold (same machine, or normalized)
-    regressed: bool  # a slower benchmark that counts (comparable, stable or strict)
+    regressed: bool  # a slower benchmark on comparable sides (or, strict, a likely one)
     quality_changed: bool
 
     def exit_code(self, *, no_fail: bool = False, fail_on_quality: bool = False) -> int:
@@ -284,9 +323,14 @@ def judge(
             notes.append("timing verdicts are not comparable across machines (use --normalize)")
     slower = np.array(timings["verdict"] == "slower", dtype=bool)
     unstable = np.array(timings["unstable"].fillna(False), dtype=bool)
-    if not strict and (slower & unstable).any():  # an unstable timing alone does not fail CI
-        notes.append("slower but unstable rows do not fail without --strict")
-        slower &= ~unstable
+    withheld = unstable & np.array(timings["verdict"] == "inconclusive", dtype=bool)
+    if strict:  # also fail where the estimate alone is beyond the threshold
+        slower |= withheld & np.array(timings["ratio"] > 1 + threshold, dtype=bool)
+    if withheld.any():
+        notes.append(
+            f"{int(withheld.sum())} unstable row(s) whose interval straddles the threshold: "
+            "no verdict (more processes would narrow it); a whole interval beyond it fails"
+        )
     changed = bool(len(quality) and quality["changed"].any())
     return Judgement(
         timings, quality, notes, comparable, bool(comparable and slower.any()), changed

@@ -87,15 +87,25 @@ def describe(row: pd.Series) -> str:
     change = f"{ratio:.2f}× slower" if ratio >= 1 else f"{1 / ratio:.2f}× faster"
     note = "" if row["verdict"] != "same" else " (not significant)" if ratio != 1 else ""
     if row["verdict"] == "inconclusive":
+        few = min(row["base_processes"], row["new_processes"]) < row["needed_processes"]
         note = (
             f" (inconclusive: {row['base_processes']} vs {row['new_processes']} processes; the "
             f"test needs ≥ {row['needed_processes']} per side)"
+            if few
+            else f" (inconclusive: unstable, {_interval(row)} straddles the threshold)"
         )
     if bool(row.get("unstable")):
         note += f" [unstable: processes disagree by more than {UNSTABLE_CV:.0%}]"
     before = one(row["base_median_s"], row["base_stdev_s"])
     after = one(row["new_median_s"], row["new_stdev_s"])
     return f"{before} → {after}: {change}{note}"
+
+
+def _interval(row: pd.Series) -> str:
+    """The deciding interval of the ratio, e.g. "[1.02, 1.31] (99.8%)"."""
+    level = row.get("confidence")
+    at = f" ({level * 100:.4g}%)" if isinstance(level, float) and math.isfinite(level) else ""
+    return f"[{row['ratio_ci_low']:.3g}, {row['ratio_ci_high']:.3g}]{at}"
 
 
 def markdown(judgement: Judgement) -> str:
