@@ -314,7 +314,7 @@ def compare(
     alpha: Annotated[
         float,
         typer.Option(
-            help="Level of Welch's t on the log process means: the deciding interval is at "
+            help="Level of Welch's t on the log process medians: the deciding interval is at "
             "1 - alpha."
         ),
     ] = TIMING_ALPHA,

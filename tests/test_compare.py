@@ -203,7 +203,7 @@ def test_two_real_quick_timing_runs_compare_benchmark_by_benchmark(tmp_path):
     rows = json.loads(result.output)
     # 2 processes a side: enough for Welch's t, one interval per row decides it
     assert len(rows) == 7 and {r["verdict"] for r in rows} <= set(compare.VERDICTS) - {"missing"}
-    assert all(r["test"] == "welch t on log process means" for r in rows)
+    assert all(r["test"] == "welch t on log process medians" for r in rows)
     assert all(r["base_median_s"] > 0 and r["new_median_s"] > 0 for r in rows)
     normalized = runner.invoke(
         app,
@@ -322,10 +322,21 @@ def test_the_interval_that_decides_is_scipys_welch_interval_of_the_log_ratio(tmp
     base = _noisy(tmp_path / "a.json", 1e-3, 0.03, 4, rng)
     new = _noisy(tmp_path / "b.json", 1.3e-3, 0.03, 5, rng)
     (row,) = compare.compare_timings(base, new).to_dict("records")
-    logs = [np.log([v.mean() for v in side.runs["k"]]) for side in (new, base)]
+    logs = [np.log([np.median(v) for v in side.runs["k"]]) for side in (new, base)]
     test = ttest_ind(*logs, equal_var=False)
     interval = test.confidence_interval(1 - compare.TIMING_ALPHA)
     assert row["ratio_ci_low"] == pytest.approx(np.exp(interval.low), rel=1e-12)
     assert row["ratio_ci_high"] == pytest.approx(np.exp(interval.high), rel=1e-12)
     assert row["p_value"] == pytest.approx(test.pvalue, rel=1e-12)
     assert row["verdict"] == "slower"
+
+
+def test_the_table_fits_80_columns_whatever_the_names(tmp_path):
+    long = "huber(delta=1.345).value_and_gradient.fused.float64.1000000" + ".x" * 30
+    _compare(tmp_path, {long: 1e-3, "k": 1e-3}, {long: 1.4e-3, "k": 1e-3})
+    base, new = str(tmp_path / "base.json"), str(tmp_path / "new.json")
+    table = runner.invoke(app, ["compare", base, new])
+    assert table.exit_code == 1, table.output
+    shown = table.output.splitlines()
+    assert max(len(line) for line in shown) <= 80, max(shown, key=len)
+    assert "".join(shown).count("1.40× slower") == 1 and long[:60] in "".join(shown)

@@ -73,3 +73,26 @@ def test_without_matplotlib_one_line_names_the_extra_and_exits_2(tmp_path, monke
         assert result.exit_code == 2, result.output
         assert "pip install 'lossbench[plot]'" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "r").exists()  # refused before the run
+
+
+def test_the_html_timing_tables_carry_what_the_terminal_shows():
+    import pandas as pd
+
+    from lossbench.report import html, terminal
+
+    def row(loss, impl, median, roofline=float("nan"), unstable=False, op="value"):
+        n = 100_000
+        return {"benchmark": f"{loss}.{op}.{impl}", "loss": loss, "op": op, "impl": impl,
+                "dtype": "float64", "n": n, "median_s": median, "mean_s": median,
+                "stdev_s": median / 10, "values": 9, "ns_per_element": median / n * 1e9,
+                "gb_per_s": 1.0, "roofline": roofline, "unstable": unstable}  # fmt: skip
+
+    timings = pd.DataFrame([
+        row("mse", "numpy", 2e-4), row("mse", "fused", 2e-5, roofline=1.55, unstable=True),
+        row("probe", "numba", 2e-5, op="read"),
+    ])  # fmt: skip
+    page = html._compact_timings(timings)
+    assert "2 ±0.2" in page and "fused roofline" in page and "155% !" in page
+    assert "10.0×" in page and "faster than the floor" in page
+    (verdict,) = terminal.timing_verdicts(timings)
+    assert "1.55 of memory bandwidth ! (unstable: not to be trusted)" in verdict

@@ -4,8 +4,9 @@ For each benchmark in both sides (`Side`: the values of each pyperf worker proce
 procedure decides:
 
 - the **process is the unit**: a pyperf worker's values share its address layout, hash seed
-  and page placement, so each process contributes one number, the mean of its values;
-- **Welch's t on the logs** of those per-process means (scipy's ``ttest_ind``, unequal
+  and page placement, so each process contributes one number, the median of its values
+  (robust to the values a busy neighbour's preemption hit; `process_medians`);
+- **Welch's t on the logs** of those per-process medians (scipy's ``ttest_ind``, unequal
   variances): the ratio is the ratio of their geometric means, new / base, and its interval
   at level 1 − alpha (`TIMING_ALPHA` = 0.02 per benchmark, two-sided) is the interval that
   decides. It needs 2 processes a side, and has power at 3–6; false alarms stay far below
@@ -17,7 +18,7 @@ procedure decides:
   only on a stable row: ``slower`` (``faster``) when it excludes 1 and the ratio lies beyond
   the bound, else ``same``; on an unstable row it is ``inconclusive`` and says so, as with
   fewer than 2 processes on a side; ``missing`` when a benchmark is in one side only;
-- ``unstable`` when either side's per-process means vary by more than `UNSTABLE_CV`
+- ``unstable`` when either side's per-process medians vary by more than `UNSTABLE_CV`
   (coefficient of variation).
 
 The medians and the two-level bootstrap interval of the ratio of medians are reported beside
@@ -78,12 +79,20 @@ class Side:
         return cls(path, runs_of(suite), **rest)
 
 
+def process_medians(processes: list[np.ndarray]) -> np.ndarray:
+    """Each worker process's one number: the median of its values. Other work on the machine
+    only ever adds time, in bursts: a value that a preemption hit is an outlier, which a mean
+    carries into the process's number (on a 2-core VM with a busy neighbour, one of 3 values
+    made a process's mean 10x its median) and a median does not."""
+    return np.array([np.median(values) for values in processes])
+
+
 def between_cv(processes: list[np.ndarray]) -> float:
-    """Coefficient of variation of the per-process means (NaN with fewer than 2 processes):
+    """Coefficient of variation of the per-process medians (NaN with fewer than 2 processes):
     how much pyperf's worker processes disagree."""
     if len(processes) < 2:
         return math.nan
-    means = np.array([values.mean() for values in processes])
+    means = process_medians(processes)
     return float(np.std(means, ddof=1) / np.mean(means))
 
 
@@ -132,7 +141,7 @@ def needed_processes(alpha: float) -> int:
 
 @dataclass(frozen=True)
 class Ratio:
-    """new / base from Welch's t on the logs of per-process means: the ratio of geometric
+    """new / base from Welch's t on the logs of per-process medians: the ratio of geometric
     means, its interval at 1 − alpha, and the p-value of "no change"."""
 
     ratio: float
@@ -146,8 +155,7 @@ def process_ratio(base: list[np.ndarray], new: list[np.ndarray], alpha: float) -
     non-positive mean, whose log does not exist)."""
     from scipy.stats import ttest_ind
 
-    a = np.array([values.mean() for values in base])
-    b = np.array([values.mean() for values in new])
+    a, b = process_medians(base), process_medians(new)
     if min(len(a), len(b)) < MIN_PROCESSES or not ((a > 0).all() and (b > 0).all()):
         return None
     la, lb = np.log(a), np.log(b)
@@ -249,7 +257,7 @@ def compare_timings(
             "benchmark": name, "base_median_s": float(np.median(pooled_a)),
             "new_median_s": float(np.median(pooled_b)), "ratio": ratio, "verdict": verdict,
             "p_value": decided.p if decided is not None else math.nan,
-            "test": "welch t on log process means",
+            "test": "welch t on log process medians",
             "ratio_ci_low": decided.low if decided is not None else math.nan,
             "ratio_ci_high": decided.high if decided is not None else math.nan,
             "confidence": 1 - alpha, "median_ratio": median_ratio,

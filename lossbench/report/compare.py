@@ -36,18 +36,28 @@ def compare(
     )
 
 
-def lines(judgement: Judgement) -> list[tuple[str, str]]:
-    """The table format as (style, line) pairs: notes, a line per benchmark (red when slower,
-    green when faster), the summary line, then the changed quality results."""
-    out = [("", note) for note in judgement.notes]
+def lines(judgement: Judgement, width: int = 80) -> list[tuple[str, str]]:
+    """The table format as (style, line) pairs, none wider than `width`: notes, each benchmark
+    (its name, then its numbers and verdict indented below; red when slower, green when
+    faster), the summary line, then the changed quality results."""
+    import textwrap
+
+    def wrapped(style: str, text: str, indent: str = "") -> list[tuple[str, str]]:
+        parts = textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
+                              break_on_hyphens=False)  # fmt: skip
+        return [(style, part) for part in parts or [""]]
+
+    out = [line for note in judgement.notes for line in wrapped("", note)]
     colours = {"slower": "red", "faster": "green"}
     for _, row in judgement.timings.iterrows():
-        out.append((colours.get(row["verdict"], ""), f"{row['benchmark']}: {describe(row)}"))
+        style = colours.get(row["verdict"], "")
+        out += wrapped(style, f"{row['benchmark']}:") + wrapped(style, describe(row), "    ")
     if len(judgement.timings):
-        out.append(("", summary_line(judgement.timings)))
+        out += wrapped("", summary_line(judgement.timings))
     if len(judgement.quality):
         header, *changed = quality_lines(judgement.quality)
-        out += [("", header), *(("", f"  {line}") for line in changed)]
+        out += wrapped("", header)
+        out += [line for text in changed for line in wrapped("", text, "  ")]
     return out
 
 

@@ -183,14 +183,22 @@ def _compact(frame: pd.DataFrame, metric: str, statistic: dict[str, str]) -> str
 
 
 def _compact_timings(timings: pd.DataFrame) -> str:
-    """ns per element, implementation × loss, per op and size."""
+    """As the terminal shows them: per op and size, ns per element (median ± stdev) by
+    implementation and loss, fused's speed-up and roofline, "!" marking what is unstable."""
     kernels = timings[timings["loss"] != "probe"]
+    impls = list(dict.fromkeys(kernels["impl"]))
     out = []
-    for (dtype, n, op), rows in kernels.groupby(["dtype", "n", "op"], sort=False):
-        table = rows.pivot_table(index="impl", columns="loss", values="ns_per_element",
-                                 sort=False)  # fmt: skip
-        table = table.map(lambda x: "—" if pd.isna(x) else fmt(x))
-        table.columns.name = None  # one header row: the losses
+    marked = False
+    for (dtype, n, op), cells in kernels.groupby(["dtype", "n", "op"], sort=False):
+        cell, unstable = terminal.timing_cells(cells, n)
+        marked |= unstable
+        rows = [*(i for i in impls if i in set(cells["impl"])), "fused vs numpy", "fused roofline"]
+        losses = list(dict.fromkeys(cells["loss"]))
+        table = pd.DataFrame(
+            [[cell.get((row, loss), "—") for loss in losses] for row in rows],
+            index=rows, columns=losses,
+        )  # fmt: skip
         table.index.name = f"{op}, {dtype}, n={n:.0e}: ns per element"
         out.append(table.reset_index().to_html(index=False, na_rep="—", border=0))
-    return "<div class='wide'>" + "".join(out) + "</div>"
+    note = f"<p class='verdict'>{html.escape(terminal.UNSTABLE_MARK)}</p>" if marked else ""
+    return "<div class='wide'>" + "".join(out) + "</div>" + note

@@ -15,14 +15,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from lossbench import results
-from lossbench.analysis.constants import UNSTABLE_CV
+from lossbench.analysis.constants import ROOFLINE_LIMIT, UNSTABLE_CV
 from lossbench.errors import LossbenchError
 from lossbench.experiments import COMPARISON_COLUMNS
 from lossbench.report.grid import Grid, grid
 from lossbench.report.kinds import view_of
 
 __all__ = [
-    "comparisons_of", "kept", "progress_bar", "render", "render_timings", "timing_verdicts",
+    "UNSTABLE_MARK", "comparisons_of", "kept", "progress_bar", "render", "render_timings",
+    "timing_cells", "timing_verdicts",
 ]  # fmt: skip
 
 
@@ -62,30 +63,8 @@ def render_timings(timings: pd.DataFrame) -> list[Grid | str]:
         floor = ", ".join(f"{r.op} {r.ns_per_element:.3g}" for r in probes.itertuples())
         losses = list(dict.fromkeys(cells["loss"]))
         timed = set(cells["impl"])  # this op's implementations
-        table: dict[tuple[str, str], str] = {}
-        unstable = False
-        for loss, row in cells.groupby("loss", sort=False):
-            by = row.set_index("impl")
-            for impl in by.index:
-                r = by.loc[impl]
-                spread = r["stdev_s"] / n * 1e9 if not math.isnan(r["stdev_s"]) else math.nan
-                table[impl, loss] = (
-                    f"{r['ns_per_element']:.3g} ±{spread:.2g}"
-                    if not math.isnan(spread)
-                    else f"{r['ns_per_element']:.3g}"
-                )
-            if {"fused", "numpy"} <= set(by.index):
-                ratio = by.loc["numpy", "median_s"] / by.loc["fused", "median_s"]
-                table["fused vs numpy", loss] = f"{ratio:.1f}×"
-            if "fused" in by.index and not math.isnan(by.loc["fused", "roofline"]):
-                roof = f"{by.loc['fused', 'roofline']:.0%}"
-                if bool(by.loc["fused"].get("unstable", False)):
-                    roof += " !"  # processes disagree, or above the floor: not to be trusted
-                    unstable = True
-                table["fused roofline", loss] = roof
-        caption = (
-            f"! unstable: worker processes disagree by > {UNSTABLE_CV:.0%}, or above the floor"
-        )
+        table, unstable = timing_cells(cells, n)
+        caption = UNSTABLE_MARK
         parts.append(grid(
             f"timing, {op}, {dtype}, n={n:.0e}: ns per element (median ± stdev); "
             f"probes: {floor}",
@@ -97,6 +76,39 @@ def render_timings(timings: pd.DataFrame) -> list[Grid | str]:
     if lines:
         parts.append(escape("\n".join(lines)))
     return parts
+
+
+UNSTABLE_MARK = (
+    f"! unstable: worker processes disagree by > {UNSTABLE_CV:.0%}, or faster than the floor"
+)
+
+
+def timing_cells(cells: pd.DataFrame, n: float) -> tuple[dict[tuple[str, str], str], bool]:
+    """One (op, dtype, n)'s cells, (impl or "fused vs numpy" or "fused roofline", loss) ->
+    text: ns per element median ± stdev, fused's speed-up over numpy, its roofline marked
+    "!" where unstable; and whether any was."""
+    table: dict[tuple[str, str], str] = {}
+    unstable = False
+    for loss, row in cells.groupby("loss", sort=False):
+        by = row.set_index("impl")
+        for impl in by.index:
+            r = by.loc[impl]
+            spread = r["stdev_s"] / n * 1e9 if not math.isnan(r["stdev_s"]) else math.nan
+            table[impl, loss] = (
+                f"{r['ns_per_element']:.3g} ±{spread:.2g}"
+                if not math.isnan(spread)
+                else f"{r['ns_per_element']:.3g}"
+            )
+        if {"fused", "numpy"} <= set(by.index):
+            ratio = by.loc["numpy", "median_s"] / by.loc["fused", "median_s"]
+            table["fused vs numpy", loss] = f"{ratio:.1f}×"
+        if "fused" in by.index and not math.isnan(by.loc["fused", "roofline"]):
+            roof = f"{by.loc['fused', 'roofline']:.0%}"
+            if bool(by.loc["fused"].get("unstable", False)):
+                roof += " !"  # processes disagree, or above the floor: not to be trusted
+                unstable = True
+            table["fused roofline", loss] = roof
+    return table, unstable
 
 
 def timing_verdicts(timings: pd.DataFrame) -> list[str]:
@@ -117,9 +129,12 @@ def timing_verdicts(timings: pd.DataFrame) -> list[str]:
             if impl != "fused"
         )
         floor = "memory bandwidth" if fused["op"] == "value" else "the read-write floor"
+        # above 1 the kernel beat its memory floor: the measurement, not the kernel, is off
+        doubt = bool(fused.get("unstable", False)) or fused["roofline"] > ROOFLINE_LIMIT
+        mark = " ! (unstable: not to be trusted)" if doubt else ""
         lines.append(
             f"fused {loss} {fused['op']} at n={fused['n']:.0e} ({fused['dtype']}): "
-            f"{fused['roofline']:.2f} of {floor}" + (f", {others}" if others else "")
+            f"{fused['roofline']:.2f} of {floor}{mark}" + (f", {others}" if others else "")
         )
     return lines
 
