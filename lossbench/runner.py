@@ -10,8 +10,8 @@ experiment and says how it ended.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from lossbench import experiments, results, system
 from lossbench.config import Config
 from lossbench.errors import LossbenchError
 from lossbench.experiments.cluster import connect
+from lossbench.losses import user as user_code
 from lossbench.report import answer
 from lossbench.signals import interrupts_deferred
 from lossbench.timing import driver as timing
@@ -37,6 +38,7 @@ class Resolved:
     config: Config
     experiments: experiments.Plan
     timing: timing.Plan | None
+    search: tuple[str, ...] = ()  # where user losses are imported from (`losses.user`)
 
 
 def resolve(
@@ -50,10 +52,18 @@ def resolve(
     """The run a config asks for: loaded, shrunk with `quick`, overridden (an explicit
     ``--set`` wins over `quick`), and planned; errors name the file, or the ``--set`` that
     gave the field."""
-    if path is not None:  # user losses ('module:function') beside the config, then here
-        for directory in (str(Path.cwd()), str(Path(path).resolve().parent)):
-            if directory not in sys.path:
-                sys.path.insert(0, directory)
+    # user losses ('module:function') beside the config, then here; only they are looked
+    # for there (losses.user): a numba.py beside a config is not what `import numba` finds
+    search = (_directory_of(path), str(Path.cwd())) if path is not None else (str(Path.cwd()),)
+    with user_code.searched(search):
+        return _resolve(path, search, overrides, quick, seed, name)
+
+
+def _directory_of(path: str | Path) -> str:
+    return str(Path(path).resolve().parent)
+
+
+def _resolve(path, search, overrides, quick, seed, name) -> Resolved:
     source = config_module.DEFAULT if path is None else str(path)
     overrides = list(overrides)
     config = config_module.load(path, [] if quick else overrides)
@@ -70,15 +80,18 @@ def resolve(
         config.seed = seed
     if name is not None:
         config.name = name
-    return plan(config, source, overrides)
+    return dataclasses.replace(plan(config, source, overrides), search=tuple(search))
 
 
 def plan(config: Config, source: str = "config", overrides: list[str] = ()) -> Resolved:
     """Plan `config`: every dataset and loss checked, the timing matrix built; an error at a
     field names `source` or the ``--set`` in `overrides` that gave it."""
+    directory = config._source_dir
+    search = (str(directory), str(Path.cwd())) if directory is not None else (str(Path.cwd()),)
     try:
-        timing_plan = timing.plan(config.timing) if config.timing is not None else None
-        return Resolved(config, experiments.plan(config), timing_plan)
+        with user_code.searched(search):
+            timing_plan = timing.plan(config.timing) if config.timing is not None else None
+            return Resolved(config, experiments.plan(config), timing_plan, tuple(search))
     except LossbenchError as error:
         if error.where and error.source is None:
             raise error.from_source(config_module.blame(source, overrides, error.where)) from None
@@ -183,7 +196,8 @@ def execute(
                 step = (lambda d, n: progress("timing", d, n)) if progress else None
                 suite = path / results.PYPERF
                 try:
-                    timing.run(timing_plan, suite, progress=step)
+                    with user_code.searched(resolved.search):  # the workers import them too
+                        timing.run(timing_plan, suite, progress=step)
                 finally:  # interrupted, the benchmarks that finished are kept
                     if suite.exists():
                         timings = timing.table(suite)

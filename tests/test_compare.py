@@ -312,7 +312,8 @@ def test_an_unstable_interval_across_the_threshold_is_no_verdict_and_says_so(tmp
     assert any("straddles the threshold" in note for note in judgement.notes)
     from lossbench.report.compare import describe
 
-    assert "unstable, [" in describe(pd.Series(row))
+    text = describe(pd.Series(row))
+    assert "straddles the threshold" in text and "[unstable" in text
 
 
 def test_the_interval_that_decides_is_scipys_welch_interval_of_the_log_ratio(tmp_path):
@@ -340,3 +341,53 @@ def test_the_table_fits_80_columns_whatever_the_names(tmp_path):
     shown = table.output.splitlines()
     assert max(len(line) for line in shown) <= 80, max(shown, key=len)
     assert "".join(shown).count("1.40× slower") == 1 and long[:60] in "".join(shown)
+
+
+def _counts(path, counts_per_process):
+    runs = [
+        pyperf.Run(list(values), metadata={"name": "k", "loops": 1, "unit": "integer"},
+                   collect_metadata=False)
+        for values in counts_per_process
+    ]  # fmt: skip
+    pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(path), replace=True)
+    return path
+
+
+def test_instruction_counts_decide_at_one_process_without_statistics(tmp_path):
+    base = _counts(tmp_path / "a.json", [[100_000.0, 100_400.0]])
+    more = _counts(tmp_path / "b.json", [[110_000.0, 110_300.0]])  # 10% more work
+    same = _counts(tmp_path / "c.json", [[100_000.0, 100_100.0]])
+    args = ["--threshold", "0.05", "--format", "json"]
+    slower = runner.invoke(app, ["compare", str(base), str(more), *args])
+    assert slower.exit_code == 1, slower.output
+    (row,) = json.loads(slower.output)
+    assert row["verdict"] == "slower" and row["test"] == "instruction counts"
+    assert row["ratio"] == pytest.approx(1.1) and row["unit"] == "instructions"
+    assert (
+        json.loads(runner.invoke(app, ["compare", str(base), str(same), *args]).output)[0][
+            "verdict"
+        ]
+        == "same"
+    )
+
+
+def test_instruction_counts_of_processes_that_disagree_are_no_verdict(tmp_path):
+    base = _counts(tmp_path / "a.json", [[100_000.0], [101_000.0]])  # 1% apart
+    new = _counts(tmp_path / "b.json", [[150_000.0], [150_000.0]])
+    result = runner.invoke(app, ["compare", str(base), str(new)])
+    assert result.exit_code == 0, result.output
+    assert "counts of one side disagree by 1.00%" in result.output
+
+
+def test_counting_instructions_without_valgrind_is_one_line_with_the_install_command(
+    tmp_path, monkeypatch
+):
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    config = tmp_path / "c.yaml"
+    config.write_text("name: t\nexperiments: []\ntiming: {losses: [mse], measure: instructions}\n")
+    result = runner.invoke(app, ["run", str(config), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "apt-get install valgrind" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()

@@ -72,11 +72,13 @@ class Side:
     summary: pd.DataFrame | None = None
     host: dict[str, Any] = field(default_factory=dict)
     floors: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)  # pyperf's: "integer" = instructions
 
     @classmethod
     def of_suite(cls, path: Path, suite: Any, **rest: Any) -> Side:
         """A side from a loaded pyperf suite."""
-        return cls(path, runs_of(suite), **rest)
+        units = {b.get_name(): b.get_unit() for b in suite.get_benchmarks()}
+        return cls(path, runs_of(suite), units=units, **rest)
 
 
 def process_medians(processes: list[np.ndarray]) -> np.ndarray:
@@ -245,6 +247,9 @@ def compare_timings(
             })  # fmt: skip
             continue
         va, vb = a[name], b[name]
+        if base.units.get(name) == new.units.get(name) == "integer":
+            rows.append(_counted(name, va, vb, threshold))
+            continue
         pooled_a, pooled_b = np.concatenate(va), np.concatenate(vb)
         cv_a, cv_b = between_cv(va), between_cv(vb)
         unstable = bool(max(np.nan_to_num(cv_a), np.nan_to_num(cv_b)) > UNSTABLE_CV)
@@ -271,6 +276,38 @@ def compare_timings(
             "needed_processes": needed_processes(alpha), "unit": unit,
         })  # fmt: skip
     return pd.DataFrame(rows, columns=TIMING_COLUMNS)
+
+
+COUNTS_AGREE = 0.001  # instruction counts of identical code: processes this close, or no verdict
+
+
+def _counted(name: str, base: list[np.ndarray], new: list[np.ndarray], threshold: float) -> dict:
+    """Instruction counts: no statistics beyond checking that each side's processes agree (to
+    `COUNTS_AGREE`, on each process's smallest count: one process's values jitter upwards by
+    a few hundred instructions, as the interpreter's allocator takes a slower path now and
+    then); then the ratio of the medians of those is the verdict, from one process a side."""
+    a = np.array([values.min() for values in base])
+    b = np.array([values.min() for values in new])
+    spread = max(float(a.max() / a.min() - 1), float(b.max() / b.min() - 1))
+    ratio = float(np.median(b) / np.median(a))
+    if spread > COUNTS_AGREE:
+        verdict = "inconclusive"
+    elif ratio > 1 + threshold:
+        verdict = "slower"
+    elif ratio < 1 / (1 + threshold):
+        verdict = "faster"
+    else:
+        verdict = "same"
+    return {
+        "benchmark": name, "base_median_s": float(np.median(a)),
+        "new_median_s": float(np.median(b)),
+        "ratio": ratio, "verdict": verdict, "p_value": math.nan, "test": "instruction counts",
+        "ratio_ci_low": ratio, "ratio_ci_high": ratio,
+        "base_values": sum(map(len, base)), "new_values": sum(map(len, new)),
+        "base_processes": len(base), "new_processes": len(new),
+        "base_between_cv": spread, "new_between_cv": spread, "unstable": spread > COUNTS_AGREE,
+        "needed_processes": 1, "unit": "instructions",
+    }  # fmt: skip
 
 
 def compare_quality(base: Side, new: Side) -> pd.DataFrame:
@@ -331,7 +368,14 @@ def judge(
             notes.append("timing verdicts are not comparable across machines (use --normalize)")
     slower = np.array(timings["verdict"] == "slower", dtype=bool)
     unstable = np.array(timings["unstable"].fillna(False), dtype=bool)
-    withheld = unstable & np.array(timings["verdict"] == "inconclusive", dtype=bool)
+    counted = np.array(timings["unit"] == "instructions", dtype=bool)
+    inconclusive = np.array(timings["verdict"] == "inconclusive", dtype=bool)
+    if (counted & inconclusive).any():
+        notes.append(
+            f"{int((counted & inconclusive).sum())} instruction count row(s) whose processes "
+            f"disagree by more than {COUNTS_AGREE:.1%}: no verdict"
+        )
+    withheld = unstable & inconclusive & ~counted
     if strict:  # also fail where the estimate alone is beyond the threshold
         slower |= withheld & np.array(timings["ratio"] > 1 + threshold, dtype=bool)
     if withheld.any():

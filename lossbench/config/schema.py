@@ -139,6 +139,9 @@ class Timing(_Strict):
     sizes: list[PositiveInt] = Field(default_factory=lambda: [1000, 10_000_000])
     dtypes: list[Literal["float64", "float32"]] = Field(default_factory=lambda: ["float64"])
     pyperf: PyperfOptions = Field(default_factory=PyperfOptions)
+    # time: seconds per call; instructions: instructions per call counted under valgrind
+    # (deterministic, for a CI gate on a noisy machine)
+    measure: Literal["time", "instructions"] = "time"
 
     @field_validator("ops", "impls", "sizes", "dtypes")
     @classmethod

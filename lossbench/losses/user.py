@@ -1,11 +1,21 @@
 """User losses: ``"package.module:function"`` names code to import and run (DESIGN.md: only
-where a config names code)."""
+where a config names code).
+
+Where that code is looked for is `searched`'s to say (the config's directory, then the
+working directory, for a run): those directories go first on ``sys.path`` only while the
+named module is imported, never for anything else lossbench imports (a ``numba.py`` beside a
+config is not run). A module of that name already imported from elsewhere (``json``, say)
+would be silently used instead: that is refused, with the fix. A `UserLoss` pickles as its
+name, parameters and directories, so a worker process imports the same code from there."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import reprlib
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +23,26 @@ import numpy as np
 from lossbench.errors import LossbenchError
 from lossbench.losses.base import Loss
 
-__all__ = ["UserLoss"]
+__all__ = ["UserLoss", "search_path", "searched"]
+
+_SEARCH: tuple[str, ...] = ()  # where user code is looked for, first to last
+
+
+def search_path() -> tuple[str, ...]:
+    """The directories user losses are imported from now (for a worker process's spec)."""
+    return _SEARCH
+
+
+@contextlib.contextmanager
+def searched(directories: Sequence[str | Path]) -> Iterator[None]:
+    """User losses named inside this block are imported from `directories` first."""
+    global _SEARCH
+    before = _SEARCH
+    _SEARCH = tuple(dict.fromkeys(str(Path(d).resolve()) for d in directories))
+    try:
+        yield
+    finally:
+        _SEARCH = before
 
 
 class UserLoss(Loss):
@@ -30,10 +59,11 @@ class UserLoss(Loss):
     summary = "a user-defined loss"
     impls = ("numpy",)
 
-    def __init__(self, spec: str, **params: Any) -> None:
+    def __init__(self, spec: str, _search: Sequence[str] | None = None, **params: Any) -> None:
         self.name = spec
         self.params = dict(params)
-        self._function = _import_function(spec)
+        self._search = tuple(_SEARCH if _search is None else _search)
+        self._function = _import_function(spec, self._search)
         self._gradient = getattr(self._function, "gradient", None)
         self.labels = bool(getattr(self._function, "labels", False))
         self.prediction = str(getattr(self._function, "prediction", "real"))
@@ -41,6 +71,10 @@ class UserLoss(Loss):
             (self._function.__doc__ or "").strip().splitlines() or ["a user-defined loss"]
         )[0]
         self._dry_run()
+
+    def __reduce__(self):
+        # by name, not by the function object: a worker imports it from the same directories
+        return _rebuild, (self.name, self._search, self.params)
 
     def _dry_run(self) -> None:
         """Call the code once on four elements, so that a loss that fails does so before a run
@@ -85,12 +119,18 @@ class UserLoss(Loss):
         return ((up - down) / (2.0 * h)).astype(y_pred.dtype)
 
 
-def _import_function(spec: str) -> Callable:
+def _rebuild(spec: str, search: tuple[str, ...], params: dict) -> UserLoss:
+    return UserLoss(spec, _search=search, **params)
+
+
+def _import_function(spec: str, search: Sequence[str] = ()) -> Callable:
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise LossbenchError(f"a user loss is named 'package.module:function'; got {spec!r}")
+    _refuse_shadowed(spec, module_name.partition(".")[0], search)
     try:
-        module = importlib.import_module(module_name)
+        with _first_on_path(search):
+            module = importlib.import_module(module_name)
     except ImportError as error:
         raise LossbenchError(
             f"user loss {spec!r}: cannot import {module_name!r} ({error})"
@@ -108,3 +148,34 @@ def _import_function(spec: str) -> Callable:
     if not callable(function):
         raise LossbenchError(f"user loss {spec!r}: {module_name} has no function {attribute!r}")
     return function
+
+
+@contextlib.contextmanager
+def _first_on_path(directories: Sequence[str]) -> Iterator[None]:
+    """`directories` first on sys.path for the length of one import, then as before."""
+    before = list(sys.path)
+    sys.path[:0] = [d for d in directories]
+    try:
+        yield
+    finally:
+        sys.path[:] = before
+
+
+def _refuse_shadowed(spec: str, top: str, search: Sequence[str]) -> None:
+    """A module `top` found in a searched directory, while one of that name is already loaded
+    from elsewhere, would not be the one imported: say so instead."""
+    from importlib.machinery import PathFinder
+
+    loaded = sys.modules.get(top)
+    if loaded is None:
+        return
+    found = PathFinder.find_spec(top, list(search)) if search else None
+    if found is None or found.origin is None:
+        return
+    origin = getattr(loaded, "__file__", None)
+    if origin is None or Path(origin).resolve() != Path(found.origin).resolve():
+        raise LossbenchError(
+            f"user loss {spec!r}: {found.origin} has the name of the module {top!r} that is "
+            f"already loaded from {origin or 'the interpreter'}; rename the file (and the "
+            "loss's name with it)"
+        )

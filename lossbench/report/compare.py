@@ -86,8 +86,11 @@ def describe(row: pd.Series) -> str:
         return f"only in {side}"
 
     normalized = row.get("unit") == "read probe"
+    counted = row.get("unit") == "instructions"
 
     def amount(x: float) -> str:  # normalized values are multiples of the read probe
+        if counted:
+            return f"{x:,.0f} instructions"
         return f"{x:.3g}× read" if normalized else seconds(x)
 
     def one(median, stdev):
@@ -95,16 +98,18 @@ def describe(row: pd.Series) -> str:
 
     ratio = row["ratio"]
     change = f"{ratio:.2f}× slower" if ratio >= 1 else f"{1 / ratio:.2f}× faster"
-    note = "" if row["verdict"] != "same" else " (not significant)" if ratio != 1 else ""
-    if row["verdict"] == "inconclusive":
+    note = "" if row["verdict"] != "same" or counted else " (not significant)" if ratio != 1 else ""
+    if counted and row["verdict"] == "inconclusive":
+        note = f" (inconclusive: counts of one side disagree by {row['base_between_cv']:.2%})"
+    elif row["verdict"] == "inconclusive":
         few = min(row["base_processes"], row["new_processes"]) < row["needed_processes"]
         note = (
             f" (inconclusive: {row['base_processes']} vs {row['new_processes']} processes; the "
             f"test needs ≥ {row['needed_processes']} per side)"
             if few
-            else f" (inconclusive: unstable, {_interval(row)} straddles the threshold)"
+            else f" (inconclusive: {_interval(row)} straddles the threshold)"
         )
-    if bool(row.get("unstable")):
+    if bool(row.get("unstable")) and not counted:
         note += f" [unstable: processes disagree by more than {UNSTABLE_CV:.0%}]"
     before = one(row["base_median_s"], row["base_stdev_s"])
     after = one(row["new_median_s"], row["new_stdev_s"])

@@ -38,7 +38,8 @@ def _side(path: Path, suite, summary, host) -> Side:
     if suite is None:
         return Side(path, None, summary, host)
     runs = runs_of(suite)
-    return Side(path, runs, summary, host, floors=_floors(runs))
+    units = {b.get_name(): b.get_unit() for b in suite.get_benchmarks()}
+    return Side(path, runs, summary, host, floors=_floors(runs), units=units)
 
 
 def _floors(names) -> dict[str, str]:

@@ -40,6 +40,7 @@ from lossbench.analysis.timings import between_cv
 from lossbench.config import PyperfOptions, Timing
 from lossbench.errors import LossbenchError, located
 from lossbench.losses import impls
+from lossbench.losses import user as user_code
 from lossbench.signals import interrupts_deferred
 from lossbench.timing import bench as matrix
 from lossbench.timing import worker
@@ -69,6 +70,7 @@ class Plan:
     benchmarks: list[Benchmark]
     options: PyperfOptions
     notes: list[str] = field(default_factory=list)  # what was skipped, and why
+    measure: str = "time"  # or "instructions", counted under valgrind
 
     def counts(self) -> tuple[int, int, int]:
         """(processes, values, warmups), with `fast` (half the processes, two thirds of the
@@ -104,8 +106,12 @@ def plan(timing: Timing) -> Plan:
             chosen.append(impl)
         else:
             notes.append(f"{impl}: {reason}; skipped")
+    if timing.measure == "instructions":
+        from lossbench.timing import valgrind
+
+        valgrind.require()  # refused before the run: one line with the install command
     benches = matrix.matrix(chosen_losses, timing.ops, chosen, timing.sizes, timing.dtypes)
-    return Plan(benches, timing.pyperf, notes)
+    return Plan(benches, timing.pyperf, notes, timing.measure)
 
 
 def check_memory(benches: list[Benchmark], available: int | None = None) -> None:
@@ -152,8 +158,12 @@ def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | Non
     benches = the_plan.benchmarks
     processes, values, warmups = the_plan.counts()
     specs = []
+    counting = the_plan.measure == "instructions"
     for bench in benches:
-        inner = the_plan.options.loops or _inner_loops(bench, the_plan.options.min_time)
+        if counting:  # a count is exact: a few calls, not a fraction of a second's worth
+            inner = 1 if bench.n >= 100_000 else 4
+        else:
+            inner = the_plan.options.loops or _inner_loops(bench, the_plan.options.min_time)
         specs.append({"benchmark": asdict(bench), "inner": inner})
     matrix.forget_all()  # free the calibration's arrays before the workers build theirs
     groups = _groups(specs, benches, processes)
@@ -166,12 +176,21 @@ def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | Non
         try:
             for index, group in enumerate(groups):
                 spec_path = Path(work) / f"spec-{index}.json"
-                spec_path.write_text(json.dumps({"benchmarks": group, "values": values,
-                                                 "warmups": warmups}))  # fmt: skip
+                spec = {
+                    "benchmarks": group,
+                    "values": values,
+                    "warmups": warmups,
+                    "search": list(user_code.search_path()),  # where user losses are
+                    "measure": the_plan.measure,
+                }
+                spec_path.write_text(json.dumps(spec))
+                dumps = Path(work) / f"counts-{index}" if counting else None
                 # closed at once when an interrupt lands between its records, so the worker
                 # is killed now rather than when the generator is collected (never, on exit)
-                with contextlib.closing(_worker(spec_path, Path(work))) as records:
+                with contextlib.closing(_worker(spec_path, Path(work), dumps)) as records:
                     for record in records:
+                        if dumps is not None:
+                            record = _counted(record, dumps)
                         runs.setdefault(record["name"], []).append(_as_run(record, metadata))
                         if len(record["values"]) < values:
                             fewer.add(record["name"])
@@ -220,15 +239,39 @@ def _is_peer(bench: Benchmark) -> bool:
     return not bench.is_probe and not impls.get(bench.impl).own
 
 
-def _worker(spec_path: Path, work: Path) -> Iterator[dict]:
-    """The records of one worker process, as it finishes each benchmark."""
+def _counted(record: dict, dumps: Path) -> dict:
+    """A counting worker's record with its values: instructions per call, from callgrind's
+    dumps, less the cost per call of the worker's own empty loop."""
+    from lossbench.timing import valgrind
+
+    counts = valgrind.dumped(dumps)
+    fixed = counts.get("fixed", 0)
+    loop = (counts.get("loop#1000", fixed) - fixed) / 1000
+    inner, name = record["inner"], record["name"]
+    values = [(counts[f"{name}#{i}"] - fixed) / inner - loop for i in range(record["counted"])
+              if f"{name}#{i}" in counts]  # fmt: skip
+    if not values:
+        raise RuntimeError(f"callgrind wrote no count for {name} (in {dumps})")
+    return {**record, "values": values, "unit": "integer"}
+
+
+def _worker(spec_path: Path, work: Path, dumps: Path | None = None) -> Iterator[dict]:
+    """The records of one worker process, as it finishes each benchmark (run under callgrind,
+    writing its counts into `dumps`, when given)."""
     with open(work / "stderr.txt", "w+", encoding="utf-8") as errors:
         cmd = [sys.executable, "-m", "lossbench.timing.worker", str(spec_path)]
+        if dumps is not None:
+            from lossbench.timing import valgrind
+
+            dumps.mkdir()
+            cmd = valgrind.command(valgrind.require(), dumps) + cmd
+        environment = {**os.environ, **valgrind.ENVIRONMENT} if dumps is not None else None
         process = None
         try:
             # an interrupt inside Popen, after the fork, would leave a child nobody kills
             with interrupts_deferred():
-                process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True)
+                process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True,
+                                           env=environment)  # fmt: skip
             for line in process.stdout:
                 yield json.loads(line)
             code = process.wait()
@@ -259,7 +302,7 @@ def _as_run(record: dict, metadata: dict):
     import pyperf
 
     meta = {**metadata, "name": record["name"], "loops": 1, "inner_loops": record["inner"],
-            "unit": "second"}  # fmt: skip
+            "unit": record.get("unit", "second")}  # fmt: skip
     warmups = [(1, value) for value in record["warmups"]]
     return pyperf.Run(record["values"], warmups=warmups, metadata=meta, collect_metadata=False)
 
@@ -292,14 +335,24 @@ def table(suite_path: Path) -> pd.DataFrame:
         median = benchmark.median()
         moved = _ARRAYS_MOVED[op] * n * np.dtype(dtype).itemsize
         processes = [np.asarray(r.values) for r in benchmark.get_runs() if r.values]
-        rows.append({
+        row = {
             "benchmark": name, "loss": loss, "op": op, "impl": impl, "dtype": dtype, "n": n,
             "median_s": median, "mean_s": benchmark.mean(),
             "stdev_s": benchmark.stdev() if len(values) > 1 else math.nan, "values": len(values),
             "ns_per_element": median / n * 1e9, "gb_per_s": moved / median / 1e9,
             "process_cv": between_cv(processes),
-        })  # fmt: skip
-    frame = pd.DataFrame(rows, columns=[*COLUMNS[:-1], "process_cv"])
+        }  # fmt: skip
+        if benchmark.get_unit() == "integer":  # instruction counts, not seconds
+            row.update(
+                {
+                    key: math.nan
+                    for key in ("median_s", "mean_s", "stdev_s", "ns_per_element", "gb_per_s")
+                }
+            )
+            row.update(instructions=median, instructions_per_element=median / n)  # fmt: skip
+        rows.append(row)
+    counted = ["instructions", "instructions_per_element"]
+    frame = pd.DataFrame(rows, columns=[*COLUMNS[:-1], "process_cv", *counted])
     floors = frame[frame["loss"] == matrix.PROBE].set_index(["op", "dtype", "n"])["median_s"]
     frame["roofline"] = [
         floors.get((_FLOOR[row.op], row.dtype, row.n), math.nan) / row.median_s
@@ -308,4 +361,5 @@ def table(suite_path: Path) -> pd.DataFrame:
     ]  # fmt: skip
     # not to be trusted alone: processes disagree, or faster than the memory floor allows
     frame["unstable"] = (frame["process_cv"] > UNSTABLE_CV) | (frame["roofline"] > ROOFLINE_LIMIT)
-    return frame[[*COLUMNS, "process_cv", "unstable"]]
+    extra = counted if frame["instructions"].notna().any() else []
+    return frame[[*COLUMNS, "process_cv", "unstable", *extra]]

@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from lossbench.losses.user import searched
 from lossbench.timing.bench import Benchmark, forget, prepare, time_loops
 
 # Seconds of timed values per benchmark and process: a slower call gets fewer values (at least
@@ -43,12 +44,38 @@ def measure(bench: Benchmark, inner: int, values: int, warmups: int) -> dict:
     return {"name": bench.name, "inner": inner, "warmups": spent, "values": timed}
 
 
+def instructions(bench: Benchmark, inner: int, values: int) -> dict:
+    """One run of `bench` under callgrind: a warm-up call, then `values` counts of `inner`
+    calls each, dumped by callgrind under the benchmark's name and a value number (the
+    driver reads the instructions from the dumps; a loop of empty calls is dumped as
+    ``loop`` once per process, its cost per call to subtract)."""
+    from lossbench.timing import valgrind
+
+    run = prepare(bench)
+    run()  # page faults and first-call paths, not counted
+    for index in range(values):
+        valgrind.count(run, inner, f"{bench.name}#{index}")
+    forget(bench)
+    return {"name": bench.name, "inner": inner, "warmups": [], "values": [],
+            "counted": values}  # fmt: skip
+
+
 def main(argv: list[str]) -> None:
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    for item in spec["benchmarks"]:
-        record = measure(Benchmark(**item["benchmark"]), item["inner"], spec["values"],
-                         spec["warmups"])  # fmt: skip
-        print(json.dumps(record), flush=True)
+    counting = spec.get("measure") == "instructions"
+    if counting:
+        from lossbench.timing import valgrind
+
+        valgrind.count(lambda: None, 0, "fixed")  # what a count costs besides its calls
+        valgrind.count(lambda: None, 1000, "loop#1000")  # and the loop's own cost per call
+    with searched(spec.get("search", ())):  # user losses from the config's directory
+        for item in spec["benchmarks"]:
+            bench = Benchmark(**item["benchmark"])
+            if counting:
+                record = instructions(bench, item["inner"], spec["values"])
+            else:
+                record = measure(bench, item["inner"], spec["values"], spec["warmups"])
+            print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":
