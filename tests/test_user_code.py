@@ -17,23 +17,25 @@ ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
-def _lossbench(*args, cwd):
-    """lossbench in a fresh process: what it imports is not already in this one's modules."""
+def _run_elsewhere(config: Path, text: str) -> Path:
+    """`lossbench run` of `text` written to `config`, in a fresh process (what it imports is
+    not already in this one's modules) started in another directory; the run directory."""
+    config.write_text(text)
     code = "import sys; from lossbench.cli import main; sys.argv[0] = 'lossbench'; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "COLUMNS": "100"})  # fmt: skip
+    out = config.parent / "out"
+    done = subprocess.run([sys.executable, "-c", code, "run", str(config), "--out", str(out),
+                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "COLUMNS": "100"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (run,) = out.iterdir()
+    return run
 
 
 @pytest.mark.slow  # fresh processes
 def test_a_numba_py_beside_a_config_is_not_run(tmp_path):
     (tmp_path / "numba.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
-    (tmp_path / "c.yaml").write_text(
-        "name: t\nexperiments:\n  - {name: fit, datasets: [{kind: gaussian}], losses: [mse, huber],"
-        " trials: 3}\n"
-    )
-    done = _lossbench("run", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "out"),
-                      "--quiet", cwd=ROOT)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    _run_elsewhere(tmp_path / "c.yaml", "name: t\nexperiments:\n  - {name: fit, datasets: "
+                   "[{kind: gaussian}], losses: [mse, huber], trials: 3}\n")  # fmt: skip
     assert not (tmp_path / "ran").exists()
 
 
@@ -44,14 +46,11 @@ def test_a_user_kernel_in_a_folder_beside_its_config_is_timed_from_elsewhere(tmp
     (tmp_path / "kernels" / "quartic.py").write_text(
         "def quartic(y_true, y_pred):\n    return (y_true - y_pred) ** 4\n"
     )
-    (tmp_path / "c.yaml").write_text(
+    run = _run_elsewhere(
+        tmp_path / "c.yaml",
         "name: t\nexperiments: []\ntiming: {losses: [mse, 'kernels.quartic:quartic'], ops: "
-        "[value], impls: [numpy], sizes: [1000], pyperf: {processes: 2, values: 2, warmups: 0}}\n"
+        "[value], impls: [numpy], sizes: [1000], pyperf: {processes: 2, values: 2, warmups: 0}}\n",
     )
-    done = _lossbench("run", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "out"),
-                      "--quiet", cwd=ROOT)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    (run,) = (tmp_path / "out").iterdir()
     timed = pd.read_csv(run / "timings.csv")
     assert "kernels.quartic:quartic" in set(timed["loss"])
 
