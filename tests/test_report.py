@@ -96,3 +96,21 @@ def test_the_html_timing_tables_carry_what_the_terminal_shows():
     assert "10.0×" in page and "faster than the floor" in page
     (verdict,) = terminal.timing_verdicts(timings)
     assert "1.55 of memory bandwidth ! (unstable: not to be trusted)" in verdict
+
+
+def test_an_instruction_count_run_shows_instructions_not_nan():
+    import pandas as pd
+
+    from lossbench.report import terminal
+
+    nan = float("nan")
+    rows = [{"benchmark": f"mse.value.{impl}", "loss": "mse", "op": "value", "impl": impl,
+             "dtype": "float64", "n": 100_000, "median_s": nan, "mean_s": nan, "stdev_s": nan,
+             "values": 3, "ns_per_element": nan, "gb_per_s": nan, "roofline": nan,
+             "unstable": False, "instructions": count * 100_000,
+             "instructions_per_element": count}
+            for impl, count in (("numpy", 11.2), ("fused", 1.36))]  # fmt: skip
+    timings = pd.DataFrame(rows)
+    cells, _ = terminal.timing_cells(timings, 100_000)
+    assert cells["fused", "mse"] == "1.36 instr" and cells["fused vs numpy", "mse"] == "8.2×"
+    assert terminal.timing_verdicts(timings) == []

@@ -60,13 +60,16 @@ def render_timings(timings: pd.DataFrame) -> list[Grid | str]:
         probes = timings[
             (timings["loss"] == "probe") & (timings["dtype"] == dtype) & (timings["n"] == n)
         ]
-        floor = ", ".join(f"{r.op} {r.ns_per_element:.3g}" for r in probes.itertuples())
+        counts = "instructions_per_element" in cells and cells["median_s"].isna().all()
+        per = "instructions_per_element" if counts else "ns_per_element"
+        floor = ", ".join(f"{r.op} {getattr(r, per):.3g}" for r in probes.itertuples())
+        what = "instructions per element" if counts else "ns per element (median ± stdev)"
         losses = list(dict.fromkeys(cells["loss"]))
         timed = set(cells["impl"])  # this op's implementations
         table, unstable = timing_cells(cells, n)
         caption = UNSTABLE_MARK
         parts.append(grid(
-            f"timing, {op}, {dtype}, n={n:.0e}: ns per element (median ± stdev); "
+            f"timing, {op}, {dtype}, n={n:.0e}: {what}; "
             f"probes: {floor}",
             "impl", [*(i for i in impls if i in timed), "fused vs numpy", "fused roofline"],
             losses, table,
@@ -93,6 +96,10 @@ def timing_cells(cells: pd.DataFrame, n: float) -> tuple[dict[tuple[str, str], s
         by = row.set_index("impl")
         for impl in by.index:
             r = by.loc[impl]
+            counted = r.get("instructions_per_element", math.nan)
+            if isinstance(counted, float) and math.isfinite(counted):  # measure: instructions
+                table[impl, loss] = f"{counted:.3g} instr"
+                continue
             spread = r["stdev_s"] / n * 1e9 if not math.isnan(r["stdev_s"]) else math.nan
             table[impl, loss] = (
                 f"{r['ns_per_element']:.3g} ±{spread:.2g}"
@@ -100,7 +107,8 @@ def timing_cells(cells: pd.DataFrame, n: float) -> tuple[dict[tuple[str, str], s
                 else f"{r['ns_per_element']:.3g}"
             )
         if {"fused", "numpy"} <= set(by.index):
-            ratio = by.loc["numpy", "median_s"] / by.loc["fused", "median_s"]
+            measured = "median_s" if by["median_s"].notna().all() else "instructions"
+            ratio = by.loc["numpy", measured] / by.loc["fused", measured]
             table["fused vs numpy", loss] = f"{ratio:.1f}×"
         if "fused" in by.index and not math.isnan(by.loc["fused", "roofline"]):
             roof = f"{by.loc['fused', 'roofline']:.0%}"
@@ -117,6 +125,8 @@ def timing_verdicts(timings: pd.DataFrame) -> list[str]:
     kernels = timings[timings["loss"] != "probe"]
     largest = kernels[kernels["n"] == kernels["n"].max()]
     lines = []
+    if kernels["median_s"].isna().all():  # instruction counts: no bandwidth, no seconds
+        return lines
     for loss, rows in largest.groupby("loss", sort=False):
         rows = rows[rows["op"] == rows["op"].iloc[0]]
         by = rows[rows["dtype"] == rows["dtype"].iloc[0]].set_index("impl")
