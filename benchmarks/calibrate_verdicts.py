@@ -102,29 +102,35 @@ def case_resampled(pool: pd.DataFrame, trials: int, count: int, seed: int, stati
     return (*familywise(table, count), old)
 
 
-def case_cross_validation(count: int, rows: int, jobs: int, seed: int) -> tuple[int, int]:
-    """Fresh tables from one population, cross-validated by lossbench; test_mae rescaled to
-    mse's expected value over tables (estimated on `count` other tables)."""
+def cv_tables(count: int, first: int, rows: int, jobs: int, seed: int,
+              noise: str = "gaussian") -> tuple[pd.DataFrame, tuple]:  # fmt: skip
+    """test_mae, n_train, n_test of `count` fresh tables of `rows` rows (tables `first` …),
+    each cross-validated by lossbench as a run does (5 folds × 2 repeats; mse, huber, mae),
+    one experiment per table; and the losses' labels."""
     experiment = _experiment(["mse", {"name": "huber", "delta": 1.345}, "mae"],
                              cv={"folds": 5, "repeats": 2}, score="test_mae")  # fmt: skip
     chosen = tuple(loss for spec in experiment.losses for loss in losses.expand(spec))
-    generator = DATASETS["gaussian"]({"n_samples": rows, "n_features": 5})
+    params = {"df": 3} if noise == "student_t" else {}
+    generator = DATASETS[noise]({"n_samples": rows, "n_features": 5, **params})
+    units = []
+    for i in range(first, first + count):
+        sample = generator.sample(np.random.default_rng([seed, i]))
+        table = Observed({}, f"t{i}", sample.X, sample.y, "regression")
+        units += experiment.tasks(chosen, [table], 10, seed + i)
+    frame = experiments.run_tasks(units, jobs=jobs)
+    frame = frame[frame["metric"].isin(["test_mae", "n_train", "n_test"])]
+    return frame.assign(experiment=frame["dataset"]), chosen
 
-    def tables(first: int) -> pd.DataFrame:
-        units = []
-        for i in range(first, first + count):
-            sample = generator.sample(np.random.default_rng([seed, i]))
-            table = Observed({}, f"t{i}", sample.X, sample.y, "regression")
-            units += experiment.tasks(chosen, [table], 10, seed + i)
-        frame = experiments.run_tasks(units, jobs=jobs)
-        return frame[frame["metric"].isin(["test_mae", "n_train", "n_test"])]
 
-    reference, frame = tables(10**6), tables(0)
+def case_cross_validation(count: int, rows: int, jobs: int, seed: int) -> tuple[int, int]:
+    """Fresh tables from one population, cross-validated by lossbench; test_mae rescaled to
+    mse's expected value over tables (estimated on `count` other tables)."""
+    reference, chosen = cv_tables(count, 10**6, rows, jobs, seed)
+    frame, _ = cv_tables(count, 0, rows, jobs, seed)
     expected = reference[reference["metric"] == "test_mae"].groupby("loss")["value"].mean()
     factor = expected[chosen[0].fit_label("mad", "regression")] / expected
     scored = frame["metric"] == "test_mae"
     frame.loc[scored, "value"] = frame.loc[scored, "value"] * frame.loc[scored, "loss"].map(factor)
-    frame = frame.assign(experiment=frame["dataset"])  # one experiment per table
     names = frame["experiment"].unique()
     table = compare(frame, {name: ["test_mae"] for name in names})
     return familywise(table, count)

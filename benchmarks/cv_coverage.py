@@ -23,34 +23,11 @@ import argparse
 import time
 
 import numpy as np
-import pandas as pd
+from calibrate_verdicts import cv_tables  # the same tables, made one way (benchmarks/)
 from scipy.stats import binomtest
 
-from lossbench import config as config_module
-from lossbench import experiments, losses
 from lossbench.analysis import statistics
 from lossbench.analysis.frames import test_train
-from lossbench.experiments.datasets import DATASETS
-from lossbench.experiments.datasets.observed import Observed
-
-
-def folds(count: int, first: int, rows: int, jobs: int, seed: int, noise: str) -> pd.DataFrame:
-    """test_mae, n_train, n_test of `count` fresh tables, one experiment per table."""
-    raw = {"experiments": [{"name": "cv", "losses": ["mse", {"name": "huber", "delta": 1.345},
-                                                         "mae"],
-                            "cv": {"folds": 5, "repeats": 2}, "score": "test_mae"}]}  # fmt: skip
-    experiment = config_module.validate(raw).experiments[0]
-    chosen = tuple(loss for spec in experiment.losses for loss in losses.expand(spec))
-    params = {"df": 3} if noise == "student_t" else {}
-    generator = DATASETS[noise]({"n_samples": rows, "n_features": 5, **params})
-    units = []
-    for i in range(first, first + count):
-        sample = generator.sample(np.random.default_rng([seed, i]))
-        table = Observed({}, f"t{i}", sample.X, sample.y, "regression")
-        units += experiment.tasks(chosen, [table], 10, seed + i)
-    frame = experiments.run_tasks(units, jobs=jobs)
-    frame = frame[frame["metric"].isin(["test_mae", "n_train", "n_test"])]
-    return frame.assign(experiment=frame["dataset"])
 
 
 def _covered(hits: list[bool]) -> str:
@@ -68,9 +45,9 @@ def main() -> None:
     parser.add_argument("--noise", choices=["student_t", "gaussian"], default="student_t")
     args = parser.parse_args()
     start = time.perf_counter()
-    reference = folds(args.reference, 10**6, args.rows, args.jobs, args.seed, args.noise)
+    reference, _ = cv_tables(args.reference, 10**6, args.rows, args.jobs, args.seed, args.noise)
     truth = reference[reference["metric"] == "test_mae"].groupby("loss")["value"].mean()
-    frame = folds(args.tables, 0, args.rows, args.jobs, args.seed, args.noise)
+    frame, _ = cv_tables(args.tables, 0, args.rows, args.jobs, args.seed, args.noise)
     ratios = test_train(frame)
     scores = frame[frame["metric"] == "test_mae"]
     labels = list(dict.fromkeys(scores["loss"]))

@@ -209,7 +209,7 @@ def _decide(found: list[dict], alpha: float, m: int | None, higher_is_better) ->
     p = np.array([row["p"] for row in found], dtype=float)
     m = m if m is not None else int(np.isfinite(p).sum())
     level = alpha / max(1, m)
-    adjusted = np.minimum(p * max(1, m), 1.0)
+    adjusted = statistics.bonferroni(p, m)
     for row, p_adjusted in zip(found, adjusted, strict=True):
         result, settled = row.pop("_result"), row.pop("_settled")
         row["low"], row["high"] = result.interval(level)

@@ -248,13 +248,14 @@ def _median_ratio(loss: np.ndarray, base: np.ndarray, log_ratio: float, seed: in
     return Paired(math.expm1(log_ratio), p, n, "median", log_ratio, replicates=replicates)
 
 
-def bonferroni(p_values: np.ndarray) -> np.ndarray:
-    """Bonferroni-adjusted p-values over the finite ones (NaN stays NaN): each multiplied by
-    their count, capped at 1. With intervals at 1 − alpha / m it is the adjustment whose
-    intervals decide exactly as its p-values do (Holm's step-down has no such intervals)."""
+def bonferroni(p_values: np.ndarray, m: int | None = None) -> np.ndarray:
+    """Bonferroni-adjusted p-values (NaN stays NaN): each multiplied by the family's size `m`
+    (default: the count of finite ones), capped at 1. With intervals at 1 − alpha / m it is
+    the adjustment whose intervals decide exactly as its p-values do (Holm's step-down has no
+    such intervals)."""
     p = np.asarray(p_values, dtype=float)
-    m = int(np.isfinite(p).sum())
-    return np.minimum(p * m, 1.0)
+    m = int(np.isfinite(p).sum()) if m is None else m
+    return np.minimum(p * max(1, m), 1.0)
 
 
 def verdict(low: float, high: float, margin: float, higher_is_better: bool = False) -> str:
