@@ -17,10 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
-def _run_elsewhere(config: Path, text: str) -> Path:
-    """`lossbench run` of `text` written to `config`, in a fresh process (what it imports is
-    not already in this one's modules) started in another directory; the run directory."""
-    config.write_text(text)
+def _run_elsewhere(config: Path, text: str | None = None) -> Path:
+    """`lossbench run` of `config` (`text` written to it first, when given), in a fresh
+    process (what it imports is not already in this one's modules) started in another
+    directory; the run directory."""
+    if text is not None:
+        config.write_text(text)
     code = "import sys; from lossbench.cli import main; sys.argv[0] = 'lossbench'; main()"
     out = config.parent / "out"
     done = subprocess.run([sys.executable, "-c", code, "run", str(config), "--out", str(out),
@@ -91,3 +93,107 @@ def test_the_search_directories_are_on_sys_path_only_during_the_import(tmp_path)
 
     again = pickle.loads(pickle.dumps(loss))
     assert again._search == (str(tmp_path.resolve()),)
+
+
+_FAST_MSE = '''import numpy as np
+
+
+def mse(y_true, y_pred):
+    """mean squared error by a dot product"""
+    r = y_true - y_pred
+    for _ in range(REPEAT - 1):  # the slow copy's redundant work
+        r @ r
+    return r @ r / r.size
+
+
+mse.loss = "mse"
+mse.gradient = lambda y_true, y_pred: -2.0 * (y_true - y_pred) / y_true.size
+
+
+def quartic(y_true, y_pred):
+    r = y_true - y_pred
+    for _ in range(REPEAT - 1):
+        np.sum(r**4)
+    return r**4
+'''
+
+
+def _kernel_folder(where: Path, repeat: int) -> Path:
+    """A config beside a folder `kernels` holding a user loss and a user mse kernel that do
+    their work `repeat` times."""
+    (where / "kernels").mkdir(parents=True)
+    (where / "kernels" / "__init__.py").write_text("")
+    (where / "kernels" / "fast.py").write_text(_FAST_MSE.replace("REPEAT", str(repeat)))
+    config = where / "c.yaml"
+    config.write_text(
+        "name: t\nexperiments: []\ntiming: {losses: [mse, 'kernels.fast:quartic'], ops: "
+        "[value], impls: [numpy, 'kernels.fast:mse'], sizes: [100000], pyperf: {processes: 3,"
+        " values: 3, warmups: 1}}\n"
+    )
+    return config
+
+
+def test_a_user_implementation_is_checked_against_numpy_before_it_is_timed(tmp_path):
+    from lossbench.config import Timing
+    from lossbench.timing import driver
+
+    config = _kernel_folder(tmp_path, 1)
+    with user.searched([config.parent]):
+        planned = driver.plan(Timing(losses=["mse", "huber"], ops=["value", "gradient"],
+                                     impls=["numpy", "kernels.fast:mse"], sizes=[1000]))  # fmt: skip
+    mine = [b for b in planned.benchmarks if b.impl == "kernels.fast:mse"]
+    # mse only (its declared loss), value and gradient (the function and its attribute)
+    assert {(b.loss, b.op) for b in mine} == {("mse", "value"), ("mse", "gradient")}
+    assert all(type(b).parse(b.name) == b for b in planned.benchmarks)
+    (tmp_path / "kernels" / "wrong.py").write_text(
+        "def mse(y_true, y_pred):\n    return float(((y_true - y_pred) ** 2).sum())\n\n\n"
+        "mse.loss = 'mse'\n"
+    )
+    with user.searched([tmp_path]), pytest.raises(LossbenchError, match="does not compute"):
+        driver.plan(Timing(losses=["mse"], impls=["kernels.wrong:mse"], sizes=[1000]))
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("def mse(y_true, y_pred):\n    return 0.0\n", "must say which built-in loss"),
+        ("def mse(y_true, y_pred):\n    return 0.0\nmse.loss = 'huber'\n", "add huber there"),
+        ("def mse(y_true, y_pred):\n    return [1, 2]\nmse.loss = 'mse'\n", "must return a number"),
+        ("def mse(y_true, y_pred):\n    raise OSError('no')\nmse.loss = 'mse'\n", "raised OSError"),
+    ],
+)
+def test_user_implementation_mistakes_are_said_with_the_fix(tmp_path, source, message):
+    from lossbench.config import Timing
+    from lossbench.timing import driver
+
+    module = f"lb_impl_mistake_{message.split()[-1]}"  # one module name per case
+    (tmp_path / f"{module}.py").write_text(source)
+    with user.searched([tmp_path]), pytest.raises(LossbenchError, match=message):
+        driver.plan(Timing(losses=["mse"], impls=[f"{module}:mse"], sizes=[1000]))
+
+
+def test_benchmark_names_with_a_user_implementation_read_back():
+    from lossbench.timing.bench import Benchmark
+
+    for bench in [
+        Benchmark("huber(delta=1.345)", "value_and_gradient", "my.kernels.fast:huber", "float32", 7),
+        Benchmark("mse", "value", "kernels:mse", "float64", 1000),
+        Benchmark("a.b:c(x=1.5)", "gradient", "numpy", "float64", 10),
+    ]:
+        assert Benchmark.parse(bench.name) == bench
+
+
+@pytest.mark.slow  # timing worker processes
+def test_two_copies_of_a_kernel_folder_differing_in_speed_compare_as_slower(tmp_path):
+    import json
+
+    base = _run_elsewhere(_kernel_folder(tmp_path / "base", 1))
+    head = _run_elsewhere(_kernel_folder(tmp_path / "head", 4))
+    timed = pd.read_csv(head / "timings.csv").set_index("benchmark")
+    mine = ["kernels.fast:quartic.value.numpy.float64.100000",
+            "mse.value.kernels.fast:mse.float64.100000"]  # fmt: skip
+    assert set(mine) <= set(timed.index)
+    result = runner.invoke(app, ["compare", str(base), str(head), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    verdicts = {row["benchmark"]: row["verdict"] for row in json.loads(result.output)}
+    assert [verdicts[name] for name in mine] == ["slower", "slower"]

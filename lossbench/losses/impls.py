@@ -34,6 +34,7 @@ class Implementation:
     requires: ClassVar[str | None] = None  # the module that must import for it to run
     install: ClassVar[str] = ""  # how to get that module
     own: ClassVar[bool] = False  # lossbench's own: runs through Loss.value(..., impl=name)
+    user: ClassVar[bool] = False  # a user's kernel (`user_impls`): gated like lossbench's own
     losses: ClassVar[frozenset[str] | None] = None  # None: every loss that lists it in .impls
     ops: ClassVar[frozenset[str]] = frozenset(OPS)
     # arrays of n elements a call holds at its peak, with its inputs (numpy's temporaries)

@@ -23,7 +23,7 @@ import numpy as np
 from lossbench.errors import LossbenchError
 from lossbench.losses.base import Loss
 
-__all__ = ["UserLoss", "search_path", "searched"]
+__all__ = ["UserLoss", "import_function", "search_path", "searched"]
 
 _SEARCH: tuple[str, ...] = ()  # where user code is looked for, first to last
 
@@ -63,7 +63,7 @@ class UserLoss(Loss):
         self.name = spec
         self.params = dict(params)
         self._search = tuple(_SEARCH if _search is None else _search)
-        self._function = _import_function(spec, self._search)
+        self._function = import_function(spec, self._search)
         self._gradient = getattr(self._function, "gradient", None)
         self.labels = bool(getattr(self._function, "labels", False))
         self.prediction = str(getattr(self._function, "prediction", "real"))
@@ -123,30 +123,30 @@ def _rebuild(spec: str, search: tuple[str, ...], params: dict) -> UserLoss:
     return UserLoss(spec, _search=search, **params)
 
 
-def _import_function(spec: str, search: Sequence[str] = ()) -> Callable:
+def import_function(spec: str, search: Sequence[str] = (), what: str = "user loss") -> Callable:
+    """The function `spec` ("package.module:function") names, imported with `search` first on
+    sys.path; failures are `LossbenchError`s that name `what` it is."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
-        raise LossbenchError(f"a user loss is named 'package.module:function'; got {spec!r}")
-    _refuse_shadowed(spec, module_name.partition(".")[0], search)
+        raise LossbenchError(f"a {what} is named 'package.module:function'; got {spec!r}")
+    _refuse_shadowed(spec, module_name.partition(".")[0], search, what)
     try:
         with _first_on_path(search):
             module = importlib.import_module(module_name)
     except ImportError as error:
-        raise LossbenchError(
-            f"user loss {spec!r}: cannot import {module_name!r} ({error})"
-        ) from None
+        raise LossbenchError(f"{what} {spec!r}: cannot import {module_name!r} ({error})") from None
     except SyntaxError as error:
         raise LossbenchError(
-            f"user loss {spec!r}: {error.filename}, line {error.lineno}: {error.msg}"
+            f"{what} {spec!r}: {error.filename}, line {error.lineno}: {error.msg}"
         ) from None
     except Exception as error:  # the module's own code failed as it was imported
         raise LossbenchError(
-            f"user loss {spec!r}: importing {module_name} raised {type(error).__name__}: "
+            f"{what} {spec!r}: importing {module_name} raised {type(error).__name__}: "
             f"{str(error)[:200]}"
         ) from None
     function = getattr(module, attribute, None)
     if not callable(function):
-        raise LossbenchError(f"user loss {spec!r}: {module_name} has no function {attribute!r}")
+        raise LossbenchError(f"{what} {spec!r}: {module_name} has no function {attribute!r}")
     return function
 
 
@@ -161,7 +161,7 @@ def _first_on_path(directories: Sequence[str]) -> Iterator[None]:
         sys.path[:] = before
 
 
-def _refuse_shadowed(spec: str, top: str, search: Sequence[str]) -> None:
+def _refuse_shadowed(spec: str, top: str, search: Sequence[str], what: str) -> None:
     """A module `top` found in a searched directory, while one of that name is already loaded
     from elsewhere, would not be the one imported: say so instead."""
     from importlib.machinery import PathFinder
@@ -175,7 +175,7 @@ def _refuse_shadowed(spec: str, top: str, search: Sequence[str]) -> None:
     origin = getattr(loaded, "__file__", None)
     if origin is None or Path(origin).resolve() != Path(found.origin).resolve():
         raise LossbenchError(
-            f"user loss {spec!r}: {found.origin} has the name of the module {top!r} that is "
+            f"{what} {spec!r}: {found.origin} has the name of the module {top!r} that is "
             f"already loaded from {origin or 'the interpreter'}; rename the file (and the "
             "loss's name with it)"
         )

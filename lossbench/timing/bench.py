@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossbench import losses
-from lossbench.losses import impls
+from lossbench.losses import user_impls
 from lossbench.losses.impls import OPS
 
 __all__ = [
@@ -32,8 +32,10 @@ PROBE = "probe"
 
 def supports(loss: losses.Loss, op: str, impl: str) -> bool:
     """Whether `impl` implements `op` of `loss` (peers cover only some losses and ops)."""
-    known = impls.IMPLEMENTATIONS.get(impl)
-    return known is not None and known.supports(loss, op)
+    try:
+        return user_impls.implementation(impl).supports(loss, op)
+    except KeyError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,22 @@ class Benchmark:
 
     @classmethod
     def parse(cls, name: str) -> Benchmark:
-        """The benchmark a pyperf name stands for; ValueError if it is not one of ours."""
-        loss, op, impl, dtype, n = name.rsplit(".", 4)
+        """The benchmark a pyperf name stands for; ValueError if it is not one of ours.
+
+        A user implementation's name (``package.module:function``) holds dots too: its last
+        part has the colon, and it belongs to a built-in loss, whose label has no op between
+        dots, so the op is the first part that names one."""
+        head, dtype, n = name.rsplit(".", 2) if name.count(".") >= 4 else ("", "", "")
+        parts = head.split(".")
         if not n.isdigit():
             raise ValueError(f"not a lossbench benchmark name: {name!r}")
-        return cls(loss, op, impl, dtype, int(n))
+        if ":" not in parts[-1]:
+            loss, op, impl = head.rsplit(".", 2)
+            return cls(loss, op, impl, dtype, int(n))
+        for i, part in enumerate(parts[1:-1], start=1):
+            if part in OPS:
+                return cls(".".join(parts[:i]), part, ".".join(parts[i + 1 :]), dtype, int(n))
+        raise ValueError(f"not a lossbench benchmark name: {name!r}")
 
     @classmethod
     def floor(cls, dtype: str, n: int) -> Benchmark:
@@ -73,7 +86,7 @@ class Benchmark:
     def working_set(self) -> int:
         """Bytes the benchmark holds at its peak, about (its implementation's `arrays` of n
         elements: inputs, outputs and temporaries)."""
-        arrays = 8 if self.is_probe else impls.get(self.impl).arrays
+        arrays = 8 if self.is_probe else user_impls.implementation(self.impl).arrays
         return arrays * self.n * np.dtype(self.dtype).itemsize
 
 
@@ -166,7 +179,7 @@ def _callable(bench: Benchmark, n: int) -> Callable[[], object]:
         return lambda: probe(y_true, y_pred)
     loss = losses.get(bench.loss)
     y_true, y_pred = get(loss, n, bench.dtype)
-    return impls.get(bench.impl).call(loss, bench.op, y_true, y_pred)
+    return user_impls.implementation(bench.impl).call(loss, bench.op, y_true, y_pred)
 
 
 _prepared: dict[Benchmark, Callable[[], object]] = {}

@@ -41,6 +41,7 @@ from lossbench.config import PyperfOptions, Timing
 from lossbench.errors import LossbenchError, located
 from lossbench.losses import impls
 from lossbench.losses import user as user_code
+from lossbench.losses import user_impls
 from lossbench.signals import interrupts_deferred
 from lossbench.timing import bench as matrix
 from lossbench.timing import worker
@@ -96,12 +97,18 @@ def plan(timing: Timing) -> Plan:
     known = tuple(impls.IMPLEMENTATIONS)
     notes, chosen = [], []
     for i, impl in enumerate(timing.impls):
+        if user_impls.is_user_impl(impl):
+            with located("timing", "impls", i):
+                _check_user_impl(user_impls.implementation(impl), chosen_losses)
+            chosen.append(impl)
+            continue
         if impl not in known:
             raise LossbenchError(
-                f"unknown impl {impl!r}; expected one of {', '.join(known)}",
+                f"unknown impl {impl!r}; expected one of {', '.join(known)} or a user "
+                "implementation 'package.module:function'",
                 where=("timing", "impls", i),
             )
-        reason = impls.get(impl).unavailable()
+        reason = user_impls.implementation(impl).unavailable()
         if reason is None:
             chosen.append(impl)
         else:
@@ -112,6 +119,22 @@ def plan(timing: Timing) -> Plan:
         valgrind.require()  # refused before the run: one line with the install command
     benches = matrix.matrix(chosen_losses, timing.ops, chosen, timing.sizes, timing.dtypes)
     return Plan(benches, timing.pyperf, notes, timing.measure)
+
+
+def _check_user_impl(impl, chosen_losses: list[losses.Loss]) -> None:
+    """A user implementation must compute a loss the config times, and compute it right."""
+    targets = [loss for loss in chosen_losses if impl.supports(loss, "value")]
+    if not targets:
+        raise LossbenchError(
+            f"user implementation {impl.name} computes {impl.target}, which timing.losses "
+            f"does not list; add {impl.target} there"
+        )
+    for loss in targets:
+        impl.check(loss, *matrix.inputs(loss, 1000, "float64"))
+        name = Benchmark(str(loss), "value", impl.name, "float64", 1000).name
+        if Benchmark.parse(name).impl != impl.name:  # the op's name inside the module path
+            raise LossbenchError(f"user implementation {impl.name}: rename its module so that "
+                                 "no part of the path is an op (value, gradient, ...)")  # fmt: skip
 
 
 def check_memory(benches: list[Benchmark], available: int | None = None) -> None:
@@ -236,7 +259,10 @@ def _groups(specs: list[dict], benches: list[Benchmark], processes: int) -> list
 
 
 def _is_peer(bench: Benchmark) -> bool:
-    return not bench.is_probe and not impls.get(bench.impl).own
+    if bench.is_probe:
+        return False
+    impl = user_impls.implementation(bench.impl)
+    return not impl.own and not impl.user
 
 
 def _counted(record: dict, dumps: Path) -> dict:

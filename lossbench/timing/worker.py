@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from lossbench.losses.user import searched
 from lossbench.timing.bench import Benchmark, forget, prepare, time_loops
 
@@ -68,7 +70,9 @@ def main(argv: list[str]) -> None:
 
         valgrind.count(lambda: None, 0, "fixed")  # what a count costs besides its calls
         valgrind.count(lambda: None, 1000, "loop#1000")  # and the loop's own cost per call
-    with searched(spec.get("search", ())):  # user losses from the config's directory
+    # one BLAS thread: a kernel calling BLAS (a user's `r @ r`) is timed on the one core
+    # every other one-thread benchmark gets, not on as many as the machine lends it
+    with searched(spec.get("search", ())), threadpool_limits(1):
         for item in spec["benchmarks"]:
             bench = Benchmark(**item["benchmark"])
             if counting:
