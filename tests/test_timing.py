@@ -111,6 +111,51 @@ def test_timing_mistakes_name_the_field():
         timing.plan(config_module.Timing(losses=["msee"]))
 
 
+def test_all_cores_adds_the_threaded_implementations_and_their_floors():
+    def planned(**options):
+        chosen = config_module.Timing(losses=["mse"], ops=["value"], sizes=[1000],
+                                      impls=["numpy", "fused", "seed"], **options)  # fmt: skip
+        return {(b.loss, b.op, b.impl) for b in timing.plan(chosen).benchmarks}
+
+    one = planned()
+    both = planned(threads=[1, "all"])
+    every = {("probe", "read", "numba@all"), ("probe", "read_write", "numba@all"),
+             ("mse", "value", "fused@all")}  # fmt: skip
+    assert both == one | every  # numpy and seed are one-thread code: no all-core variant
+    assert planned(threads=["all"]) == every
+    name = Benchmark("mse", "value", "fused@all", "float64", 10).name
+    assert name == "mse.value.fused@all.float64.10" and Benchmark.parse(name).all_cores
+    with pytest.raises(LossbenchError, match=r"timing.threads: .*use measure: time"):
+        timing.plan(config_module.Timing(threads=[1, "all"], measure="instructions"))
+    for wrong in ([2], [1, 1], []):
+        with pytest.raises(LossbenchError, match=r"timing\.threads"):
+            config_module.validate({"timing": {"threads": wrong}})
+
+
+@pytest.mark.slow  # real timing workers, and the parallel kernels compiled
+def test_all_core_kernels_are_measured_against_the_all_core_probe(tmp_path):
+    from lossbench import system
+
+    pyperf = {"processes": 1, "values": 2, "warmups": 1}
+    chosen = {"losses": ["mse"], "ops": ["value"], "impls": ["fused"], "sizes": [100000],
+              "threads": [1, "all"], "pyperf": pyperf}  # fmt: skip
+    outcome = runner.execute(
+        config_module.validate({"name": "t", "timing": chosen}), tmp_path, only="timing"
+    )
+    table = outcome.timings.set_index("impl")
+    assert list(outcome.timings.columns)[-1] == "threads"
+    kernel, floor = table.loc["fused@all"], table[table["op"] == "read"].loc["numba@all"]
+    assert kernel["threads"] == system.cores() and table.loc["fused", "threads"] == 1
+    assert kernel["roofline"] == pytest.approx(floor["median_s"] / kernel["median_s"])
+    one_floor = table[table["op"] == "read"].loc["numba", "median_s"]
+    assert table.loc["fused", "roofline"] == pytest.approx(
+        one_floor / table.loc["fused", "median_s"]
+    )
+    shown = CliRunner().invoke(app, ["show", str(outcome.path)], env={"COLUMNS": "80"})
+    assert "fused@all roof" in shown.output and "read@all" in shown.output
+    assert f"on {system.cores()} cores" in shown.output
+
+
 def test_sizes_that_do_not_fit_in_memory_are_refused():
     benches = kernel_bench.matrix(["mse"], ["value"], ["numpy"], [10**9], ["float64"])
     with pytest.raises(

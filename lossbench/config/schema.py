@@ -142,8 +142,11 @@ class Timing(_Strict):
     # time: seconds per call; instructions: instructions per call counted under valgrind
     # (deterministic, for a CI gate on a noisy machine)
     measure: Literal["time", "instructions"] = "time"
+    # 1: one core each; all: also the all-core variants (fused@all, torch@all) against an
+    # all-core read probe
+    threads: list[Literal[1, "all"]] = Field(default_factory=lambda: [1], min_length=1)
 
-    @field_validator("ops", "impls", "sizes", "dtypes")
+    @field_validator("ops", "impls", "sizes", "dtypes", "threads")
     @classmethod
     def _each_once(cls, values: list) -> list:
         repeated = [value for i, value in enumerate(values) if value in values[:i]]

@@ -35,7 +35,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-__all__ = ["KERNELS", "Kernels", "compile_all"]
+__all__ = ["KERNELS", "Kernels", "ParallelKernels", "compile_all"]
 
 # No function-wide fastmath: the helpers' error-compensation terms must not be reassociated away.
 # Only the reduction adds carry "reassoc" (`_add_reassoc`), the one licence LLVM needs to
@@ -55,6 +55,36 @@ def _just_above(out, x):
     """Whether `out` starts within _ALIAS_WINDOW bytes at or above `x`'s start."""
     gap = out.ctypes.data - x.ctypes.data  # uintp: a start below x wraps to a huge number
     return gap < _ALIAS_WINDOW
+
+
+@numba.njit(**_HELPER)
+def _gradient_target(out, y_true, y_pred):
+    """(where to write the gradient, whether that is not `out`).
+
+    Where `out` starts just above an input, LLVM's check would take its scalar loop, which
+    sums in another order: the same inputs gave sums an ulp apart in two processes, as malloc
+    placed the arrays. There the vector loop writes a spare array that passes the check, and
+    the kernel copies it over after (a nested kernel would defeat the cache)."""
+    target = out
+    moved = _just_above(out, y_true) or _just_above(out, y_pred)
+    if moved:
+        step = _ALIAS_WINDOW // out.itemsize
+        spare = np.empty(out.size + 2 * step, out.dtype)
+        for k in range(3):  # each input rules out at most one of three starts
+            target = spare[k * step : k * step + out.size]
+            if not (_just_above(target, y_true) or _just_above(target, y_pred)):
+                break
+    return target, moved
+
+
+@numba.njit(**_HELPER)
+def _compensated(sums):
+    """The Neumaier-compensated sum of block sums, in order: what the serial kernels add."""
+    total = 0.0
+    compensation = 0.0
+    for block in sums:
+        total, compensation = _neumaier_add(total, compensation, block)
+    return total + compensation
 
 
 @intrinsic
@@ -482,6 +512,7 @@ class Kernels:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
+        self._parallel: ParallelKernels | None = None
         (
             self.value_sum,
             self.value_each,
@@ -490,8 +521,29 @@ class Kernels:
             self.value_each_and_gradient,
         ) = _make_kernels(kind)
 
+    @property
+    def parallel(self) -> ParallelKernels:
+        """The all-core variants of the reduced kernels (compiled on first use)."""
+        if self._parallel is None:
+            self._parallel = ParallelKernels(self.kind)
+        return self._parallel
+
     def __repr__(self) -> str:
         return f"Kernels({self.kind!r})"
+
+
+class ParallelKernels:
+    """`value_sum`, `gradient` and `value_sum_and_gradient` of one loss on every core: the
+    blocks of the serial kernels in a numba ``prange``, each block summed as there, and the
+    block sums combined in order with the same compensation, so a sum is the serial one
+    (to the last bit where LLVM vectorizes the block loops alike). Same signatures."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.value_sum, self.gradient, self.value_sum_and_gradient = _make_parallel(kind)
+
+    def __repr__(self) -> str:
+        return f"ParallelKernels({self.kind!r})"
 
 
 def _make_kernels(kind: str):
@@ -529,19 +581,7 @@ def _make_kernels(kind: str):
 
     @numba.njit(**_KERNEL)
     def value_sum_and_gradient(y_true, y_pred, out, scale, a, b):
-        # Where `out` starts just above an input, LLVM's check would take its scalar loop,
-        # which sums in another order: the same inputs gave sums an ulp apart in two
-        # processes, as malloc placed the arrays. There the vector loop writes a spare array
-        # that passes the check, copied over after (a nested kernel would defeat the cache).
-        target = out
-        moved = _just_above(out, y_true) or _just_above(out, y_pred)
-        if moved:
-            step = _ALIAS_WINDOW // out.itemsize
-            spare = np.empty(out.size + 2 * step, out.dtype)
-            for k in range(3):  # each input rules out at most one of three starts
-                target = spare[k * step : k * step + out.size]
-                if not (_just_above(target, y_true) or _just_above(target, y_pred)):
-                    break
+        target, moved = _gradient_target(out, y_true, y_pred)
         total = 0.0
         compensation = 0.0
         for start in range(0, y_true.size, _BLOCK):
@@ -569,6 +609,68 @@ def _make_kernels(kind: str):
         return total
 
     return value_sum, value_each, gradient, value_sum_and_gradient, value_each_and_gradient
+
+
+_PARALLEL = dict(_KERNEL, parallel=True)
+
+
+def _make_parallel(kind: str):
+    # Each block is a call of its own: a block's loop written inside the prange body was not
+    # vectorized (the all-core read probe ran 2.7x slower than the serial one), a call is.
+    @numba.njit(**_KERNEL)
+    def block_value(yt, yp, a, b):
+        block = 0.0
+        for i in range(yt.size):
+            v, _, _ = _element(kind, yt[i], yp[i], a, b)
+            block = _add_reassoc(block, v)
+        return block
+
+    @numba.njit(**_KERNEL)
+    def block_gradient(yt, yp, grads, scale, a, b):
+        check = 0.0
+        for i in range(yt.size):
+            _, d, c = _element(kind, yt[i], yp[i], a, b)
+            grads[i] = d * scale
+            check = _add_reassoc(check, c)
+        return check
+
+    @numba.njit(**_KERNEL)
+    def block_value_and_gradient(yt, yp, grads, scale, a, b):
+        block = 0.0
+        for i in range(yt.size):
+            v, d, _ = _element(kind, yt[i], yp[i], a, b)
+            grads[i] = d * scale
+            block = _add_reassoc(block, v)
+        return block
+
+    @numba.njit(**_PARALLEL)
+    def value_sum(y_true, y_pred, a, b):
+        sums = np.empty((y_true.size + _BLOCK - 1) // _BLOCK)
+        for j in numba.prange(sums.size):
+            s = slice(j * _BLOCK, (j + 1) * _BLOCK)
+            sums[j] = block_value(y_true[s], y_pred[s], a, b)
+        return _compensated(sums)
+
+    @numba.njit(**_PARALLEL)
+    def gradient(y_true, y_pred, out, scale, a, b):
+        checks = np.empty((y_true.size + _BLOCK - 1) // _BLOCK)
+        for j in numba.prange(checks.size):
+            s = slice(j * _BLOCK, (j + 1) * _BLOCK)
+            checks[j] = block_gradient(y_true[s], y_pred[s], out[s], scale, a, b)
+        return _compensated(checks)
+
+    @numba.njit(**_PARALLEL)
+    def value_sum_and_gradient(y_true, y_pred, out, scale, a, b):
+        target, moved = _gradient_target(out, y_true, y_pred)
+        sums = np.empty((y_true.size + _BLOCK - 1) // _BLOCK)
+        for j in numba.prange(sums.size):
+            s = slice(j * _BLOCK, (j + 1) * _BLOCK)
+            sums[j] = block_value_and_gradient(y_true[s], y_pred[s], target[s], scale, a, b)
+        if moved:
+            out[:] = target
+        return _compensated(sums)
+
+    return value_sum, gradient, value_sum_and_gradient
 
 
 KERNELS: dict[str, Kernels] = {kind: Kernels(kind) for kind in _ELEMENTS}

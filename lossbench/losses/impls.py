@@ -39,6 +39,7 @@ class Implementation:
     ops: ClassVar[frozenset[str]] = frozenset(OPS)
     # arrays of n elements a call holds at its peak, with its inputs (numpy's temporaries)
     arrays: ClassVar[int] = 8
+    threaded: ClassVar[bool] = False  # has an all-core variant (`call(..., all_cores=True)`)
 
     def unavailable(self) -> str | None:
         """None when it can run here; otherwise why not, with the fix."""
@@ -54,8 +55,11 @@ class Implementation:
             return self.name in loss.impls
         return loss.name in self.losses
 
-    def call(self, loss: Loss, op: str, y_true: np.ndarray, y_pred: np.ndarray) -> Callable:
-        """A zero-argument function computing `op` of `loss` (mean reduction) on the inputs."""
+    def call(
+        self, loss: Loss, op: str, y_true: np.ndarray, y_pred: np.ndarray, all_cores: bool = False
+    ) -> Callable:
+        """A zero-argument function computing `op` of `loss` (mean reduction) on the inputs
+        (on every core with `all_cores`, for a `threaded` implementation)."""
         method, impl = getattr(loss, op), self.name
         return lambda: method(y_true, y_pred, impl=impl)
 
@@ -105,8 +109,24 @@ class FusedImpl(Implementation):
     requires, install = "numba", "numba"
     own = True
 
+    threaded = True
+
     def compute(self, loss, y_true, y_pred, shape, reduction, want_value, want_grad):
         return loss._compute_fused(y_true, y_pred, shape, reduction, want_value, want_grad)
+
+    def call(self, loss, op, y_true, y_pred, all_cores=False):
+        if not all_cores:
+            return super().call(loss, op, y_true, y_pred)
+        from lossbench.losses._checks import as_loss_inputs
+
+        want_value, want_grad = op != "gradient", op != "value"
+
+        def run():  # the loss API's path, with the parallel kernels
+            yt, yp, shape = as_loss_inputs(y_true, y_pred)
+            value, grad = loss._compute_fused(yt, yp, shape, "mean", want_value, want_grad, True)
+            return (value, grad) if want_value and want_grad else value if want_value else grad
+
+        return run
 
 
 @register
@@ -115,7 +135,7 @@ class SeedImpl(Implementation):
     summary = "the literal formula np.sum((y - p)**2) * (1 / m): mse only"
     losses = frozenset({"mse"})
 
-    def call(self, loss, op, y_true, y_pred):
+    def call(self, loss, op, y_true, y_pred, all_cores=False):
         y, p, m = y_true, y_pred, y_true.size  # as a user would first write them
 
         def value():
@@ -135,7 +155,7 @@ class ScipyImpl(Implementation):
     requires, install = "scipy", "scipy"
     losses, ops = frozenset({"huber", "pseudo_huber"}), frozenset({"value"})
 
-    def call(self, loss, op, y_true, y_pred):
+    def call(self, loss, op, y_true, y_pred, all_cores=False):
         from scipy import special
 
         function = special.huber if loss.name == "huber" else special.pseudo_huber
@@ -151,7 +171,7 @@ class SklearnImpl(Implementation):
     losses, ops = frozenset({"mse", "mae", "bce"}), frozenset({"value"})
     arrays = 16  # log_loss's two-column copies: 0.98 GB on top of the inputs at n = 1e7
 
-    def call(self, loss, op, y_true, y_pred):
+    def call(self, loss, op, y_true, y_pred, all_cores=False):
         from sklearn import metrics
 
         function = {
@@ -168,12 +188,16 @@ class TorchImpl(Implementation):
     summary = "torch.nn.functional on the CPU, one thread, gradients by autograd"
     requires, install = "torch", "torch"
     losses = frozenset({"mse", "mae", "huber", "bce", "bce_logits"})
+    threaded = True  # all cores: torch's default number of threads
+    _default_threads: ClassVar[int | None] = None
 
-    def call(self, loss, op, y_true, y_pred):
+    def call(self, loss, op, y_true, y_pred, all_cores=False):
         import torch
         from torch.nn import functional
 
-        torch.set_num_threads(1)
+        if TorchImpl._default_threads is None:  # before this process first sets it
+            TorchImpl._default_threads = torch.get_num_threads()
+        torch.set_num_threads(TorchImpl._default_threads if all_cores else 1)
         y, p = torch.from_numpy(y_true), torch.from_numpy(y_pred)
         function = {
             "mse": functional.mse_loss,

@@ -66,7 +66,7 @@ class UserImpl(impls.Implementation):
     def supports(self, loss: Loss, op: str) -> bool:
         return loss.name == self.target and op in self.functions
 
-    def call(self, loss, op, y_true, y_pred):
+    def call(self, loss, op, y_true, y_pred, all_cores=False):
         function, params = self.functions[op], dict(loss.params)
         return lambda: function(y_true, y_pred, **params)
 

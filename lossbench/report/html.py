@@ -192,7 +192,7 @@ def _compact_timings(timings: pd.DataFrame) -> str:
     for (dtype, n, op), cells in kernels.groupby(["dtype", "n", "op"], sort=False):
         cell, unstable = terminal.timing_cells(cells, n)
         marked |= unstable
-        rows = [*(i for i in impls if i in set(cells["impl"])), "fused vs numpy", "fused roofline"]
+        rows = terminal.timing_rows(cells, impls)
         losses = list(dict.fromkeys(cells["loss"]))
         table = pd.DataFrame(
             [[cell.get((row, loss), "—") for loss in losses] for row in rows],

@@ -62,23 +62,37 @@ def render_timings(timings: pd.DataFrame) -> list[Grid | str]:
         ]
         counts = "instructions_per_element" in cells and cells["median_s"].isna().all()
         per = "instructions_per_element" if counts else "ns_per_element"
-        floor = ", ".join(f"{r.op} {getattr(r, per):.3g}" for r in probes.itertuples())
+        floor = ", ".join(f"{r.op}{_cores_mark(r.impl)} {getattr(r, per):.3g}"
+                          for r in probes.itertuples())  # fmt: skip
         what = "instructions per element" if counts else "ns per element (median ± stdev)"
         losses = list(dict.fromkeys(cells["loss"]))
-        timed = set(cells["impl"])  # this op's implementations
         table, unstable = timing_cells(cells, n)
         caption = UNSTABLE_MARK
         parts.append(grid(
             f"timing, {op}, {dtype}, n={n:.0e}: {what}; "
             f"probes: {floor}",
-            "impl", [*(i for i in impls if i in timed), "fused vs numpy", "fused roofline"],
-            losses, table,
+            "impl", timing_rows(cells, impls), losses, table,
             across="loss", value="ns per element", caption=caption if unstable else None,
         ))  # fmt: skip
     lines = timing_verdicts(timings)
     if lines:
         parts.append(escape("\n".join(lines)))
     return parts
+
+
+FUSED_ALL = "fused@all"  # the all-core fused kernels (timing.threads: [1, all])
+
+
+def _cores_mark(impl: str) -> str:
+    return "@all" if impl.endswith("@all") else ""
+
+
+def timing_rows(cells: pd.DataFrame, impls: list[str]) -> list[str]:
+    """The rows of one (op, dtype, n)'s table: its implementations in order, then fused's
+    speed-up and roofline, and the all-core kernels' roofline when they were timed."""
+    timed = set(cells["impl"])
+    rows = [*(i for i in impls if i in timed), "fused vs numpy", "fused roofline"]
+    return rows + ([f"{FUSED_ALL} roofline"] if FUSED_ALL in timed else [])
 
 
 UNSTABLE_MARK = (
@@ -110,12 +124,13 @@ def timing_cells(cells: pd.DataFrame, n: float) -> tuple[dict[tuple[str, str], s
             measured = "median_s" if by["median_s"].notna().all() else "instructions"
             ratio = by.loc["numpy", measured] / by.loc["fused", measured]
             table["fused vs numpy", loss] = f"{ratio:.1f}×"
-        if "fused" in by.index and not math.isnan(by.loc["fused", "roofline"]):
-            roof = f"{by.loc['fused', 'roofline']:.0%}"
-            if bool(by.loc["fused"].get("unstable", False)):
-                roof += " !"  # processes disagree, or above the floor: not to be trusted
-                unstable = True
-            table["fused roofline", loss] = roof
+        for fused in ("fused", FUSED_ALL):
+            if fused in by.index and not math.isnan(by.loc[fused, "roofline"]):
+                roof = f"{by.loc[fused, 'roofline']:.0%}"
+                if bool(by.loc[fused].get("unstable", False)):
+                    roof += " !"  # processes disagree, or above the floor: not to be trusted
+                    unstable = True
+                table[f"{fused} roofline", loss] = roof
     return table, unstable
 
 
@@ -136,17 +151,26 @@ def timing_verdicts(timings: pd.DataFrame) -> list[str]:
         others = ", ".join(
             f"{by.loc[impl, 'median_s'] / fused['median_s']:.1f}× {impl}"
             for impl in by.index
-            if impl != "fused"
+            if impl != "fused" and not impl.endswith("@all")
         )
         floor = "memory bandwidth" if fused["op"] == "value" else "the read-write floor"
-        # above 1 the kernel beat its memory floor: the measurement, not the kernel, is off
-        doubt = bool(fused.get("unstable", False)) or fused["roofline"] > ROOFLINE_LIMIT
-        mark = " ! (unstable: not to be trusted)" if doubt else ""
-        lines.append(
-            f"fused {loss} {fused['op']} at n={fused['n']:.0e} ({fused['dtype']}): "
-            f"{fused['roofline']:.2f} of {floor}{mark}" + (f", {others}" if others else "")
-        )
+        line = (f"fused {loss} {fused['op']} at n={fused['n']:.0e} ({fused['dtype']}): "
+                f"{_of_floor(fused, floor)}" + (f", {others}" if others else ""))  # fmt: skip
+        if FUSED_ALL in by.index:
+            every = by.loc[FUSED_ALL]
+            line += (f"; on {every['threads']:.0f} cores {_of_floor(every, 'their floor')}, "
+                     f"{fused['median_s'] / every['median_s']:.1f}× one core")  # fmt: skip
+        lines.append(line)
     return lines
+
+
+def _of_floor(row: pd.Series, floor: str) -> str:
+    """ "0.91 of memory bandwidth", marked where not to be trusted."""
+    # above 1 the kernel beat its memory floor: the measurement, not the kernel, is off
+    doubt = bool(row.get("unstable", False)) or row["roofline"] > ROOFLINE_LIMIT
+    return f"{row['roofline']:.2f} of {floor}" + (
+        " ! (unstable: not to be trusted)" if doubt else ""
+    )
 
 
 def kept(path: Path | None) -> str:

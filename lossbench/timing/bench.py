@@ -22,12 +22,14 @@ from lossbench.losses import user_impls
 from lossbench.losses.impls import OPS
 
 __all__ = [
-    "OPS", "PROBE", "PROBES", "Benchmark", "inputs", "matrix", "supports",
+    "ALL_CORES", "OPS", "PROBE", "PROBES", "Benchmark", "inputs", "matrix", "supports",
     "time_loops",
 ]  # fmt: skip
 
 PROBES = ("read", "read_write", "log")
+PARALLEL_PROBES = ("read", "read_write")  # the floors of the all-core kernels
 PROBE = "probe"
+ALL_CORES = "@all"  # an impl's mark for its all-core variant, as in "fused@all"
 
 
 def supports(loss: losses.Loss, op: str, impl: str) -> bool:
@@ -54,6 +56,16 @@ class Benchmark:
     def name(self) -> str:
         return f"{self.loss}.{self.op}.{self.impl}.{self.dtype}.{self.n}"
 
+    @property
+    def implementation(self) -> str:
+        """The implementation's name: `impl` without its all-core mark ``@all``."""
+        return self.impl.removesuffix(ALL_CORES)
+
+    @property
+    def all_cores(self) -> bool:
+        """Whether it runs on every core (``fused@all``), not on one."""
+        return self.impl.endswith(ALL_CORES)
+
     @classmethod
     def parse(cls, name: str) -> Benchmark:
         """The benchmark a pyperf name stands for; ValueError if it is not one of ours.
@@ -74,9 +86,9 @@ class Benchmark:
         raise ValueError(f"not a lossbench benchmark name: {name!r}")
 
     @classmethod
-    def floor(cls, dtype: str, n: int) -> Benchmark:
+    def floor(cls, dtype: str, n: int, all_cores: bool = False) -> Benchmark:
         """The ``read`` probe at `dtype` and `n`: the memory floor of a value kernel."""
-        return cls(PROBE, "read", _probe_impl("read"), dtype, n)
+        return cls(PROBE, "read", _probe_impl("read", all_cores), dtype, n)
 
     @property
     def is_probe(self) -> bool:
@@ -86,7 +98,7 @@ class Benchmark:
     def working_set(self) -> int:
         """Bytes the benchmark holds at its peak, about (its implementation's `arrays` of n
         elements: inputs, outputs and temporaries)."""
-        arrays = 8 if self.is_probe else user_impls.implementation(self.impl).arrays
+        arrays = 8 if self.is_probe else user_impls.implementation(self.implementation).arrays
         return arrays * self.n * np.dtype(self.dtype).itemsize
 
 
@@ -98,29 +110,37 @@ def matrix(
     dtypes: Iterable[str],
     *,
     probes: bool = True,
+    threads: Iterable[int | str] = (1,),
 ) -> list[Benchmark]:
     """Every supported (loss, op, impl) for every (dtype, n), probes first within each (dtype, n).
 
     Losses may be given by label. Cells an implementation does not cover (a peer's missing
-    loss or op) are left out."""
+    loss or op) are left out. With "all" in `threads`, each `threaded` implementation and the
+    memory probes are also timed on every core (``fused@all``, ``numba@all``)."""
     loss_list = [losses.get(x) if isinstance(x, str) else x for x in loss_list]
+    one, every = 1 in threads, "all" in threads
+    variants = [impl for impl in impls if one] + [
+        impl + ALL_CORES for impl in impls if every and user_impls.implementation(impl).threaded
+    ]
     benches = []
     for dtype in dtypes:
         for n in sizes:
             if probes:
-                benches += [Benchmark(PROBE, p, _probe_impl(p), dtype, n) for p in PROBES]
+                benches += [Benchmark(PROBE, p, _probe_impl(p), dtype, n) for p in PROBES if one]
+                benches += [Benchmark(PROBE, p, _probe_impl(p, True), dtype, n)
+                            for p in PARALLEL_PROBES if every]  # fmt: skip
             for loss in loss_list:
                 for op in ops:
                     benches += [
                         Benchmark(str(loss), op, impl, dtype, n)
-                        for impl in impls
-                        if supports(loss, op, impl)
+                        for impl in variants
+                        if supports(loss, op, impl.removesuffix(ALL_CORES))
                     ]
     return benches
 
 
-def _probe_impl(probe: str) -> str:
-    return "numpy" if probe == "log" else "numba"
+def _probe_impl(probe: str, all_cores: bool = False) -> str:
+    return "numpy" if probe == "log" else "numba" + (ALL_CORES if all_cores else "")
 
 
 def inputs(loss: losses.Loss, n: int, dtype: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -175,11 +195,12 @@ def _callable(bench: Benchmark, n: int) -> Callable[[], object]:
             return lambda: np.log(positive, out=out)
         from lossbench.losses import probes
 
-        probe = getattr(probes, bench.op)
+        probe = probes.parallel(bench.op) if bench.all_cores else getattr(probes, bench.op)
         return lambda: probe(y_true, y_pred)
     loss = losses.get(bench.loss)
     y_true, y_pred = get(loss, n, bench.dtype)
-    return user_impls.implementation(bench.impl).call(loss, bench.op, y_true, y_pred)
+    impl = user_impls.implementation(bench.implementation)
+    return impl.call(loss, bench.op, y_true, y_pred, all_cores=bench.all_cores)
 
 
 _prepared: dict[Benchmark, Callable[[], object]] = {}

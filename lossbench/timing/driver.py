@@ -39,9 +39,8 @@ from lossbench.analysis.constants import ROOFLINE_LIMIT, UNSTABLE_CV
 from lossbench.analysis.timings import between_cv
 from lossbench.config import PyperfOptions, Timing
 from lossbench.errors import LossbenchError, located
-from lossbench.losses import impls
+from lossbench.losses import impls, user_impls
 from lossbench.losses import user as user_code
-from lossbench.losses import user_impls
 from lossbench.signals import interrupts_deferred
 from lossbench.timing import bench as matrix
 from lossbench.timing import worker
@@ -117,7 +116,14 @@ def plan(timing: Timing) -> Plan:
         from lossbench.timing import valgrind
 
         valgrind.require()  # refused before the run: one line with the install command
-    benches = matrix.matrix(chosen_losses, timing.ops, chosen, timing.sizes, timing.dtypes)
+    if "all" in timing.threads and timing.measure == "instructions":
+        raise LossbenchError(
+            "threads: all times the all-core kernels, and instructions count one core's "
+            "work: use measure: time with it",
+            where=("timing", "threads"),
+        )
+    benches = matrix.matrix(chosen_losses, timing.ops, chosen, timing.sizes, timing.dtypes,
+                            threads=timing.threads)  # fmt: skip
     return Plan(benches, timing.pyperf, notes, timing.measure)
 
 
@@ -261,7 +267,7 @@ def _groups(specs: list[dict], benches: list[Benchmark], processes: int) -> list
 def _is_peer(bench: Benchmark) -> bool:
     if bench.is_probe:
         return False
-    impl = user_impls.implementation(bench.impl)
+    impl = user_impls.implementation(bench.implementation)
     return not impl.own and not impl.user
 
 
@@ -319,6 +325,7 @@ def _metadata(the_plan: Plan) -> dict:
 
     metadata = pyperf.Run([1.0]).get_metadata()  # a Run collects what pyperf's workers record
     metadata.pop("mem_max_rss", None)  # this process's, not a worker's
+    metadata["lossbench_cores"] = system.cores()  # what an all-core benchmark ran on
     if the_plan.notes:
         metadata["lossbench_skipped"] = "; ".join(the_plan.notes)
     return metadata
@@ -356,7 +363,9 @@ def table(suite_path: Path) -> pd.DataFrame:
     rows = []
     for benchmark in pyperf.BenchmarkSuite.load(str(suite_path)).get_benchmarks():
         name = benchmark.get_name()
-        loss, op, impl, dtype, n = astuple(Benchmark.parse(name))
+        bench = Benchmark.parse(name)
+        loss, op, impl, dtype, n = astuple(bench)
+        cores = int(benchmark.get_metadata().get("lossbench_cores", 0)) or math.nan
         values = benchmark.get_values()
         median = benchmark.median()
         moved = _ARRAYS_MOVED[op] * n * np.dtype(dtype).itemsize
@@ -366,7 +375,7 @@ def table(suite_path: Path) -> pd.DataFrame:
             "median_s": median, "mean_s": benchmark.mean(),
             "stdev_s": benchmark.stdev() if len(values) > 1 else math.nan, "values": len(values),
             "ns_per_element": median / n * 1e9, "gb_per_s": moved / median / 1e9,
-            "process_cv": between_cv(processes),
+            "process_cv": between_cv(processes), "threads": cores if bench.all_cores else 1,
         }  # fmt: skip
         if benchmark.get_unit() == "integer":  # instruction counts, not seconds
             row.update(
@@ -378,14 +387,16 @@ def table(suite_path: Path) -> pd.DataFrame:
             row.update(instructions=median, instructions_per_element=median / n)  # fmt: skip
         rows.append(row)
     counted = ["instructions", "instructions_per_element"]
-    frame = pd.DataFrame(rows, columns=[*COLUMNS[:-1], "process_cv", *counted])
-    floors = frame[frame["loss"] == matrix.PROBE].set_index(["op", "dtype", "n"])["median_s"]
-    frame["roofline"] = [
-        floors.get((_FLOOR[row.op], row.dtype, row.n), math.nan) / row.median_s
-        if row.loss != matrix.PROBE else math.nan
-        for row in frame.itertuples()
-    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=[*COLUMNS[:-1], "process_cv", "threads", *counted])
+    probes = frame[frame["loss"] == matrix.PROBE]
+    every = frame["impl"].str.endswith(matrix.ALL_CORES)  # all-core kernels: all-core floors
+    floors = probes["median_s"].set_axis(pd.MultiIndex.from_arrays(
+        [probes["op"], probes["dtype"], probes["n"], every[probes.index]]))  # fmt: skip
+    keys = zip(frame["op"].map(_FLOOR), frame["dtype"], frame["n"], every, strict=True)
+    frame["roofline"] = [floors.get(key, math.nan) for key in keys] / frame["median_s"]
+    frame.loc[frame["loss"] == matrix.PROBE, "roofline"] = math.nan
     # not to be trusted alone: processes disagree, or faster than the memory floor allows
     frame["unstable"] = (frame["process_cv"] > UNSTABLE_CV) | (frame["roofline"] > ROOFLINE_LIMIT)
-    extra = counted if frame["instructions"].notna().any() else []
+    extra = ["threads"] if every.any() else []  # with timing.threads: [1, all] only
+    extra += counted if frame["instructions"].notna().any() else []
     return frame[[*COLUMNS, "process_cv", "unstable", *extra]]
