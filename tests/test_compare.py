@@ -314,6 +314,8 @@ def test_an_unstable_interval_across_the_threshold_is_no_verdict_and_says_so(tmp
 
     text = describe(pd.Series(row))
     assert "straddles the threshold" in text and "[unstable" in text
+    same = {**row, "ratio": 1.0, "verdict": "same", "unit": "instructions"}
+    assert "no change" in describe(pd.Series(same)) and "slower" not in describe(pd.Series(same))
 
 
 def test_the_interval_that_decides_is_scipys_welch_interval_of_the_log_ratio(tmp_path):

@@ -114,3 +114,5 @@ def test_an_instruction_count_run_shows_instructions_not_nan():
     cells, _ = terminal.timing_cells(timings, 100_000)
     assert cells["fused", "mse"] == "1.36 instr" and cells["fused vs numpy", "mse"] == "8.2×"
     assert terminal.timing_verdicts(timings) == []
+    # counts have no memory floor: no roofline row of dashes
+    assert terminal.timing_rows(timings, ["numpy", "fused"]) == ["numpy", "fused", "fused vs numpy"]

@@ -97,7 +97,11 @@ def describe(row: pd.Series) -> str:
         return f"{amount(median)} ± {amount(stdev)}" if not math.isnan(stdev) else amount(median)
 
     ratio = row["ratio"]
-    change = f"{ratio:.2f}× slower" if ratio >= 1 else f"{1 / ratio:.2f}× faster"
+    change = (
+        "no change" if ratio == 1
+        else f"{ratio:.2f}× slower" if ratio > 1
+        else f"{1 / ratio:.2f}× faster"
+    )  # fmt: skip
     note = "" if row["verdict"] != "same" or counted else " (not significant)" if ratio != 1 else ""
     if counted and row["verdict"] == "inconclusive":
         note = f" (inconclusive: counts of one side disagree by {row['base_between_cv']:.2%})"
