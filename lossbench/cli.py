@@ -6,19 +6,18 @@ Heavy modules (numba, pandas, scipy) are imported inside commands, so `lossbench
 from __future__ import annotations
 
 import sys
-import traceback
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from lossbench import __version__
 from lossbench.analysis.constants import TIMING_ALPHA, UNSTABLE_CV
-from lossbench.errors import LossbenchError, one_line
+from lossbench.console import click_exceptions, debug_mode, err, exit_now, out, user_errors
+from lossbench.errors import LossbenchError
+from lossbench.text import markup as escape
+from lossbench.text import visible
 
 __all__ = ["app", "main"]
 
@@ -29,23 +28,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-out = Console()
-err = Console(stderr=True)
-_debug = {"on": False}
-
-
-@contextmanager
-def _user_errors():
-    """Turn a `LossbenchError` into one red line on stderr and exit code 2 (traceback with
-    --debug)."""
-    try:
-        yield
-    except LossbenchError as error:
-        if _debug["on"]:
-            err.print(traceback.format_exc(), markup=False, highlight=False)
-        err.print(f"[bold red]error:[/] {escape(one_line(str(error)))}", highlight=False,
-                  soft_wrap=True)  # fmt: skip
-        raise typer.Exit(code=2) from None
 
 
 def _version(value: bool) -> None:
@@ -66,7 +48,7 @@ def _main(
         bool, typer.Option("--debug", metavar="", help="Show tracebacks for errors.")
     ] = False,
 ) -> None:
-    _debug["on"] = debug
+    debug_mode["on"] = debug
 
 
 class Topic(StrEnum):
@@ -84,7 +66,7 @@ def list_(
     metrics, impls."""
     from lossbench.report.catalog import TABLES
 
-    with _user_errors():
+    with user_errors():
         for chosen in [topic] if topic is not None else list(Topic):
             out.print(TABLES[chosen.value]())
 
@@ -156,12 +138,19 @@ def run(
     from lossbench.report import terminal as report
     from lossbench.signals import stops_as_interrupts
 
-    with _user_errors():
+    with user_errors():
         resolved = runner.resolve(config, overrides=set_ or [], quick=quick, seed=seed, name=name)
         if with_report:
             from lossbench.report.plots import require_matplotlib
 
             require_matplotlib()  # before the run, not after it
+        if cluster is not None and resolved.experiments.units and only != "timing":
+            from lossbench.experiments.cluster import check_address
+
+            check_address(cluster)
+            where = "worker processes here" if cluster.startswith("local:") else "there"
+            err.print(f"cluster: {escape(visible(cluster))}: the trials and their data go {where}",
+                      highlight=False, soft_wrap=True)  # fmt: skip
         started: dict[str, Path] = {}
         progress = report.progress_bar(err, disable=quiet or not err.is_terminal)
         try:
@@ -236,7 +225,7 @@ def show(run_dir: RunArgument = None, out_dir: RunsOption = Path("results")) -> 
     from lossbench import results
     from lossbench.report import terminal as report
 
-    with _user_errors():
+    with user_errors():
         path = _chosen_run(run_dir, out_dir)
         record, trials, summary, timings = results.read_run(path)
         comparisons = results.read_comparisons(path, trials, summary)
@@ -264,7 +253,7 @@ def init(
     """Write a commented starter config (the embedded default) to PATH; never overwrites."""
     from lossbench.config import default_text
 
-    with _user_errors():
+    with user_errors():
         try:
             with path.open("x", encoding="utf-8") as handle:
                 handle.write(default_text())
@@ -280,7 +269,7 @@ def report_command(run_dir: RunArgument = None, out_dir: RunsOption = Path("resu
     """Write plots/*.png and a self-contained report.html into a run directory."""
     from lossbench.report.html import write_report
 
-    with _user_errors():
+    with user_errors():
         path = _chosen_run(run_dir, out_dir)
         page, images = write_report(path)
         out.print(
@@ -356,7 +345,7 @@ def compare(
     from lossbench import results
     from lossbench.report import compare as cmp
 
-    with _user_errors():
+    with user_errors():
         if base is None or new is None:
             if base is not None or new is not None:
                 raise LossbenchError("compare takes two inputs, or none (the newest two runs)")
@@ -394,7 +383,7 @@ def _print_compare(found) -> None:
 def main() -> None:
     """Console-script entry point: a usage mistake (an unknown option, a bad value) is one
     line and exit 2, as every other mistake is."""
-    usage, abort = _click_exceptions()
+    usage, abort = click_exceptions()
     try:
         code = app(standalone_mode=False)
     except usage as error:
@@ -410,34 +399,8 @@ def main() -> None:
         err.print("interrupted")
         code = 130
     if code == 130:  # interrupted: the run is put away; a signal during the interpreter's
-        _exit_now(130)  # own shutdown must not turn exit 130 into death by signal
+        exit_now(130)  # own shutdown must not turn exit 130 into death by signal
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def _exit_now(code: int) -> None:
-    import os
-
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
-
-
-def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...]]:
-    """(usage errors, aborts) as raised by typer's own copy of click and by click."""
-    import importlib
-
-    usage, abort = [], [typer.Abort]
-    for name in ("typer._click.exceptions", "click.exceptions"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        usage.append(module.UsageError)
-        abort += [module.Abort] if hasattr(module, "Abort") else []
-    return tuple(usage), tuple(abort)
 
 
 if __name__ == "__main__":

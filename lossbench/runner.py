@@ -22,7 +22,7 @@ from lossbench import config as config_module
 from lossbench import experiments, results, system
 from lossbench.config import Config
 from lossbench.errors import LossbenchError
-from lossbench.experiments.cluster import connect
+from lossbench.experiments.cluster import chosen, connect
 from lossbench.losses import user as user_code
 from lossbench.report import answer
 from lossbench.signals import interrupts_deferred
@@ -122,9 +122,10 @@ def execute(
 ) -> Outcome:
     """Run a resolved config (a `Config` is planned first) into a new directory under `out`:
     its experiments, then its timing (`only` picks one). Trials run in `jobs` processes, or
-    on the dask cluster at `cluster` (default: the config's ``cluster``; timing always runs
-    here). `progress(phase, done,
-    total)` follows the work; `on_start(path)` learns the run directory as soon as it exists.
+    on the dask cluster at `cluster` (timing always runs here; a config's ``cluster:`` is
+    refused unless `cluster` is given: a config alone never sends data off the machine).
+    `progress(phase, done, total)` follows the work; `on_start(path)` learns the run
+    directory as soon as it exists.
 
     On KeyboardInterrupt the directory is marked ``interrupted`` and the interrupt re-raised;
     on any other error it is marked ``failed`` and the error re-raised.
@@ -152,7 +153,7 @@ def execute(
     sections = [list(s) for s in resolved.experiments.sections if s] if only != "timing" else []
     units = [unit for section in sections for unit in section]
     total = len(units)
-    address = cluster or config.cluster
+    address = chosen(cluster, config.cluster) if units else None
     # connected before the directory is made: an unreachable scheduler writes nothing
     with connect(address) if address and units else contextlib.nullcontext() as client:
         path = results.create_run_dir(Path(out), config.name)
@@ -206,6 +207,10 @@ def execute(
         except KeyboardInterrupt:
             status = "interrupted"
             raise
+        except LossbenchError as error:  # mid-run: say where the finished part is
+            raise LossbenchError(
+                f"{error}; finished experiments are kept in {path}, marked failed"
+            ) from None
         except OSError as error:  # a full disk, say: what finished stays, the run says failed
             where = f" ({error.filename})" if error.filename else ""
             raise LossbenchError(

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from lossbench import text
 from lossbench.errors import LossbenchError
 
 __all__ = ["DEFAULT", "MAX_BYTES", "MAX_DEPTH", "MAX_VALUES", "parse_yaml", "read_text", "short"]
@@ -64,7 +65,27 @@ def parse_yaml(text: str, source: str) -> Any:
     except ValueError as error:  # an integer of thousands of digits
         raise LossbenchError(f"{source}: {str(error)[:200]}") from None
     _count(value, source, 0, {})
+    _printable(value, source, ())
     return value
+
+
+def _printable(value: Any, source: str, where: tuple) -> None:
+    """Refuse a control or invisible character in any key or string: a config's names are
+    shown in terminals, markdown and HTML, where such a character would act, not show."""
+    if isinstance(value, str):
+        if text.visible(value) != value:
+            place = ".".join(str(part) for part in where) or "the config"
+            raise LossbenchError(
+                f"{source}: {place}: '{text.visible(value)[:80]}' holds a control or invisible "
+                "character (shown escaped); names and values must be printable text"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _printable(key, source, where)
+            _printable(item, source, (*where, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _printable(item, source, (*where, i))
 
 
 def _count(value: Any, source: str, depth: int, seen: dict[int, int]) -> int:

@@ -83,14 +83,17 @@ def run(
     """Run every experiment; the trials as a long DataFrame (`COLUMNS`).
 
     `jobs` > 1 runs trials in parallel through joblib (`backend` as joblib names them, e.g.
-    "loky" or "threading"); `cluster` (``tcp://host:8786`` or ``local:N``; default: the
-    config's ``cluster``) runs them on a dask.distributed cluster instead. Results are
+    "loky" or "threading"); `cluster` (``tcp://host:8786`` or ``local:N``) runs them on a
+    dask.distributed cluster instead (a config's ``cluster:`` is refused without it: a config
+    alone never sends data off the machine). Results are
     identical to a serial run. `progress(n)` is called as each unit of work finishes (n of
     ``len(tasks(config))``).
     """
     config = _validated(config)
     units = plan(config).units
-    address = cluster or config.cluster
+    from lossbench.experiments.cluster import chosen
+
+    address = chosen(cluster, config.cluster)
     if address:
         from lossbench.experiments.cluster import connect
 

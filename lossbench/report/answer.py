@@ -10,8 +10,11 @@ that `comparisons.csv` does not support.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 
+from lossbench import text
 from lossbench.errors import LossbenchError
 from lossbench.losses import labels
 from lossbench.report.numbers import percent as _percent
@@ -35,8 +38,9 @@ def within_sweeps(ranked: pd.DataFrame) -> pd.DataFrame:
     return ranked[[_same_loss(a, b) for a, b in pairs]] if len(ranked) else ranked
 
 
-def answer(comparisons: pd.DataFrame) -> list[str]:
-    """One line per (experiment, dataset) that was compared."""
+def answer(comparisons: pd.DataFrame, shown: Callable[[str], str] = str) -> list[str]:
+    """One line per (experiment, dataset) that was compared; every name in it passed through
+    `shown` (`lossbench.text.markdown` for markdown: names are data)."""
     if comparisons is None or not len(comparisons):
         return []
     lines = []
@@ -45,11 +49,12 @@ def answer(comparisons: pd.DataFrame) -> list[str]:
         ["experiment", "dataset"], sort=False
     ):
         baseline, metric = rows["baseline"].iloc[0], rows["metric"].iloc[0]
-        where = f"{dataset} ({experiment}, {metric})"
+        where = f"{shown(dataset)} ({shown(experiment)}, {shown(metric)})"
+        baseline = shown(baseline)
         better = rows[rows["verdict"] == "better"]
         ranked = ranking[(ranking["experiment"] == experiment) & (ranking["dataset"] == dataset)]
         if len(better):
-            lines.append(f"{where}: {_winner(better, ranked, baseline)}")
+            lines.append(f"{where}: {_winner(better, ranked, baseline, shown)}")
         elif (rows["verdict"] == "equivalent").all():
             lines.append(f"{where}: any of {baseline} and the others (equivalent within "
                          f"±{rows['margin'].iloc[0]:.0%})")  # fmt: skip
@@ -57,14 +62,14 @@ def answer(comparisons: pd.DataFrame) -> list[str]:
             lines.append(f"{where}: use {baseline}: every other loss is worse")
         elif unsettled := _why_no_verdict(rows):
             # the fits cannot be compared: the reason and its fix, not "more trials"
-            lines.append(f"{where}: undecided, {unsettled}")
+            lines.append(f"{where}: undecided, {shown(unsettled)}")
         else:
             lines.append(f"{where}: undecided: nothing is shown better than {baseline} "
                          "(see the verdicts for what would settle it)")  # fmt: skip
     return lines
 
 
-def _winner(better: pd.DataFrame, ranked: pd.DataFrame, baseline: str) -> str:
+def _winner(better: pd.DataFrame, ranked: pd.DataFrame, baseline: str, shown) -> str:
     """ "use A: ..." when one loss is better than the baseline and than every other that is;
     "use any of A, B: ..." when the ranking cannot tell them apart."""
     internal = within_sweeps(ranked)
@@ -87,12 +92,12 @@ def _winner(better: pd.DataFrame, ranked: pd.DataFrame, baseline: str) -> str:
         f"against {baseline}"
     )
     if len(better) == 1:
-        also = f"; better than {', '.join(sorted(beaten))} too" if beaten else ""
-        return f"use {best['loss']}: {evidence}{also}"
-    names = ", ".join(better["loss"])
+        also = f"; better than {', '.join(map(shown, sorted(beaten)))} too" if beaten else ""
+        return f"use {shown(best['loss'])}: {evidence}{also}"
+    names = ", ".join(map(shown, better["loss"]))
     return (
         f"use any of {names} (each better than {baseline}, not told apart from each other "
-        f"here); {best['loss']}: {evidence}"
+        f"here); {shown(best['loss'])}: {evidence}"
     )
 
 
@@ -112,7 +117,7 @@ def _why_no_verdict(rows: pd.DataFrame) -> str:
 
 def markdown(comparisons: pd.DataFrame) -> str:
     """``summary.md``: the answer block in markdown."""
-    lines = answer(comparisons)
+    lines = answer(comparisons, shown=text.markdown)
     body = "\n".join(f"- {line}" for line in lines) or "- no losses were compared in this run"
     return (
         "# What to use\n\n"

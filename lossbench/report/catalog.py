@@ -3,8 +3,9 @@ formula), datasets, metrics and implementations (and which are available here)."
 
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.table import Table
+
+from lossbench.text import markup as escape
 
 __all__ = ["TABLES", "datasets_table", "impls_table", "losses_table", "metrics_table"]
 

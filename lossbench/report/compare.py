@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lossbench import text
 from lossbench.analysis import timings as timing_stats
 from lossbench.analysis.constants import TIMING_ALPHA, UNSTABLE_CV
 from lossbench.analysis.timings import VERDICTS, Judgement
@@ -131,7 +132,7 @@ def markdown(judgement: Judgement) -> str:
     """A report fit for a pull-request comment or $GITHUB_STEP_SUMMARY."""
     timings, quality, notes = judgement.timings, judgement.quality, judgement.notes
     lines = ["## lossbench compare", ""]
-    lines += [f"> {note}" for note in notes]
+    lines += [f"> {text.markdown(note)}" for note in notes]
     if notes:
         lines.append("")
     if len(timings):
@@ -141,11 +142,12 @@ def markdown(judgement: Judgement) -> str:
             mark = {"slower": "🔴 slower", "faster": "🟢 faster"}.get(
                 row["verdict"], row["verdict"]
             )
-            lines.append(f"| `{row['benchmark']}` | {describe(row)} | {mark} | {p} |")
+            name, change = text.markdown_code(row["benchmark"]), text.markdown(describe(row))
+            lines.append(f"| {name} | {change} | {mark} | {p} |")
         lines += ["", summary_line(timings), ""]
     if quality is not None and len(quality):
         header, *changed = quality_lines(quality)
-        lines += [header, *(f"- {line}" for line in changed)]
+        lines += [header, *(f"- {text.markdown(line)}" for line in changed)]
     return "\n".join(lines) + "\n"
 
 

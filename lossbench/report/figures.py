@@ -5,6 +5,7 @@ intervals, and PNG bytes. Every figure has a title, labelled axes with units and
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -118,7 +119,9 @@ def _is_variant(label: str) -> bool:
 
 
 def png(figure) -> bytes:
-    """The figure as PNG bytes."""
+    """The figure as PNG bytes (a character no font has is drawn as a box, unannounced)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+        figure.savefig(buffer, format="png")
     return buffer.getvalue()

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
-from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
+
+from lossbench.text import markup as escape
 
 __all__ = ["Grid", "abbreviations", "grid"]
 
@@ -64,9 +65,10 @@ def grid(
 ) -> Grid:
     """Rows × columns of cells (rich markup; a missing cell shows —). `corner` heads the row
     labels, `across` names what the columns are and `value` what a cell is, for the long
-    form."""
+    form; they, the title, the caption and the labels are plain text."""
     missing = "[dim]—[/]"
     short, legend = abbreviations([*rows, *columns])
+    title, caption = escape(title), escape(caption) if caption is not None else None
     wide = Table(title=title, title_justify="left", caption=caption)
     wide.add_column(escape(corner))
     for column in columns:

@@ -5,13 +5,12 @@ metric; every number in collapsed sections, the result files linked, the config 
 from __future__ import annotations
 
 import base64
-import html
 from pathlib import Path
 
 import pandas as pd
 
 from lossbench import config as config_module
-from lossbench import results
+from lossbench import results, text
 from lossbench.errors import LossbenchError
 from lossbench.report import numbers, plots, terminal
 from lossbench.report.kinds import view_of
@@ -73,7 +72,7 @@ def _write(run_dir, record, config, trials, summary, comparisons, timings):
 
 def _img(name: str, data: bytes) -> str:
     encoded = base64.b64encode(data).decode("ascii")
-    return f'<img alt="{html.escape(name)}" src="data:image/png;base64,{encoded}">'
+    return f'<img alt="{text.html(name)}" src="data:image/png;base64,{encoded}">'
 
 
 def _page(
@@ -86,7 +85,7 @@ def _page(
 ) -> str:
     from lossbench.report.answer import answer
 
-    esc = html.escape
+    esc = text.html
     title = f"lossbench run {esc(str(record.get('id', '')))}"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -142,7 +141,7 @@ def _facts(record: dict) -> str:
         **{str(k): v for k, v in host.items()},
     }  # fmt: skip
     rows = "".join(
-        f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>"
+        f"<dt>{text.html(k)}</dt><dd>{text.html(str(v))}</dd>"
         for k, v in facts.items()
         if v not in (None, "")
     )
@@ -150,7 +149,7 @@ def _facts(record: dict) -> str:
 
 
 def _details(summary: str, body: str) -> str:
-    return f"<details><summary>{html.escape(summary)}</summary>{body}</details>"
+    return f"<details><summary>{text.html(summary)}</summary>{body}</details>"
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -178,7 +177,7 @@ def _compact(frame: pd.DataFrame, metric: str, statistic: dict[str, str]) -> str
              for d in dict.fromkeys(rows["dataset"]) if statistic.get(d) == "median"]  # fmt: skip
     notes += [DOMINATED_MARK] if marked else []
     html_table = table.reset_index().to_html(index=False, na_rep="", border=0)
-    paragraphs = "".join(f"<p class='verdict'>{html.escape(note)}</p>" for note in notes)
+    paragraphs = "".join(f"<p class='verdict'>{text.html(note)}</p>" for note in notes)
     return f"<div class='wide'>{html_table}</div>" + paragraphs
 
 
@@ -200,5 +199,5 @@ def _compact_timings(timings: pd.DataFrame) -> str:
         )  # fmt: skip
         table.index.name = f"{op}, {dtype}, n={n:.0e}: ns per element"
         out.append(table.reset_index().to_html(index=False, na_rep="—", border=0))
-    note = f"<p class='verdict'>{html.escape(terminal.UNSTABLE_MARK)}</p>" if marked else ""
+    note = f"<p class='verdict'>{text.html(terminal.UNSTABLE_MARK)}</p>" if marked else ""
     return "<div class='wide'>" + "".join(out) + "</div>" + note

@@ -191,8 +191,16 @@ def figures(
     trials: pd.DataFrame, summary: pd.DataFrame, timings: pd.DataFrame | None
 ) -> list[tuple[str, str, object]]:
     """(section, name, Figure) for everything the run holds: section "losses",
-    "experiment:<name>" (drawn by its kind) or "timing"."""
+    "experiment:<name>" (drawn by its kind) or "timing". Every text is drawn as its
+    characters: `$` in a name starts no mathtext."""
     require_matplotlib()
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+        return _figures(trials, summary, timings)
+
+
+def _figures(trials, summary, timings) -> list[tuple[str, str, object]]:
     labels = [str(label) for label in dict.fromkeys(summary["loss"])] if len(summary) else []
     # one curve per loss: "huber(delta=1.345, scale=mad)" draws huber(delta=1.345)
     builtin = list({str(b): b for b in map(_builtin, labels) if b is not None}.values())

@@ -11,7 +11,6 @@ import math
 from pathlib import Path
 
 import pandas as pd
-from rich.markup import escape
 from rich.table import Table
 
 from lossbench import results
@@ -20,6 +19,7 @@ from lossbench.errors import LossbenchError
 from lossbench.experiments import COMPARISON_COLUMNS
 from lossbench.report.grid import Grid, grid
 from lossbench.report.kinds import view_of
+from lossbench.text import markup as escape
 
 __all__ = [
     "UNSTABLE_MARK", "comparisons_of", "kept", "progress_bar", "render", "render_timings",

@@ -8,6 +8,7 @@ into place, so a reader never sees half a file.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import platform
@@ -22,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from lossbench import __version__
+from lossbench import text as text_module
 from lossbench.errors import LossbenchError
 from lossbench.signals import interrupts_deferred
 
@@ -81,7 +83,10 @@ def write_atomic(path: Path, content: str | bytes | pd.DataFrame) -> None:
             else:
                 with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                     if isinstance(content, pd.DataFrame):
-                        content.to_csv(handle, index=False)
+                        safe = _for_spreadsheets(content)
+                        # pandas leaves a lone \r unquoted, which readers take as a line end
+                        quoting = csv.QUOTE_ALL if _holds_return(safe) else csv.QUOTE_MINIMAL
+                        safe.to_csv(handle, index=False, quoting=quoting)
                     else:
                         handle.write(content)
             os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; results are not
@@ -89,6 +94,38 @@ def write_atomic(path: Path, content: str | bytes | pd.DataFrame) -> None:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def _for_spreadsheets(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as formulas (``=…``) prefixed with a quote (OWASP);
+    `read_table` takes it off again."""
+    text = [c for c in frame.columns if _holds_text(frame[c])]
+    header = [text_module.csv_cell(str(c)) for c in frame.columns]
+    if not text and header == [str(c) for c in frame.columns]:
+        return frame
+    safe = frame.copy()
+    for column in text:
+        safe[column] = safe[column].map(text_module.csv_cell)
+    safe.columns = header
+    return safe
+
+
+def _from_spreadsheets(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.columns = [text_module.from_csv_cell(str(c)) for c in frame.columns]
+    for column in (c for c in frame.columns if _holds_text(frame[c])):
+        frame[column] = frame[column].map(text_module.from_csv_cell)
+    return frame
+
+
+def _holds_return(frame: pd.DataFrame) -> bool:
+    cells = [frame[c].astype(str) for c in frame.columns if _holds_text(frame[c])]
+    return any("\r" in str(c) for c in frame.columns) or any(
+        column.str.contains("\r", regex=False).any() for column in cells
+    )
+
+
+def _holds_text(column: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
 
 
 def _umask() -> int:
@@ -234,6 +271,7 @@ def read_table(file: Path) -> pd.DataFrame:
         raise LossbenchError(f"{file}: damaged: the file is empty") from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
         raise LossbenchError(f"{file}: unreadable ({str(error)[:200]})") from None
+    frame = _from_spreadsheets(frame)
     missing = [column for column in columns if column not in frame]
     if missing:
         raise LossbenchError(f"{file}: damaged: no column {', '.join(missing)}")

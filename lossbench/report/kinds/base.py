@@ -91,7 +91,6 @@ def headline_table(
 ) -> Grid:
     """Loss × dataset: `metric`'s estimate per cell, green where the comparison with the
     baseline says better, red where worse."""
-    from rich.markup import escape
 
     higher = metric in HIGHER_IS_BETTER
     rows = frame[frame["metric"] == metric]
@@ -127,7 +126,7 @@ def headline_table(
     title = f"{experiment}: {metric} (mean [95% CI], {'higher' if higher else 'lower'} better)"
     return grid(
         title, "loss", list(dict.fromkeys(frame["loss"])), datasets, cells, across="dataset",
-        value=metric, caption=escape("; ".join(notes)) if notes else None,
+        value=metric, caption="; ".join(notes) if notes else None,
     )  # fmt: skip
 
 

@@ -26,7 +26,7 @@ class FitView(View):
 
     @classmethod
     def render(cls, experiment: str, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[Any]:
-        from rich.markup import escape
+        from lossbench.text import markup as escape
 
         metric = _decided_by(comparisons) or cls.headline(frame)
         if metric is None:

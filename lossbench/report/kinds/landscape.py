@@ -21,8 +21,9 @@ class LandscapeView(View):
 
     @classmethod
     def render(cls, experiment: str, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[Any]:
-        from rich.markup import escape
         from rich.table import Table
+
+        from lossbench.text import markup as escape
 
         table = Table(
             title=f"{experiment}: a sigmoid unit from random starts (mean over trials)",

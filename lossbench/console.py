@@ -1,0 +1,64 @@
+"""The command line's terminal: its two consoles (every name shown through them is escaped
+and any control character made visible), one-line errors with exit code 2, and the exits of
+an interrupted process. Only the CLI uses it: library code never prints."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from lossbench.errors import LossbenchError, one_line
+from lossbench.text import guard
+from lossbench.text import markup as escape
+
+__all__ = ["click_exceptions", "debug_mode", "err", "exit_now", "out", "user_errors"]
+
+out = Console(emoji=False)  # `:smile:` in a name is those characters
+err = Console(stderr=True, emoji=False)
+for _console in (out, err):
+    guard(_console)  # no name or value reaches the terminal as an escape sequence
+debug_mode = {"on": False}
+
+
+@contextmanager
+def user_errors():
+    """Turn a `LossbenchError` into one red line on stderr and exit code 2 (traceback with
+    --debug)."""
+    try:
+        yield
+    except LossbenchError as error:
+        if debug_mode["on"]:
+            err.print(traceback.format_exc(), markup=False, highlight=False)
+        err.print(f"[bold red]error:[/] {escape(one_line(str(error)))}", highlight=False,
+                  soft_wrap=True)  # fmt: skip
+        raise typer.Exit(code=2) from None
+
+
+def exit_now(code: int) -> None:
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(usage errors, aborts) as raised by typer's own copy of click and by click."""
+    import importlib
+
+    usage, abort = [], [typer.Abort]
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        usage.append(module.UsageError)
+        abort += [module.Abort] if hasattr(module, "Abort") else []
+    return tuple(usage), tuple(abort)

@@ -1,0 +1,200 @@
+"""The trust boundary (README, "What a config can do"): a config is data. It sends data off the
+machine only when the command line says so, its names are shown as text wherever they are
+shown, and a cluster that breaks ends the run in one line, marked failed."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+from markdown_it import MarkdownIt
+
+from lossbench import config as config_module
+from lossbench import experiments
+from lossbench.errors import LossbenchError
+from tests.conftest import assert_refused, invoke, start, wait_for
+
+CLUSTERED = (
+    "cluster: tcp://198.51.100.7:8786\nexperiments:\n"
+    "  - {name: p, kind: punishment, losses: [mse, bce]}\n"
+)
+
+
+def test_a_configs_cluster_is_refused_without_the_flag(tmp_path):
+    (tmp_path / "c.yaml").write_text(CLUSTERED)
+    out = tmp_path / "out"
+    result = invoke(["run", "c.yaml", "--out", out], tmp_path)
+    assert_refused(result, out, "pass --cluster tcp://198.51.100.7:8786")
+    with pytest.raises(LossbenchError, match="never sends data off this machine"):
+        experiments.run(config_module.load(tmp_path / "c.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("address", "said"),
+    [
+        ("tls://10.0.0.1:8786", "tls:// is not supported"),
+        ("ucx://10.0.0.1:8786", "ucx:// is not supported"),
+        ("inproc://x", "inproc:// is not supported"),
+        ("tcp://10.0.0.1", "tcp://host:port, with a port"),
+        ("tcp://10.0.0.1:99999", "tcp://host:port, with a port"),
+        ("local:0", "1 to 256 local workers"),
+    ],
+)
+def test_addresses_lossbench_cannot_use_are_one_line(tmp_path, address, said):
+    out = tmp_path / "out"
+    assert_refused(invoke(["run", "--cluster", address, "--out", out], tmp_path), out, said)
+
+
+@pytest.mark.slow  # dask's client
+def test_something_else_on_the_port_is_one_line_not_a_3_eib_allocation(tmp_path):
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer():  # an HTTP server, say: not dask's protocol
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n" + b"\xff" * 64)
+            conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    out = tmp_path / "out"
+    try:
+        result = invoke(["run", "--cluster", f"tcp://127.0.0.1:{port}", "--out", out], tmp_path)
+    finally:
+        server.close()
+    assert result.exit_code == 2 and "not a dask scheduler" in result.output, result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+@pytest.mark.slow  # a dask scheduler
+def test_a_cluster_without_workers_ends_the_run_marked_failed(tmp_path, monkeypatch):
+    import distributed
+
+    from lossbench import runner
+    from lossbench.experiments import cluster
+
+    monkeypatch.setattr(cluster, "NO_WORKERS_S", 1.0)
+    monkeypatch.setattr(cluster, "_POLL_S", 0.2)
+    config = config_module.validate(
+        {
+            "name": "t",
+            "experiments": [{"name": "p", "kind": "punishment", "losses": ["mse", "bce"]}],
+        }
+    )
+    with distributed.LocalCluster(n_workers=0, dashboard_address=None) as local:
+        with pytest.raises(LossbenchError, match="no worker for 1 s") as caught:
+            runner.execute(config, tmp_path / "out", cluster=local.scheduler_address)
+    (run,) = (tmp_path / "out").iterdir()
+    assert "marked failed" in str(caught.value)
+    assert json.loads((run / "run.json").read_text())["status"] == "failed"
+
+
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow  # a dask scheduler and worker as processes, killed
+def test_a_scheduler_killed_mid_run_is_one_line_and_the_run_failed(tmp_path):
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [sys.executable, "-m"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen([*dask, "distributed.cli.dask_scheduler", "--port",
+                                  str(port), "--no-dashboard"], **quiet)  # fmt: skip
+    worker = subprocess.Popen([*dask, "distributed.cli.dask_worker", address, "--nthreads",
+                               "1", "--no-dashboard", "--no-nanny"], **quiet)  # fmt: skip
+    try:
+        (tmp_path / "c.yaml").write_text(
+            "name: long\ntrials: 20000\nexperiments:\n  - name: r\n    datasets: [{kind: "
+            "gaussian, n_samples: 1000}]\n    losses: [mse, huber]\n"
+        )
+        run = start(["run", "c.yaml", "--out", "out", "--quiet", "--cluster", address], tmp_path)
+        wait_for(lambda: list((tmp_path / "out").glob("*/run.json")), "the run to start", 120)
+        scheduler.send_signal(signal.SIGKILL)
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        for process in (scheduler, worker):
+            process.kill()
+            process.wait()
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert run.returncode == 2, stderr
+    assert lines[0].startswith("cluster: ") and len(lines) == 2, stderr
+    assert "the cluster was lost mid-run" in lines[1] and "marked failed" in lines[1]
+    (made,) = (tmp_path / "out").iterdir()
+    assert json.loads((made / "run.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.slow  # a LocalCluster
+def test_a_local_cluster_leaves_no_scratch_space(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "experiments:\n  - {name: p, kind: punishment, losses: [mse, bce]}\n"
+    )
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    run = start(["run", "c.yaml", "--out", "out", "--quiet", "--cluster", "local:1"], tmp_path,
+                env={"TMPDIR": str(scratch)})  # fmt: skip
+    _, stderr = run.communicate(timeout=300)
+    assert run.returncode == 0, stderr
+    assert "cluster: local:1: the trials and their data go worker processes here" in stderr
+    assert list(scratch.iterdir()) == []
+
+
+NASTY = (
+    "=HYPERLINK(1)[/][link=http://evil.example]click me[/link]<script>x</script>$\\frac{$|a`b`# h"
+)
+
+
+@pytest.fixture(scope="module")
+def nasty_run(tmp_path_factory):
+    """A run whose experiment and run names hold markup, HTML, markdown, a formula and
+    mathtext, with --report."""
+    base = tmp_path_factory.mktemp("nasty")
+    (base / "c.yaml").write_text(
+        f"name: '=cmd [/] $\\frac{{$'\ntrials: 4\nexperiments:\n  - name: '{NASTY}'\n"
+        "    datasets: [{kind: gaussian, n_samples: 100}]\n    losses: [mse, huber]\n"
+    )
+    result = invoke(["run", "c.yaml", "--out", base / "out", "--report"], base)
+    assert result.exit_code == 0, result.output
+    (run,) = (base / "out").iterdir()
+    return run, result.output
+
+
+def test_names_are_shown_as_their_characters_in_the_terminal(nasty_run):
+    run, output = nasty_run
+    flat = " ".join(output.split())
+    assert "click me[/link]<script>x</script>$\\frac{$|a`b`# h" in flat
+    shown = invoke(["show", run])
+    assert shown.exit_code == 0 and "[link=http://evil.example]" in shown.output
+
+
+def test_names_in_summary_md_are_text(nasty_run):
+    run, _ = nasty_run
+    page = MarkdownIt("commonmark").enable("table").render((run / "summary.md").read_text())
+    assert "<script>" not in page and "<a " not in page and page.count("<h1>") == 1
+    assert "&lt;script&gt;" in page
+
+
+def test_names_in_csv_files_start_no_formula(nasty_run):
+    run, _ = nasty_run
+    for name in ("trials.csv", "summary.csv", "comparisons.csv"):
+        rows = (run / name).read_text().splitlines()[1:]
+        assert rows and all(row.startswith("'=HYPERLINK") for row in rows), name
+    from lossbench import results
+
+    _, trials, _, _ = results.read_run(run)
+    assert set(trials["experiment"]) == {NASTY}  # read back as written
+
+
+def test_names_in_the_html_report_are_text(nasty_run):
+    run, _ = nasty_run
+    page = (run / "report.html").read_text()
+    assert "<script>x" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    assert os.path.getsize(run / "plots" / "losses.png") > 0
