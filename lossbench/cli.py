@@ -230,13 +230,18 @@ def show(run_dir: RunArgument = None, out_dir: RunsOption = Path("results")) -> 
         record, trials, summary, timings = results.read_run(path)
         comparisons = results.read_comparisons(path, trials, summary)
         status = record.get("status", "?")
-        out.print(f"run {record.get('id', path.name)} ({status}, started {record.get('started')})")
+        # run.json is a file: anything in it is shown as text
+        run_id, started = escape(record.get("id", path.name)), escape(record.get("started"))
+        out.print(f"run {run_id} ({escape(status)}, started {started})", highlight=False)
         if status != "complete":
             done, total = record.get("experiments_finished"), record.get("experiments_total")
             if done is None:  # never finished: killed, or still running elsewhere
-                out.print(f"[yellow]{status}: no finished experiment recorded[/]")
+                out.print(f"[yellow]{escape(status)}: no finished experiment recorded[/]")
             else:
-                out.print(f"[yellow]{status}: {done} of {total} experiments finished[/]")
+                out.print(
+                    f"[yellow]{escape(status)}: {escape(done)} of {escape(total)} experiments "
+                    "finished[/]"
+                )
         for part in [*report.render(summary, comparisons), *report.render_timings(timings)]:
             out.print(part)
             out.print()
@@ -346,6 +351,7 @@ def compare(
     from lossbench.report import compare as cmp
 
     with user_errors():
+        target = results.output_file(output) if output is not None else None
         if base is None or new is None:
             if base is not None or new is not None:
                 raise LossbenchError("compare takes two inputs, or none (the newest two runs)")
@@ -364,7 +370,7 @@ def compare(
             out.print(text, markup=False, highlight=False, soft_wrap=True)
         if output is not None:
             try:
-                results.write_atomic(output, text if text is not None else cmp.markdown(found))
+                results.write_atomic(target, text if text is not None else cmp.markdown(found))
             except OSError as error:
                 message = f"--output {output}: cannot write ({error.strerror})"
                 raise LossbenchError(message) from None

@@ -25,7 +25,6 @@ from lossbench.errors import LossbenchError
 from lossbench.experiments.cluster import chosen, connect
 from lossbench.losses import user as user_code
 from lossbench.report import answer
-from lossbench.signals import interrupts_deferred
 from lossbench.timing import driver as timing
 
 __all__ = ["Outcome", "Resolved", "execute", "plan", "resolve"]
@@ -184,15 +183,15 @@ def execute(
                     if progress
                     else None
                 )
-                frames.append(
-                    _analyse(
-                        experiments.run_tasks(section, jobs=jobs, progress=step, client=client),
-                        config,
-                        resolved.experiments,
-                    )
+                finished = _analyse(
+                    experiments.run_tasks(section, jobs=jobs, progress=step, client=client),
+                    config,
+                    resolved.experiments,
                 )
                 done_before += len(section)
-                trials, summary, comparisons = _save(path, frames)
+                # counted as finished once its files are written, not before
+                trials, summary, comparisons = _save(path, [*frames, finished])
+                frames.append(finished)
             if timing_plan is not None:
                 step = (lambda d, n: progress("timing", d, n)) if progress else None
                 suite = path / results.PYPERF
@@ -223,8 +222,12 @@ def execute(
                     status, experiments_finished=len(frames), experiments_total=len(sections),
                     timing=_timing_state(timing_plan, timings, status),
                 )  # fmt: skip
-            except OSError:
-                pass  # run.json stays as it was (running); `show` says so
+            except OSError as error:
+                if status != "interrupted":  # the message must not say "marked failed"
+                    raise LossbenchError(
+                        f"{path}: cannot update run.json ({error.strerror}): it still says "
+                        f"running; {len(frames)} of {len(sections)} experiments were written"
+                    ) from None
         notes = (
             job_notes
             + data_notes
@@ -273,8 +276,7 @@ def _save(
         for i in range(3)
     ]
     names = (results.TRIALS, results.SUMMARY, results.COMPARISONS)
-    with interrupts_deferred():  # the four files agree, or none changed
-        for name, table in zip(names, tables, strict=True):
-            results.write_atomic(path / name, table)
-        results.write_atomic(path / results.ANSWER, answer.markdown(tables[2]))
+    files = {path / name: table for name, table in zip(names, tables, strict=True)}
+    files[path / results.ANSWER] = answer.markdown(tables[2])
+    results.write_all_atomic(files)  # the four files agree, or none changed
     return tables[0], tables[1], tables[2]

@@ -4,10 +4,13 @@ disk that fills mid-run is one line, the run marked failed, what finished kept."
 import errno
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import FAST, assert_refused, copy_of, invoke
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lossbench import results
 
@@ -79,15 +82,14 @@ def test_report_on_a_read_only_run_is_one_line(tmp_path, small_run):
 
 
 def _full_disk_at(monkeypatch, name):
-    original = results.files.write_atomic
+    original = results.files._write_temporary
 
     def failing(path, content):
         if Path(path).name == name:
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return original(path, content)
 
-    monkeypatch.setattr(results.files, "write_atomic", failing)
-    monkeypatch.setattr(results, "write_atomic", failing)
+    monkeypatch.setattr(results.files, "_write_temporary", failing)
 
 
 def test_a_full_disk_mid_run_marks_it_failed_in_one_line(tmp_path, monkeypatch):
@@ -105,3 +107,81 @@ def test_a_full_disk_at_the_start_leaves_no_directory(tmp_path, monkeypatch):
     _full_disk_at(monkeypatch, "config.yaml")
     result = invoke(["run", "c.yaml", "--out", str(tmp_path / "out")], tmp_path)
     assert_refused(result, tmp_path / "out", "No space left on device")
+
+
+TWO = (
+    "experiments:\n  - {name: p, kind: punishment, losses: [mse, bce]}\n"
+    "  - {name: q, trials: 3, datasets: [{kind: gaussian, n_samples: 50}], losses: [mse, huber]}\n"
+)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(failing_write=st.integers(0, 14), errno_code=st.sampled_from([errno.ENOSPC, errno.EFBIG]))
+def test_the_files_a_failed_run_keeps_agree_with_its_run_json(
+    tmp_path, monkeypatch, failing_write, errno_code
+):
+    """The disk fills at the k-th file written (any of them: config, run.json, a result
+    table, summary.md): the run is one line, and what it keeps is what run.json and `show`
+    say it kept."""
+    out = Path(tempfile.mkdtemp(dir=tmp_path)) / "out"  # hypothesis replays an example
+    (tmp_path / "c.yaml").write_text(TWO)
+    original, count = results.files._write_temporary, [0]
+
+    def failing(path, content):
+        count[0] += 1
+        if count[0] - 1 == failing_write and Path(path).name != ".reserved":
+            raise OSError(errno_code, os.strerror(errno_code), str(path))
+        return original(path, content)
+
+    monkeypatch.setattr(results.files, "_write_temporary", failing)
+    result = invoke(["run", "c.yaml", "--out", out, "--quiet"], tmp_path)
+    monkeypatch.undo()
+    assert "Traceback" not in result.output
+    runs = list(out.iterdir()) if out.exists() else []
+    if result.exit_code == 0:
+        assert json.loads((runs[0] / "run.json").read_text())["status"] == "complete"
+        return
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    if not runs:  # failed before the run began: nothing kept
+        return
+    (run,) = runs
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "failed" and "marked failed" in result.output
+    kept = record["experiments_finished"]
+    _, trials, summary, _ = results.read_run(run)
+    comparisons = results.read_comparisons(run, trials, summary)
+    for table in (trials, summary):
+        assert list(dict.fromkeys(table["experiment"])) == ["p", "q"][:kept]
+    assert list(dict.fromkeys(comparisons["experiment"])) == ["q"][: max(kept - 1, 0)]
+    if kept:  # the answer is the one the kept comparisons give
+        from lossbench.report import answer
+
+        assert (run / "summary.md").read_text() == answer.markdown(comparisons)
+    shown = invoke(["show", run])
+    assert shown.exit_code == 0 and f"{kept} of 2 experiments finished" in shown.output
+
+
+def test_a_real_file_size_limit_mid_run_keeps_what_run_json_says(tmp_path):
+    """`ulimit -f 16` (16 kB a file): the second experiment's trials.csv cannot be written."""
+    import resource
+    import subprocess
+    import sys
+
+    (tmp_path / "c.yaml").write_text("trials: 30\n" + TWO.replace("trials: 3, ", ""))
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, 16 * 1024))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "lossbench.cli", "run", "c.yaml", "--out", "out", "--quiet"],
+        cwd=tmp_path, capture_output=True, text=True, preexec_fn=limited, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2 and "File too large" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    (run,) = (tmp_path / "out").iterdir()
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "failed" and record["experiments_finished"] == 1
+    _, trials, summary, _ = results.read_run(run)
+    assert set(trials["experiment"]) == set(summary["experiment"]) == {"p"}

@@ -11,12 +11,12 @@ import sys
 import threading
 
 import pytest
+from conftest import assert_refused, invoke, start, wait_for
 from markdown_it import MarkdownIt
 
 from lossbench import config as config_module
 from lossbench import experiments
 from lossbench.errors import LossbenchError
-from tests.conftest import assert_refused, invoke, start, wait_for
 
 CLUSTERED = (
     "cluster: tcp://198.51.100.7:8786\nexperiments:\n"
@@ -198,3 +198,29 @@ def test_names_in_the_html_report_are_text(nasty_run):
     page = (run / "report.html").read_text()
     assert "<script>x" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert os.path.getsize(run / "plots" / "losses.png") > 0
+
+
+def _pyperf_pair(tmp_path):
+    import pyperf
+
+    paths = []
+    for name, value in (("a.json", 1.0e-3), ("b.json", 1.0e-3)):
+        runs = [pyperf.Run([value * (1 + 0.001 * i)], metadata={"name": "k", "loops": 1})
+                for i in range(3)]  # fmt: skip
+        pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(tmp_path / name))
+        paths.append(tmp_path / name)
+    return paths
+
+
+def test_compare_output_never_replaces_a_fifo_or_a_device_and_writes_through_a_link(tmp_path):
+    base, new = _pyperf_pair(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for target, kind in ((fifo, "a FIFO"), ("/dev/null", "a device"), (tmp_path, "a directory")):
+        assert_refused(invoke(["compare", base, new, "--output", target]), None, kind)
+    assert fifo.is_fifo()
+    (tmp_path / "real.md").write_text("old")
+    (tmp_path / "link.md").symlink_to("real.md")
+    assert invoke(["compare", base, new, "--output", tmp_path / "link.md"]).exit_code == 0
+    assert (tmp_path / "link.md").is_symlink()
+    assert (tmp_path / "real.md").read_text().startswith("## lossbench compare")

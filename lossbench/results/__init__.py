@@ -16,15 +16,17 @@ from lossbench.results.files import (
     host_info,
     latest_run,
     latest_runs,
+    output_file,
     read_comparisons,
     read_record,
     read_run,
     sanitize,
+    write_all_atomic,
     write_atomic,
 )
 
 __all__ = [
     "ANSWER", "COMPARISONS", "CONFIG", "PYPERF", "RUN", "SUMMARY", "TIMINGS", "TRIALS", "Run",
-    "create_run_dir", "host_info", "latest_run", "latest_runs", "read_comparisons",
-    "read_record", "read_run", "sanitize", "write_atomic",
+    "create_run_dir", "host_info", "latest_run", "latest_runs", "output_file", "read_comparisons",
+    "read_record", "read_run", "sanitize", "write_all_atomic", "write_atomic",
 ]  # fmt: skip

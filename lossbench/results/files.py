@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import re
+import stat
 import sys
 import tempfile
 from datetime import datetime
@@ -28,8 +29,9 @@ from lossbench.errors import LossbenchError
 from lossbench.signals import interrupts_deferred
 
 __all__ = [
-    "Run", "create_run_dir", "host_info", "latest_run", "latest_runs", "read_comparisons",
-    "read_record", "read_run", "write_atomic",
+    "Run", "create_run_dir", "host_info", "latest_run", "latest_runs", "output_file",
+    "read_comparisons",
+    "read_record", "read_run", "write_all_atomic", "write_atomic",
 ]  # fmt: skip
 
 TRIALS, SUMMARY, CONFIG, RUN = "trials.csv", "summary.csv", "config.yaml", "run.json"
@@ -67,33 +69,70 @@ def create_run_dir(out: Path, name: str, now: datetime | None = None) -> Path:
     raise LossbenchError(f"--out {out}: too many runs named {stem!r}")
 
 
+def output_file(path: Path, option: str = "--output") -> Path:
+    """Where a file the user named is written: the file itself, or through a symlink its
+    target, never over a FIFO, a device or a directory (a rename would replace it)."""
+    path = Path(path)
+    target = path.resolve() if path.is_symlink() else path
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        return target
+    except OSError as error:
+        raise LossbenchError(f"{option} {path}: cannot use it ({error.strerror})") from None
+    if not stat.S_ISREG(mode):
+        kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                 (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")]  # fmt: skip
+        kind = next((name for test, name in kinds if test(mode)), "not a file")
+        raise LossbenchError(f"{option} {path}: {kind}, not a regular file; name a file")
+    return target
+
+
 def write_atomic(path: Path, content: str | bytes | pd.DataFrame) -> None:
     """Write text, bytes or a DataFrame (as CSV) to `path` via a temporary file and a rename.
 
     Ctrl-C, SIGTERM and SIGHUP wait until the file is in place (they arrive right after), so an
     interrupt never leaves a temporary file behind.
     """
-    path = Path(path)
+    write_all_atomic({Path(path): content})
+
+
+def write_all_atomic(contents: dict[Path, str | bytes | pd.DataFrame]) -> None:
+    """Write several files so that all change or none does: every one to a temporary file
+    first (a full disk fails here, before any is replaced), then all renamed into place."""
     with interrupts_deferred():
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        written: list[tuple[str, Path]] = []
         try:
-            if isinstance(content, bytes):
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(content)
-            else:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                    if isinstance(content, pd.DataFrame):
-                        safe = _for_spreadsheets(content)
-                        # pandas leaves a lone \r unquoted, which readers take as a line end
-                        quoting = csv.QUOTE_ALL if _holds_return(safe) else csv.QUOTE_MINIMAL
-                        safe.to_csv(handle, index=False, quoting=quoting)
-                    else:
-                        handle.write(content)
-            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; results are not
-            os.replace(temporary, path)
+            for path, content in contents.items():
+                written.append((_write_temporary(Path(path), content), Path(path)))
+            for temporary, path in written:
+                os.replace(temporary, path)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            for temporary, _ in written:
+                Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def _write_temporary(path: Path, content: str | bytes | pd.DataFrame) -> str:
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        if isinstance(content, bytes):
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                if isinstance(content, pd.DataFrame):
+                    safe = _for_spreadsheets(content)
+                    # pandas leaves a lone \r unquoted, which readers take as a line end
+                    quoting = csv.QUOTE_ALL if _holds_return(safe) else csv.QUOTE_MINIMAL
+                    safe.to_csv(handle, index=False, quoting=quoting)
+                else:
+                    handle.write(content)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; results are not
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return temporary
 
 
 def _for_spreadsheets(frame: pd.DataFrame) -> pd.DataFrame:
@@ -162,10 +201,20 @@ def host_info() -> dict[str, Any]:
     }
 
 
+RESERVE = ".reserved"  # room kept on the disk for the run's last run.json
+_RESERVE_BYTES = 16 * 1024  # run.json is 1-3 kB
+
+
 class Run:
-    """A run directory being written: its run.json is kept current."""
+    """A run directory being written: its run.json is kept current. Room for its last
+    version is reserved when it starts, so a disk that fills during the run still lets the
+    run say how it ended."""
 
     def __init__(self, path: Path, name: str, command: list[str] | None = None) -> None:
+        try:
+            (path / RESERVE).write_bytes(b"\0" * _RESERVE_BYTES)
+        except OSError:  # no room even for that (or files this size are not allowed)
+            (path / RESERVE).unlink(missing_ok=True)
         self.path = path
         self.record: dict[str, Any] = {
             "id": path.name,
@@ -184,7 +233,12 @@ class Run:
 
     def finish(self, status: str, **extra: Any) -> None:
         self.record.update(status=status, finished=_now(), **extra)
-        self.save()
+        try:
+            self.save()
+        except OSError:  # a full disk: the reserved room is what this write needs
+            (self.path / RESERVE).unlink(missing_ok=True)
+            self.save()
+        (self.path / RESERVE).unlink(missing_ok=True)
 
 
 def _now() -> str:
