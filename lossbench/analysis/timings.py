@@ -203,8 +203,13 @@ def _ratio_interval(
         # pyperf gives every process the same number of values; a longer one is trimmed
         table = np.stack([values[:m] for values in processes])  # k processes × m values
         chosen = rng.integers(0, k, (resamples, k, 1))
-        within = rng.integers(0, m, (resamples, k, m))
-        return np.median(table[chosen, within].reshape(resamples, -1), axis=1)
+        step = max(1, 2_000_000 // (k * m))  # resamples at a time: memory stays ~50 MB
+        out = []
+        for i in range(0, resamples, step):
+            picked = chosen[i : i + step]
+            within = rng.integers(0, m, (len(picked), k, m))
+            out.append(np.median(table[picked, within].reshape(len(picked), -1), axis=1))
+        return np.concatenate(out)
 
     low, high = np.percentile(medians(new) / medians(base), [2.5, 97.5])
     return float(low), float(high)

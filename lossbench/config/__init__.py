@@ -19,6 +19,7 @@ from lossbench.config.overrides import blame, set_values
 from lossbench.config.reading import DEFAULT, parse_yaml, read_text, short
 from lossbench.config.schema import (
     KINDS,
+    MAX_TRIALS,
     Config,
     Experiment,
     FitOptions,
@@ -29,9 +30,9 @@ from lossbench.config.schema import (
 from lossbench.errors import LossbenchError
 
 __all__ = [
-    "DEFAULT", "KINDS", "Config", "Experiment", "FitOptions", "PyperfOptions", "Timing", "blame",
-    "cap", "default_text", "dump", "load", "parse_yaml", "quick", "read_text", "register",
-    "set_values", "validate",
+    "DEFAULT", "KINDS", "MAX_TRIALS", "Config", "Experiment", "FitOptions", "PyperfOptions",
+    "Timing", "blame", "cap", "default_text", "dump", "load", "parse_yaml", "quick",
+    "read_text", "register", "set_values", "validate",
 ]  # fmt: skip
 
 

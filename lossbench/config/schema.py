@@ -28,8 +28,13 @@ from pydantic import (
 )
 
 __all__ = [
-    "KINDS", "Config", "Experiment", "FitOptions", "PyperfOptions", "Timing", "register",
+    "KINDS", "MAX_TRIALS", "Config", "Experiment", "FitOptions", "PyperfOptions", "Timing",
+    "register",
 ]  # fmt: skip
+
+# trials (or cross-validation folds × repeats) per dataset: a million rows of trials.csv per
+# metric; beyond it a run would take days and build its plan for minutes first
+MAX_TRIALS = 100_000
 
 
 class _Strict(BaseModel):
@@ -70,7 +75,9 @@ class Experiment(_Strict):
     datasets: list[dict[str, Any]] = Field(default_factory=list)
     losses: list[str | dict[str, Any]]
     fit: FitOptions = Field(default_factory=FitOptions)
-    trials: PositiveInt | None = Field(None, description="overrides the config's trials")
+    trials: PositiveInt | None = Field(
+        None, le=MAX_TRIALS, description="overrides the config's trials"
+    )
     # what verdicts compare, declared (never chosen from the sample): the mean or the median;
     # none: each dataset's own (the median where a metric may have no mean, as under Cauchy
     # noise; else the mean). Cross-validation compares means (its correction is for means)
@@ -160,7 +167,7 @@ class Config(_Strict):
 
     name: str = "default"
     seed: int = Field(0, ge=0, lt=2**63)  # numpy's seeds are non-negative
-    trials: PositiveInt = 50
+    trials: PositiveInt = Field(50, le=MAX_TRIALS)
     # the directory relative paths in the config are relative to (None: the working dir)
     _source_dir: Path | None = PrivateAttr(None)
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from lossbench import text
 from lossbench.analysis.timings import Side, runs_of
 from lossbench.errors import LossbenchError
 from lossbench.results import files
 from lossbench.timing.bench import Benchmark
 
-__all__ = ["load"]
+__all__ = ["MAX_BENCHMARKS", "MAX_PROCESSES", "MAX_VALUES", "load"]
 
 
 def load(path: str | Path) -> Side:
@@ -34,10 +37,19 @@ def load(path: str | Path) -> Side:
     return _side(path, suite, None, host)
 
 
+# what a comparison reads: far beyond any real suite, and what keeps it to seconds and
+# memory to a few hundred MB (100,000 benchmarks took over 5 minutes)
+MAX_BENCHMARKS = 10_000
+MAX_PROCESSES = 1_000  # per benchmark
+MAX_VALUES = 100_000  # per benchmark, all processes together
+MAX_VALUE = 1e15  # seconds or instructions per value: beyond it a value is damage, not a time
+
+
 def _side(path: Path, suite, summary, host) -> Side:
     if suite is None:
         return Side(path, None, summary, host)
     runs = runs_of(suite)
+    _check_sizes(path, runs)
     units = {b.get_name(): b.get_unit() for b in suite.get_benchmarks()}
     return Side(path, runs, summary, host, floors=_floors(runs), units=units)
 
@@ -68,3 +80,29 @@ def _load_suite(path: Path):
         raise LossbenchError(
             f"{path}: not a readable pyperf suite ({type(error).__name__}: {error})"
         ) from None
+
+
+def _check_sizes(path: Path, runs: dict[str, list[np.ndarray]]) -> None:
+    """Refuse, naming the limit, a suite too large to compare or holding impossible values."""
+    if len(runs) > MAX_BENCHMARKS:
+        raise LossbenchError(
+            f"{path}: {len(runs):,} benchmarks; compare reads at most {MAX_BENCHMARKS:,}"
+        )
+    for name, processes in runs.items():
+        shown = text.visible(name)[:80]
+        if len(processes) > MAX_PROCESSES:
+            raise LossbenchError(
+                f"{path}: {shown}: {len(processes):,} processes; at most {MAX_PROCESSES:,}"
+            )
+        values = sum(len(values) for values in processes)
+        if values > MAX_VALUES:
+            raise LossbenchError(
+                f"{path}: {shown}: {values:,} values; at most {MAX_VALUES:,} a benchmark"
+            )
+        for values in processes:
+            bad = values[~(np.isfinite(values) & (values > 0) & (values <= MAX_VALUE))]
+            if bad.size:
+                raise LossbenchError(
+                    f"{path}: {shown}: a value of {float(bad[0])!r} (values are positive times or "
+                    f"counts, at most {MAX_VALUE:g}): the file is damaged"
+                )

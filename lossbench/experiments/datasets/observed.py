@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import zlib
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lossbench.errors import LossbenchError
+from lossbench.experiments.datasets import reading
 from lossbench.experiments.datasets.base import Dataset, Sample, register
 
 __all__ = ["Observed", "SklearnData", "Table"]
@@ -160,10 +162,23 @@ class Table(Observed):
         path = Path(given["path"]).expanduser()
         if not path.is_absolute():
             path = (base or Path.cwd()) / path
-        path = path.resolve()
+        try:
+            path = path.resolve()
+        except (OSError, RuntimeError) as error:  # a symlink loop, say
+            raise LossbenchError(
+                f"cannot resolve {path} ({error})", where=(*where, "path")
+            ) from None
+        written = given.get("sha256")
+        if written is not None and not (
+            isinstance(written, str) and re.fullmatch(r"[0-9a-f]{64}", written)
+        ):
+            raise LossbenchError(
+                f"expected the file's SHA-256 as 64 hex digits (as run.json records it); got "
+                f"{str(written)[:70]!r}",
+                where=(*where, "sha256"),
+            )
         frame, digest = _read(path, (*where, "path"))
         notes = []
-        written = given.get("sha256")
         if written and written != digest:
             notes.append(f"{path}: the file changed since the config was written "
                          f"(sha256 {written[:12]}… → {digest[:12]}…)")  # fmt: skip
@@ -202,15 +217,8 @@ def _read(path: Path, where: tuple[str | int, ...]):
             f"no such file {path}",
             where=where,
         )
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise LossbenchError(
-            f"cannot read {path} ({error.strerror})",
-            where=where,
-        ) from None
-    digest = hashlib.sha256(raw).hexdigest()
-    suffix = path.suffix.lower()
+    suffixes = [part.lower() for part in path.suffixes]
+    suffix = suffixes[-2] if suffixes[-1:] == [".gz"] and len(suffixes) > 1 else path.suffix.lower()
     try:
         if suffix == ".parquet":
             try:
@@ -220,8 +228,11 @@ def _read(path: Path, where: tuple[str | int, ...]):
                     where=where,
                     message="reading Parquet needs pyarrow: pip install 'lossbench[parquet]'",
                 ) from None
+            reading.check_parquet(path, where)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
             frame = pd.read_parquet(path)
         else:
+            digest, raw = reading.table_bytes(path, where)
             sep = "\t" if suffix in (".tsv", ".tab") else ","
             # the header as written: pandas renames a repeated name (y → y.1) silently
             header = pd.read_csv(io.BytesIO(raw), sep=sep, header=None, nrows=1, dtype=str)

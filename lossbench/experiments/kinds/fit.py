@@ -15,8 +15,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lossbench.config import MAX_TRIALS
 from lossbench.errors import located
 from lossbench.experiments.fitting import fit
 from lossbench.experiments.kind import ExperimentKind, Task, register
@@ -45,8 +46,17 @@ class CrossValidation(BaseModel):
     """Repeated K-fold cross-validation for data without ground truth."""
 
     model_config = ConfigDict(extra="forbid")
-    folds: int = Field(5, ge=2)
-    repeats: PositiveInt = 10
+    folds: int = Field(5, ge=2, le=MAX_TRIALS)
+    repeats: int = Field(10, ge=1, le=MAX_TRIALS)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> CrossValidation:
+        if self.folds * self.repeats > MAX_TRIALS:
+            raise ValueError(
+                f"folds × repeats = {self.folds * self.repeats:,}: at most {MAX_TRIALS:,} "
+                "trials per dataset"
+            )
+        return self
 
 
 @register
