@@ -127,3 +127,47 @@ def test_the_bootstrap_in_steps_draws_an_interval_around_the_ratio():
     new = [1.2e-3 * (1 + 0.01 * rng.standard_normal(400)) for _ in range(300)]
     low, high = timings._ratio_interval(base, new)  # 120,000 values a side: many steps
     assert 1.19 < low < 1.2 < high < 1.21
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("-inf", "column 'y' holds -inf at data row 2"),
+        ("1e308", "column 'y' holds 1e+308 at data row 2"),
+    ],
+)
+def test_an_infinite_or_overflowing_target_is_refused_before_the_run(tmp_path, value, said):
+    (tmp_path / "t.csv").write_text(f"x,y\n1,2\n2,{value}\n3,5\n4,6\n5,8\n6,9\n")
+    out = tmp_path / "out"
+    assert_refused(invoke(_table_config(tmp_path, "t.csv"), tmp_path), out, "t.csv: " + said)
+
+
+@pytest.mark.parametrize("score", ["accuracy", "log_loss", "coef_error", "auc"])
+def test_a_score_the_data_cannot_give_is_refused_with_those_it_can(tmp_path, score):
+    (tmp_path / "t.csv").write_text("x,y\n" + "".join(f"{i},{i % 7}\n" for i in range(20)))
+    args = _table_config(tmp_path, "t.csv")
+    (tmp_path / "c.yaml").write_text((tmp_path / "c.yaml").read_text() + f"    score: {score}\n")
+    said = f"score: {score} cannot judge fits on table(t.csv) (regression, no true coefficients)"
+    assert_refused(invoke(args, tmp_path), tmp_path / "out", said, "use one of test_rmse")
+
+
+def test_a_parameter_given_twice_in_a_label_is_refused(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "experiments:\n  - name: t\n    datasets: [{kind: gaussian}]\n    losses:\n"
+        "      - mse\n      - huber(delta=1,delta=2)\n"
+    )
+    result = invoke(["run", "c.yaml", "--out", tmp_path / "out"], tmp_path)
+    assert_refused(result, tmp_path / "out", "delta is given twice")
+
+
+def test_a_user_loss_returning_inf_is_refused_before_the_run_naming_itself(tmp_path):
+    (tmp_path / "badloss.py").write_text(
+        "import numpy as np\n\n\ndef bad(y_true, y_pred):\n"
+        "    return np.full_like(y_pred, np.inf)\n"
+    )
+    (tmp_path / "c.yaml").write_text(
+        "experiments:\n  - name: t\n    datasets: [{kind: gaussian, n_samples: 50}]\n"
+        "    losses: [mse, 'badloss:bad']\n"
+    )
+    result = invoke(["run", "c.yaml", "--out", tmp_path / "out"], tmp_path)
+    assert_refused(result, tmp_path / "out", "user loss badloss:bad: it returned inf")

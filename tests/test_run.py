@@ -205,7 +205,7 @@ CONFIG_ERRORS = [
     ("experiments:\n  - {name: e, losses: [msee], datasets: [{kind: gaussian}]}\n",
      r"experiments\[0\].losses\[0\]: unknown loss 'msee' \(did you mean 'mse'\?\)"),
     ("experiments:\n- {name: e, losses: [{name: huber, delta: -1}], datasets: [{kind: laplace}]}\n",
-     r"experiments\[0\].losses\[0\]: huber: delta must be a number > 0; got -1"),
+     r"experiments\[0\].losses\[0\]: huber: delta must be a number in .*; got -1"),
     ("experiments:\n  - {name: e, losses: [mse], datasets: [{kind: student_t, df: 0}]}\n",
      r"experiments\[0\].datasets\[0\].df: expected a number > 0; got 0"),
     ("experiments:\n  - {name: e, kind: influence, losses: [mse], datasets: [{kind: logistic}]}\n",

@@ -34,6 +34,7 @@ __all__ = [
     "headline",
     "regression",
     "score",
+    "scores_of",
 ]
 
 REGRESSION = ("coef_error", "test_rmse", "test_mae")
@@ -66,6 +67,17 @@ HIGHER_IS_BETTER = frozenset({"accuracy", "auc", "coef_cosine", "converged", "r2
 _NEEDS_TRUTH = {"coef_error": "coef", "coef_cosine": "coef"}
 # the metric a fit is judged by, in order of preference among those a run has
 HEADLINE_ORDER = ("coef_error", "log_loss", "test_mae", "test_rmse", "accuracy")
+
+
+def scores_of(task: str, truth: bool) -> list[str]:
+    """The metrics a fit on data of this task can be judged by (`score:`): what `score`
+    computes for it, less what needs a truth the data does not know."""
+    made = (
+        ["coef_error", "test_rmse", "test_mae", *([] if truth else HELD_OUT)]
+        if task == "regression"
+        else ["accuracy", "auc", "log_loss", "brier", "ece", "coef_cosine"]
+    )
+    return [m for m in made if truth or m not in _NEEDS_TRUTH]
 
 
 def headline(metrics: Iterable[str]) -> str | None:

@@ -97,7 +97,13 @@ class Loss:
         if self.scale_parameter is None:
             return self
         name = self.scale_parameter
-        return type(self)(**{**self.params, name: self.params[name] * scale})
+        scaled = self.params[name] * scale
+        if not (math.isfinite(scaled) and scaled > 0):
+            raise LossbenchError(f"{self}: a residual scale of {scale:g} makes {name} {scaled:g}")
+        # not re-checked against the config's range: δ·s for a near-exact fit may be 1e-13
+        rescaled = object.__new__(type(self))
+        rescaled.params, rescaled._fused = {**self.params, name: scaled}, {}
+        return rescaled
 
     def link(self, task: str) -> Link:
         """What this loss sees of a model's linear predictor z: a binary model's probability

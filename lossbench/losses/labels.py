@@ -95,6 +95,8 @@ def parse(text: str) -> Label:
             raise LossbenchError(
                 f"cannot read loss label {text!r}: expected key=value, got {item!r}"
             )
+        if key in params or (key == "scale" and scale is not None):
+            raise LossbenchError(f"cannot read loss label {text!r}: {key} is given twice")
         if key == "scale":  # how a fit measured δ, not a loss parameter
             scale = raw
             continue

@@ -104,6 +104,15 @@ class UserLoss(Loss):
                 f"user loss {self.name} must return one value per element, shape "
                 f"{y_pred.shape}; got shape {out.shape}"
             )
+        wrong = ~np.isfinite(out)
+        if wrong.any():  # its own fault, named before anything downstream blames y_pred
+            i = int(np.argmax(wrong))
+            what = "its gradient" if function is self._gradient else "it"
+            raise LossbenchError(
+                f"user loss {self.name}: {what} returned {float(out.flat[i])!r} at y_true = "
+                f"{float(y_true.flat[i]):g}, y_pred = {float(y_pred.flat[i]):g}; a loss must be "
+                "finite on finite inputs"
+            )
         return out
 
     def _values(self, y_true, y_pred):

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from lossbench import text
 from lossbench.errors import LossbenchError
 from lossbench.experiments.datasets import reading
 from lossbench.experiments.datasets.base import Dataset, Sample, register
@@ -309,12 +310,30 @@ def _columns(frame, target, features, missing, where, name):
         used = used.dropna()
         dropped = before - len(used)
     X = used[numeric].to_numpy(dtype=np.float64)
-    if not np.all(np.isfinite(X)):
+    y = used[target].to_numpy()
+    for column, values in [*zip(numeric, X.T, strict=True), (target, y)]:
+        _bounded(name, column, values, used.index, where)
+    return X, y, left_out, dropped
+
+
+# |value| beyond this squares to infinity (1e154² > 1.8e308): no loss could be fitted on it
+LARGEST = 1e150
+
+
+def _bounded(name: str, column, values, index, where) -> None:
+    """Refuse an infinite or overflowing value, naming its column and row."""
+    numbers = np.asarray(values)
+    if not np.issubdtype(numbers.dtype, np.number):
+        return  # labels the task reads (two classes) are not numbers to bound
+    numbers = numbers.astype(np.float64)
+    wrong = ~(np.abs(numbers) <= LARGEST)
+    if wrong.any():
+        i = int(np.argmax(wrong))
         raise LossbenchError(
-            f"{name} has infinite feature values",
+            f"{name}: column {text.visible(column)!r} holds {float(numbers[i])!r} at data row "
+            f"{int(index[i]) + 1}; values must be finite and at most {LARGEST:g} in size",
             where=where,
         )
-    return X, used[target].to_numpy(), left_out, dropped
 
 
 _SKLEARN = {"diabetes": "load_diabetes", "breast_cancer": "load_breast_cancer"}

@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lossbench.config import MAX_TRIALS
-from lossbench.errors import located
+from lossbench.errors import LossbenchError, located
 from lossbench.experiments.fitting import fit
 from lossbench.experiments.kind import ExperimentKind, Task, register
 from lossbench.experiments.metrics import (
@@ -27,6 +27,7 @@ from lossbench.experiments.metrics import (
     REGRESSION,
     headline,
     score,
+    scores_of,
 )
 from lossbench.experiments.separation import separated
 
@@ -80,6 +81,14 @@ class FitExperiment(ExperimentKind):
             return super().tasks(losses, datasets, trials, seed)
         units = []
         for i, dataset in enumerate(datasets):
+            possible = scores_of(dataset.task, dataset.truth)
+            if self.score is not None and self.score not in possible:
+                with located("score"):
+                    raise LossbenchError(
+                        f"{self.score} cannot judge fits on {dataset.label} ({dataset.task}"
+                        f"{'' if dataset.truth else ', no true coefficients'}); use one of "
+                        f"{', '.join(possible)}"
+                    )
             runs = trials
             if dataset.cross_validated:  # each trial is a fold
                 with located("datasets", i):
