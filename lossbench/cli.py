@@ -5,7 +5,24 @@ Heavy modules (numba, pandas, scipy) are imported inside commands, so `lossbench
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+
+
+def _stopped_while_starting(signum, frame) -> None:
+    """Before `main` runs there is nothing to put away: a stop ends the process as an
+    interrupt (exit 130), not as death by the signal."""
+    os.write(2, b"interrupted\n")
+    os._exit(130)
+
+
+# as the command (not when imported as a library), before the imports below, which take a
+# good part of a second
+if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "lossbench":
+    for _signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(_signum, _stopped_while_starting)
+
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -389,9 +406,28 @@ def _print_compare(found) -> None:
 def main() -> None:
     """Console-script entry point: a usage mistake (an unknown option, a bad value) is one
     line and exit 2, as every other mistake is."""
+    from lossbench.signals import stops_as_interrupts
+
+    if not sys.warnoptions:  # numpy's and matplotlib's warnings are not for the user (-W shows)
+        import warnings
+
+        warnings.simplefilter("ignore")
+    for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 locale shows a name, not a traceback
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
     usage, abort = click_exceptions()
     try:
-        code = app(standalone_mode=False)
+        with stops_as_interrupts():  # SIGTERM while still importing is an interrupt too
+            code = app(standalone_mode=False)
+    except OSError as error:  # the output itself failed (a full disk, a closed pipe)
+        try:
+            err.print(f"error: cannot write the output ({error.strerror or error})",
+                      markup=False, highlight=False)  # fmt: skip
+        except OSError:
+            pass
+        exit_now(2)
     except usage as error:
         if type(error).__name__ == "NoArgsIsHelpError":  # plain `lossbench`: the help
             out.print(error.ctx.get_help(), markup=False, highlight=False)

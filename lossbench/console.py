@@ -19,8 +19,11 @@ __all__ = ["click_exceptions", "debug_mode", "err", "exit_now", "out", "user_err
 
 out = Console(emoji=False)  # `:smile:` in a name is those characters
 err = Console(stderr=True, emoji=False)
+MIN_WIDTH = 80  # the tables' width: narrower (COLUMNS=0 or 20) would hide numbers behind "…"
 for _console in (out, err):
     guard(_console)  # no name or value reaches the terminal as an escape sequence
+    if _console.width < MIN_WIDTH:
+        _console.width = MIN_WIDTH
 debug_mode = {"on": False}
 
 

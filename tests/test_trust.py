@@ -224,3 +224,103 @@ def test_compare_output_never_replaces_a_fifo_or_a_device_and_writes_through_a_l
     assert invoke(["compare", base, new, "--output", tmp_path / "link.md"]).exit_code == 0
     assert (tmp_path / "link.md").is_symlink()
     assert (tmp_path / "real.md").read_text().startswith("## lossbench compare")
+
+
+# -- one line, not a traceback, wherever the input or the output is odd -----------------------
+
+
+def _lossbench(args, cwd, env=None, **streams):
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **streams}
+    return subprocess.run(
+        [sys.executable, "-m", "lossbench.cli", *map(str, args)], cwd=cwd,
+        env={**os.environ, **(env or {})}, text=True, timeout=300, **streams,
+    )  # fmt: skip
+
+
+def test_a_huge_integer_in_run_json_is_one_line(tmp_path, nasty_run):
+    from conftest import copy_of
+
+    run = copy_of(nasty_run[0], tmp_path)
+    record = (run / "run.json").read_text()
+    (run / "run.json").write_text(record.replace('"id"', '"n": ' + "9" * 5001 + ', "id"', 1))
+    assert_refused(invoke(["show", run]), None, "run.json: unreadable", "5001 digits")
+
+
+def test_infinite_means_in_summary_csv_still_make_a_report(tmp_path, nasty_run):
+    import pandas as pd
+    from conftest import copy_of
+
+    run = copy_of(nasty_run[0], tmp_path)
+    summary = pd.read_csv(run / "summary.csv")
+    summary["mean"] = float("inf")
+    summary.to_csv(run / "summary.csv", index=False)
+    assert invoke(["show", run]).exit_code == 0
+    reported = invoke(["report", run])
+    assert reported.exit_code == 0 and "Traceback" not in reported.output, reported.output
+
+
+def test_output_on_a_full_device_is_one_line(tmp_path, nasty_run):
+    with open("/dev/full", "w") as full:
+        done = _lossbench(["show", nasty_run[0]], tmp_path, stdout=full, stderr=subprocess.PIPE)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == "error: cannot write the output (No space left on device)"
+
+
+def test_a_non_ascii_table_path_in_an_ascii_locale_is_one_line(tmp_path):
+    (tmp_path / "dätä.csv").write_text("x,y\n1,2\n2,3\n3,5\n4,4\n")
+    (tmp_path / "c.yaml").write_text(
+        "experiments:\n  - name: t\n    datasets: [{kind: table, path: dätä.csv, target: y}]\n"
+        "    losses: [mse, huber]\n    cv: {folds: 2, repeats: 1}\n"
+    )
+    done = _lossbench(["run", "c.yaml", "--out", "out"], tmp_path,
+                      env={"LC_ALL": "POSIX", "PYTHONUTF8": "0"})  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "run with LC_ALL=C.UTF-8" in done.stderr
+
+
+@pytest.mark.parametrize("columns", ["0", "20"])
+def test_a_narrow_or_zero_terminal_width_hides_nothing(tmp_path, nasty_run, columns):
+    done = _lossbench(["show", nasty_run[0]], tmp_path, env={"COLUMNS": columns})
+    assert done.returncode == 0 and "results: " in done.stdout
+    assert "…" not in done.stdout and "0.2" in done.stdout  # the estimates, whole
+
+
+def test_sigterm_while_lossbench_starts_is_exit_130(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "experiments:\n  - {name: p, kind: punishment, losses: [mse]}\n"
+    )
+    process = start(["run", "c.yaml", "--out", "out"], tmp_path)
+    # as soon as lossbench catches SIGTERM: while it still imports, before the run begins
+    wait_for(lambda: _catches(process.pid, signal.SIGTERM), "the SIGTERM handler", 60)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert not (tmp_path / "out").exists()  # it stopped while starting
+
+
+def _catches(pid: int, signum: int) -> bool:
+    try:
+        status = open(f"/proc/{pid}/status").read()
+    except OSError:
+        return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (signum - 1) & 1)
+
+
+def test_numpy_warnings_do_not_reach_stderr(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "trials: 3\nexperiments:\n  - name: t\n    datasets: [{kind: cauchy, n_samples: 30}]\n"
+        "    losses: [mse, huber]\n"
+    )
+    done = _lossbench(["run", "c.yaml", "--out", "out", "--quiet"], tmp_path)
+    assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
+
+
+def test_normalize_with_names_it_cannot_read_says_so(tmp_path):
+    import pyperf
+
+    for name in ("a.json", "b.json"):
+        runs = [pyperf.Run([1e-3], metadata={"name": "weird", "loops": 1})] * 2
+        pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(tmp_path / name))
+    result = invoke(["compare", tmp_path / "a.json", tmp_path / "b.json", "--normalize"])
+    assert_refused(result, None, "--normalize: no benchmark", "compare them without --normalize")

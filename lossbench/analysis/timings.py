@@ -363,6 +363,12 @@ def judge(
     quality = compare_quality(base, new)
     common = (timings["verdict"] != "missing").sum() if len(timings) else 0
     if common == 0 and not len(quality):
+        if normalize and (base.runs or new.runs) and not (base.floors or new.floors):
+            raise LossbenchError(
+                f"--normalize: no benchmark of {base.path} or {new.path} is named like "
+                "lossbench's (loss.op.impl.dtype.n) with a read probe to divide by; compare "
+                "them without --normalize"
+            )
         raise LossbenchError(f"{base.path} and {new.path} have no benchmark or result in common")
     notes = [f"comparing {base.path} → {new.path}"]
     differences = host_differences(base, new)

@@ -300,7 +300,8 @@ def read_record(file: Path) -> dict[str, Any]:
     """A run's run.json, checked: a JSON object whose host and packages are objects."""
     try:
         record = json.loads(file.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+    # ValueError: JSON's own errors, and an integer of thousands of digits
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
         raise LossbenchError(f"{file}: unreadable ({str(error)[:200]})") from None
     if not isinstance(record, dict):
         raise LossbenchError(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import sys
 import zlib
 from pathlib import Path
 from typing import Any, ClassVar
@@ -165,6 +166,12 @@ class Table(Observed):
             path = (base or Path.cwd()) / path
         try:
             path = path.resolve()
+        except UnicodeEncodeError:  # a non-UTF-8 locale (LC_ALL=POSIX, PYTHONUTF8=0)
+            raise LossbenchError(
+                f"{text.visible(path)} cannot be named in this locale's file-system encoding "
+                f"({sys.getfilesystemencoding()}); run with LC_ALL=C.UTF-8 or PYTHONUTF8=1",
+                where=(*where, "path"),
+            ) from None
         except (OSError, RuntimeError) as error:  # a symlink loop, say
             raise LossbenchError(
                 f"cannot resolve {path} ({error})", where=(*where, "path")

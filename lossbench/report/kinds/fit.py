@@ -174,9 +174,8 @@ def _figure(experiment: str, frame: pd.DataFrame, metric: str, palette):
     for j, loss in enumerate(loss_labels):
         mine = rows[rows["loss"] == loss].set_index("dataset").reindex(datasets)
         x = np.arange(len(datasets)) - 0.4 + width * (j + 0.5)
-        error = np.vstack([mine["mean"] - mine["ci_low"], mine["ci_high"] - mine["mean"]])
         ax.errorbar(
-            x, mine["mean"], yerr=np.nan_to_num(error), fmt="o", ms=7, capsize=4,
+            x, mine["mean"], yerr=_bars(mine), fmt="o", ms=7, capsize=4,
             color=palette(loss), label=loss,
         )  # fmt: skip
     ax.set_xticks(range(len(datasets)), datasets, rotation=15, ha="right", fontsize=9)
@@ -236,8 +235,7 @@ def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
             here = rows[rows["dataset"] == dataset]
             mine = here[here["loss"].isin(list(values))]
             mine = mine.assign(at=mine["loss"].map(values)).sort_values("at")
-            error = np.vstack([mine["mean"] - mine["ci_low"], mine["ci_high"] - mine["mean"]])
-            ax.errorbar(mine["at"], mine["mean"], yerr=np.nan_to_num(error), marker="o",
+            ax.errorbar(mine["at"], mine["mean"], yerr=_bars(mine), marker="o",
                         capsize=4, color="C0", label=name)  # fmt: skip
             base = here[here["loss"] == here["baseline"]]
             if len(base):
@@ -256,3 +254,10 @@ def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
                   ncols=min(4, len(legend)), fontsize=9)  # fmt: skip
     figure.suptitle(f"{experiment}: swept loss parameters (each panel its own scale)", fontsize=13)
     return figure
+
+
+def _bars(rows) -> np.ndarray:
+    """Error bars from the interval: none where it is missing or not finite (a damaged or
+    degenerate summary), never negative."""
+    error = np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]])
+    return np.clip(np.nan_to_num(error, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
