@@ -324,3 +324,15 @@ def test_normalize_with_names_it_cannot_read_says_so(tmp_path):
         pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(tmp_path / name))
     result = invoke(["compare", tmp_path / "a.json", tmp_path / "b.json", "--normalize"])
     assert_refused(result, None, "--normalize: no benchmark", "compare them without --normalize")
+
+
+def test_a_column_name_with_escapes_and_a_line_break_is_shown_escaped(tmp_path):
+    (tmp_path / "t.csv").write_text('"a\x1b[2Jb\nc",x,y\nq,1,2\nr,2,3\ns,3,5\nt,4,4\n')
+    (tmp_path / "c.yaml").write_text(
+        "experiments:\n  - name: t\n    datasets: [{kind: table, path: t.csv, target: y}]\n"
+        "    losses: [mse, huber]\n    cv: {folds: 2, repeats: 1}\n"
+    )
+    done = _lossbench(["run", "c.yaml", "--out", "out", "--quiet"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "non-numeric columns left out: a\\x1b[2Jb\\nc" in done.stderr
+    assert "\x1b" not in done.stderr + done.stdout

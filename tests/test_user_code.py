@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
-def _run_elsewhere(config: Path, text: str | None = None) -> Path:
+def _run_elsewhere(config: Path, text: str | None = None, args: tuple = ()) -> Path:
     """`lossbench run` of `config` (`text` written to it first, when given), in a fresh
     process (what it imports is not already in this one's modules) started in another
     directory; the run directory."""
@@ -26,7 +26,7 @@ def _run_elsewhere(config: Path, text: str | None = None) -> Path:
     code = "import sys; from lossbench.cli import main; sys.argv[0] = 'lossbench'; main()"
     out = config.parent / "out"
     done = subprocess.run([sys.executable, "-c", code, "run", str(config), "--out", str(out),
-                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                           "--quiet", *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "COLUMNS": "100"})  # fmt: skip
     assert done.returncode == 0, done.stderr
     (run,) = out.iterdir()
@@ -34,11 +34,17 @@ def _run_elsewhere(config: Path, text: str | None = None) -> Path:
 
 
 @pytest.mark.slow  # fresh processes
-def test_a_numba_py_beside_a_config_is_not_run(tmp_path):
-    (tmp_path / "numba.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
-    _run_elsewhere(tmp_path / "c.yaml", "name: t\nexperiments:\n  - {name: fit, datasets: "
-                   "[{kind: gaussian}], losses: [mse, huber], trials: 3}\n")  # fmt: skip
-    assert not (tmp_path / "ran").exists()
+def test_modules_beside_a_config_are_not_run(tmp_path):
+    # what a run imports: numba always, joblib with --jobs 2, matplotlib with --report
+    for module in ("numba", "joblib", "matplotlib", "pandas", "scipy"):
+        (tmp_path / f"{module}.py").write_text(
+            f"open({str(tmp_path / ('ran-' + module))!r}, 'w').close()\n"
+        )
+    run = _run_elsewhere(tmp_path / "c.yaml", "name: t\nexperiments:\n  - {name: fit, datasets: "
+                         "[{kind: gaussian}], losses: [mse, huber], trials: 3}\n",
+                         args=("--jobs", "2", "--report"))  # fmt: skip
+    assert (run / "report.html").is_file()
+    assert not list(tmp_path.glob("ran-*"))
 
 
 @pytest.mark.slow  # timing worker processes

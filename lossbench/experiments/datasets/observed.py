@@ -276,7 +276,7 @@ def _columns(frame, target, features, missing, where, name):
     if features is None:
         others = [c for c in frame.columns if c != target]
         numeric = [c for c in others if pd.api.types.is_numeric_dtype(frame[c])]
-        left_out = [str(c) for c in others if c not in numeric]
+        left_out = [text.visible(c) for c in others if c not in numeric]
     else:
         absent = [f for f in features if f not in frame.columns]
         if absent:
@@ -288,8 +288,8 @@ def _columns(frame, target, features, missing, where, name):
         if bad:
             raise LossbenchError(
                 where=(*where, "features"),
-                message=f"not numeric: {', '.join(bad)} (leave them out, or encode "
-                "them as numbers)",
+                message=f"not numeric: {', '.join(map(text.visible, bad))} (leave them out, or "
+                "encode them as numbers)",
             )
         if target in features:
             raise LossbenchError(
