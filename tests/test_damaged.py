@@ -115,7 +115,7 @@ TWO = (
 )
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(failing_write=st.integers(0, 14), errno_code=st.sampled_from([errno.ENOSPC, errno.EFBIG]))
 def test_the_files_a_failed_run_keeps_agree_with_its_run_json(
@@ -163,6 +163,7 @@ def test_the_files_a_failed_run_keeps_agree_with_its_run_json(
     assert shown.exit_code == 0 and f"{kept} of 2 experiments finished" in shown.output
 
 
+@pytest.mark.slow  # a fresh lossbench process
 def test_a_real_file_size_limit_mid_run_keeps_what_run_json_says(tmp_path):
     """`ulimit -f 16` (16 kB a file): the second experiment's trials.csv cannot be written."""
     import resource

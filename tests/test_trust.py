@@ -259,6 +259,7 @@ def test_infinite_means_in_summary_csv_still_make_a_report(tmp_path, nasty_run):
     assert reported.exit_code == 0 and "Traceback" not in reported.output, reported.output
 
 
+@pytest.mark.slow  # a fresh lossbench process
 def test_output_on_a_full_device_is_one_line(tmp_path, nasty_run):
     with open("/dev/full", "w") as full:
         done = _lossbench(["show", nasty_run[0]], tmp_path, stdout=full, stderr=subprocess.PIPE)
@@ -266,6 +267,7 @@ def test_output_on_a_full_device_is_one_line(tmp_path, nasty_run):
     assert done.stderr.strip() == "error: cannot write the output (No space left on device)"
 
 
+@pytest.mark.slow  # a fresh lossbench process
 def test_a_non_ascii_table_path_in_an_ascii_locale_is_one_line(tmp_path):
     (tmp_path / "dätä.csv").write_text("x,y\n1,2\n2,3\n3,5\n4,4\n")
     (tmp_path / "c.yaml").write_text(
@@ -278,6 +280,7 @@ def test_a_non_ascii_table_path_in_an_ascii_locale_is_one_line(tmp_path):
     assert "Traceback" not in done.stderr and "run with LC_ALL=C.UTF-8" in done.stderr
 
 
+@pytest.mark.slow  # fresh lossbench processes
 @pytest.mark.parametrize("columns", ["0", "20"])
 def test_a_narrow_or_zero_terminal_width_hides_nothing(tmp_path, nasty_run, columns):
     done = _lossbench(["show", nasty_run[0]], tmp_path, env={"COLUMNS": columns})
@@ -285,6 +288,7 @@ def test_a_narrow_or_zero_terminal_width_hides_nothing(tmp_path, nasty_run, colu
     assert "…" not in done.stdout and "0.2" in done.stdout  # the estimates, whole
 
 
+@pytest.mark.slow  # a fresh lossbench process
 def test_sigterm_while_lossbench_starts_is_exit_130(tmp_path):
     (tmp_path / "c.yaml").write_text(
         "experiments:\n  - {name: p, kind: punishment, losses: [mse]}\n"
@@ -307,6 +311,7 @@ def _catches(pid: int, signum: int) -> bool:
     return bool(int(caught.split()[1], 16) >> (signum - 1) & 1)
 
 
+@pytest.mark.slow  # a fresh lossbench process
 def test_numpy_warnings_do_not_reach_stderr(tmp_path):
     (tmp_path / "c.yaml").write_text(
         "trials: 3\nexperiments:\n  - name: t\n    datasets: [{kind: cauchy, n_samples: 30}]\n"
@@ -326,6 +331,7 @@ def test_normalize_with_names_it_cannot_read_says_so(tmp_path):
     assert_refused(result, None, "--normalize: no benchmark", "compare them without --normalize")
 
 
+@pytest.mark.slow  # a fresh lossbench process
 def test_a_column_name_with_escapes_and_a_line_break_is_shown_escaped(tmp_path):
     (tmp_path / "t.csv").write_text('"a\x1b[2Jb\nc",x,y\nq,1,2\nr,2,3\ns,3,5\nt,4,4\n')
     (tmp_path / "c.yaml").write_text(

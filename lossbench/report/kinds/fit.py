@@ -179,7 +179,7 @@ def _figure(experiment: str, frame: pd.DataFrame, metric: str, palette):
             color=palette(loss), label=loss,
         )  # fmt: skip
     ax.set_xticks(range(len(datasets)), datasets, rotation=15, ha="right", fontsize=9)
-    positive = rows["mean"][rows["mean"] > 0]
+    positive = rows["mean"][(rows["mean"] > 0) & np.isfinite(rows["mean"])]
     if len(positive) and positive.max() / positive.min() > 20:
         ax.set_yscale("log")
     better = "higher" if metric in HIGHER_IS_BETTER else "lower"
