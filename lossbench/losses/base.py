@@ -158,6 +158,36 @@ class Loss:
         """
         return self._compute(y_true, y_pred, reduction, impl, True, True)
 
+    def hessian(self, y_true, y_pred, *, reduction: str = "mean"):
+        """d²(reduced loss)/d(y_pred)², per element: the Hessian's diagonal, which for an
+        elementwise loss is all of it. y_pred's shape and dtype; for "mean" it carries the 1/m.
+        Where the loss has no second derivative it is the one it has almost everywhere: 0 for
+        mae, and for huber beyond δ (a booster needs its own treatment there).
+
+        >>> import numpy as np
+        >>> from lossbench import losses
+        >>> y_true, y_pred = np.array([0.0, 1.0, 2.0]), np.array([0.5, 2.0, 4.0])
+        >>> losses.get("mse").hessian(y_true, y_pred, reduction="sum")
+        array([2., 2., 2.])
+        >>> losses.get("huber", delta=1.0).hessian(y_true, y_pred, reduction="none")
+        array([1., 1., 0.])
+        """
+        if reduction not in REDUCTIONS:
+            check_choice("reduction", reduction, REDUCTIONS)
+        yt, yp, shape = as_loss_inputs(y_true, y_pred)
+        self._check_finite(yt, yp, shape)
+        h = np.asarray(self._second_derivatives(yt, yp), dtype=yp.dtype)
+        if reduction == "mean":
+            h = h * (1.0 / yp.size)
+        return h.reshape(shape)
+
+    def gradient_and_hessian(self, y_true, y_pred, *, reduction: str = "mean"):
+        """`(gradient, hessian)`, numpy reference: what a booster asks of its objective."""
+        return (
+            self.gradient(y_true, y_pred, reduction=reduction),
+            self.hessian(y_true, y_pred, reduction=reduction),
+        )
+
     # -- what a subclass provides ---------------------------------------------------------------
     def _values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """Per-element loss values (numpy reference)."""
@@ -169,6 +199,14 @@ class Loss:
 
     def _values_and_derivatives(self, y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
         return self._values(y_true, y_pred), self._derivatives(y_true, y_pred)
+
+    def _second_derivatives(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Per-element d² loss / d y_pred² (numpy reference); by default central differences
+        of `_derivatives` (a loss with a closed form overrides this)."""
+        h = np.finfo(y_pred.dtype).eps ** (1 / 3) * np.maximum(1.0, np.abs(y_pred))
+        up = self._derivatives(y_true, y_pred + h)
+        down = self._derivatives(y_true, y_pred - h)
+        return (up - down) / (2.0 * h)
 
     def _fused_args(self, dtype: np.dtype) -> tuple[float, float]:
         """The two float parameters the fused element function takes (unused ones are 0)."""
@@ -203,12 +241,15 @@ class Loss:
         yt, yp, shape = as_loss_inputs(y_true, y_pred)
         return _impls.get(impl).compute(self, yt, yp, shape, reduction, want_value, want_grad)
 
-    def _compute_numpy(self, yt, yp, shape, reduction, want_value, want_grad):
+    def _check_finite(self, yt, yp, shape) -> None:
         bad = not (math.isfinite(yt.sum()) and math.isfinite(yp.sum()))
         if self.labels:
             bad = bad or yt.min() < 0 or yt.max() > 1
         if bad:
             locate_bad_input(yt, yp, shape, labels=self.labels)
+
+    def _compute_numpy(self, yt, yp, shape, reduction, want_value, want_grad):
+        self._check_finite(yt, yp, shape)
         if want_value and want_grad:
             values, grad = self._values_and_derivatives(yt, yp)
         elif want_value:

@@ -43,6 +43,9 @@ class MSE(Loss):
         r = y_true - y_pred
         return r * r, np.multiply(r, -2.0, out=r)
 
+    def _second_derivatives(self, y_true, y_pred):
+        return np.full_like(y_pred, 2.0)
+
 
 class MAE(Loss):
     name = "mae"
@@ -56,6 +59,9 @@ class MAE(Loss):
     def _derivatives(self, y_true, y_pred):
         r = y_true - y_pred
         return np.negative(np.sign(r, out=r), out=r)  # sign(0) = 0: the subgradient at 0
+
+    def _second_derivatives(self, y_true, y_pred):
+        return np.zeros_like(y_pred)  # 0 wherever it exists (everywhere but r = 0)
 
 
 class Huber(Loss):
@@ -74,6 +80,10 @@ class Huber(Loss):
         delta = self.params["delta"]
         r = y_true - y_pred
         return np.negative(np.clip(r, -delta, delta, out=r), out=r)
+
+    def _second_derivatives(self, y_true, y_pred):
+        inside = np.abs(y_true - y_pred) <= self.params["delta"]
+        return inside.astype(y_pred.dtype)  # 1 on the quadratic part, 0 on the linear tails
 
     def _fused_args(self, dtype):
         return self.params["delta"], 0.0
@@ -100,6 +110,10 @@ class PseudoHuber(Loss):
         # δ²(q − 1) as δ² t² / (q + 1): the subtraction would cancel for small r
         return delta * delta * t2 / (q + 1.0), np.negative(r, out=r) / q
 
+    def _second_derivatives(self, y_true, y_pred):
+        q = np.sqrt(1.0 + np.square((y_true - y_pred) / self.params["delta"]))
+        return 1.0 / (q * q * q)
+
     def _fused_args(self, dtype):
         return self.params["delta"], 0.0
 
@@ -119,6 +133,11 @@ class LogCosh(Loss):
     def _derivatives(self, y_true, y_pred):
         r = y_true - y_pred
         return np.negative(np.tanh(r, out=r), out=r)
+
+    def _second_derivatives(self, y_true, y_pred):
+        # sech² r = 4e^(−2|r|) / (1 + e^(−2|r|))²: cosh r would overflow beyond |r| ≈ 710
+        e = np.exp(-2.0 * np.abs(y_true - y_pred))
+        return 4.0 * e / np.square(1.0 + e)
 
 
 class BCE(Loss):
@@ -154,6 +173,13 @@ class BCE(Loss):
             y_pred.dtype, copy=False
         )
 
+    def _second_derivatives(self, y_true, y_pred):
+        eps = self._eps(y_pred.dtype)
+        p = np.clip(y_pred, eps, 1.0 - eps)
+        inside = (y_pred >= eps) & (y_pred <= 1.0 - eps)
+        curvature = y_true / (p * p) + (1.0 - y_true) / np.square(1.0 - p)
+        return np.where(inside, curvature, 0.0)
+
     def _fused_args(self, dtype):
         return self._eps(dtype), 0.0
 
@@ -174,6 +200,10 @@ class BCEWithLogits(Loss):
         z = y_pred
         e = np.exp(-np.abs(z))
         return np.where(z >= 0, 1.0, e) / (1.0 + e) - y_true  # sigmoid(z) − y, stably
+
+    def _second_derivatives(self, y_true, y_pred):
+        e = np.exp(-np.abs(y_pred))
+        return e / np.square(1.0 + e)  # sigmoid(z)(1 − sigmoid(z)), stably
 
 
 LOSSES: MappingProxyType[str, type[Loss]] = MappingProxyType(

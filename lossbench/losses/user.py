@@ -65,6 +65,7 @@ class UserLoss(Loss):
         self._search = tuple(_SEARCH if _search is None else _search)
         self._function = import_function(spec, self._search)
         self._gradient = getattr(self._function, "gradient", None)
+        self._hessian = getattr(self._function, "hessian", None)
         self.labels = bool(getattr(self._function, "labels", False))
         self.prediction = str(getattr(self._function, "prediction", "real"))
         self.summary = (
@@ -85,6 +86,8 @@ class UserLoss(Loss):
         self._values(y_true, y_pred)
         if self._gradient is not None:
             self._call(self._gradient, y_true, y_pred)
+        if self._hessian is not None:
+            self._call(self._hessian, y_true, y_pred)
 
     def _call(self, function, y_true, y_pred) -> np.ndarray:
         try:
@@ -107,7 +110,9 @@ class UserLoss(Loss):
         wrong = ~np.isfinite(out)
         if wrong.any():  # its own fault, named before anything downstream blames y_pred
             i = int(np.argmax(wrong))
-            what = "its gradient" if function is self._gradient else "it"
+            what = {id(self._gradient): "its gradient", id(self._hessian): "its hessian"}.get(
+                id(function), "it"
+            )
             raise LossbenchError(
                 f"user loss {self.name}: {what} returned {float(out.flat[i])!r} at y_true = "
                 f"{float(y_true.flat[i]):g}, y_pred = {float(y_pred.flat[i]):g}; a loss must be "
@@ -126,6 +131,11 @@ class UserLoss(Loss):
         up = self._call(self._function, y_true, y_pred + h)
         down = self._call(self._function, y_true, y_pred - h)
         return ((up - down) / (2.0 * h)).astype(y_pred.dtype)
+
+    def _second_derivatives(self, y_true, y_pred):
+        if self._hessian is not None:
+            return self._call(self._hessian, y_true, y_pred)
+        return super()._second_derivatives(y_true, y_pred)
 
 
 def _rebuild(spec: str, search: tuple[str, ...], params: dict) -> UserLoss:
