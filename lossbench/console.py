@@ -9,7 +9,7 @@ import traceback
 from contextlib import contextmanager
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 from lossbench.errors import LossbenchError, one_line
 from lossbench.text import guard
@@ -17,13 +17,31 @@ from lossbench.text import markup as escape
 
 __all__ = ["click_exceptions", "debug_mode", "err", "exit_now", "out", "user_errors"]
 
-out = Console(emoji=False)  # `:smile:` in a name is those characters
-err = Console(stderr=True, emoji=False)
 MIN_WIDTH = 80  # the tables' width: narrower (COLUMNS=0 or 20) would hide numbers behind "…"
+
+
+class _Console(Console):
+    """A rich console at least `MIN_WIDTH` wide, its width read from the terminal (or
+    COLUMNS) when it prints, not once when it was made."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self._width = None  # rich fixes COLUMNS at creation; it is read at each print instead
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)
+        return ConsoleDimensions(max(size.width, MIN_WIDTH), size.height)
+
+    @size.setter
+    def size(self, new_size) -> None:
+        Console.size.fset(self, new_size)
+
+
+out = _Console(emoji=False)  # `:smile:` in a name is those characters
+err = _Console(stderr=True, emoji=False)
 for _console in (out, err):
     guard(_console)  # no name or value reaches the terminal as an escape sequence
-    if _console.width < MIN_WIDTH:
-        _console.width = MIN_WIDTH
 debug_mode = {"on": False}
 
 
