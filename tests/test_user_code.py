@@ -134,7 +134,7 @@ def _kernel_folder(where: Path, repeat: int) -> Path:
     config = where / "c.yaml"
     config.write_text(
         "name: t\nexperiments: []\ntiming: {losses: [mse, 'kernels.fast:quartic'], ops: "
-        "[value], impls: [numpy, 'kernels.fast:mse'], sizes: [100000], pyperf: {processes: 3,"
+        "[value], impls: [numpy, 'kernels.fast:mse'], sizes: [100000], pyperf: {processes: 4,"
         " values: 3, warmups: 1}}\n"
     )
     return config
@@ -198,7 +198,8 @@ def test_two_copies_of_a_kernel_folder_differing_in_speed_compare_as_slower(tmp_
     import json
 
     base = _run_elsewhere(_kernel_folder(tmp_path / "base", 1))
-    head = _run_elsewhere(_kernel_folder(tmp_path / "head", 4))
+    # ten times the work: decisive even beside the other tests' processes (xdist)
+    head = _run_elsewhere(_kernel_folder(tmp_path / "head", 10))
     timed = pd.read_csv(head / "timings.csv").set_index("benchmark")
     mine = ["kernels.fast:quartic.value.numpy.float64.100000",
             "mse.value.kernels.fast:mse.float64.100000"]  # fmt: skip

@@ -69,11 +69,12 @@ _NEEDS_TRUTH = {"coef_error": "coef", "coef_cosine": "coef"}
 HEADLINE_ORDER = ("coef_error", "log_loss", "test_mae", "test_rmse", "accuracy")
 
 
-def scores_of(task: str, truth: bool) -> list[str]:
+def scores_of(task: str, truth: bool, observed: bool) -> list[str]:
     """The metrics a fit on data of this task can be judged by (`score:`): what `score`
-    computes for it, less what needs a truth the data does not know."""
+    computes for it (held-out errors and R² on `observed` data), less what needs true
+    coefficients when the data has none (`truth`)."""
     made = (
-        ["coef_error", "test_rmse", "test_mae", *([] if truth else HELD_OUT)]
+        ["coef_error", "test_rmse", "test_mae", *(HELD_OUT if observed else [])]
         if task == "regression"
         else ["accuracy", "auc", "log_loss", "brier", "ece", "coef_cosine"]
     )

@@ -14,7 +14,7 @@ from lossbench.errors import LossbenchError, located
 from lossbench.losses.labels import format_label, grid
 from lossbench.params import Range
 
-__all__ = ["DATASETS", "Dataset", "Param", "Sample", "expand", "register"]
+__all__ = ["DATASETS", "Choice", "Dataset", "Param", "Sample", "expand", "register"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,19 @@ class Param:
     def check(self, value: Any) -> float | int:
         """The value as this parameter's type; a `LossbenchError` if it is not."""
         return Range(self.low, self.high, self.expected, integer=self.integer).check(value)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A dataset parameter that names one of a few `options` (a target function, say)."""
+
+    default: str
+    options: tuple[str, ...]
+
+    def check(self, value: Any) -> str:
+        if not isinstance(value, str) or value not in self.options:
+            raise LossbenchError(f"expected one of {', '.join(self.options)}; got {value!r}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -119,14 +132,21 @@ class Dataset:
             values = value if isinstance(value, list) else [value]
             with located(*where, key):
                 checked[key] = [allowed[key].check(v) for v in values]
-        shown = [k for k in allowed if k in cls.shown or len(checked.get(k, ())) > 1]
+        # a label names its kind's own parameters, a grid's, and a choice made (target=...)
+        shown = [
+            k for k in allowed
+            if k in cls.shown or len(checked.get(k, ())) > 1
+            or (isinstance(allowed[k], Choice) and checked.get(k, [allowed[k].default])
+                != [allowed[k].default])
+        ]  # fmt: skip
         datasets = []
         with located(*where):
             combinations = grid(checked)
         for combo in combinations:
             params = {**{k: p.default for k, p in allowed.items()}, **combo}
             label = format_label(cls.kind, {k: params[k] for k in shown}, number=_format)
-            datasets.append(cls(params, label))
+            with located(*where):
+                datasets.append(cls(params, label))
         return datasets
 
 
@@ -169,5 +189,7 @@ def expand(
     return datasets
 
 
-def _format(value: float | int) -> str:
+def _format(value: float | int | str) -> str:
+    if isinstance(value, str):
+        return value
     return str(int(value)) if float(value).is_integer() else repr(value)

@@ -17,10 +17,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from lossbench.experiments.datasets.base import Dataset, Param, Sample, register
+from lossbench.errors import LossbenchError
+from lossbench.experiments.datasets.base import Choice, Dataset, Param, Sample, register
 from lossbench.losses import SIGMOID
 
-__all__ = ["Cauchy", "Contaminated", "Gaussian", "Laplace", "Logistic", "StudentT"]
+__all__ = [
+    "Cauchy", "Contaminated", "Gaussian", "Laplace", "Logistic", "StudentT", "friedman1",
+]  # fmt: skip
 
 _SIZE = {
     "n_samples": Param(500, 2, 10_000_000, "an integer ≥ 2", integer=True),
@@ -31,15 +34,44 @@ _TEST = {"n_test": Param(1000, 1, 10_000_000, "an integer ≥ 1", integer=True)}
 
 
 class _LinearRegression(Dataset):
-    """y = X w + b + σ ε, ε from the kind's noise law (`_noise`)."""
+    """y = f(X) + σ ε, ε from the kind's noise law (`_noise`); f is linear, X w + b (the
+    default), or Friedman's #1 (``target: friedman1``), where a linear model is wrong."""
 
-    parameters: ClassVar[dict[str, Param]] = {**_SIZE, **_NOISE, **_TEST}
+    parameters: ClassVar[dict[str, Param | Choice]] = {
+        **_SIZE, **_NOISE, **_TEST, "target": Choice("linear", ("linear", "friedman1")),
+    }  # fmt: skip
+
+    def __init__(self, params: dict, label: str | None = None) -> None:
+        super().__init__(params, label)
+        self.truth = self.params["target"] == "linear"  # friedman1: no coefficients to find
+        if not self.truth and self.params["n_features"] < 5:
+            raise LossbenchError(
+                "target: friedman1 uses five features; got n_features = "
+                f"{self.params['n_features']}"
+            )
 
     def sample(self, rng: np.random.Generator) -> Sample:
+        if self.params["target"] == "friedman1":
+            return self._friedman1(rng)
         coef, intercept, X, X_test = _draw_design(self.params, rng)
         signal, signal_test = X @ coef + intercept, X_test @ coef + intercept
         y = signal + self.params["noise"] * self._noise(rng, len(signal))
         return Sample(X, y, X_test, f_test=signal_test, coef=coef, intercept=intercept)
+
+    def _friedman1(self, rng: np.random.Generator) -> Sample:
+        """Friedman (1991): X ~ U(0, 1)^d, f = 10 sin(π x₁x₂) + 20(x₃ − ½)² + 10x₄ + 5x₅
+        (features beyond five are noise to the target), as scikit-learn's make_friedman1."""
+        d = self.params["n_features"]
+        X = rng.random((self.params["n_samples"], d))
+        X_test = rng.random((self.params["n_test"], d))
+        y = friedman1(X) + self.params["noise"] * self._noise(rng, len(X))
+        return Sample(X, y, X_test, f_test=friedman1(X_test))
+
+
+def friedman1(X: np.ndarray) -> np.ndarray:
+    """Friedman's #1 regression function of the first five columns of X."""
+    x1, x2, x3, x4, x5 = X[:, :5].T
+    return 10 * np.sin(np.pi * x1 * x2) + 20 * (x3 - 0.5) ** 2 + 10 * x4 + 5 * x5
 
     def _noise(self, rng: np.random.Generator, n: int) -> np.ndarray:
         raise NotImplementedError

@@ -81,7 +81,7 @@ class FitExperiment(ExperimentKind):
             return super().tasks(losses, datasets, trials, seed)
         units = []
         for i, dataset in enumerate(datasets):
-            possible = scores_of(dataset.task, dataset.truth)
+            possible = scores_of(dataset.task, dataset.truth, dataset.cross_validated)
             if self.score is not None and self.score not in possible:
                 with located("score"):
                     raise LossbenchError(
