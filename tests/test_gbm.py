@@ -106,3 +106,54 @@ def test_without_lightgbm_it_is_one_line_with_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "lightgbm", None)
     with pytest.raises(LossbenchError, match=r"pip install 'lossbench\[gbm\]'"):
         gbm.require_lightgbm()
+
+
+GBM_CONFIG = (
+    "seed: 0\ntrials: 10\nexperiments:\n  - name: boosted\n    datasets:\n"
+    "      - {kind: contaminated, target: friedman1, fraction: 0.1, outlier_scale: 10,"
+    " n_samples: 600}\n    losses: [mse, {name: huber, delta: 1.345}]\n"
+    "    model: {kind: gbm, n_estimators: 60}\n    score: test_mae\n"
+)
+
+
+def test_a_fit_experiment_boosts_each_loss_and_compares_them(tmp_path):
+    import pandas as pd
+    from conftest import invoke
+
+    (tmp_path / "c.yaml").write_text(GBM_CONFIG)
+    result = invoke(["run", "c.yaml", "--out", tmp_path / "out", "--quiet"], tmp_path)
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "out").iterdir()
+    trials = pd.read_csv(run / "trials.csv")
+    errors = trials[trials["metric"] == "coef_error"]
+    assert (
+        errors["value"].isna().all() and (errors["note"] == "n/a: trees have no coefficients").all()
+    )
+    comparisons = pd.read_csv(run / "comparisons.csv")
+    (row,) = comparisons[comparisons["metric"] == "test_mae"].to_dict("records")
+    # outliers at 10σ: the robust objective's trees land closer to the target
+    assert row["loss"] == "huber(delta=1.345, scale=mad)" and row["verdict"] == "better"
+    again = invoke(
+        ["run", "c.yaml", "--out", tmp_path / "again", "--quiet", "--jobs", "2"], tmp_path
+    )
+    (second,) = (tmp_path / "again").iterdir()
+    steady = trials[trials["metric"] != "fit_seconds"].reset_index(drop=True)
+    other = pd.read_csv(second / "trials.csv")
+    assert again.exit_code == 0
+    pd.testing.assert_frame_equal(
+        steady, other[other["metric"] != "fit_seconds"].reset_index(drop=True)
+    )
+
+
+def test_model_gbm_is_refused_before_the_run_without_lightgbm_or_with_bad_settings(
+    tmp_path, monkeypatch
+):
+    from conftest import assert_refused, invoke
+
+    (tmp_path / "c.yaml").write_text(GBM_CONFIG.replace("n_estimators: 60", "n_estimators: 0"))
+    result = invoke(["run", "c.yaml", "--out", tmp_path / "out"], tmp_path)
+    assert_refused(result, tmp_path / "out", "model: gbm n_estimators: Input should be greater")
+    (tmp_path / "c.yaml").write_text(GBM_CONFIG)
+    monkeypatch.setitem(sys.modules, "lightgbm", None)
+    result = invoke(["run", "c.yaml", "--out", tmp_path / "out"], tmp_path)
+    assert_refused(result, tmp_path / "out", "pip install 'lossbench[gbm]'")

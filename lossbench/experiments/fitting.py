@@ -74,6 +74,10 @@ class FitResult:
     def intercept(self) -> float:
         return float(self.theta[-1])
 
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The model's linear predictor (a logit in classification) on X."""
+        return X @ self.coef + self.intercept
+
 
 def objective(
     loss: Loss, X: np.ndarray, y: np.ndarray, model: str, l2: float = 0.0

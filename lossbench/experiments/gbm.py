@@ -20,14 +20,19 @@ Fits are deterministic: one thread, LightGBM's ``deterministic`` mode, the trial
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from lossbench.errors import LossbenchError
+from lossbench.experiments.fitting import FitResult
 from lossbench.losses import SIGMOID, Loss
 
-__all__ = ["GbmOptions", "fit_gbm", "objective", "require_lightgbm", "starting_score"]
+__all__ = [
+    "BoostedFit", "GbmOptions", "fit_gbm", "fitted", "objective", "require_lightgbm",
+    "starting_score",
+]  # fmt: skip
 
 _INSTALL = "model: gbm needs LightGBM: pip install 'lossbench[gbm]'"
 
@@ -153,3 +158,31 @@ def _renewed(lightgbm, loss, X, y, data, params, options, start):
             trees.set_leaf_output(i, int(leaf), value)
         scores = scores + trees.predict(X, raw_score=True, start_iteration=i, num_iteration=1)
     return trees
+
+
+@dataclass
+class BoostedFit(FitResult):
+    """A booster as the fit kind scores it: its predictions, no coefficients (NaN)."""
+
+    booster: Booster | None = None
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.booster.raw(X)
+
+
+def fitted(loss: Loss, X, y, task: str, options: GbmOptions, seed: int, scale: str) -> BoostedFit:
+    """Boost on (X, y) for the fit kind: the fixed number of rounds as its iterations. Huber's
+    δ is in units of the residuals' MAD about the starting constant unless `scale` is fixed,
+    as in linear fits (`lossbench.experiments.fitting`)."""
+    began = time.perf_counter()
+    spread = math.nan
+    if task == "regression" and loss.scale_parameter is not None and scale != "fixed":
+        residual = y - starting_score(loss, y, task)
+        spread = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+        loss = loss.with_scale(spread if spread > 0 else 1.0)
+    booster = fit_gbm(loss, X, y, task, options, seed)
+    return BoostedFit(
+        theta=np.full(X.shape[1] + 1, math.nan), objective=math.nan,
+        iterations=options.n_estimators, converged=True,
+        seconds=time.perf_counter() - began, scale=spread, booster=booster,
+    )  # fmt: skip

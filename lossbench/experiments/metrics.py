@@ -117,7 +117,7 @@ def _fit_metrics(result: FitResult) -> dict[str, float]:
 def regression(result: FitResult, sample: Sample) -> dict[str, float]:
     """Against the noise-free target when the sample knows it, else the observed test targets."""
     target = sample.f_test if sample.f_test is not None else sample.y_test
-    residual = sample.X_test @ result.coef + result.intercept - target
+    residual = result.predict(sample.X_test) - target
     coef_error = math.nan
     if sample.coef is not None:
         coef_error = float(np.linalg.norm(result.theta - np.append(sample.coef, sample.intercept)))
@@ -135,7 +135,7 @@ def regression(result: FitResult, sample: Sample) -> dict[str, float]:
 
 def classification(result: FitResult, sample: Sample, rng: np.random.Generator) -> dict[str, float]:
     """On observed test labels, or on labels drawn from the true probabilities with `rng`."""
-    p = SIGMOID(sample.X_test @ result.coef + result.intercept)
+    p = SIGMOID(result.predict(sample.X_test))
     if sample.y_test is not None:
         labels = sample.y_test
     else:

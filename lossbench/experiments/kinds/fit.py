@@ -15,11 +15,19 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lossbench.config import MAX_TRIALS
 from lossbench.errors import LossbenchError, located
 from lossbench.experiments.fitting import fit
+from lossbench.experiments.gbm import GbmOptions, fitted, require_lightgbm
 from lossbench.experiments.kind import ExperimentKind, Task, register
 from lossbench.experiments.metrics import (
     FIT,
@@ -31,7 +39,7 @@ from lossbench.experiments.metrics import (
 )
 from lossbench.experiments.separation import separated
 
-__all__ = ["FitExperiment", "not_applicable"]
+__all__ = ["FitExperiment", "GbmModel", "not_applicable"]
 
 _SEPARATED = "the classes are separable: the fit has no finite maximum-likelihood solution"
 
@@ -60,14 +68,46 @@ class CrossValidation(BaseModel):
         return self
 
 
+class GbmModel(BaseModel):
+    """Gradient-boosted trees (LightGBM) as the model every loss is fitted with."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    kind: Literal["gbm"] = "gbm"
+    n_estimators: int = Field(100, ge=1, le=10_000)
+    learning_rate: float = Field(0.1, gt=0, le=1)
+    num_leaves: int = Field(31, ge=2, le=131_072)
+    min_data_in_leaf: int = Field(20, ge=1, le=10_000_000)
+
+    def options(self) -> GbmOptions:
+        return GbmOptions(self.n_estimators, self.learning_rate, self.num_leaves,
+                          self.min_data_in_leaf)  # fmt: skip
+
+
 @register
 class FitExperiment(ExperimentKind):
     kind: Literal["fit"] = "fit"
+    # the model each loss is fitted with: linear (logistic for labels) or gradient-boosted
+    # trees, {kind: gbm, ...} (the gbm extra)
+    model: Literal["linear"] | GbmModel = "linear"
     # data without truth (tables, sklearn): each trial is one fold, the same for every loss
     cv: CrossValidation = Field(default_factory=CrossValidation)
     # the metric that decides which loss is better (default: coef_error on synthetic data,
     # test_mae on real regression data, log_loss on classification)
     score: str | None = None
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _one_model(cls, value: Any) -> Any:
+        if value == "linear":
+            return value
+        if not (isinstance(value, dict) and value.get("kind") == "gbm"):
+            raise ValueError(f"expected linear or {{kind: gbm, ...}}; got {value!r:.80}")
+        try:
+            return GbmModel.model_validate(value)
+        except ValidationError as error:  # said as the setting that is wrong
+            first = error.errors()[0]
+            where = ".".join(map(str, first["loc"]))
+            raise ValueError(f"gbm {where}: {first['msg']}") from None
 
     @field_validator("score")
     @classmethod
@@ -79,6 +119,9 @@ class FitExperiment(ExperimentKind):
     def tasks(self, losses, datasets, trials, seed):
         if not datasets:
             return super().tasks(losses, datasets, trials, seed)
+        if isinstance(self.model, GbmModel):
+            with located("model"):
+                require_lightgbm()  # before the run, not in its first trial
         units = []
         for i, dataset in enumerate(datasets):
             possible = scores_of(dataset.task, dataset.truth, dataset.cross_validated)
@@ -113,7 +156,9 @@ class FitExperiment(ExperimentKind):
             sample = dataset.sample(task.rng())
         model = "logistic" if dataset.task == "classification" else "linear"
         # separable labels: no finite maximum-likelihood fit, said once per trial
-        split = model == "logistic" and separated(sample.X, sample.y)
+        # (trees boost a fixed number of rounds: separable labels leave them finite)
+        boosted = isinstance(self.model, GbmModel)
+        split = model == "logistic" and not boosted and separated(sample.X, sample.y)
         rows = []
         for loss in task.losses:
             label = loss.fit_label(options.scale, dataset.task)
@@ -121,13 +166,23 @@ class FitExperiment(ExperimentKind):
             if note:
                 rows += [task.row(label, m, math.nan, note=note) for m in REGRESSION]
                 continue
-            result = fit(
-                loss, sample.X, sample.y, model=model, method=options.method,
-                max_iter=options.max_iter, tol=options.tol, lr=options.lr, scale=options.scale,
-                l2=options.l2,
-            )  # fmt: skip
+            if boosted:
+                seed = int(task.rng(2).integers(2**31 - 1))
+                result = fitted(loss, sample.X, sample.y, dataset.task, self.model.options(),
+                                seed, options.scale)  # fmt: skip
+            else:
+                result = fit(
+                    loss, sample.X, sample.y, model=model, method=options.method,
+                    max_iter=options.max_iter, tol=options.tol, lr=options.lr,
+                    scale=options.scale, l2=options.l2,
+                )  # fmt: skip
             # classification: the same fresh labels for every loss; task.rng(1) restarts a stream
             values, notes = score(result, sample, dataset.task, task.rng(1))
+            if boosted:
+                for metric in ("coef_error", "coef_cosine"):
+                    if metric in values:
+                        values[metric] = math.nan
+                        notes[metric] = "n/a: trees have no coefficients"
             if model == "logistic":
                 values["separated"] = float(split)
                 if split and not options.l2:  # the optimum is at infinity: not converged
