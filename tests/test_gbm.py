@@ -133,6 +133,11 @@ def test_a_fit_experiment_boosts_each_loss_and_compares_them(tmp_path):
     (row,) = comparisons[comparisons["metric"] == "test_mae"].to_dict("records")
     # outliers at 10σ: the robust objective's trees land closer to the target
     assert row["loss"] == "huber(delta=1.345, scale=mad)" and row["verdict"] == "better"
+    assert set(trials["model"]) == {"gbm"} and row["model"] == "gbm"
+    answer = (run / "summary.md").read_text()  # the answer names model and loss
+    assert (
+        "use gbm with huber(delta=1.345, scale=mad)" in answer and "against gbm with mse" in answer
+    )
     again = invoke(
         ["run", "c.yaml", "--out", tmp_path / "again", "--quiet", "--jobs", "2"], tmp_path
     )

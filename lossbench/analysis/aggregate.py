@@ -19,7 +19,7 @@ __all__ = ["SUMMARY_COLUMNS", "summarize"]
 SUMMARY_COLUMNS = [
     "experiment", "dataset", "loss", "metric", "n", "mean", "std", "ci_low", "ci_high",
     "kind", "x", "median", "median_low", "median_high", "mean_unstable", "baseline", "ratio",
-    "win_rate", "efficiency", "efficiency_low", "efficiency_high", "note",
+    "win_rate", "efficiency", "efficiency_low", "efficiency_high", "note", "model",
 ]  # fmt: skip
 _KEYS = ["experiment", "dataset", "loss", "metric", "x"]
 
@@ -74,6 +74,11 @@ def summarize(
     summary["baseline"] = summary["experiment"].map(first)
     kinds = frame.groupby("experiment", sort=False)["kind"].first() if "kind" in frame else {}
     summary["kind"] = summary["experiment"].map(kinds).fillna("")
+    if "model" in frame:  # written before trials named their model: none
+        models = frame.groupby("experiment", sort=False)["model"].first()
+        summary["model"] = summary["experiment"].map(models).astype(object).fillna("")
+    else:
+        summary["model"] = ""
     with np.errstate(divide="ignore", invalid="ignore"):
         summary["ratio"] = summary["mean"] / summary["base_mean"]
     own = summary["loss"] == summary["baseline"]

@@ -31,6 +31,7 @@ __all__ = ["COMPARISON_COLUMNS", "DOMINATED", "Settings", "compare"]
 COMPARISON_COLUMNS = [
     "experiment", "kind", "dataset", "x", "metric", "loss", "baseline", "estimate", "low", "high",
     "p", "p_adjusted", "verdict", "n", "statistic", "margin", "note", "confidence", "family",
+    "model",
 ]  # fmt: skip
 BASELINE, RANKING = "baseline", "ranking"
 DOMINATED = "the mean is dominated by a few trials; statistic: median would be steadier"
@@ -86,6 +87,7 @@ class _Experiment:
     def __init__(self, mine, wanted, setting: Settings, baselines, higher_is_better):
         self.name = mine["experiment"].iloc[0]
         self.kind = mine["kind"].iloc[0] if "kind" in mine else ""
+        self.model = mine["model"].iloc[0] if "model" in mine else ""
         self.setting, self.higher = setting, higher_is_better
         self.baseline = baselines[self.name]
         self.chosen = mine[mine["metric"].isin(wanted)]
@@ -133,7 +135,8 @@ class _Experiment:
             return None
         notes = [why_not] if why_not else [n for n in [result.note, *notes] if n]
         return {
-            "experiment": self.name, "kind": self.kind, "dataset": dataset, "x": x,
+            "experiment": self.name, "kind": self.kind, "model": self.model, "dataset": dataset,
+            "x": x,
             "metric": metric, "loss": loss, "baseline": baseline, "estimate": result.estimate,
             "p": result.p, "n": result.n, "statistic": statistic, "margin": self.setting.margin,
             "note": "; ".join(notes), "family": family, "_result": result,

@@ -60,7 +60,10 @@ __all__ = [
     "tasks",
 ]  # fmt: skip
 
-COLUMNS = ["experiment", "dataset", "loss", "trial", "metric", "value", "kind", "x", "note"]
+# model: what each loss was fitted with (linear, gbm; empty for model-free kinds)
+COLUMNS = [
+    "experiment", "dataset", "loss", "trial", "metric", "value", "kind", "x", "note", "model",
+]  # fmt: skip
 
 
 def tasks(config: Config | dict[str, Any]) -> list[Task]:

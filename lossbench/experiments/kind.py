@@ -51,7 +51,7 @@ class Task:
         return {
             "experiment": self.experiment.name, "dataset": self.dataset_label, "loss": loss,
             "trial": self.trial, "metric": metric, "value": value, "kind": self.experiment.kind,
-            "x": x, "note": note,
+            "x": x, "note": note, "model": self.experiment.model_name(),
         }  # fmt: skip
 
     @property
@@ -108,6 +108,11 @@ class ExperimentKind(Experiment):
     def run_task(self, task: Task) -> list[dict[str, Any]]:
         """The rows of one unit of work (see `Task.row`)."""
         raise NotImplementedError
+
+    def model_name(self) -> str:
+        """What this experiment fits its losses with ("linear", "gbm"); "" for a kind that
+        fits no model."""
+        return ""
 
     def quick(self) -> ExperimentKind:
         """The same experiment, smaller: ≤ 3 trials where it sets its own, ≤ 200 samples and

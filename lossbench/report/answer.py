@@ -50,11 +50,14 @@ def answer(comparisons: pd.DataFrame, shown: Callable[[str], str] = str) -> list
     ):
         baseline, metric = rows["baseline"].iloc[0], rows["metric"].iloc[0]
         where = f"{shown(dataset)} ({shown(experiment)}, {shown(metric)})"
-        baseline = shown(baseline)
+        model = str(rows["model"].iloc[0]) if "model" in rows else ""
+        # a loss fitted with other than the linear model is named with its model
+        name = _with_model(model, shown) if model not in ("", "nan", "linear") else shown
+        baseline = name(baseline)
         better = rows[rows["verdict"] == "better"]
         ranked = ranking[(ranking["experiment"] == experiment) & (ranking["dataset"] == dataset)]
         if len(better):
-            lines.append(f"{where}: {_winner(better, ranked, baseline, shown)}")
+            lines.append(f"{where}: {_winner(better, ranked, baseline, name)}")
         elif (rows["verdict"] == "equivalent").all():
             lines.append(f"{where}: any of {baseline} and the others (equivalent within "
                          f"±{rows['margin'].iloc[0]:.0%})")  # fmt: skip
@@ -67,6 +70,10 @@ def answer(comparisons: pd.DataFrame, shown: Callable[[str], str] = str) -> list
             lines.append(f"{where}: undecided: nothing is shown better than {baseline} "
                          "(see the verdicts for what would settle it)")  # fmt: skip
     return lines
+
+
+def _with_model(model: str, shown: Callable[[str], str]) -> Callable[[str], str]:
+    return lambda loss: f"{shown(model)} with {shown(loss)}"
 
 
 def _winner(better: pd.DataFrame, ranked: pd.DataFrame, baseline: str, shown) -> str:

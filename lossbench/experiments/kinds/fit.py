@@ -140,6 +140,9 @@ class FitExperiment(ExperimentKind):
             units += [Task(self, losses, dataset, t, seed) for t in range(runs)]
         return units
 
+    def model_name(self) -> str:
+        return "gbm" if isinstance(self.model, GbmModel) else "linear"
+
     def quick(self) -> FitExperiment:
         small = super().quick()
         small.cv.repeats = 1  # cross-validated data: one pass over the folds
