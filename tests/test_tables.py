@@ -117,7 +117,7 @@ BAD = [
     ("missing", None, r"no such file"),
     ("empty", "", r"cannot read .* as a table|no rows"),
     ("target", "a,b\n1,2\n3,4\n", r"target: .* has no column 'price'"),
-    ("feature", "a,b,price\n1,x,2\n3,y,4\n", r"features: not numeric: b"),
+    ("feature", "a,b,price\n1,x,2\n3,y,4\n", r"features: b cannot be a feature: a text column"),
     ("nan", "a,price\n1,2\n,4\n3,5\n4,6\n5,7\n", r"missing values \(a: 1\); add `missing: drop`"),
     ("constant", "a,price\n1,2\n2,2\n3,2\n4,2\n5,2\n", r"the target price is constant"),
     ("folds", "a,price\n1,2\n2,3\n3,1\n", r"3 rows, fewer than cv.folds = 4"),

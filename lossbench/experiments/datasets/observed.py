@@ -24,7 +24,7 @@ import numpy as np
 
 from lossbench import text
 from lossbench.errors import LossbenchError
-from lossbench.experiments.datasets import reading
+from lossbench.experiments.datasets import encoding, reading
 from lossbench.experiments.datasets.base import Dataset, Sample, register
 
 __all__ = ["Observed", "SklearnData", "Table"]
@@ -39,10 +39,12 @@ class Observed(Dataset):
     cross_validated = True
 
     def __init__(self, params: dict[str, Any], label: str, X: np.ndarray, y: np.ndarray,
-                 task: str, info: dict[str, Any] | None = None) -> None:  # fmt: skip
+                 task: str, info: dict[str, Any] | None = None,
+                 texts: list[encoding.TextColumn] | None = None) -> None:  # fmt: skip
         super().__init__(params, label)
         self.X, self.y, self.task = X, y, task
         self.info = info or {}
+        self.texts = texts or []  # encoded per fold, from its training rows only
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.label == self.label
@@ -82,7 +84,11 @@ class Observed(Dataset):
             assignment[shuffled] = (np.arange(len(shuffled)) + offset) % folds
             offset += len(shuffled)
         test = assignment == fold
-        return Sample(self.X[~test], self.y[~test], self.X[test], y_test=self.y[test])
+        X_train, X_test = self.X[~test], self.X[test]
+        if self.texts:  # fitted on the training rows: the held-out fold cannot leak in
+            train_block, test_block = encoding.encoded(self.texts, ~test, test)
+            X_train, X_test = np.hstack([X_train, train_block]), np.hstack([X_test, test_block])
+        return Sample(X_train, self.y[~test], X_test, y_test=self.y[test])
 
 
 def _choose_task(
@@ -197,10 +203,15 @@ class Table(Observed):
                 message=f"{path.name} has no column {target!r}; it has "
                 f"{', '.join(map(str, frame.columns))}",
             )
-        X, y, left_out, dropped = _columns(frame, target, features, missing, where, path.name)
+        X, y, texts, left_out, dropped = _columns(frame, target, features, missing, where,
+                                                  path.name)  # fmt: skip
         y, task, mapping = _choose_task(y, task, (*where, "target"), target)
         if left_out:
             notes.append(f"{path.name}: non-numeric columns left out: {', '.join(left_out)}")
+        if texts:
+            names = ", ".join(text.visible(column.name) for column in texts)
+            notes.append(f"{path.name}: text columns one-hot encoded on each training fold "
+                         f"(levels under {encoding.MIN_ROWS} rows pooled): {names}")  # fmt: skip
         if dropped:
             notes.append(f"{path.name}: {dropped} rows with missing values dropped")
         info = {
@@ -210,7 +221,7 @@ class Table(Observed):
             "classes": mapping or None, "rows_dropped": dropped,
         }  # fmt: skip
         dataset = cls({"path": str(path), "target": target}, f"table({path.name})", X, y, task,
-                      info)  # fmt: skip
+                      info, texts)  # fmt: skip
         dataset.notes = notes
         # the resolved config reruns from anywhere, and records the data it ran on
         dataset.resolved = {"path": str(path), "sha256": digest}
@@ -270,13 +281,13 @@ def _read(path: Path, where: tuple[str | int, ...]):
 
 
 def _columns(frame, target, features, missing, where, name):
-    """(X, y, non-numeric columns left out, rows dropped) from a DataFrame."""
+    """(X, y, text columns, columns left out with why, rows dropped) from a DataFrame."""
     import pandas as pd
 
     if features is None:
         others = [c for c in frame.columns if c != target]
         numeric = [c for c in others if pd.api.types.is_numeric_dtype(frame[c])]
-        left_out = [text.visible(c) for c in others if c not in numeric]
+        texts = [c for c in others if c not in numeric]
     else:
         absent = [f for f in features if f not in frame.columns]
         if absent:
@@ -284,22 +295,16 @@ def _columns(frame, target, features, missing, where, name):
                 f"{name} has no column {absent[0]!r}",
                 where=(*where, "features"),
             )
-        bad = [f for f in features if not pd.api.types.is_numeric_dtype(frame[f])]
-        if bad:
-            raise LossbenchError(
-                where=(*where, "features"),
-                message=f"not numeric: {', '.join(map(text.visible, bad))} (leave them out, or "
-                "encode them as numbers)",
-            )
         if target in features:
             raise LossbenchError(
                 f"the target {target!r} cannot be a feature",
                 where=(*where, "features"),
             )
-        numeric, left_out = list(features), []
-    if not numeric:
+        numeric = [f for f in features if pd.api.types.is_numeric_dtype(frame[f])]
+        texts = [f for f in features if f not in numeric]
+    if not numeric and not texts:
         raise LossbenchError(
-            f"{name} has no numeric feature column",
+            f"{name} has no feature column",
             where=where,
         )
     used = frame[[*numeric, target]]
@@ -320,7 +325,22 @@ def _columns(frame, target, features, missing, where, name):
     y = used[target].to_numpy()
     for column, values in [*zip(numeric, X.T, strict=True), (target, y)]:
         _bounded(name, column, values, used.index, where)
-    return X, y, left_out, dropped
+    kept, left_out = [], []
+    for column in texts:  # one-hot on each training fold (`encoding`), unless unusable
+        values = encoding.TextColumn.of(str(column), frame.loc[used.index, column])
+        why = encoding.unusable(values)
+        if why and features is not None:  # asked for by name: say why it cannot be one
+            raise LossbenchError(
+                f"{text.visible(column)} cannot be a feature: a text column with {why}",
+                where=(*where, "features"),
+            )
+        if why:
+            left_out.append(f"{text.visible(column)} ({why})")
+        else:
+            kept.append(values)
+    if not numeric and not kept:
+        raise LossbenchError(f"{name} has no usable feature column", where=where)
+    return X, y, kept, left_out, dropped
 
 
 # |value| beyond this squares to infinity (1e154² > 1.8e308): no loss could be fitted on it

@@ -1,0 +1,75 @@
+"""Text columns of a table are one-hot features fitted on each trial's training rows: a
+level the training rows lack is pooled, an identifier-like column is left out (and said), an
+informative column helps the fit, and a column that carries nothing leaves the verdicts as
+they are when it is shuffled across rows (nothing leaks through the encoding)."""
+
+import numpy as np
+import pandas as pd
+from conftest import invoke
+
+from lossbench.experiments.datasets import encoding
+
+
+def test_levels_come_from_the_training_rows_only():
+    values = np.array(["a"] * 10 + ["b"] * 6 + ["c"] * 2 + ["z"] * 3, dtype=object)
+    column = encoding.TextColumn("colour", values)
+    train = np.arange(18)  # a, b, and the rare c
+    test = np.arange(15, 21)  # b, c and z, never seen in training
+    fitted, applied = encoding.encoded([column], train, test)
+    # levels: a (reference), b, and "other" for the rare c
+    assert fitted.shape == (18, 2) and fitted[:, 0].sum() == 6 and fitted[:, 1].sum() == 2
+    np.testing.assert_array_equal(applied, [[1, 0], [0, 1], [0, 1], [0, 1], [0, 1], [0, 1]])
+
+
+def test_an_identifier_column_is_left_out_and_said():
+    many = encoding.TextColumn("id", np.array([f"x{i % 60}" for i in range(600)], dtype=object))
+    assert encoding.unusable(many) == "more than 50 levels"
+    constant = encoding.TextColumn("city", np.array(["x"] * 30, dtype=object))
+    assert "no second level" in encoding.unusable(constant)
+
+
+def _table(tmp_path, name, shuffle=None, informative=True):
+    rng = np.random.default_rng(4)
+    rows = 240
+    x = rng.standard_normal(rows)
+    group = rng.choice(["north", "south", "east"], rows)
+    noise_column = rng.choice(["red", "blue"], rows)
+    shift = {"north": 0.0, "south": 3.0, "east": -2.0}
+    y = 2 * x + (np.vectorize(shift.get)(group) if informative else 0) + rng.standard_t(3, rows)
+    if shuffle is not None:
+        noise_column = np.random.default_rng(shuffle).permutation(noise_column)
+    frame = pd.DataFrame({"x": x, "group": group, "colour": noise_column, "y": y})
+    frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    (tmp_path / f"{name}.yaml").write_text(
+        f"seed: 2\nexperiments:\n  - name: t\n    datasets: [{{kind: table, path: {name}.csv, "
+        "target: y}]\n    losses: [mse, huber]\n    cv: {folds: 4, repeats: 3}\n"
+    )
+    result = invoke(["run", f"{name}.yaml", "--out", tmp_path / name, "--quiet"], tmp_path)
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / name).iterdir()
+    return run, result.output
+
+
+def test_an_informative_text_column_is_encoded_said_and_helps(tmp_path):
+    run, output = _table(tmp_path, "with")
+    flat = " ".join(output.split())
+    assert "text columns one-hot encoded on each training fold" in flat and "group" in flat
+    trials = pd.read_csv(run / "trials.csv")
+    with_groups = trials[trials["metric"] == "test_mae"]["value"].mean()
+    (tmp_path / "without.yaml").write_text(
+        (tmp_path / "with.yaml").read_text().replace("target: y}", "target: y, features: [x]}")
+    )
+    done = invoke(["run", "without.yaml", "--out", tmp_path / "without", "--quiet"], tmp_path)
+    (other,) = (tmp_path / "without").iterdir()
+    assert done.exit_code == 0
+    plain = pd.read_csv(other / "trials.csv")
+    assert with_groups < 0.8 * plain[plain["metric"] == "test_mae"]["value"].mean()
+
+
+def test_shuffling_a_column_that_carries_nothing_leaves_the_verdicts(tmp_path):
+    verdicts = []
+    for name, shuffle in (("original", None), ("shuffled", 11)):
+        run, _ = _table(tmp_path, name, shuffle=shuffle)
+        comparisons = pd.read_csv(run / "comparisons.csv")
+        verdicts.append(list(comparisons["verdict"]))
+    assert verdicts[0] == verdicts[1] and verdicts[0]
