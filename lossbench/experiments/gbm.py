@@ -151,12 +151,13 @@ def _renewed(lightgbm, loss, X, y, data, params, options, start):
         trees.update(fobj=lambda _stale, train, now=scores: gradients(now, train))
         leaves = trees.predict(X, pred_leaf=True, start_iteration=i, num_iteration=1)
         leaves = np.asarray(leaves).reshape(len(y), -1)[:, 0]
-        residual = y - scores
-        for leaf in np.unique(leaves):
-            inside = leaves == leaf
-            value = options.learning_rate * float(np.median(residual[inside]))
-            trees.set_leaf_output(i, int(leaf), value)
-        scores = scores + trees.predict(X, raw_score=True, start_iteration=i, num_iteration=1)
+        residual, step = y - scores, np.empty(len(y))
+        order = np.argsort(leaves, kind="stable")  # each leaf's rows, together
+        for rows in np.split(order, np.flatnonzero(np.diff(leaves[order])) + 1):
+            value = options.learning_rate * float(np.median(residual[rows]))
+            trees.set_leaf_output(i, int(leaves[rows[0]]), value)
+            step[rows] = value
+        scores = scores + step
     return trees
 
 
