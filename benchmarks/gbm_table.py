@@ -17,8 +17,6 @@ Usage: python benchmarks/gbm_table.py [--rows 100000]
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from table_scale import timed  # the same /usr/bin/time -v reading (run from benchmarks/)
 
 CONFIG = """\
 name: gbm-table
@@ -54,16 +53,6 @@ for objective in ("regression", "huber", "regression_l1"):
 """
 
 
-def _timed(command: list[str]) -> tuple[float, float, str]:
-    done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"{command[:4]} failed:\n{done.stderr[-3000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", done.stderr).group(1)
-    minutes, _, seconds = wall.rpartition(":")
-    peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-    return float(minutes or 0) * 60 + float(seconds), peak / 1e6, done.stdout
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -83,8 +72,8 @@ def main() -> None:
         (work / "big.yaml").write_text(CONFIG.format(path="big.csv"))
         (work / "peer.py").write_text(SKLEARN.format(path=str(work / "big.csv")))
         run = ["run", str(work / "big.yaml"), "--only", "experiments", "--out", str(work / "runs")]
-        ours = _timed([sys.executable, "-m", "lossbench.cli", *run, "--quiet"])
-        theirs = _timed([sys.executable, str(work / "peer.py")])
+        ours = timed([sys.executable, "-m", "lossbench.cli", *run, "--quiet"])
+        theirs = timed([sys.executable, str(work / "peer.py")])
         print(f"lossbench run (3 losses × 5 folds, gbm): {ours[0]:.1f} s, {ours[1]:.2f} GB peak")
         print(f"sklearn cross_validate(LGBMRegressor) × 3 objectives: {theirs[0]:.1f} s, "
               f"{theirs[1]:.2f} GB peak")  # fmt: skip

@@ -33,6 +33,17 @@ experiments:
 """
 
 
+def timed(command: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, peak resident GB, stdout) of `command` run under ``/usr/bin/time -v``."""
+    done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command[:4])} failed:\n{done.stderr[-3000:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", done.stderr).group(1)
+    minutes, _, seconds = wall.rpartition(":")
+    peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    return float(minutes or 0) * 60 + float(seconds), peak / 1e6, done.stdout
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -49,15 +60,10 @@ def main() -> None:
         size = (work / "big.csv").stat().st_size / 1e6
         print(f"wrote {args.rows} × 21 CSV ({size:.0f} MB) in {time.perf_counter() - start:.1f} s")
         (work / "big.yaml").write_text(CONFIG.format(path="big.csv"))
-        command = ["/usr/bin/time", "-v", sys.executable, "-m", "lossbench.cli", "run",
-                   str(work / "big.yaml"), "--only", "experiments", "--out", str(work / "runs"),
-                   "--quiet"]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            sys.exit(f"lossbench run failed:\n{done.stderr[-3000:]}")
-        wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", done.stderr).group(1)
-        peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-        print(f"lossbench run --only experiments: wall {wall}, peak memory {peak / 1e6:.2f} GB")
+        command = [sys.executable, "-m", "lossbench.cli", "run", str(work / "big.yaml"),
+                   "--only", "experiments", "--out", str(work / "runs"), "--quiet"]  # fmt: skip
+        wall, peak, _ = timed(command)
+        print(f"lossbench run --only experiments: wall {wall:.1f} s, peak memory {peak:.2f} GB")
         summary = pd.read_csv(next((work / "runs").glob("*/comparisons.csv")))
         print(summary[["loss", "metric", "estimate", "low", "high", "verdict"]].to_string())
 

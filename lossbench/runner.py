@@ -154,7 +154,7 @@ def execute(
     total = len(units)
     address = chosen(cluster, config.cluster) if units else None
     # connected before the directory is made: an unreachable scheduler writes nothing
-    with connect(address) if address and units else contextlib.nullcontext() as client:
+    with connect(address) if address else contextlib.nullcontext() as client:
         path = results.create_run_dir(Path(out), config.name)
         try:
             resolved_config = resolved.experiments.resolved_config(config)

@@ -229,6 +229,15 @@ def test_compare_output_never_replaces_a_fifo_or_a_device_and_writes_through_a_l
 # -- one line, not a traceback, wherever the input or the output is odd -----------------------
 
 
+def _two_fold_table(tmp_path, name: str, content: str) -> None:
+    """`content` as the table `name` beside c.yaml, which fits mse and huber on it (2 folds)."""
+    (tmp_path / name).write_text(content)
+    (tmp_path / "c.yaml").write_text(
+        f"experiments:\n  - name: t\n    datasets: [{{kind: table, path: {name}, target: y}}]\n"
+        "    losses: [mse, huber]\n    cv: {folds: 2, repeats: 1}\n"
+    )
+
+
 def _lossbench(args, cwd, env=None, **streams):
     streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **streams}
     return subprocess.run(
@@ -269,11 +278,7 @@ def test_output_on_a_full_device_is_one_line(tmp_path, nasty_run):
 
 @pytest.mark.slow  # a fresh lossbench process
 def test_a_non_ascii_table_path_in_an_ascii_locale_is_one_line(tmp_path):
-    (tmp_path / "dätä.csv").write_text("x,y\n1,2\n2,3\n3,5\n4,4\n")
-    (tmp_path / "c.yaml").write_text(
-        "experiments:\n  - name: t\n    datasets: [{kind: table, path: dätä.csv, target: y}]\n"
-        "    losses: [mse, huber]\n    cv: {folds: 2, repeats: 1}\n"
-    )
+    _two_fold_table(tmp_path, "dätä.csv", "x,y\n1,2\n2,3\n3,5\n4,4\n")
     done = _lossbench(["run", "c.yaml", "--out", "out"], tmp_path,
                       env={"LC_ALL": "POSIX", "PYTHONUTF8": "0"})  # fmt: skip
     assert done.returncode == 2, done.stderr
@@ -333,11 +338,7 @@ def test_normalize_with_names_it_cannot_read_says_so(tmp_path):
 
 @pytest.mark.slow  # a fresh lossbench process
 def test_a_column_name_with_escapes_and_a_line_break_is_shown_escaped(tmp_path):
-    (tmp_path / "t.csv").write_text('"a\x1b[2Jb\nc",x,y\nq,1,2\nr,2,3\ns,3,5\nt,4,4\n')
-    (tmp_path / "c.yaml").write_text(
-        "experiments:\n  - name: t\n    datasets: [{kind: table, path: t.csv, target: y}]\n"
-        "    losses: [mse, huber]\n    cv: {folds: 2, repeats: 1}\n"
-    )
+    _two_fold_table(tmp_path, "t.csv", '"a\x1b[2Jb\nc",x,y\nq,1,2\nr,2,3\ns,3,5\nt,4,4\n')
     done = _lossbench(["run", "c.yaml", "--out", "out", "--quiet"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "non-numeric columns left out: a\\x1b[2Jb\\nc" in done.stderr

@@ -525,7 +525,7 @@ class Kernels:
     def parallel(self) -> ParallelKernels:
         """The all-core variants of the reduced kernels (compiled on first use)."""
         if self._parallel is None:
-            self._parallel = ParallelKernels(self.kind)
+            self._parallel = ParallelKernels(self.kind, self.gradient)
         return self._parallel
 
     def __repr__(self) -> str:
@@ -538,9 +538,10 @@ class ParallelKernels:
     block sums combined in order with the same compensation, so a sum is the serial one
     (to the last bit where LLVM vectorizes the block loops alike). Same signatures."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, serial_gradient) -> None:
         self.kind = kind
-        self.value_sum, self.gradient, self.value_sum_and_gradient = _make_parallel(kind)
+        made = _make_parallel(kind, serial_gradient)
+        self.value_sum, self.gradient, self.value_sum_and_gradient = made
 
     def __repr__(self) -> str:
         return f"ParallelKernels({self.kind!r})"
@@ -614,9 +615,10 @@ def _make_kernels(kind: str):
 _PARALLEL = dict(_KERNEL, parallel=True)
 
 
-def _make_parallel(kind: str):
+def _make_parallel(kind: str, block_gradient):
     # Each block is a call of its own: a block's loop written inside the prange body was not
     # vectorized (the all-core read probe ran 2.7x slower than the serial one), a call is.
+    # A block's gradient is the serial gradient kernel on its slice (one loop, no blocks).
     @numba.njit(**_KERNEL)
     def block_value(yt, yp, a, b):
         block = 0.0
@@ -624,15 +626,6 @@ def _make_parallel(kind: str):
             v, _, _ = _element(kind, yt[i], yp[i], a, b)
             block = _add_reassoc(block, v)
         return block
-
-    @numba.njit(**_KERNEL)
-    def block_gradient(yt, yp, grads, scale, a, b):
-        check = 0.0
-        for i in range(yt.size):
-            _, d, c = _element(kind, yt[i], yp[i], a, b)
-            grads[i] = d * scale
-            check = _add_reassoc(check, c)
-        return check
 
     @numba.njit(**_KERNEL)
     def block_value_and_gradient(yt, yp, grads, scale, a, b):
