@@ -25,6 +25,7 @@ from lossbench.errors import LossbenchError
 from lossbench.experiments.cluster import chosen, connect
 from lossbench.losses import user as user_code
 from lossbench.report import answer
+from lossbench.signals import interrupts_deferred
 from lossbench.timing import driver as timing
 
 __all__ = ["Outcome", "Resolved", "execute", "plan", "resolve"]
@@ -189,9 +190,11 @@ def execute(
                     resolved.experiments,
                 )
                 done_before += len(section)
-                # counted as finished once its files are written, not before
-                trials, summary, comparisons = _save(path, [*frames, finished])
-                frames.append(finished)
+                # counted as finished once its files are written, not before, and a stop waits
+                # until both are done: files and count always agree
+                with interrupts_deferred():
+                    trials, summary, comparisons = _save(path, [*frames, finished])
+                    frames.append(finished)
             if timing_plan is not None:
                 step = (lambda d, n: progress("timing", d, n)) if progress else None
                 suite = path / results.PYPERF
