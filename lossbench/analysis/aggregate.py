@@ -21,12 +21,12 @@ SUMMARY_COLUMNS = [
     "kind", "x", "median", "median_low", "median_high", "mean_unstable", "baseline", "ratio",
     "win_rate", "efficiency", "efficiency_low", "efficiency_high", "note", "model",
 ]  # fmt: skip
-_KEYS = ["experiment", "dataset", "loss", "metric", "x"]
+_KEYS = ["experiment", "dataset", "model", "loss", "metric", "x"]
 
 
 def _spread(key: tuple, values: pd.Series, ratio: float) -> dict[str, float | bool]:
     data = values.dropna().to_numpy(dtype=float)
-    low, high = statistics.mean_interval(data, seed=stable_seed(*key), test_train=ratio)
+    low, high = statistics.mean_interval(data, seed=_seed(key), test_train=ratio)
     median_low, median_high = statistics.median_interval(data)
     return {
         "ci_low": low, "ci_high": high,
@@ -39,7 +39,7 @@ def _spread(key: tuple, values: pd.Series, ratio: float) -> dict[str, float | bo
 def summarize(
     trials: pd.DataFrame, *, higher_is_better: Collection[str] = frozenset()
 ) -> pd.DataFrame:
-    """Per (experiment, dataset, loss, metric, x): n, mean, std, the mean's 95% BCa bootstrap
+    """Per (experiment, dataset, model, loss, metric, x): n, mean, std, the mean's 95% BCa bootstrap
     interval, the median with its order-statistic interval, whether the mean is dominated by
     single trials (`mean_unstable`), and against the experiment's first loss over the same
     trials: ratio of means, win rate (ties count half) and, for ``coef_error``, the relative
@@ -74,11 +74,6 @@ def summarize(
     summary["baseline"] = summary["experiment"].map(first)
     kinds = frame.groupby("experiment", sort=False)["kind"].first() if "kind" in frame else {}
     summary["kind"] = summary["experiment"].map(kinds).fillna("")
-    if "model" in frame:  # written before trials named their model: none
-        models = frame.groupby("experiment", sort=False)["model"].first()
-        summary["model"] = summary["experiment"].map(models).astype(object).fillna("")
-    else:
-        summary["model"] = ""
     with np.errstate(divide="ignore", invalid="ignore"):
         summary["ratio"] = summary["mean"] / summary["base_mean"]
     own = summary["loss"] == summary["baseline"]
@@ -87,12 +82,18 @@ def summarize(
     return summary[SUMMARY_COLUMNS]
 
 
+def _seed(key: tuple) -> int:
+    """The bootstrap seed of a group: what it resamples, whatever its model (the same seed
+    for the same loss under several models is harmless, and keeps a one-model run's)."""
+    return stable_seed(*(part for name, part in zip(_KEYS, key, strict=True) if name != "model"))
+
+
 def _efficiencies(paired: pd.DataFrame) -> pd.DataFrame:
     columns = [*_KEYS, "efficiency", "efficiency_low", "efficiency_high"]
     errors = paired[paired["metric"] == "coef_error"]
     rows = []
     for key, group in errors.groupby(_KEYS, sort=False, dropna=False):
-        seed = stable_seed(*key)
+        seed = _seed(key)
         estimate = statistics.efficiency(group["value"], group["value_base"], seed=seed)
         rows.append([*key, *estimate])
     return pd.DataFrame(rows, columns=columns)

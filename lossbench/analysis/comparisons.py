@@ -11,7 +11,11 @@ Families, per experiment (the ``family`` column):
   settings. Its size is fixed by the design, not by which losses won: every pair of the
   experiment's candidates (the losses outside sweeps, and one setting per sweep) and every
   pair of each sweep's settings, per dataset and metric, so choosing the pairs after seeing
-  the data does not shrink the correction.
+  the data does not shrink the correction;
+- ``models``: where an experiment fits its losses with several models (a model grid), each
+  model after the first against the first, for the same loss over the same trials. The three
+  families above are then per model (the ``model`` column; ``baseline_model`` is the model
+  of the row's baseline, the same but for ``models`` rows).
 """
 
 from __future__ import annotations
@@ -26,14 +30,14 @@ import pandas as pd
 from lossbench.analysis import statistics
 from lossbench.analysis.frames import against_baseline, keyed, stable_seed, test_train, unkeyed
 
-__all__ = ["COMPARISON_COLUMNS", "DOMINATED", "Settings", "compare"]
+__all__ = ["COMPARISON_COLUMNS", "DOMINATED", "MODELS", "Settings", "compare"]
 
 COMPARISON_COLUMNS = [
     "experiment", "kind", "dataset", "x", "metric", "loss", "baseline", "estimate", "low", "high",
     "p", "p_adjusted", "verdict", "n", "statistic", "margin", "note", "confidence", "family",
-    "model",
+    "model", "baseline_model",
 ]  # fmt: skip
-BASELINE, RANKING = "baseline", "ranking"
+BASELINE, RANKING, MODELS = "baseline", "ranking", "models"
 DOMINATED = "the mean is dominated by a few trials; statistic: median would be steadier"
 
 
@@ -73,9 +77,16 @@ def compare(
     rows: list[dict] = []
     for experiment, mine in frame.groupby("experiment", sort=False):
         wanted = metrics.get(experiment, [])
-        if wanted:
-            setting = settings.get(experiment, Settings())
-            rows += _Experiment(mine, wanted, setting, baselines, higher_is_better).rows(alpha)
+        if not wanted:
+            continue
+        setting = settings.get(experiment, Settings())
+        models = list(dict.fromkeys(mine["model"]))
+        for model in models:
+            own = mine[mine["model"] == model]
+            rows += _Experiment(own, wanted, setting, baselines, higher_is_better).rows(alpha)
+        if len(models) > 1:
+            across = _Experiment(mine, wanted, setting, baselines, higher_is_better)
+            rows += across.across_models(models, alpha)
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     table["x"] = unkeyed(table["x"])
     return table
@@ -93,6 +104,7 @@ class _Experiment:
         self.chosen = mine[mine["metric"].isin(wanted)]
         self.paired = against_baseline(self.chosen, baselines)
         self.unsettled = _unsettled(mine, self.baseline)
+        self.chosen_fits = mine[mine["metric"] == "converged"]
         self.ratios = {dataset: r for (_, dataset), r in test_train(mine).items()}
         self.swept = {
             label: name for name, labels in setting.sweeps.items() for label in labels
@@ -117,7 +129,8 @@ class _Experiment:
         _decide(ranked, alpha, self._ranking_size(), self.higher)
         return [row for found in families.values() for row in found] + ranked
 
-    def _row(self, dataset, x, metric, loss, baseline, own, theirs, why_not, family):
+    def _row(self, dataset, x, metric, loss, baseline, own, theirs, why_not, family,
+             models: tuple[str, str] | None = None):  # fmt: skip
         statistic = self.setting.statistic.get(dataset, "mean")
         notes = []
         ratio = self.ratios.get(dataset, 0.0)
@@ -129,19 +142,43 @@ class _Experiment:
         ):
             notes.append(DOMINATED)
         against = [baseline] if family == RANKING else []  # baseline rows keep their old seeds
+        against += list(models or ())
         seed = stable_seed(self.name, dataset, x, metric, loss, *against)
         result = statistics.paired(own, theirs, statistic, test_train=ratio, seed=seed)
         if result.n == 0:
             return None
         notes = [why_not] if why_not else [n for n in [result.note, *notes] if n]
         return {
-            "experiment": self.name, "kind": self.kind, "model": self.model, "dataset": dataset,
-            "x": x,
+            "experiment": self.name, "kind": self.kind, "dataset": dataset, "x": x,
+            "model": models[0] if models else self.model,
+            "baseline_model": models[1] if models else self.model,
             "metric": metric, "loss": loss, "baseline": baseline, "estimate": result.estimate,
             "p": result.p, "n": result.n, "statistic": statistic, "margin": self.setting.margin,
             "note": "; ".join(notes), "family": family, "_result": result,
             "_settled": not why_not,
         }  # fmt: skip
+
+    def across_models(self, models: list[str], alpha: float) -> list[dict]:
+        """The ``models`` family: each loss fitted with each later model against the same loss
+        fitted with the first, over the same trials."""
+        chosen, first = self.chosen, models[0]
+        unsettled = _unconverged(self.chosen_fits, first)
+        found = []
+        keys = ["dataset", "x", "metric", "loss"]
+        base = chosen[chosen["model"] == first]
+        for model in models[1:]:
+            paired = chosen[chosen["model"] == model].merge(
+                base[[*keys, "trial", "value"]], on=[*keys, "trial"], suffixes=("", "_base")
+            )
+            for (dataset, x, metric, loss), group in paired.groupby(keys, sort=False):
+                own, theirs = group["value"].to_numpy(float), group["value_base"].to_numpy(float)
+                why_not = unsettled.get((dataset, x, loss, model), "")
+                row = self._row(dataset, x, metric, loss, loss, own, theirs, why_not, MODELS,
+                                models=(model, first))  # fmt: skip
+                if row is not None:
+                    found.append(row)
+        _decide(found, alpha, None, self.higher)
+        return found
 
     def _ranking(self, decided: list[dict]) -> list[dict]:
         """The most improved winner against each other winner, per dataset, x and metric; and
@@ -222,6 +259,25 @@ def _decide(found: list[dict], alpha: float, m: int | None, higher_is_better) ->
             higher_is_better=row["metric"] in higher_is_better,
         )  # fmt: skip
         row["verdict"] = decided if settled else "inconclusive"
+
+
+def _unconverged(fits: pd.DataFrame, first: str) -> dict[tuple, str]:
+    """Per (dataset, x, loss, model), why that loss fitted with `model` cannot be compared
+    with it fitted with the `first` model: fits of either that did not converge."""
+    failed = fits.assign(failed=fits["value"] == 0)
+    per = failed.groupby(["dataset", "x", "loss", "model"], sort=False)["failed"]
+    counts = per.agg(["sum", "count"])
+    reasons = {}
+    for (dataset, x, loss, model), (bad, total) in counts.iterrows():
+        if model == first or (dataset, x, loss, first) not in counts.index:
+            continue
+        base_bad = int(counts.loc[(dataset, x, loss, first), "sum"])
+        if int(bad) + base_bad:
+            reasons[(dataset, x, loss, model)] = (
+                f"no verdict: {int(bad)} of {total} {model} fits and {base_bad} of the "
+                f"{first} fits of {loss} did not converge or have no finite optimum"
+            )
+    return reasons
 
 
 def _unsettled(trials: pd.DataFrame, baseline: str) -> dict[tuple, str]:

@@ -14,12 +14,17 @@ __all__ = ["MISSING_KEY", "against_baseline", "keyed", "stable_seed", "test_trai
 
 # pandas drops groups and merge rows whose key is NaN: a missing x is grouped as -inf instead
 MISSING_KEY = -math.inf
-PAIR = ["experiment", "dataset", "trial", "metric", "x"]  # what makes two trials the same data
+# what makes two trials the same data and fit with the same model
+PAIR = ["experiment", "dataset", "model", "trial", "metric", "x"]
 
 
 def keyed(frame: pd.DataFrame, column: str = "x") -> pd.DataFrame:
-    """`frame` with the missing values of `column` as `MISSING_KEY`, so they group and merge."""
-    return frame.assign(**{column: frame[column].fillna(MISSING_KEY)})
+    """`frame` with the missing values of `column` as `MISSING_KEY`, so they group and merge,
+    and a ``model`` column of text ("" where none is named: a kind that fits none, or a file
+    written before trials named their model)."""
+    models = frame["model"] if "model" in frame else pd.Series("", index=frame.index)
+    models = models.astype(object).where(models.notna(), "").astype(str)
+    return frame.assign(**{column: frame[column].fillna(MISSING_KEY), "model": models})
 
 
 def unkeyed(values: pd.Series) -> pd.Series:
@@ -29,7 +34,8 @@ def unkeyed(values: pd.Series) -> pd.Series:
 
 def against_baseline(frame: pd.DataFrame, baseline: Mapping[str, str]) -> pd.DataFrame:
     """Each (keyed) trial row beside the row of its experiment's baseline loss on the same data
-    (`PAIR`): the baseline's value as ``value_base``. Rows without such a twin are dropped."""
+    with the same model (`PAIR`): the baseline's value as ``value_base``. Rows without such a
+    twin are dropped."""
     base = frame[frame["loss"] == frame["experiment"].map(baseline)]
     return frame.merge(base[[*PAIR, "value"]], on=PAIR, suffixes=("", "_base"))
 

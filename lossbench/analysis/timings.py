@@ -319,10 +319,12 @@ def compare_quality(base: Side, new: Side) -> pd.DataFrame:
     """Each summary mean old → new; ``changed`` when the 95% intervals do not overlap."""
     if base.summary is None or new.summary is None:
         return pd.DataFrame()
-    keys = ["experiment", "dataset", "loss", "metric", "x"]
+    old, young = keyed(base.summary), keyed(new.summary)
+    # a side written before summaries named their model pairs on the rest
+    named = (old["model"] != "").any() and (young["model"] != "").any()
+    keys = ["experiment", "dataset", *(["model"] if named else []), "loss", "metric", "x"]
     cols = [*keys, "mean", "ci_low", "ci_high"]
-    both = keyed(base.summary[cols]).merge(keyed(new.summary[cols]), on=keys,
-                                           suffixes=("_base", "_new"))  # fmt: skip
+    both = old[cols].merge(young[cols], on=keys, suffixes=("_base", "_new"))
     both = both[both["metric"] != "fit_seconds"]  # wall time is not a quality
     both["x"] = unkeyed(both["x"])
     apart = (both["ci_high_new"] < both["ci_low_base"]) | (

@@ -45,13 +45,20 @@ class Task:
         return np.random.default_rng(np.random.SeedSequence([*entropy, *salt]))
 
     def row(
-        self, loss: str, metric: str, value: float, x: float = math.nan, note: str = ""
+        self,
+        loss: str,
+        metric: str,
+        value: float,
+        x: float = math.nan,
+        note: str = "",
+        model: str | None = None,
     ) -> dict[str, Any]:
-        """One row of ``trials.csv`` from this task."""
+        """One row of ``trials.csv`` from this task (`model`: the experiment's first unless
+        named)."""
         return {
             "experiment": self.experiment.name, "dataset": self.dataset_label, "loss": loss,
             "trial": self.trial, "metric": metric, "value": value, "kind": self.experiment.kind,
-            "x": x, "note": note, "model": self.experiment.model_name(),
+            "x": x, "note": note, "model": self.experiment.model_name() if model is None else model,
         }  # fmt: skip
 
     @property

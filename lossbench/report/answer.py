@@ -4,8 +4,9 @@ A loss is recommended only where its comparison with the baseline says ``better`
 others are better too, where it is also better than each of them (the ``ranking`` family);
 otherwise the answer is "any of" those not shown worse. Where every comparison is
 ``equivalent`` any loss will do; where the baseline beats all the others it is the answer;
-anything else is said to be undecided, with what would decide it. Nothing here names a winner
-that `comparisons.csv` does not support.
+anything else is said to be undecided, with what would decide it. With a model grid the
+answer is given per model, then one line per later model against the first, loss by loss
+(the ``models`` family). Nothing here names a winner that `comparisons.csv` does not support.
 """
 
 from __future__ import annotations
@@ -19,16 +20,24 @@ from lossbench.errors import LossbenchError
 from lossbench.losses import labels
 from lossbench.report.numbers import percent as _percent
 
-__all__ = ["against_baseline", "answer", "markdown", "within_sweeps"]
+__all__ = ["across_models", "against_baseline", "answer", "markdown", "within_sweeps"]
 
-RANKING = "ranking"
+RANKING, MODELS = "ranking", "models"
 
 
 def against_baseline(comparisons: pd.DataFrame) -> pd.DataFrame:
-    """The rows that compare a loss with its experiment's baseline (not the ranking's)."""
+    """The rows that compare a loss with its experiment's baseline loss, fitted with the same
+    model (not the ranking's, nor those across models)."""
     if "family" not in comparisons:  # a run from before there were families
         return comparisons
-    return comparisons[comparisons["family"] != RANKING]
+    return comparisons[~comparisons["family"].isin([RANKING, MODELS])]
+
+
+def across_models(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """The rows that compare one loss fitted with two models (a model grid's)."""
+    if "family" not in comparisons:
+        return comparisons.iloc[:0]
+    return comparisons[comparisons["family"] == MODELS]
 
 
 def within_sweeps(ranked: pd.DataFrame) -> pd.DataFrame:
@@ -43,19 +52,24 @@ def answer(comparisons: pd.DataFrame, shown: Callable[[str], str] = str) -> list
     `shown` (`lossbench.text.markdown` for markdown: names are data)."""
     if comparisons is None or not len(comparisons):
         return []
-    lines = []
-    ranking = comparisons[~comparisons.index.isin(against_baseline(comparisons).index)]
-    for (experiment, dataset), rows in against_baseline(comparisons).groupby(
-        ["experiment", "dataset"], sort=False
+    lines, keys = [], []
+    within = against_baseline(comparisons)
+    ranking = comparisons[comparisons["family"] == RANKING] if "family" in comparisons else None
+    models = _models(comparisons)
+    grid = {e for e, m in models.groupby("experiment")["model"] if m.nunique() > 1}
+    for (experiment, dataset, model), rows in within.groupby(
+        ["experiment", "dataset", models.loc[within.index, "model"]], sort=False
     ):
         baseline, metric = rows["baseline"].iloc[0], rows["metric"].iloc[0]
         where = f"{shown(dataset)} ({shown(experiment)}, {shown(metric)})"
-        model = str(rows["model"].iloc[0]) if "model" in rows else ""
-        # a loss fitted with other than the linear model is named with its model
-        name = _with_model(model, shown) if model not in ("", "nan", "linear") else shown
+        # a loss fitted with other than the linear model, or in a model grid, is named with it
+        named = experiment in grid or model not in ("", "linear")
+        name = _with_model(model, shown) if named else shown
         baseline = name(baseline)
         better = rows[rows["verdict"] == "better"]
-        ranked = ranking[(ranking["experiment"] == experiment) & (ranking["dataset"] == dataset)]
+        ranked = ranking if ranking is not None else comparisons.iloc[:0]
+        ranked = ranked[(ranked["experiment"] == experiment) & (ranked["dataset"] == dataset)
+                        & (models.loc[ranked.index, "model"] == model)]  # fmt: skip
         if len(better):
             lines.append(f"{where}: {_winner(better, ranked, baseline, name)}")
         elif (rows["verdict"] == "equivalent").all():
@@ -69,6 +83,44 @@ def answer(comparisons: pd.DataFrame, shown: Callable[[str], str] = str) -> list
         else:
             lines.append(f"{where}: undecided: nothing is shown better than {baseline} "
                          "(see the verdicts for what would settle it)")  # fmt: skip
+        keys.append((experiment, dataset))
+    for key, line in _model_lines(across_models(comparisons), shown):
+        keys.append(key)
+        lines.append(line)
+    # a model grid's lines on one dataset together, in the order the datasets came
+    order = {key: i for i, key in reversed(list(enumerate(keys)))}
+    return [line for _, line in sorted(zip(keys, lines, strict=True), key=lambda k: order[k[0]])]
+
+
+def _models(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """Each row's experiment and model as text ("" where none is named)."""
+    model = comparisons["model"] if "model" in comparisons else pd.Series("", comparisons.index)
+    model = model.astype(object).where(model.notna(), "").astype(str)
+    return pd.DataFrame({"experiment": comparisons["experiment"], "model": model})
+
+
+def _model_lines(rows: pd.DataFrame, shown: Callable[[str], str]) -> list[tuple[tuple, str]]:
+    """Per dataset and later model: how it did against the first model, loss by loss (each
+    line with its (experiment, dataset))."""
+    lines: list[tuple[tuple, str]] = []
+    if not len(rows):
+        return lines
+    keys = ["experiment", "dataset", "model", "baseline_model"]
+    for (experiment, dataset, model, first), mine in rows.groupby(keys, sort=False):
+        where = f"{shown(dataset)} ({shown(experiment)}, {shown(mine['metric'].iloc[0])})"
+        said = {}
+        for row in mine.itertuples():
+            evidence = f"{_percent(row.estimate)} [{_percent(row.low)}, {_percent(row.high)}]"
+            told = row.verdict if row.verdict != "inconclusive" else "undecided"
+            shown_as = shown(row.loss) + (f" {evidence}" if told != "undecided" else "")
+            said.setdefault(told, []).append(shown_as)
+        if set(said) == {"better"}:
+            head = f"use {shown(model)} over {shown(first)}: better with every loss"
+            lines.append(((experiment, dataset), f"{where}: {head} ({', '.join(said['better'])})"))
+            continue
+        parts = [f"{told} with {', '.join(losses)}" for told, losses in said.items()]
+        line = f"{where}: {shown(model)} against {shown(first)}: {'; '.join(parts)}"
+        lines.append(((experiment, dataset), line))
     return lines
 
 

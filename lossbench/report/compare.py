@@ -156,8 +156,10 @@ def quality_lines(quality: pd.DataFrame) -> list[str]:
     changed = quality[quality["changed"]]
     lines = [f"quality: {len(changed)} of {len(quality)} results changed (95% intervals apart)"]
     for _, row in changed.iterrows():
+        model = row.get("model", "")
+        loss = f"{model} with {row['loss']}" if model and model != "linear" else row["loss"]
         lines.append(
-            f"{row['experiment']} / {row['dataset']} / {row['loss']} / {row['metric']}: "
+            f"{row['experiment']} / {row['dataset']} / {loss} / {row['metric']}: "
             f"{row['mean_base']:.4g} → {row['mean_new']:.4g}"
         )
     return lines

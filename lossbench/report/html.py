@@ -165,12 +165,15 @@ def _compact(frame: pd.DataFrame, metric: str, statistic: dict[str, str]) -> str
     dataset's declared statistic) to 3 significant digits."""
     rows = frame[frame["metric"] == metric]
     across = "x" if rows["x"].notna().any() and rows["dataset"].nunique() <= 1 else "dataset"
+    models = rows["model"].dropna().astype(str) if "model" in rows else pd.Series(dtype=str)
+    grid = models.nunique() > 1  # a model grid: a row per model and loss
     cells = {}
     for _, r in rows.iterrows():
         shown = estimate(r, statistic.get(r["dataset"], "mean"))
         value = shown if not pd.isna(r["mean"]) else "n/a"
         column = fmt(r["x"]) if across == "x" else str(r["dataset"])
-        cells.setdefault(r["loss"], {})[column] = value
+        name = f"{r['model']} with {r['loss']}" if grid else r["loss"]
+        cells.setdefault(name, {})[column] = value
     table = pd.DataFrame.from_dict(cells, orient="index").rename_axis(f"{metric}: loss")
     marked = any(value.endswith("*") for row in cells.values() for value in row.values())
     notes = [f"median [95% CI] on {d}: the statistic declared there"

@@ -38,6 +38,7 @@ from lossbench.experiments.metrics import (
     scores_of,
 )
 from lossbench.experiments.separation import separated
+from lossbench.losses.labels import grid
 
 __all__ = ["FitExperiment", "GbmModel", "not_applicable"]
 
@@ -83,12 +84,49 @@ class GbmModel(BaseModel):
                           self.min_data_in_leaf)  # fmt: skip
 
 
+def _expanded(entry: Any) -> list[Literal["linear"] | GbmModel]:
+    """The models one entry names: linear, or gbm settings where a list is a grid axis."""
+    if entry == "linear":
+        return ["linear"]
+    if not (isinstance(entry, dict) and entry.get("kind") == "gbm"):
+        raise ValueError(f"expected linear or {{kind: gbm, ...}}; got {entry!r:.80}")
+    models = []
+    try:
+        for combo in grid(entry):
+            models.append(GbmModel.model_validate(combo))
+    except LossbenchError as error:
+        raise ValueError(f"gbm: {error.message}") from None
+    except ValidationError as error:  # said as the setting that is wrong
+        first = error.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise ValueError(f"gbm {where}: {first['msg']}") from None
+    return models
+
+
+def model_names(models: list[Literal["linear"] | GbmModel]) -> list[str]:
+    """linear, gbm, and where several gbms are run the settings that differ between them."""
+    boosted = [m for m in models if isinstance(m, GbmModel)]
+    fields = [k for k in GbmModel.model_fields if k != "kind"]
+    varying = [k for k in fields if len({getattr(m, k) for m in boosted}) > 1]
+    names = []
+    for model in models:
+        if not isinstance(model, GbmModel):
+            names.append("linear")
+        elif varying:
+            names.append(f"gbm({', '.join(f'{k}={getattr(model, k)}' for k in varying)})")
+        else:
+            names.append("gbm")
+    return names
+
+
 @register
 class FitExperiment(ExperimentKind):
     kind: Literal["fit"] = "fit"
     # the model each loss is fitted with: linear (logistic for labels) or gradient-boosted
     # trees, {kind: gbm, ...} (the gbm extra)
-    model: Literal["linear"] | GbmModel = "linear"
+    # (a list, or lists of gbm settings, is a grid: every loss fitted with each model on the
+    # same trials, compared within each model and across models for the same loss)
+    model: Literal["linear"] | GbmModel | list[Literal["linear"] | GbmModel] = "linear"
     # data without truth (tables, sklearn): each trial is one fold, the same for every loss
     cv: CrossValidation = Field(default_factory=CrossValidation)
     # the metric that decides which loss is better (default: coef_error on synthetic data,
@@ -97,17 +135,22 @@ class FitExperiment(ExperimentKind):
 
     @field_validator("model", mode="before")
     @classmethod
-    def _one_model(cls, value: Any) -> Any:
-        if value == "linear":
-            return value
-        if not (isinstance(value, dict) and value.get("kind") == "gbm"):
-            raise ValueError(f"expected linear or {{kind: gbm, ...}}; got {value!r:.80}")
-        try:
-            return GbmModel.model_validate(value)
-        except ValidationError as error:  # said as the setting that is wrong
-            first = error.errors()[0]
-            where = ".".join(map(str, first["loc"]))
-            raise ValueError(f"gbm {where}: {first['msg']}") from None
+    def _models(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("an empty list makes nothing to run")
+            chosen = [model for entry in value for model in _expanded(entry)]
+            return chosen if len(chosen) > 1 else chosen[0]
+        chosen = _expanded(value)
+        return chosen if len(chosen) > 1 else chosen[0]
+
+    @model_validator(mode="after")
+    def _distinct_models(self) -> FitExperiment:
+        names = self.model_names()
+        repeated = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if repeated is not None:
+            raise ValueError(f"model {repeated} is named twice: its trials would be pooled")
+        return self
 
     @field_validator("score")
     @classmethod
@@ -119,7 +162,7 @@ class FitExperiment(ExperimentKind):
     def tasks(self, losses, datasets, trials, seed):
         if not datasets:
             return super().tasks(losses, datasets, trials, seed)
-        if isinstance(self.model, GbmModel):
+        if any(isinstance(model, GbmModel) for model in self.models()):
             with located("model"):
                 require_lightgbm()  # before the run, not in its first trial
         units = []
@@ -140,8 +183,17 @@ class FitExperiment(ExperimentKind):
             units += [Task(self, losses, dataset, t, seed) for t in range(runs)]
         return units
 
+    def models(self) -> list[Literal["linear"] | GbmModel]:
+        """The models each loss is fitted with, in the order given."""
+        return list(self.model) if isinstance(self.model, list) else [self.model]
+
+    def model_names(self) -> list[str]:
+        """Each model's name: linear, gbm, and for several gbms the settings that tell them
+        apart (``gbm(num_leaves=15)``)."""
+        return model_names(self.models())
+
     def model_name(self) -> str:
-        return "gbm" if isinstance(self.model, GbmModel) else "linear"
+        return self.model_names()[0]
 
     def quick(self) -> FitExperiment:
         small = super().quick()
@@ -152,30 +204,42 @@ class FitExperiment(ExperimentKind):
         return [self.score] if self.score else self.compared(frame)
 
     def run_task(self, task: Task) -> list[dict[str, Any]]:
-        dataset, options = task.dataset, self.fit
+        dataset = task.dataset
         if dataset.cross_validated:
             sample = dataset.split(task.trial, self.cv.folds, task.seed)
         else:
             sample = dataset.sample(task.rng())
-        model = "logistic" if dataset.task == "classification" else "linear"
+        rows = []
+        # every model sees the same sample: the trials pair across models as across losses
+        for model, name in zip(self.models(), self.model_names(), strict=True):
+            rows += self._fits(task, sample, model, name)
+        return rows
+
+    def _fits(self, task: Task, sample, model, name: str) -> list[dict[str, Any]]:
+        dataset, options = task.dataset, self.fit
+        linear = "logistic" if dataset.task == "classification" else "linear"
         # separable labels: no finite maximum-likelihood fit, said once per trial
         # (trees boost a fixed number of rounds: separable labels leave them finite)
-        boosted = isinstance(self.model, GbmModel)
-        split = model == "logistic" and not boosted and separated(sample.X, sample.y)
+        boosted = isinstance(model, GbmModel)
+        split = linear == "logistic" and not boosted and separated(sample.X, sample.y)
+
+        def row(label, metric, value, x=math.nan, note=""):
+            return task.row(label, metric, value, x=x, note=note, model=name)
+
         rows = []
         for loss in task.losses:
             label = loss.fit_label(options.scale, dataset.task)
             note = not_applicable(loss, dataset)
             if note:
-                rows += [task.row(label, m, math.nan, note=note) for m in REGRESSION]
+                rows += [row(label, m, math.nan, note=note) for m in REGRESSION]
                 continue
             if boosted:
                 seed = int(task.rng(2).integers(2**31 - 1))
-                result = fitted(loss, sample.X, sample.y, dataset.task, self.model.options(),
+                result = fitted(loss, sample.X, sample.y, dataset.task, model.options(),
                                 seed, options.scale)  # fmt: skip
             else:
                 result = fit(
-                    loss, sample.X, sample.y, model=model, method=options.method,
+                    loss, sample.X, sample.y, model=linear, method=options.method,
                     max_iter=options.max_iter, tol=options.tol, lr=options.lr,
                     scale=options.scale, l2=options.l2,
                 )  # fmt: skip
@@ -186,7 +250,7 @@ class FitExperiment(ExperimentKind):
                     if metric in values:
                         values[metric] = math.nan
                         notes[metric] = "n/a: trees have no coefficients"
-            if model == "logistic":
+            elif linear == "logistic":
                 values["separated"] = float(split)
                 if split and not options.l2:  # the optimum is at infinity: not converged
                     values["converged"] = 0.0
@@ -196,16 +260,16 @@ class FitExperiment(ExperimentKind):
                     notes["coef_cosine"] = f"n/a: {_SEPARATED}"
                     notes["separated"] = _SEPARATED
             rows += [
-                task.row(label, metric, value, note=notes.get(metric, ""))
+                row(label, metric, value, note=notes.get(metric, ""))
                 for metric, value in values.items()
             ]
             rows += [
-                task.row(label, "objective", result.curve[i], x=i)
+                row(label, "objective", result.curve[i], x=i)
                 for i in _curve_points(len(result.curve))
             ]
             if dataset.cross_validated:  # the fold's sizes, for the corrected resampled t-test
-                rows += [task.row(label, "n_train", float(len(sample.y))),
-                         task.row(label, "n_test", float(len(sample.y_test)))]  # fmt: skip
+                rows += [row(label, "n_train", float(len(sample.y))),
+                         row(label, "n_test", float(len(sample.y_test)))]  # fmt: skip
         return rows
 
     # -- reading -------------------------------------------------------------------------------

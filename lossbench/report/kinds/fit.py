@@ -1,6 +1,7 @@
 """How a ``fit`` experiment reads: a table of the metric that decides per dataset and loss,
 one sentence per comparison with the baseline, the best setting of a swept loss, and figures
-of the metric (and of it against a swept parameter)."""
+of the metric (and of it against a swept parameter). With a model grid each model has its
+table, sentences and figure panel, then a sentence per loss compares the models."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from lossbench.analysis.statistics import FAMILYWISE_ALPHA, MEDIAN_FEWEST, MEDIA
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.losses import labels as label_text
 from lossbench.report import numbers
-from lossbench.report.answer import against_baseline, within_sweeps
-from lossbench.report.kinds.base import View, figure_name, headline_table, register
+from lossbench.report.answer import across_models, against_baseline, within_sweeps
+from lossbench.report.kinds.base import View, figure_name, headline_table, register, slug
 
 __all__ = ["FitView"]
 
@@ -31,8 +32,11 @@ class FitView(View):
         metric = _decided_by(comparisons) or cls.headline(frame)
         if metric is None:
             return []
-        parts: list[Any] = [headline_table(experiment, frame, metric, comparisons)]
-        lines = cls.verdicts(frame, comparisons) + _sweeps(frame, metric, comparisons)
+        parts: list[Any] = []
+        for model, own, compared in _per_model(frame, comparisons):
+            title = f"{experiment} ({model})" if model else experiment
+            parts.append(headline_table(title, own, metric, compared))
+        lines = cls.verdicts(frame, comparisons)
         if lines:
             parts.append(escape("\n".join(lines)))
         return parts
@@ -42,15 +46,22 @@ class FitView(View):
         """One plain sentence per dataset and loss against the baseline, from its comparison:
         the verdict, the relative difference with the interval that decides it, the adjusted
         p-value and the number of trials; an inconclusive one says what would settle it. Then
-        the ranking: the most improved loss against the other winners."""
+        the ranking: the most improved loss against the other winners, and a swept loss's
+        best setting. With a model grid, that per model, then each loss across models."""
         metric = _decided_by(comparisons) or cls.headline(frame)
-        rows = comparisons[comparisons["metric"] == metric] if len(comparisons) else comparisons
-        versus = against_baseline(rows)
-        ranked = rows.drop(index=versus.index)
-        lines = [_sentence(row) for row in versus.itertuples()]
-        internal = within_sweeps(ranked)
-        between = ranked.drop(index=internal.index)
-        return lines + [f"ranking, {_sentence(row)}" for row in between.itertuples()]
+        lines = []
+        for model, own, compared in _per_model(frame, comparisons):
+            rows = compared[compared["metric"] == metric] if len(compared) else compared
+            versus = against_baseline(rows)
+            ranked = rows.drop(index=versus.index)
+            internal = within_sweeps(ranked)
+            between = ranked.drop(index=internal.index)
+            lines += [_sentence(row, model) for row in versus.itertuples()]
+            lines += [f"ranking, {_sentence(row, model)}" for row in between.itertuples()]
+            lines += _sweeps(own, metric, compared, model)
+        if len(comparisons):
+            lines += [_sentence(row) for row in across_models(comparisons).itertuples()]
+        return lines
 
     @classmethod
     def figures(cls, experiment, frame, trials, palette) -> dict[str, Any]:
@@ -58,9 +69,12 @@ class FitView(View):
         if metric is None:
             return {}
         out = {figure_name(cls.kind, experiment): _figure(experiment, frame, metric, palette)}
-        sweep = _sweep_figure(experiment, frame, metric)
-        if sweep is not None:
-            out[figure_name(cls.kind, experiment, "sweep")] = sweep
+        for model, own, _ in _per_model(frame, frame.iloc[:0]):
+            title = f"{experiment} ({model})" if model else experiment
+            sweep = _sweep_figure(title, own, metric)
+            if sweep is not None:
+                what = f"sweep-{slug(model)}" if model else "sweep"
+                out[figure_name(cls.kind, experiment, what)] = sweep
         return out
 
 
@@ -72,7 +86,28 @@ def _swept(texts) -> dict[str, dict[str, label_text.Label]]:
     }
 
 
-def _sweeps(frame: pd.DataFrame, metric: str, comparisons: pd.DataFrame) -> list[str]:
+def _per_model(frame: pd.DataFrame, comparisons: pd.DataFrame):
+    """(model, its summary rows, its comparisons within it) for each model of a model grid;
+    one (None, all rows, all but those across models) without one."""
+    models = _model_of(frame)
+    theirs = _model_of(comparisons) if len(comparisons) else models.iloc[:0]
+    within = comparisons.drop(index=across_models(comparisons).index)
+    names = list(dict.fromkeys(models))
+    if len(names) <= 1:
+        yield None, frame, within
+        return
+    for name in names:
+        yield name, frame[models == name], within[theirs.loc[within.index] == name]
+
+
+def _model_of(frame: pd.DataFrame) -> pd.Series:
+    model = frame["model"] if "model" in frame else pd.Series("", index=frame.index)
+    return model.astype(object).where(model.notna(), "").astype(str)
+
+
+def _sweeps(
+    frame: pd.DataFrame, metric: str, comparisons: pd.DataFrame, model: str | None = None
+) -> list[str]:
     """For a loss swept over a parameter grid, per dataset: its best setting, and which of
     the other settings the ranking shows it better than."""
     rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
@@ -94,8 +129,9 @@ def _sweeps(frame: pd.DataFrame, metric: str, comparisons: pd.DataFrame) -> list
                 told = f"better than {', '.join(beaten)}; not told apart from the rest"
             else:
                 told = "not told apart from the other settings"
+            where = f"{dataset}, {model}" if model else dataset
             lines.append(
-                f"{dataset}: of {group['loss'].nunique()} {name} settings, {best} is the most "
+                f"{where}: of {group['loss'].nunique()} {name} settings, {best} is the most "
                 f"improved against the baseline, {told} ({level} intervals, ranking family)"
             )
     return lines
@@ -106,7 +142,7 @@ def _decided_by(comparisons: pd.DataFrame) -> str | None:
     return str(comparisons["metric"].iloc[0]) if len(comparisons) else None
 
 
-def _sentence(row) -> str:
+def _sentence(row, model: str | None = None) -> str:
     """e.g. "student_t(df=3): huber(delta=1.345) is better than mse on coef_error: mean −28.1%
     [−33.0%, −22.4%] (98.3% interval), p = 2e-09 (Bonferroni, 3), 50 trials": the interval is
     at the level the row's family is decided at, and it alone decides."""
@@ -124,20 +160,24 @@ def _sentence(row) -> str:
     else:
         p = f"p = {row.p_adjusted:.2g} (Bonferroni, {family})"
     evidence = f"{difference}, {p}, {row.n} trials"
+    loss, baseline = row.loss, row.baseline
+    if getattr(row, "family", "") == "models":  # one loss, two models
+        loss, baseline = f"{row.model} with {loss}", f"{row.baseline_model} with {baseline}"
     if row.verdict in ("better", "worse"):
-        text = f"{row.loss} is {row.verdict} than {row.baseline} on {row.metric}: {evidence}"
+        text = f"{loss} is {row.verdict} than {baseline} on {row.metric}: {evidence}"
     elif row.verdict == "equivalent":
         text = (
-            f"{row.loss} is equivalent to {row.baseline} on {row.metric} "
+            f"{loss} is equivalent to {baseline} on {row.metric} "
             f"(within ±{row.margin:.0%}): {evidence}"
         )
     else:
         text = (
-            f"{row.loss} vs {row.baseline} on {row.metric} is inconclusive: {evidence}; "
+            f"{loss} vs {baseline} on {row.metric} is inconclusive: {evidence}; "
             + _what_settles_it(row)
         )
     note = f" ({row.note})" if isinstance(row.note, str) and row.note else ""
-    return f"{row.dataset}: {text}{note}"
+    where = f"{row.dataset}, {model}" if model else row.dataset
+    return f"{where}: {text}{note}"
 
 
 def _family_size(confidence) -> int:
@@ -164,33 +204,42 @@ def _level(confidence: float) -> str:
 
 
 def _figure(experiment: str, frame: pd.DataFrame, metric: str, palette):
+    """The metric's mean with its 95% interval per dataset and loss; with a model grid one
+    panel per model, all on one y-axis so the models read against each other."""
     from lossbench.report.figures import new_figure
 
     rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
     datasets = list(dict.fromkeys(rows["dataset"]))
     loss_labels = list(dict.fromkeys(rows["loss"]))
-    figure, (ax,) = new_figure(max(7.0, 1.6 * len(datasets) + 3), 4.8)
+    panels = [(model, mine) for model, mine, _ in _per_model(rows, rows.iloc[:0])]
+    width_each = max(7.0 if len(panels) == 1 else 4.5, 1.6 * len(datasets) + 3)
+    figure, axes = new_figure(width_each * len(panels), 4.8, len(panels))
     width = 0.8 / max(1, len(loss_labels))
-    for j, loss in enumerate(loss_labels):
-        mine = rows[rows["loss"] == loss].set_index("dataset").reindex(datasets)
-        x = np.arange(len(datasets)) - 0.4 + width * (j + 0.5)
-        ax.errorbar(
-            x, mine["mean"], yerr=_bars(mine), fmt="o", ms=7, capsize=4,
-            color=palette(loss), label=loss,
-        )  # fmt: skip
-    ax.set_xticks(range(len(datasets)), datasets, rotation=15, ha="right", fontsize=9)
     positive = rows["mean"][(rows["mean"] > 0) & np.isfinite(rows["mean"])]
-    if len(positive) and positive.max() / positive.min() > 20:
-        ax.set_yscale("log")
+    logarithmic = len(positive) and positive.max() / positive.min() > 20
     better = "higher" if metric in HIGHER_IS_BETTER else "lower"
-    ax.set(
-        title=f"{experiment}: {metric}, mean with 95% CI ({better} is better)",
-        xlabel="dataset",
-        ylabel=f"{metric} ({_UNITS[metric]})" if metric in _UNITS else metric,
-    )
-    ax.grid(alpha=0.3)
+    for ax, (model, mine) in zip(axes, panels, strict=True):
+        for j, loss in enumerate(loss_labels):
+            here = mine[mine["loss"] == loss].set_index("dataset").reindex(datasets)
+            x = np.arange(len(datasets)) - 0.4 + width * (j + 0.5)
+            ax.errorbar(
+                x, here["mean"], yerr=_bars(here), fmt="o", ms=7, capsize=4,
+                color=palette(loss), label=loss,
+            )  # fmt: skip
+        ax.set_xticks(range(len(datasets)), datasets, rotation=15, ha="right", fontsize=9)
+        if logarithmic:
+            ax.set_yscale("log")
+        ax.set(title=model or "", xlabel="dataset",
+               ylabel=f"{metric} ({_UNITS[metric]})" if metric in _UNITS else metric)  # fmt: skip
+        ax.grid(alpha=0.3)
+    if len(panels) > 1:  # one y-axis for every model
+        low = min(ax.get_ylim()[0] for ax in axes)
+        high = max(ax.get_ylim()[1] for ax in axes)
+        for ax in axes:
+            ax.set_ylim(low, high)
+    figure.suptitle(f"{experiment}: {metric}, mean with 95% CI ({better} is better)")
     # beside the axes, never over a point or an error bar
-    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    axes[-1].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return figure
 
 
