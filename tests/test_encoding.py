@@ -1,12 +1,15 @@
-"""Text columns of a table are one-hot features fitted on each trial's training rows: a
-level the training rows lack is pooled, an identifier-like column is left out (and said), an
-informative column helps the fit, and a column that carries nothing leaves the verdicts as
-they are when it is shuffled across rows (nothing leaks through the encoding)."""
+"""Text columns of a table are features fitted on each trial's training rows (one-hot for
+linear fits, LightGBM categories for gbm): a level the training rows lack is pooled, an
+identifier-like column is left out (and said), an informative column helps the fit, a column
+that carries nothing leaves the verdicts as they are when it is shuffled across rows (nothing
+leaks through the encoding), and `exclude` leaves a column out."""
 
 import numpy as np
 import pandas as pd
-from conftest import invoke
+import pytest
+from conftest import assert_refused, invoke
 
+from lossbench import losses
 from lossbench.experiments.datasets import encoding
 
 
@@ -21,6 +24,15 @@ def test_levels_come_from_the_training_rows_only():
     np.testing.assert_array_equal(applied, [[1, 0], [0, 1], [0, 1], [0, 1], [0, 1], [0, 1]])
 
 
+def test_codes_for_trees_come_from_the_training_rows_only():
+    values = np.array(["a"] * 10 + ["b"] * 6 + ["c"] * 2 + ["z"] * 3, dtype=object)
+    column = encoding.TextColumn("colour", values)
+    fitted, applied = encoding.codes([column], np.arange(18), np.arange(15, 21))
+    # a the most frequent (0), b (1), the rare c and the unseen z one more (2)
+    np.testing.assert_array_equal(fitted[:, 0], [0] * 10 + [1] * 6 + [2] * 2)
+    np.testing.assert_array_equal(applied[:, 0], [1, 2, 2, 2, 2, 2])
+
+
 def test_an_identifier_column_is_left_out_and_said():
     many = encoding.TextColumn("id", np.array([f"x{i % 60}" for i in range(600)], dtype=object))
     assert encoding.unusable(many) == "more than 50 levels"
@@ -28,7 +40,7 @@ def test_an_identifier_column_is_left_out_and_said():
     assert "no second level" in encoding.unusable(constant)
 
 
-def _table(tmp_path, name, shuffle=None, informative=True):
+def _table(tmp_path, name, shuffle=None, informative=True, extra=""):
     rng = np.random.default_rng(4)
     rows = 240
     x = rng.standard_normal(rows)
@@ -42,7 +54,7 @@ def _table(tmp_path, name, shuffle=None, informative=True):
     frame.to_csv(tmp_path / f"{name}.csv", index=False)
     (tmp_path / f"{name}.yaml").write_text(
         f"seed: 2\nexperiments:\n  - name: t\n    datasets: [{{kind: table, path: {name}.csv, "
-        "target: y}]\n    losses: [mse, huber]\n    cv: {folds: 4, repeats: 3}\n"
+        "target: y}]\n    losses: [mse, huber]\n    cv: {folds: 4, repeats: 3}\n" + extra
     )
     result = invoke(["run", f"{name}.yaml", "--out", tmp_path / name, "--quiet"], tmp_path)
     assert result.exit_code == 0, result.output
@@ -53,7 +65,7 @@ def _table(tmp_path, name, shuffle=None, informative=True):
 def test_an_informative_text_column_is_encoded_said_and_helps(tmp_path):
     run, output = _table(tmp_path, "with")
     flat = " ".join(output.split())
-    assert "text columns one-hot encoded on each training fold" in flat and "group" in flat
+    assert "text columns encoded on each training fold" in flat and "group" in flat
     trials = pd.read_csv(run / "trials.csv")
     with_groups = trials[trials["metric"] == "test_mae"]["value"].mean()
     (tmp_path / "without.yaml").write_text(
@@ -66,10 +78,74 @@ def test_an_informative_text_column_is_encoded_said_and_helps(tmp_path):
     assert with_groups < 0.8 * plain[plain["metric"] == "test_mae"]["value"].mean()
 
 
-def test_shuffling_a_column_that_carries_nothing_leaves_the_verdicts(tmp_path):
+GBM = "    model: [linear, {kind: gbm, n_estimators: 40, min_data_in_leaf: 10}]\n"
+
+
+@pytest.mark.parametrize("extra", ["", GBM], ids=["linear", "linear-and-gbm"])
+def test_shuffling_a_column_that_carries_nothing_leaves_the_verdicts(tmp_path, extra):
+    if extra:
+        pytest.importorskip("lightgbm")
     verdicts = []
     for name, shuffle in (("original", None), ("shuffled", 11)):
-        run, _ = _table(tmp_path, name, shuffle=shuffle)
+        run, _ = _table(tmp_path, name, shuffle=shuffle, extra=extra)
         comparisons = pd.read_csv(run / "comparisons.csv")
-        verdicts.append(list(comparisons["verdict"]))
+        verdicts.append(list(zip(comparisons["model"], comparisons["verdict"], strict=True)))
     assert verdicts[0] == verdicts[1] and verdicts[0]
+
+
+def test_trees_split_on_a_text_column_as_categories_and_it_helps(tmp_path):
+    pytest.importorskip("lightgbm")
+    from lossbench.experiments import gbm
+
+    run, _ = _table(tmp_path, "with", extra=GBM)
+    trials = pd.read_csv(run / "trials.csv")
+    errors = trials[(trials["metric"] == "test_mae") & (trials["model"] == "gbm")]
+    (tmp_path / "without.yaml").write_text(
+        (tmp_path / "with.yaml").read_text().replace("target: y}", "target: y, exclude: [group]}")
+    )
+    done = invoke(["run", "without.yaml", "--out", tmp_path / "without", "--quiet"], tmp_path)
+    assert done.exit_code == 0, done.output
+    (other,) = (tmp_path / "without").iterdir()
+    plain = pd.read_csv(other / "trials.csv")
+    plain = plain[(plain["metric"] == "test_mae") & (plain["model"] == "gbm")]
+    assert errors["value"].mean() < 0.8 * plain["value"].mean()
+    # the codes column is a LightGBM categorical: its splits test membership ("=="), not "<="
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 3, 400).astype(float)
+    X = np.column_stack([rng.standard_normal(400), codes])
+    y = np.array([0.0, 3.0, -2.0])[codes.astype(int)] + 0.1 * rng.standard_normal(400)
+    options = gbm.GbmOptions(n_estimators=5)
+    booster = gbm.fit_gbm(losses.get("mse"), X, y, "regression", options, 0, categorical=(1,))
+    kinds = _decisions(booster.trees.dump_model()["tree_info"])
+    assert "==" in kinds
+    assert "==" not in _decisions(
+        gbm.fit_gbm(losses.get("mse"), X, y, "regression", options, 0).trees.dump_model()[
+            "tree_info"
+        ]
+    )
+
+
+def _decisions(trees) -> set[str]:
+    found, stack = set(), [tree["tree_structure"] for tree in trees]
+    while stack:
+        node = stack.pop()
+        if "decision_type" in node:
+            found.add(node["decision_type"])
+            stack += [node["left_child"], node["right_child"]]
+    return found
+
+
+@pytest.mark.parametrize(
+    "exclude, message",
+    [("[nope]", "has no column 'nope'; exclude names feature columns"),
+     ("[y]", "target 'y' is no feature"), ("[x, group, colour]", "no feature column left"),
+     ("x", "expected a list of column names")],
+)  # fmt: skip
+def test_exclude_names_columns_that_exist_and_leaves_a_feature(tmp_path, exclude, message):
+    _table(tmp_path, "t")
+    config = (tmp_path / "t.yaml").read_text()
+    (tmp_path / "t.yaml").write_text(
+        config.replace("target: y}", f"target: y, exclude: {exclude}}}")
+    )
+    result = invoke(["run", "t.yaml", "--out", tmp_path / "bad"], tmp_path)
+    assert_refused(result, tmp_path / "bad", message)

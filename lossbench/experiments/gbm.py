@@ -118,9 +118,16 @@ class Booster:
 
 
 def fit_gbm(
-    loss: Loss, X: np.ndarray, y: np.ndarray, task: str, options: GbmOptions, seed: int
+    loss: Loss,
+    X: np.ndarray,
+    y: np.ndarray,
+    task: str,
+    options: GbmOptions,
+    seed: int,
+    categorical: tuple[int, ...] = (),
 ) -> Booster:
-    """Boost `options.n_estimators` trees on (X, y) with `loss` as the objective."""
+    """Boost `options.n_estimators` trees on (X, y) with `loss` as the objective; the columns
+    `categorical` hold level codes, split on as LightGBM's categorical features."""
     lightgbm = require_lightgbm()
     start = starting_score(loss, y, task)
     params = {
@@ -134,7 +141,10 @@ def fit_gbm(
         "seed": seed,
         "verbose": -1,
     }
-    data = lightgbm.Dataset(X, label=y, init_score=np.full(len(y), start), free_raw_data=False)
+    data = lightgbm.Dataset(
+        X, label=y, init_score=np.full(len(y), start), free_raw_data=False,
+        categorical_feature=list(categorical) or "auto",
+    )  # fmt: skip
     if loss.name != "mae":
         trees = lightgbm.train(params, data, num_boost_round=options.n_estimators)
         return Booster(trees, start)
@@ -171,7 +181,16 @@ class BoostedFit(FitResult):
         return self.booster.raw(X)
 
 
-def fitted(loss: Loss, X, y, task: str, options: GbmOptions, seed: int, scale: str) -> BoostedFit:
+def fitted(
+    loss: Loss,
+    X,
+    y,
+    task: str,
+    options: GbmOptions,
+    seed: int,
+    scale: str,
+    categorical: tuple[int, ...] = (),
+) -> BoostedFit:
     """Boost on (X, y) for the fit kind: the fixed number of rounds as its iterations. Huber's
     δ is in units of the residuals' MAD about the starting constant unless `scale` is fixed,
     as in linear fits (`lossbench.experiments.fitting`)."""
@@ -181,7 +200,7 @@ def fitted(loss: Loss, X, y, task: str, options: GbmOptions, seed: int, scale: s
         residual = y - starting_score(loss, y, task)
         spread = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
         loss = loss.with_scale(spread if spread > 0 else 1.0)
-    booster = fit_gbm(loss, X, y, task, options, seed)
+    booster = fit_gbm(loss, X, y, task, options, seed, categorical)
     return BoostedFit(
         theta=np.full(X.shape[1] + 1, math.nan), objective=math.nan,
         iterations=options.n_estimators, converged=True,

@@ -61,6 +61,7 @@ class Sample:
     coef: np.ndarray | None = None
     intercept: float | None = None
     y_test: np.ndarray | None = None
+    categorical: tuple[int, ...] = ()  # columns of X holding a text column's level codes
 
 
 class Dataset:

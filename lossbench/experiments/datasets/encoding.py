@@ -1,5 +1,7 @@
-"""Text columns of a table as features: one-hot indicators fitted on each trial's training
-rows only, so nothing about the held-out fold leaks into the encoding.
+"""Text columns of a table as features, fitted on each trial's training rows only, so nothing
+about the held-out fold leaks into the encoding: one-hot indicators for linear models
+(`encoded`), or one integer code per column for trees, which split on its levels themselves
+(`codes`: LightGBM's categorical features).
 
 A level becomes its own indicator when the training rows hold it at least `MIN_ROWS` times and
 in at least `MIN_SHARE` of them; rarer levels, and levels the training rows never saw, are
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MAX_LEVELS", "MIN_ROWS", "MIN_SHARE", "TextColumn", "encoded", "unusable"]
+__all__ = ["MAX_LEVELS", "MIN_ROWS", "MIN_SHARE", "TextColumn", "codes", "encoded", "unusable"]
 
 MIN_ROWS = 5
 MIN_SHARE = 0.01
@@ -72,6 +74,25 @@ def encoded(
     n_train, n_test = len(column_rows(train)), len(column_rows(test))
     if not blocks_train:
         return np.empty((n_train, 0)), np.empty((n_test, 0))
+    return np.column_stack(blocks_train), np.column_stack(blocks_test)
+
+
+def codes(
+    columns: list[TextColumn], train: np.ndarray, test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train block, test block) with one column per text column: each common level of the
+    training rows `train` its code (0 the most frequent), rare and unseen levels one more."""
+    blocks_train, blocks_test = [], []
+    for column in columns:
+        fitted, applied = column.values[train].astype(str), column.values[test].astype(str)
+        common = _common(fitted)[0]
+        code = {level: float(i) for i, level in enumerate(common)}
+        other = float(len(common))
+        blocks_train.append(np.array([code.get(v, other) for v in fitted]))
+        blocks_test.append(np.array([code.get(v, other) for v in applied]))
+    shape = (len(column_rows(train)), 0), (len(column_rows(test)), 0)
+    if not blocks_train:
+        return np.empty(shape[0]), np.empty(shape[1])
     return np.column_stack(blocks_train), np.column_stack(blocks_test)
 
 

@@ -67,10 +67,12 @@ class Observed(Dataset):
                     f"cv.folds = {folds}"
                 )
 
-    def split(self, trial: int, folds: int, seed: int) -> Sample:
+    def split(self, trial: int, folds: int, seed: int, categorical: bool = False) -> Sample:
         """Trial `trial` = fold `trial % folds` of repeat `trial // folds`: train on the other
         folds, test on this one. A repeat's shuffle depends only on (seed, number of rows,
-        repeat): renaming the file or changing the unit of y keeps the folds."""
+        repeat): renaming the file or changing the unit of y keeps the folds. Text columns
+        are one-hot indicators, or with `categorical` one code column each (listed in the
+        sample's `categorical`)."""
         repeat, fold = divmod(trial, folds)
         entropy = [seed, zlib.crc32(b"cross-validation"), len(self.y), repeat]
         rng = np.random.default_rng(np.random.SeedSequence(entropy))
@@ -85,10 +87,14 @@ class Observed(Dataset):
             offset += len(shuffled)
         test = assignment == fold
         X_train, X_test = self.X[~test], self.X[test]
+        coded: tuple[int, ...] = ()
         if self.texts:  # fitted on the training rows: the held-out fold cannot leak in
-            train_block, test_block = encoding.encoded(self.texts, ~test, test)
+            encode = encoding.codes if categorical else encoding.encoded
+            train_block, test_block = encode(self.texts, ~test, test)
+            if categorical:
+                coded = tuple(range(X_train.shape[1], X_train.shape[1] + len(self.texts)))
             X_train, X_test = np.hstack([X_train, train_block]), np.hstack([X_test, test_block])
-        return Sample(X_train, self.y[~test], X_test, y_test=self.y[test])
+        return Sample(X_train, self.y[~test], X_test, y_test=self.y[test], categorical=coded)
 
 
 def _choose_task(
@@ -125,12 +131,15 @@ def _choose_task(
 @register
 class Table(Observed):
     kind = "table"
-    summary = "your own data: CSV, TSV or Parquet (path, target, features, task, missing)"
-    keys: ClassVar[tuple[str, ...]] = ("path", "target", "features", "task", "missing", "sha256")
+    summary = "your own data: CSV, TSV or Parquet (path, target, features, exclude, task, missing)"
+    keys: ClassVar[tuple[str, ...]] = (
+        "path", "target", "features", "exclude", "task", "missing", "sha256",
+    )  # fmt: skip
 
     @classmethod
     def described_parameters(cls) -> str:
-        return "path, target, features=every numeric column, task=auto, missing=error"
+        return ("path, target, features=every column but the target, exclude=none, task=auto, "
+                "missing=error")  # fmt: skip
 
     @classmethod
     def expand(
@@ -159,14 +168,15 @@ class Table(Observed):
                 f"expected error or drop; got {missing!r}",
                 where=(*where, "missing"),
             )
-        features = given.get("features")
-        if features is not None and (
-            not isinstance(features, list) or not all(isinstance(f, str) for f in features)
-        ):
-            raise LossbenchError(
-                f"expected a list of column names; got {features!r}",
-                where=(*where, "features"),
-            )
+        features, exclude = given.get("features"), given.get("exclude", [])
+        for key, names in (("features", features), ("exclude", exclude)):
+            if names is not None and (
+                not isinstance(names, list) or not all(isinstance(f, str) for f in names)
+            ):
+                raise LossbenchError(
+                    f"expected a list of column names; got {names!r:.80}",
+                    where=(*where, key),
+                )
         path = Path(given["path"]).expanduser()
         if not path.is_absolute():
             path = (base or Path.cwd()) / path
@@ -203,21 +213,23 @@ class Table(Observed):
                 message=f"{path.name} has no column {target!r}; it has "
                 f"{', '.join(map(str, frame.columns))}",
             )
-        X, y, texts, left_out, dropped = _columns(frame, target, features, missing, where,
-                                                  path.name)  # fmt: skip
+        X, y, texts, left_out, dropped = _columns(frame, target, features, exclude, missing,
+                                                  where, path.name)  # fmt: skip
         y, task, mapping = _choose_task(y, task, (*where, "target"), target)
         if left_out:
             notes.append(f"{path.name}: non-numeric columns left out: {', '.join(left_out)}")
         if texts:
             names = ", ".join(text.visible(column.name) for column in texts)
-            notes.append(f"{path.name}: text columns one-hot encoded on each training fold "
-                         f"(levels under {encoding.MIN_ROWS} rows pooled): {names}")  # fmt: skip
+            notes.append(f"{path.name}: text columns encoded on each training fold (one-hot "
+                         "for linear fits, LightGBM categories for gbm; levels under "
+                         f"{encoding.MIN_ROWS} rows pooled): {names}")  # fmt: skip
         if dropped:
             notes.append(f"{path.name}: {dropped} rows with missing values dropped")
         info = {
             "path": str(path), "sha256": digest, "rows": len(y),
             "columns": [str(c) for c in frame.columns], "target": target,
-            "features": [str(c) for c in (features or [])] or None, "task": task,
+            "features": [str(c) for c in (features or [])] or None,
+            "excluded": [str(c) for c in exclude] or None, "task": task,
             "classes": mapping or None, "rows_dropped": dropped,
         }  # fmt: skip
         dataset = cls({"path": str(path), "target": target}, f"table({path.name})", X, y, task,
@@ -280,9 +292,16 @@ def _read(path: Path, where: tuple[str | int, ...]):
     return frame, digest
 
 
-def _columns(frame, target, features, missing, where, name):
-    """(X, y, text columns, columns left out with why, rows dropped) from a DataFrame."""
+def _columns(frame, target, features, exclude, missing, where, name):
+    """(X, y, text columns, columns left out with why, rows dropped) from a DataFrame: the
+    columns `features` names (all but the target when None), less those `exclude` names."""
     import pandas as pd
+
+    absent = [f for f in exclude if f not in frame.columns]
+    if absent or target in exclude:
+        said = f"has no column {absent[0]!r}" if absent else f"target {target!r} is no feature"
+        raise LossbenchError(f"{name} {said}; exclude names feature columns",
+                             where=(*where, "exclude"))  # fmt: skip
 
     if features is None:
         others = [c for c in frame.columns if c != target]
@@ -302,9 +321,11 @@ def _columns(frame, target, features, missing, where, name):
             )
         numeric = [f for f in features if pd.api.types.is_numeric_dtype(frame[f])]
         texts = [f for f in features if f not in numeric]
+    numeric = [c for c in numeric if c not in exclude]
+    texts = [c for c in texts if c not in exclude]
     if not numeric and not texts:
         raise LossbenchError(
-            f"{name} has no feature column",
+            f"{name} has no feature column" + (" left after exclude" if exclude else ""),
             where=where,
         )
     used = frame[[*numeric, target]]

@@ -209,10 +209,16 @@ class FitExperiment(ExperimentKind):
             sample = dataset.split(task.trial, self.cv.folds, task.seed)
         else:
             sample = dataset.sample(task.rng())
+        coded = None  # trees split on a text column's levels: its codes, not indicators
+        if getattr(dataset, "texts", None) and any(
+            isinstance(model, GbmModel) for model in self.models()
+        ):
+            coded = dataset.split(task.trial, self.cv.folds, task.seed, categorical=True)
         rows = []
         # every model sees the same sample: the trials pair across models as across losses
         for model, name in zip(self.models(), self.model_names(), strict=True):
-            rows += self._fits(task, sample, model, name)
+            mine = coded if coded is not None and isinstance(model, GbmModel) else sample
+            rows += self._fits(task, mine, model, name)
         return rows
 
     def _fits(self, task: Task, sample, model, name: str) -> list[dict[str, Any]]:
@@ -236,7 +242,7 @@ class FitExperiment(ExperimentKind):
             if boosted:
                 seed = int(task.rng(2).integers(2**31 - 1))
                 result = fitted(loss, sample.X, sample.y, dataset.task, model.options(),
-                                seed, options.scale)  # fmt: skip
+                                seed, options.scale, sample.categorical)  # fmt: skip
             else:
                 result = fit(
                     loss, sample.X, sample.y, model=linear, method=options.method,
