@@ -1,6 +1,8 @@
 """The loss API's second derivative (the per-element Hessian diagonal a booster asks for):
 each built-in's closed form agrees with scipy's adaptive finite differences of its own
-gradient, on any inputs away from a kink (hypothesis); reductions and user losses behave."""
+gradient, on any inputs away from a kink (hypothesis); the fused one-pass kernel agrees with
+that numpy reference for every loss, dtype and reduction, on one core and on all; reductions
+and user losses behave."""
 
 import numpy as np
 import pytest
@@ -100,3 +102,66 @@ def test_a_user_loss_gives_its_own_hessian_or_differences_of_its_gradient(tmp_pa
     assert given_one.hessian(y_true, y_pred, reduction="sum").tolist() == exact.tolist()
     np.testing.assert_allclose(differenced.hessian(y_true, y_pred, reduction="sum"), exact,
                                rtol=1e-6)  # fmt: skip
+
+
+ALL = [*REGRESSION, "bce", "bce_logits"]
+EPS = {np.float64: 1e-12, np.float32: 2e-6}
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    name=st.sampled_from(ALL),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+    data=st.data(),
+)
+def test_the_fused_kernel_agrees_with_the_numpy_reference(name, dtype, reduction, data):
+    loss = losses.get(name)
+    n = data.draw(st.integers(1, 3000), label="n")
+    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
+    rng = np.random.default_rng(seed)
+    if loss.labels:
+        y_true = (rng.random(n) < 0.5).astype(dtype)
+        y_pred = rng.uniform(-8, 8, n) if name == "bce_logits" else rng.uniform(1e-4, 1, n)
+    else:
+        y_true = rng.standard_normal(n) * 3
+        y_pred = y_true + rng.standard_t(2, n)
+    y_true, y_pred = y_true.astype(dtype), y_pred.astype(dtype)
+    mine = loss.gradient_and_hessian(y_true, y_pred, reduction=reduction, impl="fused")
+    reference = loss.gradient_and_hessian(y_true, y_pred, reduction=reduction)
+    scale = 1.0 / n if reduction == "mean" else 1.0
+    for got, want in zip(mine, reference, strict=True):
+        assert got.dtype == dtype and got.shape == want.shape
+        # relative to the size of a derivative here (a gradient's cancellation near 0 is
+        # the same in both, but rounded apart)
+        np.testing.assert_allclose(got, want, rtol=EPS[dtype], atol=EPS[dtype] * 4 * scale)
+
+
+def test_the_all_core_kernel_is_the_one_core_kernel_block_by_block():
+    from lossbench.losses import impls
+
+    rng = np.random.default_rng(1)
+    y_true, y_pred = rng.standard_normal(50_001), rng.standard_normal(50_001)
+    loss = losses.get("huber", delta=1.0)
+    both = impls.get("fused").call(loss, "gradient_and_hessian", y_true, y_pred, all_cores=True)()
+    one = loss.gradient_and_hessian(y_true, y_pred, impl="fused")
+    for every, single in zip(both, one, strict=True):
+        np.testing.assert_array_equal(every, single)
+
+
+def test_the_fused_kernel_locates_bad_input_and_a_user_loss_has_only_numpy(tmp_path):
+    with pytest.raises(LossbenchError, match=r"y_pred\[1\] is nan"):
+        losses.get("mse").gradient_and_hessian([0.0, 1.0], [0.0, np.nan], impl="fused")
+    with pytest.raises(LossbenchError, match=r"y_true\[0\] is 2.0; expected labels in \[0, 1\]"):
+        losses.get("bce").gradient_and_hessian([2.0], [0.5], impl="fused")
+    with pytest.raises(LossbenchError, match=r"impl must be one of .*; got 'cuda'"):
+        losses.get("mse").gradient_and_hessian([0.0], [0.5], impl="cuda")
+    (tmp_path / "plain_quartic.py").write_text(
+        "def quartic(y_true, y_pred):\n    return (y_true - y_pred) ** 4\n"
+    )
+    from lossbench.losses import user
+
+    with user.searched([tmp_path]):
+        mine = losses.get("plain_quartic:quartic")
+    with pytest.raises(LossbenchError, match="has no 'fused' implementation"):
+        mine.gradient_and_hessian([0.0], [0.5], impl="fused")

@@ -104,6 +104,19 @@ def test_peers_cover_only_what_they_implement():
     assert kernels == {("mse", "value", "seed"), ("mse", "gradient", "seed")}
 
 
+def test_gradient_and_hessian_is_timed_for_lossbench_own_against_a_two_output_floor():
+    chosen = config_module.Timing(losses=["mse", "bce"], ops=["value", "gradient_and_hessian"],
+                                  impls=["numpy", "fused", "seed", "sklearn"], sizes=[1000],
+                                  threads=[1, "all"])  # fmt: skip
+    planned = {(b.loss, b.op, b.impl) for b in timing.plan(chosen).benchmarks}
+    second = {cell for cell in planned if cell[1] == "gradient_and_hessian"}
+    assert second == {(loss, "gradient_and_hessian", impl) for loss in ("mse", "bce")
+                      for impl in ("numpy", "fused", "fused@all")}  # fmt: skip
+    assert {("probe", "read_write2", "numba"), ("probe", "read_write2", "numba@all")} <= planned
+    without = config_module.Timing(losses=["mse"], ops=["value"], impls=["fused"], sizes=[1000])
+    assert not any(b.op == "read_write2" for b in timing.plan(without).benchmarks)
+
+
 def test_timing_mistakes_name_the_field():
     with pytest.raises(LossbenchError, match=r"timing.impls\[1\]: unknown impl 'cuda'"):
         timing.plan(config_module.Timing(impls=["numpy", "cuda"]))

@@ -137,7 +137,7 @@ class Timing(_Strict):
     losses: list[str | dict[str, Any]] = Field(
         default_factory=lambda: ["mse", "huber", "bce", "bce_logits"]
     )
-    ops: list[Literal["value", "gradient", "value_and_gradient"]] = Field(
+    ops: list[Literal["value", "gradient", "value_and_gradient", "gradient_and_hessian"]] = Field(
         default_factory=lambda: ["value", "value_and_gradient"]
     )
     impls: list[str] = Field(

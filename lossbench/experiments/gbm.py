@@ -62,17 +62,18 @@ def objective(loss: Loss, task: str):
     p = sigmoid(z) through the chain rule)."""
     # as in linear fits (`Loss.link`): in classification every loss but one on logits sees p
     on_probability = task == "classification" and loss.prediction != "logit"
+    impl = "fused" if "fused" in loss.impls else "numpy"  # one pass for both derivatives
 
     def gradient_and_hessian(scores: np.ndarray, data) -> tuple[np.ndarray, np.ndarray]:
         y = data.get_label()
         if on_probability:
             p = SIGMOID(scores)
             slope = p * (1.0 - p)  # dp/dz
-            g_p, h_p = loss.gradient_and_hessian(y, p, reduction="sum")
+            g_p, h_p = loss.gradient_and_hessian(y, p, reduction="sum", impl=impl)
             gradient = g_p * slope
             hessian = h_p * slope * slope + g_p * slope * (1.0 - 2.0 * p)
         else:
-            gradient, hessian = loss.gradient_and_hessian(y, scores, reduction="sum")
+            gradient, hessian = loss.gradient_and_hessian(y, scores, reduction="sum", impl=impl)
         return gradient, np.where(hessian > 0.0, hessian, 1.0)
 
     return gradient_and_hessian

@@ -181,12 +181,29 @@ class Loss:
             h = h * (1.0 / yp.size)
         return h.reshape(shape)
 
-    def gradient_and_hessian(self, y_true, y_pred, *, reduction: str = "mean"):
-        """`(gradient, hessian)`, numpy reference: what a booster asks of its objective."""
-        return (
-            self.gradient(y_true, y_pred, reduction=reduction),
-            self.hessian(y_true, y_pred, reduction=reduction),
-        )
+    def gradient_and_hessian(self, y_true, y_pred, *, reduction: str = "mean", impl: str = "numpy"):
+        """`(gradient, hessian)`: what a booster asks of its objective. ``impl="fused"``
+        computes both in one pass over memory (the numpy reference otherwise)."""
+        self._check_impl(impl)
+        if impl != "fused":
+            return (
+                self.gradient(y_true, y_pred, reduction=reduction),
+                self.hessian(y_true, y_pred, reduction=reduction),
+            )
+        if reduction not in REDUCTIONS:
+            check_choice("reduction", reduction, REDUCTIONS)
+        yt, yp, shape = as_loss_inputs(y_true, y_pred)
+        return self._fused_hessian(yt, yp, shape, reduction)
+
+    def _fused_hessian(self, yt, yp, shape, reduction, parallel=False):
+        kernels, a, b = self._fused.get(yp.dtype) or self._bind_fused(yp.dtype)
+        kernels = kernels.parallel if parallel else kernels
+        grad, hess = np.empty(yp.size, yp.dtype), np.empty(yp.size, yp.dtype)
+        scale = 1.0 / yp.size if reduction == "mean" else 1.0
+        check = kernels.gradient_and_hessian(yt, yp, grad, hess, scale, a, b)
+        if not math.isfinite(check):
+            locate_bad_input(yt, yp, shape, labels=self.labels)
+        return grad.reshape(shape), hess.reshape(shape)
 
     # -- what a subclass provides ---------------------------------------------------------------
     def _values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -232,14 +249,17 @@ class Loss:
     def _compute(self, y_true, y_pred, reduction, impl, want_value, want_grad):
         if reduction not in REDUCTIONS:
             check_choice("reduction", reduction, REDUCTIONS)
+        self._check_impl(impl)
+        yt, yp, shape = as_loss_inputs(y_true, y_pred)
+        return _impls.get(impl).compute(self, yt, yp, shape, reduction, want_value, want_grad)
+
+    def _check_impl(self, impl: str) -> None:
         if impl not in self.impls:
             if impl in IMPLS:
                 raise LossbenchError(
                     f"{self} has no {impl!r} implementation; expected impl in {self.impls}"
                 )
             check_choice("impl", impl, IMPLS)
-        yt, yp, shape = as_loss_inputs(y_true, y_pred)
-        return _impls.get(impl).compute(self, yt, yp, shape, reduction, want_value, want_grad)
 
     def _check_finite(self, yt, yp, shape) -> None:
         bad = not (math.isfinite(yt.sum()) and math.isfinite(yp.sum()))

@@ -15,7 +15,8 @@ outlive an edit to them.
    validation rides along in the same pass instead of adding one.
 3. Kernel templates (`_make_kernels`), specialized per loss by a literal name: value summed in
    float64 blocks (vectorized inside a block through a single reassociable add, Neumaier-
-   compensated across blocks), per-element values, gradient, and value with gradient.
+   compensated across blocks), per-element values, gradient, value with gradient, and
+   gradient with the second derivative (`_<loss>_second`, a booster's objective).
 
 Value kernels return the sum of the values, which doubles as the check; the gradient kernel
 returns the sum of the checks. `lossbench.losses` locates the culprit only when that is not
@@ -468,6 +469,77 @@ _ELEMENTS_F32 = {
 }
 
 
+# Second derivatives d² value / d y_pred², for boosting (`Loss.gradient_and_hessian`): the
+# closed forms of the numpy reference (`lossbench.losses.builtin`), in float64 for either dtype.
+@numba.njit(**_HELPER)
+def _mse_second(y, p, a, b):
+    return 2.0
+
+
+@numba.njit(**_HELPER)
+def _mae_second(y, p, a, b):
+    return 0.0  # wherever it exists (everywhere but r = 0)
+
+
+@numba.njit(**_HELPER)
+def _huber_second(y, p, delta, b):
+    return 1.0 if abs(y - p) <= delta else 0.0
+
+
+@numba.njit(**_HELPER)
+def _pseudo_huber_second(y, p, delta, b):
+    t = (y - p) / delta
+    q = math.sqrt(1.0 + t * t)
+    return 1.0 / (q * q * q)
+
+
+@numba.njit(**_HELPER)
+def _log_cosh_second(y, p, a, b):
+    e = _exp_nonpositive(-2.0 * abs(y - p))  # sech² r without cosh's overflow
+    return 4.0 * e / ((1.0 + e) * (1.0 + e))
+
+
+@numba.njit(**_HELPER)
+def _bce_second(y, p, eps, b):
+    pc = min(max(p, eps), 1.0 - eps)
+    q = 1.0 - pc
+    inside = (p >= eps) & (p <= 1.0 - eps)  # outside, the clipped loss is flat
+    return y / (pc * pc) + (1.0 - y) / (q * q) if inside else 0.0
+
+
+@numba.njit(**_HELPER)
+def _bce_logits_second(y, z, a, b):
+    e = _exp_nonpositive(-abs(z))
+    return e / ((1.0 + e) * (1.0 + e))  # sigmoid(z)(1 − sigmoid(z))
+
+
+_SECONDS = {
+    "mse": _mse_second,
+    "mae": _mae_second,
+    "huber": _huber_second,
+    "pseudo_huber": _pseudo_huber_second,
+    "log_cosh": _log_cosh_second,
+    "bce": _bce_second,
+    "bce_logits": _bce_logits_second,
+}
+
+
+def _second(kind, y, p, a, b):
+    """Dispatch at compile time to the loss's second derivative, in float64."""
+
+
+@overload(_second, jit_options=_KERNEL, inline="always")
+def _second_overload(kind, y, p, a, b):
+    if not isinstance(kind, types.StringLiteral):
+        return None
+    second = _SECONDS[kind.literal_value]
+
+    def impl(kind, y, p, a, b):
+        return second(np.float64(y), np.float64(p), a, b)
+
+    return impl
+
+
 def _element(kind, y, p, a, b):
     """Dispatch at compile time (kind is a string literal) to the element function for the
     input dtype; returns (value as float64, derivative, check as float64)."""
@@ -498,13 +570,14 @@ def _element_overload(kind, y, p, a, b):
 #    gets its own machine code, and the cache key stays stable across processes.
 # ---------------------------------------------------------------------------------------------
 class Kernels:
-    """The five fused kernels of one loss; all take 1-D arrays of one dtype.
+    """The six fused kernels of one loss; all take 1-D arrays of one dtype.
 
     - ``value_sum(y_true, y_pred, a, b) -> sum``
     - ``value_each(y_true, y_pred, out, a, b) -> sum``
     - ``gradient(y_true, y_pred, out, scale, a, b) -> check``
     - ``value_sum_and_gradient(y_true, y_pred, out, scale, a, b) -> sum``
     - ``value_each_and_gradient(y_true, y_pred, values, grads, a, b) -> sum``
+    - ``gradient_and_hessian(y_true, y_pred, grads, hessians, scale, a, b) -> check``
 
     An element's value is non-finite whenever its inputs are bad, so a non-finite sum is the
     signal to look for a culprit; the gradient kernel sums the elements' checks instead.
@@ -519,13 +592,14 @@ class Kernels:
             self.gradient,
             self.value_sum_and_gradient,
             self.value_each_and_gradient,
+            self.gradient_and_hessian,
         ) = _make_kernels(kind)
 
     @property
     def parallel(self) -> ParallelKernels:
         """The all-core variants of the reduced kernels (compiled on first use)."""
         if self._parallel is None:
-            self._parallel = ParallelKernels(self.kind, self.gradient)
+            self._parallel = ParallelKernels(self.kind, self.gradient, self.gradient_and_hessian)
         return self._parallel
 
     def __repr__(self) -> str:
@@ -533,15 +607,17 @@ class Kernels:
 
 
 class ParallelKernels:
-    """`value_sum`, `gradient` and `value_sum_and_gradient` of one loss on every core: the
+    """`value_sum`, `gradient`, `value_sum_and_gradient` and `gradient_and_hessian` of one
+    loss on every core: the
     blocks of the serial kernels in a numba ``prange``, each block summed as there, and the
     block sums combined in order with the same compensation, so a sum is the serial one
     (to the last bit where LLVM vectorizes the block loops alike). Same signatures."""
 
-    def __init__(self, kind: str, serial_gradient) -> None:
+    def __init__(self, kind: str, serial_gradient, serial_hessian) -> None:
         self.kind = kind
-        made = _make_parallel(kind, serial_gradient)
-        self.value_sum, self.gradient, self.value_sum_and_gradient = made
+        made = _make_parallel(kind, serial_gradient, serial_hessian)
+        (self.value_sum, self.gradient, self.value_sum_and_gradient,
+         self.gradient_and_hessian) = made  # fmt: skip
 
     def __repr__(self) -> str:
         return f"ParallelKernels({self.kind!r})"
@@ -609,13 +685,24 @@ def _make_kernels(kind: str):
             total = _add_reassoc(total, v)
         return total
 
-    return value_sum, value_each, gradient, value_sum_and_gradient, value_each_and_gradient
+    @numba.njit(**_KERNEL)
+    def gradient_and_hessian(y_true, y_pred, grads, hessians, scale, a, b):
+        check = 0.0
+        for i in range(y_true.size):
+            _, d, c = _element(kind, y_true[i], y_pred[i], a, b)
+            grads[i] = d * scale
+            hessians[i] = _second(kind, y_true[i], y_pred[i], a, b) * scale
+            check = _add_reassoc(check, c)
+        return check
+
+    return (value_sum, value_each, gradient, value_sum_and_gradient, value_each_and_gradient,
+            gradient_and_hessian)  # fmt: skip
 
 
 _PARALLEL = dict(_KERNEL, parallel=True)
 
 
-def _make_parallel(kind: str, block_gradient):
+def _make_parallel(kind: str, block_gradient, block_hessian):
     # Each block is a call of its own: a block's loop written inside the prange body was not
     # vectorized (the all-core read probe ran 2.7x slower than the serial one), a call is.
     # A block's gradient is the serial gradient kernel on its slice (one loop, no blocks).
@@ -663,7 +750,15 @@ def _make_parallel(kind: str, block_gradient):
             out[:] = target
         return _compensated(sums)
 
-    return value_sum, gradient, value_sum_and_gradient
+    @numba.njit(**_PARALLEL)
+    def gradient_and_hessian(y_true, y_pred, grads, hessians, scale, a, b):
+        checks = np.empty((y_true.size + _BLOCK - 1) // _BLOCK)
+        for j in numba.prange(checks.size):
+            s = slice(j * _BLOCK, (j + 1) * _BLOCK)
+            checks[j] = block_hessian(y_true[s], y_pred[s], grads[s], hessians[s], scale, a, b)
+        return _compensated(checks)
+
+    return value_sum, gradient, value_sum_and_gradient, gradient_and_hessian
 
 
 KERNELS: dict[str, Kernels] = {kind: Kernels(kind) for kind in _ELEMENTS}
@@ -686,5 +781,6 @@ def compile_all(dtypes=(np.float64, np.float32)) -> dict[tuple[str, str], float]
             kernels.gradient(y, y, out, 1.0, 1.0, 1e-7)
             kernels.value_sum_and_gradient(y, y, out, 1.0, 1.0, 1e-7)
             kernels.value_each_and_gradient(y, y, out, out.copy(), 1.0, 1e-7)
+            kernels.gradient_and_hessian(y, y, out, out.copy(), 1.0, 1.0, 1e-7)
             seconds[(kind, np.dtype(dtype).name)] = time.perf_counter() - start
     return seconds

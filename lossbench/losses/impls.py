@@ -21,9 +21,19 @@ import numpy as np
 if TYPE_CHECKING:
     from lossbench.losses.base import Loss
 
-__all__ = ["IMPLEMENTATIONS", "OPS", "Implementation", "available", "get", "own", "register"]
+__all__ = [
+    "FIRST_ORDER",
+    "IMPLEMENTATIONS",
+    "OPS",
+    "Implementation",
+    "available",
+    "get",
+    "own",
+    "register",
+]
 
-OPS = ("value", "gradient", "value_and_gradient")
+OPS = ("value", "gradient", "value_and_gradient", "gradient_and_hessian")
+FIRST_ORDER = frozenset(OPS[:3])  # what the peers compute: no second derivatives
 
 
 class Implementation:
@@ -119,10 +129,12 @@ class FusedImpl(Implementation):
             return super().call(loss, op, y_true, y_pred)
         from lossbench.losses._checks import as_loss_inputs
 
-        want_value, want_grad = op != "gradient", op != "value"
+        want_value, want_grad = op not in ("gradient", "gradient_and_hessian"), op != "value"
 
         def run():  # the loss API's path, with the parallel kernels
             yt, yp, shape = as_loss_inputs(y_true, y_pred)
+            if op == "gradient_and_hessian":
+                return loss._fused_hessian(yt, yp, shape, "mean", True)
             value, grad = loss._compute_fused(yt, yp, shape, "mean", want_value, want_grad, True)
             return (value, grad) if want_value and want_grad else value if want_value else grad
 
@@ -133,7 +145,7 @@ class FusedImpl(Implementation):
 class SeedImpl(Implementation):
     name = "seed"
     summary = "the literal formula np.sum((y - p)**2) * (1 / m): mse only"
-    losses = frozenset({"mse"})
+    losses, ops = frozenset({"mse"}), FIRST_ORDER
 
     def call(self, loss, op, y_true, y_pred, all_cores=False):
         y, p, m = y_true, y_pred, y_true.size  # as a user would first write them
@@ -187,7 +199,7 @@ class TorchImpl(Implementation):
     name = "torch"
     summary = "torch.nn.functional on the CPU, one thread, gradients by autograd"
     requires, install = "torch", "torch"
-    losses = frozenset({"mse", "mae", "huber", "bce", "bce_logits"})
+    losses, ops = frozenset({"mse", "mae", "huber", "bce", "bce_logits"}), FIRST_ORDER
     threaded = True  # all cores: torch's default number of threads
     _default_threads: ClassVar[int | None] = None
 

@@ -21,6 +21,7 @@ from lossbench.report.figures import (
     require_matplotlib,
 )
 from lossbench.report.kinds import slug, view_of
+from lossbench.timing.bench import FLOOR
 
 # the primitives are re-exported: a kind's view may use them from here or from figures
 __all__ = ["Palette", "curves", "figures", "new_figure", "png", "require_matplotlib"]
@@ -90,9 +91,6 @@ def _timing(timings: pd.DataFrame):
     return _timing_lines(timings)
 
 
-_FLOOR_OF = {"value": "read", "gradient": "read_write", "value_and_gradient": "read_write"}
-
-
 def _timing_bars(timings: pd.DataFrame):
     import numpy as np
     from matplotlib import colormaps
@@ -112,10 +110,10 @@ def _timing_bars(timings: pd.DataFrame):
             x = np.arange(len(loss_labels)) + (i - (len(impls) - 1) / 2) * width
             heights = [by.get(loss, np.nan) for loss in loss_labels]
             ax.bar(x, heights, width, color=colours[impl], label=impl)
-        floor = timings[(timings["loss"] == "probe") & (timings["op"] == _FLOOR_OF[op])]
+        floor = timings[(timings["loss"] == "probe") & (timings["op"] == FLOOR[op])]
         if len(floor):
             ax.axhline(floor["ns_per_element"].iloc[0], color="black", ls="--", lw=1.2,
-                       label=f"{_FLOOR_OF[op]} probe (floor)")  # fmt: skip
+                       label=f"{FLOOR[op]} probe (floor)")  # fmt: skip
         ax.set_xticks(range(len(loss_labels)), loss_labels, rotation=10, fontsize=9)
         ax.set(yscale="log", title=f"{op}", ylabel="time per element (ns, log scale)")
         ax.grid(alpha=0.3, axis="y", which="both")

@@ -156,7 +156,7 @@ def timing_verdicts(timings: pd.DataFrame) -> list[str]:
             for impl in by.index
             if impl != "fused" and not impl.endswith("@all")
         )
-        floor = "memory bandwidth" if fused["op"] == "value" else "the read-write floor"
+        floor = _FLOOR_NAMES.get(fused["op"], "the read-write floor")
         line = (f"fused {loss} {fused['op']} at n={fused['n']:.0e} ({fused['dtype']}): "
                 f"{_of_floor(fused, floor)}" + (f", {others}" if others else ""))  # fmt: skip
         if FUSED_ALL in by.index:
@@ -165,6 +165,9 @@ def timing_verdicts(timings: pd.DataFrame) -> list[str]:
                      f"{fused['median_s'] / every['median_s']:.1f}× one core")  # fmt: skip
         lines.append(line)
     return lines
+
+
+_FLOOR_NAMES = {"value": "memory bandwidth", "gradient_and_hessian": "the two-output floor"}
 
 
 def _of_floor(row: pd.Series, floor: str) -> str:

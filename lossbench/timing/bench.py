@@ -22,12 +22,19 @@ from lossbench.losses import user_impls
 from lossbench.losses.impls import OPS
 
 __all__ = [
-    "ALL_CORES", "OPS", "PROBE", "PROBES", "Benchmark", "inputs", "matrix", "supports",
+    "ALL_CORES", "FLOOR", "OPS", "PROBE", "PROBES", "Benchmark", "inputs", "matrix", "supports",
     "time_loops",
 ]  # fmt: skip
 
-PROBES = ("read", "read_write", "log")
-PARALLEL_PROBES = ("read", "read_write")  # the floors of the all-core kernels
+PROBES = ("read", "read_write", "read_write2", "log")
+PARALLEL_PROBES = ("read", "read_write", "read_write2")  # the floors of the all-core kernels
+# the probe each op is measured against (its memory floor)
+FLOOR = {
+    "value": "read", "gradient": "read_write", "value_and_gradient": "read_write",
+    "gradient_and_hessian": "read_write2",
+}  # fmt: skip
+# a probe timed only when an op it is the floor of is (gradient_and_hessian writes two arrays)
+_PROBE_FOR = {"read_write2": "gradient_and_hessian"}
 PROBE = "probe"
 ALL_CORES = "@all"  # an impl's mark for its all-core variant, as in "fused@all"
 
@@ -123,12 +130,14 @@ def matrix(
         impl + ALL_CORES for impl in impls if every and user_impls.implementation(impl).threaded
     ]
     benches = []
+    ops = list(ops)
+    needed = [p for p in PROBES if p not in _PROBE_FOR or _PROBE_FOR[p] in ops]
     for dtype in dtypes:
         for n in sizes:
             if probes:
-                benches += [Benchmark(PROBE, p, _probe_impl(p), dtype, n) for p in PROBES if one]
+                benches += [Benchmark(PROBE, p, _probe_impl(p), dtype, n) for p in needed if one]
                 benches += [Benchmark(PROBE, p, _probe_impl(p, True), dtype, n)
-                            for p in PARALLEL_PROBES if every]  # fmt: skip
+                            for p in PARALLEL_PROBES if every and p in needed]  # fmt: skip
             for loss in loss_list:
                 for op in ops:
                     benches += [

@@ -57,12 +57,12 @@ _ARRAYS_MOVED = {
     "value": 2,
     "gradient": 3,
     "value_and_gradient": 3,
+    "gradient_and_hessian": 4,
     "read": 2,
     "read_write": 3,
+    "read_write2": 4,
     "log": 2,
 }
-# the probe each op is measured against
-_FLOOR = {"value": "read", "gradient": "read_write", "value_and_gradient": "read_write"}
 
 
 @dataclass
@@ -392,7 +392,7 @@ def table(suite_path: Path) -> pd.DataFrame:
     every = frame["impl"].str.endswith(matrix.ALL_CORES)  # all-core kernels: all-core floors
     floors = probes["median_s"].set_axis(pd.MultiIndex.from_arrays(
         [probes["op"], probes["dtype"], probes["n"], every[probes.index]]))  # fmt: skip
-    keys = zip(frame["op"].map(_FLOOR), frame["dtype"], frame["n"], every, strict=True)
+    keys = zip(frame["op"].map(matrix.FLOOR), frame["dtype"], frame["n"], every, strict=True)
     frame["roofline"] = [floors.get(key, math.nan) for key in keys] / frame["median_s"]
     frame.loc[frame["loss"] == matrix.PROBE, "roofline"] = math.nan
     # not to be trusted alone: processes disagree, or faster than the memory floor allows
