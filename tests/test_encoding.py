@@ -85,12 +85,19 @@ GBM = "    model: [linear, {kind: gbm, n_estimators: 40, min_data_in_leaf: 10}]\
 def test_shuffling_a_column_that_carries_nothing_leaves_the_verdicts(tmp_path, extra):
     if extra:
         pytest.importorskip("lightgbm")
-    verdicts = []
+    found = []
     for name, shuffle in (("original", None), ("shuffled", 11)):
         run, _ = _table(tmp_path, name, shuffle=shuffle, extra=extra)
-        comparisons = pd.read_csv(run / "comparisons.csv")
-        verdicts.append(list(zip(comparisons["model"], comparisons["verdict"], strict=True)))
-    assert verdicts[0] == verdicts[1] and verdicts[0]
+        found.append(pd.read_csv(run / "comparisons.csv"))
+    original, shuffled = found
+    assert len(original) == len(shuffled) > 0
+    # the fits change a little (a tree may split on the noise either way), the comparisons
+    # do not: a leak would move the estimates, not jitter them within their intervals
+    width = original["high"] - original["low"]
+    moved = (shuffled["estimate"] - original["estimate"]).abs()
+    assert (moved < 0.25 * width).all(), pd.concat([original, shuffled])
+    if not extra:
+        assert list(original["verdict"]) == list(shuffled["verdict"])
 
 
 def test_trees_split_on_a_text_column_as_categories_and_it_helps(tmp_path):

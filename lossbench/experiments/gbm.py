@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossbench.errors import LossbenchError
-from lossbench.experiments.fitting import FitResult
+from lossbench.experiments.fitting import MAD_TO_SIGMA, FitResult
 from lossbench.losses import SIGMOID, Loss
 
 __all__ = [
@@ -56,27 +56,36 @@ class GbmOptions:
     min_data_in_leaf: int = 20
 
 
-def objective(loss: Loss, task: str):
+def objective(loss: Loss, task: str, rescaled: bool = False):
     """LightGBM's custom objective for `loss`: (raw scores, Dataset) -> (gradient, hessian)
     per row, with respect to the raw score (in classification the logit z: a loss of
-    p = sigmoid(z) through the chain rule)."""
+    p = sigmoid(z) through the chain rule). `rescaled`: the loss's scale parameter (huber's
+    δ) in units of the current residuals' normalized MAD, re-measured every round."""
     # as in linear fits (`Loss.link`): in classification every loss but one on logits sees p
     on_probability = task == "classification" and loss.prediction != "logit"
     impl = "fused" if "fused" in loss.impls else "numpy"  # one pass for both derivatives
 
     def gradient_and_hessian(scores: np.ndarray, data) -> tuple[np.ndarray, np.ndarray]:
         y = data.get_label()
+        used = loss.with_scale(residual_scale(y - scores)) if rescaled else loss
         if on_probability:
             p = SIGMOID(scores)
             slope = p * (1.0 - p)  # dp/dz
-            g_p, h_p = loss.gradient_and_hessian(y, p, reduction="sum", impl=impl)
+            g_p, h_p = used.gradient_and_hessian(y, p, reduction="sum", impl=impl)
             gradient = g_p * slope
             hessian = h_p * slope * slope + g_p * slope * (1.0 - 2.0 * p)
         else:
-            gradient, hessian = loss.gradient_and_hessian(y, scores, reduction="sum", impl=impl)
+            gradient, hessian = used.gradient_and_hessian(y, scores, reduction="sum", impl=impl)
         return gradient, np.where(hessian > 0.0, hessian, 1.0)
 
     return gradient_and_hessian
+
+
+def residual_scale(residual: np.ndarray) -> float:
+    """The residuals' normalized MAD, median |r| / 0.6745 as in linear fits (1 where they
+    have none: a perfect fit)."""
+    spread = float(np.median(np.abs(residual))) / MAD_TO_SIGMA
+    return spread if spread > 0 else 1.0
 
 
 def starting_score(loss: Loss, y: np.ndarray, task: str) -> float:
@@ -126,13 +135,17 @@ def fit_gbm(
     options: GbmOptions,
     seed: int,
     categorical: tuple[int, ...] = (),
+    rescaled: bool = False,
 ) -> Booster:
     """Boost `options.n_estimators` trees on (X, y) with `loss` as the objective; the columns
-    `categorical` hold level codes, split on as LightGBM's categorical features."""
+    `categorical` hold level codes, split on as LightGBM's categorical features. `rescaled`:
+    the loss's scale parameter is in units of the residual scale, re-measured every round
+    (`objective`), the starting constant's residuals the first."""
     lightgbm = require_lightgbm()
-    start = starting_score(loss, y, task)
+    first = loss.with_scale(residual_scale(y - np.median(y))) if rescaled else loss
+    start = starting_score(first, y, task)
     params = {
-        "objective": objective(loss, task),
+        "objective": objective(loss, task, rescaled),
         "learning_rate": options.learning_rate,
         "num_leaves": options.num_leaves,
         "min_data_in_leaf": options.min_data_in_leaf,
@@ -193,15 +206,13 @@ def fitted(
     categorical: tuple[int, ...] = (),
 ) -> BoostedFit:
     """Boost on (X, y) for the fit kind: the fixed number of rounds as its iterations. Huber's
-    δ is in units of the residuals' MAD about the starting constant unless `scale` is fixed,
-    as in linear fits (`lossbench.experiments.fitting`)."""
+    δ is in units of the residuals' normalized MAD, re-measured each round, unless `scale`
+    is fixed: as in linear fits (`lossbench.experiments.fitting`), the scale of the fit's
+    own residuals. The fit records the final trees' training residual scale."""
     began = time.perf_counter()
-    spread = math.nan
-    if task == "regression" and loss.scale_parameter is not None and scale != "fixed":
-        residual = y - starting_score(loss, y, task)
-        spread = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
-        loss = loss.with_scale(spread if spread > 0 else 1.0)
-    booster = fit_gbm(loss, X, y, task, options, seed, categorical)
+    rescaled = task == "regression" and loss.scale_parameter is not None and scale != "fixed"
+    booster = fit_gbm(loss, X, y, task, options, seed, categorical, rescaled)
+    spread = residual_scale(y - booster.raw(X)) if rescaled else math.nan
     return BoostedFit(
         theta=np.full(X.shape[1] + 1, math.nan), objective=math.nan,
         iterations=options.n_estimators, converged=True,
