@@ -56,26 +56,33 @@ class GbmOptions:
     min_data_in_leaf: int = 20
 
 
-def objective(loss: Loss, task: str, rescaled: bool = False):
+def objective(loss: Loss, task: str, rescaled: bool = False, scales: list | None = None):
     """LightGBM's custom objective for `loss`: (raw scores, Dataset) -> (gradient, hessian)
     per row, with respect to the raw score (in classification the logit z: a loss of
     p = sigmoid(z) through the chain rule). `rescaled`: the loss's scale parameter (huber's
-    δ) in units of the current residuals' normalized MAD, re-measured every round."""
+    δ) in units of the current residuals' normalized MAD, re-measured every round (and each
+    round's scale appended to `scales`)."""
     # as in linear fits (`Loss.link`): in classification every loss but one on logits sees p
     on_probability = task == "classification" and loss.prediction != "logit"
-    impl = "fused" if "fused" in loss.impls else "numpy"  # one pass for both derivatives
+    # numpy, not the fused kernel: at table sizes numba's import (about 100 MB and seconds,
+    # measured on the 100,000-row benchmark) costs more than the kernel saves
 
     def gradient_and_hessian(scores: np.ndarray, data) -> tuple[np.ndarray, np.ndarray]:
         y = data.get_label()
-        used = loss.with_scale(residual_scale(y - scores)) if rescaled else loss
+        used = loss
+        if rescaled:
+            spread = residual_scale(y - scores)
+            used = loss.with_scale(spread)
+            if scales is not None:
+                scales.append(spread)
         if on_probability:
             p = SIGMOID(scores)
             slope = p * (1.0 - p)  # dp/dz
-            g_p, h_p = used.gradient_and_hessian(y, p, reduction="sum", impl=impl)
+            g_p, h_p = used.gradient_and_hessian(y, p, reduction="sum")
             gradient = g_p * slope
             hessian = h_p * slope * slope + g_p * slope * (1.0 - 2.0 * p)
         else:
-            gradient, hessian = used.gradient_and_hessian(y, scores, reduction="sum", impl=impl)
+            gradient, hessian = used.gradient_and_hessian(y, scores, reduction="sum")
         return gradient, np.where(hessian > 0.0, hessian, 1.0)
 
     return gradient_and_hessian
@@ -122,6 +129,7 @@ class Booster:
 
     trees: object
     start: float
+    scale: float = math.nan  # the residual scale of the last round, where δ was rescaled
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         return self.trees.predict(X, raw_score=True) + self.start
@@ -145,7 +153,7 @@ def fit_gbm(
     first = loss.with_scale(residual_scale(y - np.median(y))) if rescaled else loss
     start = starting_score(first, y, task)
     params = {
-        "objective": objective(loss, task, rescaled),
+        "objective": objective(loss, task, rescaled, scales := []),
         "learning_rate": options.learning_rate,
         "num_leaves": options.num_leaves,
         "min_data_in_leaf": options.min_data_in_leaf,
@@ -161,7 +169,7 @@ def fit_gbm(
     )  # fmt: skip
     if loss.name != "mae":
         trees = lightgbm.train(params, data, num_boost_round=options.n_estimators)
-        return Booster(trees, start)
+        return Booster(trees, start, scales[-1] if scales else math.nan)
     return Booster(_renewed(lightgbm, loss, X, y, data, params, options, start), start)
 
 
@@ -208,11 +216,11 @@ def fitted(
     """Boost on (X, y) for the fit kind: the fixed number of rounds as its iterations. Huber's
     δ is in units of the residuals' normalized MAD, re-measured each round, unless `scale`
     is fixed: as in linear fits (`lossbench.experiments.fitting`), the scale of the fit's
-    own residuals. The fit records the final trees' training residual scale."""
+    own residuals. The fit records the last round's residual scale."""
     began = time.perf_counter()
     rescaled = task == "regression" and loss.scale_parameter is not None and scale != "fixed"
     booster = fit_gbm(loss, X, y, task, options, seed, categorical, rescaled)
-    spread = residual_scale(y - booster.raw(X)) if rescaled else math.nan
+    spread = booster.scale
     return BoostedFit(
         theta=np.full(X.shape[1] + 1, math.nan), objective=math.nan,
         iterations=options.n_estimators, converged=True,
