@@ -10,7 +10,10 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-__all__ = ["MISSING_KEY", "against_baseline", "keyed", "stable_seed", "test_train", "unkeyed"]
+__all__ = [
+    "MISSING_KEY", "against_baseline", "keyed", "models_of", "stable_seed", "test_train",
+    "unkeyed",
+]  # fmt: skip
 
 # pandas drops groups and merge rows whose key is NaN: a missing x is grouped as -inf instead
 MISSING_KEY = -math.inf
@@ -22,9 +25,14 @@ def keyed(frame: pd.DataFrame, column: str = "x") -> pd.DataFrame:
     """`frame` with the missing values of `column` as `MISSING_KEY`, so they group and merge,
     and a ``model`` column of text ("" where none is named: a kind that fits none, or a file
     written before trials named their model)."""
+    return frame.assign(**{column: frame[column].fillna(MISSING_KEY), "model": models_of(frame)})
+
+
+def models_of(frame: pd.DataFrame) -> pd.Series:
+    """Each row's model as text: "" where none is named (a kind that fits none, or a file
+    written before rows named their model)."""
     models = frame["model"] if "model" in frame else pd.Series("", index=frame.index)
-    models = models.astype(object).where(models.notna(), "").astype(str)
-    return frame.assign(**{column: frame[column].fillna(MISSING_KEY), "model": models})
+    return models.astype(object).where(models.notna(), "").astype(str)
 
 
 def unkeyed(values: pd.Series) -> pd.Series:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from lossbench import text
+from lossbench.analysis.frames import models_of
 from lossbench.errors import LossbenchError
 from lossbench.losses import labels
 from lossbench.report.numbers import percent as _percent
@@ -94,9 +95,7 @@ def answer(comparisons: pd.DataFrame, shown: Callable[[str], str] = str) -> list
 
 def _models(comparisons: pd.DataFrame) -> pd.DataFrame:
     """Each row's experiment and model as text ("" where none is named)."""
-    model = comparisons["model"] if "model" in comparisons else pd.Series("", comparisons.index)
-    model = model.astype(object).where(model.notna(), "").astype(str)
-    return pd.DataFrame({"experiment": comparisons["experiment"], "model": model})
+    return pd.DataFrame({"experiment": comparisons["experiment"], "model": models_of(comparisons)})
 
 
 def _model_lines(rows: pd.DataFrame, shown: Callable[[str], str]) -> list[tuple[tuple, str]]:

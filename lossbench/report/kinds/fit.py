@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lossbench.analysis.frames import models_of
 from lossbench.analysis.statistics import FAMILYWISE_ALPHA, MEDIAN_FEWEST, MEDIAN_RESAMPLES
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.losses import labels as label_text
@@ -89,8 +90,8 @@ def _swept(texts) -> dict[str, dict[str, label_text.Label]]:
 def _per_model(frame: pd.DataFrame, comparisons: pd.DataFrame):
     """(model, its summary rows, its comparisons within it) for each model of a model grid;
     one (None, all rows, all but those across models) without one."""
-    models = _model_of(frame)
-    theirs = _model_of(comparisons) if len(comparisons) else models.iloc[:0]
+    models = models_of(frame)
+    theirs = models_of(comparisons) if len(comparisons) else models.iloc[:0]
     within = comparisons.drop(index=across_models(comparisons).index)
     names = list(dict.fromkeys(models))
     if len(names) <= 1:
@@ -98,11 +99,6 @@ def _per_model(frame: pd.DataFrame, comparisons: pd.DataFrame):
         return
     for name in names:
         yield name, frame[models == name], within[theirs.loc[within.index] == name]
-
-
-def _model_of(frame: pd.DataFrame) -> pd.Series:
-    model = frame["model"] if "model" in frame else pd.Series("", index=frame.index)
-    return model.astype(object).where(model.notna(), "").astype(str)
 
 
 def _sweeps(
