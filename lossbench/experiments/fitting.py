@@ -19,11 +19,18 @@ Robust losses with a scale parameter (huber, pseudo_huber: ``Loss.scale_paramete
 on a residual scale (``scale``):
 
 - ``fixed``: δ in the units of y, as the loss API takes it;
-- ``mad``: δ in units of the normalized MAD of the residuals, median(|r|) / 0.6745, re-estimated
-  until coefficients and scale agree (the fixed point of statsmodels' ``RLM`` with its default
-  ``scale_est="mad"``);
+- ``mad``: δ in units of the normalized MAD of the residuals, median(|r|) / 0.6745: the scale s
+  at which the fit with δ·s has residuals of MAD s (the fixed point of statsmodels' ``RLM``
+  with its default ``scale_est="mad"``);
 - ``joint``: scale estimated jointly with the coefficients by minimizing
   n σ + 2 σ Σ ρ(r_i / σ) (Owen's concomitant scale; scikit-learn's ``HuberRegressor``).
+
+Both scales are roots of a function of one variable found by bracketing and Brent's method
+(`lossbench.experiments.scales`) over refits at a fixed δ, each solved to its optimum by
+Newton's method (`lossbench.experiments.newton`, also the fit of huber, pseudo_huber and
+log_cosh at a fixed δ). A scale that settles where the residuals' median jumps, or at 0 (the
+fit passes through over half the rows: the limit is the least-absolute-deviations fit), is
+settled, and the fit's ``note`` says so.
 
 Methods: ``lbfgs`` (scipy's L-BFGS-B) and ``gd``, textbook gradient descent with a fixed step
 ``lr`` or, without one, a backtracking (Armijo) line search; ``gd`` records the objective at
@@ -44,14 +51,15 @@ import numpy as np
 from scipy.optimize import minimize
 
 from lossbench.errors import LossbenchError
-from lossbench.experiments import exact
+from lossbench.experiments import exact, newton, scales
 from lossbench.losses import Loss, builtin
 
 __all__ = ["SCALES", "FitResult", "Standardized", "fit", "objective"]
 
 SCALES = ("mad", "joint", "fixed")
-MAD_TO_SIGMA = 0.6744897501960817  # the normal's MAD: median |N(0, 1)|
 _RESTARTS = 5
+_EXACT_FIT = ("the residuals' MAD is 0 at the start: least squares fits over half the training "
+              "rows exactly, and is kept (as statsmodels' RLM keeps it)")  # fmt: skip
 _GRADIENT_TOL = 1e-7
 
 
@@ -65,6 +73,7 @@ class FitResult:
     curve: list[float] = field(default_factory=list)  # gd: objective per iteration
     scale: float = math.nan  # the residual scale δ was measured in (mad, joint)
     gradient: float = math.nan  # the largest gradient entry at the end (standardized units)
+    note: str = ""  # what a reader should know of how the fit ended (a scale at a jump, say)
 
     @property
     def coef(self) -> np.ndarray:
@@ -144,7 +153,8 @@ def fit(
     """Minimize `loss` + (l2 / 2) ‖w‖² over the model's parameters (w in standardized units,
     the intercept unpenalized), starting from `theta0` (original units; default zeros).
     `scale` applies to linear fits of losses with a scale parameter. With ``lbfgs``, linear
-    mse and mae fits are solved exactly (`lossbench.experiments.exact`; mae without l2)."""
+    mse and mae fits are solved exactly (`lossbench.experiments.exact`; mae without l2), and
+    huber, pseudo_huber and log_cosh by Newton's method to their optimum."""
     if scale not in SCALES:
         raise LossbenchError(f"fit.scale: expected one of {', '.join(SCALES)}; got {scale!r}")
     start = time.perf_counter()
@@ -162,8 +172,7 @@ def fit(
     elif robust:
         result = _mad(loss, Xs, ys, theta, method, max_iter, tol, lr, l2)
     else:
-        f = objective(loss, Xs, ys, model, l2)
-        result = _minimize(f, theta, method, max_iter, tol, lr)
+        result = _refit(loss, Xs, ys, theta, model, method, max_iter, tol, lr, l2)
     result.theta = units.outward(result.theta)
     result.seconds = time.perf_counter() - start
     return result
@@ -219,59 +228,95 @@ def _judged(f, theta, iterations, reference, curve=None) -> FitResult:
     return FitResult(theta, float(value), iterations, converged, 0.0, curve or [], gradient=largest)
 
 
-def _mad_scale(residuals: np.ndarray) -> float:
-    return float(np.median(np.abs(residuals)) / MAD_TO_SIGMA)
+def _refit(loss, X, y, theta, model, method, max_iter, tol, lr, l2) -> FitResult:
+    """A fit at a fixed δ: Newton's method where it reaches the optimum itself (a built-in
+    loss with a second derivative, a linear model, few enough columns), else `_minimize`."""
+    f = objective(loss, X, y, model, l2)
+    if method == "lbfgs" and model == "linear" and newton.suits(loss, X):
+        reference = float(np.max(np.abs(f(np.zeros_like(theta))[1])))
+        solved = newton.newton(loss, X, y, theta, l2, max_iter)
+        return _judged(f, solved.theta, solved.iterations, reference)
+    return _minimize(f, theta, method, max_iter, tol, lr)
 
 
-def _mad(loss, X, y, theta, method, max_iter, tol, lr, l2, rounds: int = 60) -> FitResult:
-    """δ in units of the residuals' normalized MAD: start from least squares (as RLM does),
-    then find the scale s at which refitting with δ·s reproduces s. The plain fixed-point
-    iteration converges slowly on ill-conditioned data (100 rounds leave longley 5e-4 away),
-    so after two plain steps the secant method solves mad(r(s)) / 0.6745 − s = 0."""
+def _mad(loss, X, y, theta, method, max_iter, tol, lr, l2) -> FitResult:
+    """δ in units of the residuals' normalized MAD: from least squares (as RLM starts), the
+    scale s at which the refit with δ·s has residuals whose MAD is s (`scales`)."""
     least_squares = _exact(builtin.MSE(), X, y, l2)
-    start = least_squares.theta
-    state = {"theta": start, "result": least_squares, "iterations": 0}
+    state = {"theta": least_squares.theta, "result": least_squares, "iterations": 0}
 
-    def gap(s: float) -> float:
-        """mad(r) / 0.6745 − s after refitting with δ·s (warm-started)."""
-        result = _minimize(objective(loss.with_scale(s), X, y, "linear", l2), state["theta"],
-                           method, max_iter, tol, lr)  # fmt: skip
+    def mad(s: float) -> float:
+        """The residuals' MAD after refitting with δ·s (warm-started from the last refit)."""
+        result = _refit(loss.with_scale(s), X, y, state["theta"], "linear", method, max_iter,
+                        tol, lr, l2)  # fmt: skip
         state.update(theta=result.theta, result=result)
         state["iterations"] += result.iterations
-        return _mad_scale(y - X @ result.theta[:-1] - result.theta[-1]) - s
+        return scales.mad_of(y - X @ result.theta[:-1] - result.theta[-1])
 
-    s = _mad_scale(y - X @ start[:-1] - start[-1])
-    previous = None
-    settled = False
-    for step in range(rounds):
-        if not s > 0:  # an exact fit: no residual scale to measure δ in
-            break
-        h = gap(s)
-        if abs(h) <= 1e-10 * s:
-            settled = True
-            break
-        if step < 2 or previous is None or h == previous[1]:
-            following = s + h  # a plain fixed-point step
-        else:
-            following = s - h * (s - previous[0]) / (h - previous[1])
-            if not (following > 0 and math.isfinite(following)):
-                following = s + h
-        previous, s = (s, h), following
-    result = state["result"]
-    result.converged = result.converged and settled
-    result.iterations, result.scale = state["iterations"], s
+    start = scales.mad_of(y - X @ least_squares.theta[:-1] - least_squares.theta[-1])
+    if start > 0:
+        root = scales.scale_fixed_point(mad, start)
+    else:  # least squares fits over half the rows exactly; RLM stops at once, as here
+        root = scales.Root(0.0, True, _EXACT_FIT)
+    limit = _limit(X, y, l2) if start > 0 and root.scale == 0 else None
+    result = limit or state["result"]
+    result.converged = result.converged and root.settled
+    result.iterations += state["iterations"]
+    result.scale, result.note = root.scale, root.note
     return result
+
+
+def _limit(X: np.ndarray, y: np.ndarray, l2: float) -> FitResult | None:
+    """The fit a robust loss tends to as its scale settles at 0: least absolute deviations,
+    solved exactly (with l2 > 0 the limit is another: None)."""
+    return None if l2 else _exact(builtin.MAE(), X, y, 0.0)
 
 
 def _joint(loss, X, y, theta, max_iter, tol, l2) -> FitResult:
     """Coefficients and scale together: minimize σ + 2σ mean ρ(r / σ) + (l2 / 2) ‖w‖² (per
-    sample; the concomitant scale of HuberRegressor)."""
+    sample; the concomitant scale of HuberRegressor). At a fixed σ that is a fit with δ·σ
+    and penalty σ·l2 / 2 (ρ_δ(r / σ) = ρ_{δσ}(r) / σ²); σ is the root of the profile's
+    derivative (`scales.increasing_root`)."""
+    state = {"theta": theta, "iterations": 0, "converged": False}
+
+    def slope(sigma: float) -> float:
+        """d/dσ of the objective at the coefficients refitted for σ (envelope theorem)."""
+        result = _refit(loss.with_scale(sigma), X, y, state["theta"], "linear", "lbfgs",
+                        max_iter, tol, None, 0.5 * l2 * sigma)  # fmt: skip
+        state.update(theta=result.theta, converged=result.converged)
+        state["iterations"] += result.iterations
+        u_true, u_fitted = y / sigma, (X @ result.theta[:-1] + result.theta[-1]) / sigma
+        rho = loss.value(u_true, u_fitted, reduction="none")
+        drho = loss.gradient(u_true, u_fitted, reduction="none")  # −ρ'(u)
+        return 1.0 + 2.0 * float(np.mean(rho + (u_true - u_fitted) * drho))
+
+    least_squares = _exact(builtin.MSE(), X, y, l2).theta
+    start = (scales.mad_of(y - X @ least_squares[:-1] - least_squares[-1])
+             or float(np.std(y)) or 1.0)  # fmt: skip
+    root = scales.increasing_root(slope, start)
+    limit = _limit(X, y, l2) if root.scale == 0 else None
+    if limit is not None:
+        limit.converged = limit.converged and root.settled
+        limit.iterations += state["iterations"]
+        limit.scale, limit.note = 0.0, root.note
+        return limit
+    f = _concomitant(loss, X, y, l2)
+    reference = float(np.max(np.abs(f(np.append(np.zeros_like(theta), start))[1])))
+    params = np.append(state["theta"], root.scale)
+    done = _judged(f, params, state["iterations"], reference)
+    done.converged = done.converged and state["converged"] and root.settled
+    done.theta, done.scale, done.note = params[:-1], root.scale, root.note
+    return done
+
+
+def _concomitant(loss, X, y, l2) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """(w, b, σ) -> (σ + 2σ mean ρ(r / σ) + (l2 / 2) ‖w‖², its gradient)."""
     impl = "fused" if "fused" in loss.impls else "numpy"
-    residual = y - X @ theta[:-1] - theta[-1]
-    sigma0 = _mad_scale(residual) or float(np.std(y)) or 1.0
 
     def f(params: np.ndarray) -> tuple[float, np.ndarray]:
         w, b, sigma = params[:-2], params[-2], params[-1]
+        if not sigma > 0:
+            return math.inf, np.full_like(params, math.inf)
         fitted = X @ w + b
         value, g = loss.value_and_gradient(y / sigma, fitted / sigma, impl=impl)
         # d/dθ: 2σ Σ g_i x_i / σ;  d/dσ: 1 + 2 mean ρ + (2/σ) Σ g_i r_i
@@ -281,23 +326,7 @@ def _joint(loss, X, y, theta, max_iter, tol, l2) -> FitResult:
             [2.0 * (X.T @ g) + l2 * w, [2.0 * g.sum()], [d_sigma]]
         )
 
-    params = np.append(theta, sigma0)
-    reference = float(np.max(np.abs(f(np.append(np.zeros_like(theta), sigma0))[1])))
-    bounds = [(None, None)] * len(theta) + [(1e-12, None)]
-    iterations = 0
-    for _ in range(1 + _RESTARTS):
-        result = minimize(
-            f, params, jac=True, method="L-BFGS-B", bounds=bounds,
-            # Huber's second derivative jumps: L-BFGS's objective test stops it early here
-            options={"maxiter": max(1, max_iter - iterations), "gtol": tol,
-                     "ftol": min(tol, 1e-14)},
-        )  # fmt: skip
-        params, iterations = result.x, iterations + int(result.nit)
-        done = _judged(f, params, iterations, reference)
-        if done.converged or iterations >= max_iter:
-            break
-    done.theta, done.scale = params[:-1], float(params[-1])
-    return done
+    return f
 
 
 def _gradient_descent(f, theta, max_iter, tol, lr, gtol=0.0):

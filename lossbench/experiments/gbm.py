@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossbench.errors import LossbenchError
-from lossbench.experiments.fitting import MAD_TO_SIGMA, FitResult
+from lossbench.experiments.fitting import FitResult
+from lossbench.experiments.scales import mad_of
 from lossbench.losses import SIGMOID, Loss
 
 __all__ = [
@@ -91,7 +92,7 @@ def objective(loss: Loss, task: str, rescaled: bool = False, scales: list | None
 def residual_scale(residual: np.ndarray) -> float:
     """The residuals' normalized MAD, median |r| / 0.6745 as in linear fits (1 where they
     have none: a perfect fit)."""
-    spread = float(np.median(np.abs(residual))) / MAD_TO_SIGMA
+    spread = mad_of(residual)
     return spread if spread > 0 else 1.0
 
 

@@ -99,7 +99,7 @@ def score(
     values = (
         regression(result, sample) if task == "regression" else classification(result, sample, rng)
     )
-    notes = {}
+    notes = {"converged": result.note} if result.note else {}
     for metric, needed in _NEEDS_TRUTH.items():
         if metric in values and getattr(sample, needed) is None:
             notes[metric] = f"n/a: {metric} needs the true parameters; this data has none"
