@@ -44,8 +44,8 @@ def _concomitant(X, y, w, b, sigma):  # HuberRegressor's objective over n, alpha
 
 
 @pytest.mark.parametrize(
-    "name", ["diabetes", "stackloss", "longley",
-             pytest.param("fair", marks=pytest.mark.slow), pytest.param("engel")],
+    "name", ["diabetes", *(pytest.param(name, marks=pytest.mark.slow)
+                           for name in ("stackloss", "longley", "fair", "engel"))],
 )  # fmt: skip
 def test_huber_fits_settle_on_every_fold_of_real_tables_as_rlm_does(name):
     # before issue 33, 3 + 10 of diabetes's 100 fits, 3 + 14 of longley's and 1 + 9 of

@@ -273,11 +273,23 @@ def _unconverged(fits: pd.DataFrame, first: str) -> dict[tuple, str]:
             continue
         base_bad = int(counts.loc[(dataset, x, loss, first), "sum"])
         if int(bad) + base_bad:
+            here = (failed["dataset"] == dataset) & (failed["x"] == x) & (failed["loss"] == loss)
+            mine = failed[here & failed["model"].isin([model, first])]
             reasons[(dataset, x, loss, model)] = (
                 f"no verdict: {int(bad)} of {total} {model} fits and {base_bad} of the "
-                f"{first} fits of {loss} did not converge or have no finite optimum"
+                f"{first} fits of {loss} did not converge or have no finite optimum" + _why(mine)
             )
     return reasons
+
+
+def _why(fits: pd.DataFrame) -> str:
+    """The reasons the failed fits among `fits` give for themselves (each with its fix where
+    one is known), most frequent first: " (reason; other reason)", or "" if none is recorded."""
+    if "note" not in fits:
+        return ""
+    notes = fits.loc[fits["failed"], "note"]
+    notes = notes[notes.astype(bool)].value_counts(sort=True)
+    return f" ({'; '.join(notes.index[:2])})" if len(notes) else ""
 
 
 def _unsettled(trials: pd.DataFrame, baseline: str) -> dict[tuple, str]:
@@ -305,8 +317,10 @@ def _unsettled(trials: pd.DataFrame, baseline: str) -> dict[tuple, str]:
                 "where a fit has no finite optimum; set fit.l2 (a ridge penalty) to compare"
             )
         else:
+            mine = failed[(failed["dataset"] == dataset) & (failed["x"] == x)
+                          & failed["loss"].isin([loss, baseline])]  # fmt: skip
             reasons[(dataset, x, loss)] = (
                 f"no verdict: {int(bad)} of {total} fits of {loss} and {int(base['sum'])} of "
-                f"{int(base['count'])} of the baseline did not converge; raise fit.max_iter"
+                f"{int(base['count'])} of the baseline did not converge" + _why(mine)
             )
     return reasons

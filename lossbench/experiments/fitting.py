@@ -74,6 +74,7 @@ class FitResult:
     scale: float = math.nan  # the residual scale δ was measured in (mad, joint)
     gradient: float = math.nan  # the largest gradient entry at the end (standardized units)
     note: str = ""  # what a reader should know of how the fit ended (a scale at a jump, say)
+    exhausted: bool = False  # stopped by max_iter (in any refit of a scale search)
 
     @property
     def coef(self) -> np.ndarray:
@@ -173,9 +174,27 @@ def fit(
         result = _mad(loss, Xs, ys, theta, method, max_iter, tol, lr, l2)
     else:
         result = _refit(loss, Xs, ys, theta, model, method, max_iter, tol, lr, l2)
+    if not result.converged and not result.note:
+        result.note = _why_unconverged(loss, result, method, max_iter, l2)
     result.theta = units.outward(result.theta)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _why_unconverged(loss: Loss, result: FitResult, method: str, max_iter: int, l2: float) -> str:
+    """Why a fit is not converged, with the fix where one is known (each tested to work)."""
+    if not math.isfinite(result.objective):
+        return "the objective is not finite where the fit stopped (the steps diverged)"
+    if result.exhausted:
+        return (f"stopped at fit.max_iter = {max_iter} before its gradient fell to "
+                f"{_GRADIENT_TOL:g} of its start; raise fit.max_iter")  # fmt: skip
+    if isinstance(loss, builtin.MAE):  # a gradient test cannot confirm an optimum at a kink
+        fix = "fit it with fit.l2: 0" if l2 else "use fit.method: lbfgs"
+        return (f"mae is kinked at its optimum, where a gradient cannot shrink: {fix} (solved "
+                "exactly by linear programming)")  # fmt: skip
+    return (f"stopped where no step lowers the objective, its gradient above "
+            f"{_GRADIENT_TOL:g} of its start (flat or ill-conditioned); more iterations would "
+            "not change it")  # fmt: skip
 
 
 def _exact(loss: Loss, X: np.ndarray, y: np.ndarray, l2: float) -> FitResult | None:
@@ -197,7 +216,9 @@ def _minimize(f, theta, method, max_iter, tol, lr) -> FitResult:
     if method == "gd":
         gtol = _GRADIENT_TOL * max(reference, 1e-300)
         theta, _, iterations, _, curve = _gradient_descent(f, theta, max_iter, tol, lr, gtol)
-        return _judged(f, theta, iterations, reference, curve)
+        done = _judged(f, theta, iterations, reference, curve)
+        done.exhausted = iterations >= max_iter
+        return done
     iterations, before, ftol = 0, (math.inf, math.inf), tol
     for _ in range(1 + _RESTARTS):  # a restart drops L-BFGS's stale curvature pairs
         result = minimize(
@@ -213,7 +234,8 @@ def _minimize(f, theta, method, max_iter, tol, lr) -> FitResult:
             and done.gradient > 0.9 * before[1]
         )
         ftol = min(tol, 1e-15)  # a restart goes on while the gradient says so
-        if done.converged or stalled or iterations >= max_iter or not math.isfinite(done.objective):
+        done.exhausted = iterations >= max_iter
+        if done.converged or stalled or done.exhausted or not math.isfinite(done.objective):
             return done
         before = (done.objective, done.gradient)
     return done
@@ -235,7 +257,9 @@ def _refit(loss, X, y, theta, model, method, max_iter, tol, lr, l2) -> FitResult
     if method == "lbfgs" and model == "linear" and newton.suits(loss, X):
         reference = float(np.max(np.abs(f(np.zeros_like(theta))[1])))
         solved = newton.newton(loss, X, y, theta, l2, max_iter)
-        return _judged(f, solved.theta, solved.iterations, reference)
+        done = _judged(f, solved.theta, solved.iterations, reference)
+        done.exhausted = solved.stopped == "max_iter"
+        return done
     return _minimize(f, theta, method, max_iter, tol, lr)
 
 
@@ -243,7 +267,8 @@ def _mad(loss, X, y, theta, method, max_iter, tol, lr, l2) -> FitResult:
     """δ in units of the residuals' normalized MAD: from least squares (as RLM starts), the
     scale s at which the refit with δ·s has residuals whose MAD is s (`scales`)."""
     least_squares = _exact(builtin.MSE(), X, y, l2)
-    state = {"theta": least_squares.theta, "result": least_squares, "iterations": 0}
+    state = {"theta": least_squares.theta, "result": least_squares, "iterations": 0,
+             "exhausted": False}  # fmt: skip
 
     def mad(s: float) -> float:
         """The residuals' MAD after refitting with δ·s (warm-started from the last refit)."""
@@ -251,6 +276,7 @@ def _mad(loss, X, y, theta, method, max_iter, tol, lr, l2) -> FitResult:
                         tol, lr, l2)  # fmt: skip
         state.update(theta=result.theta, result=result)
         state["iterations"] += result.iterations
+        state["exhausted"] |= result.exhausted
         return scales.mad_of(y - X @ result.theta[:-1] - result.theta[-1])
 
     start = scales.mad_of(y - X @ least_squares.theta[:-1] - least_squares.theta[-1])
@@ -262,7 +288,7 @@ def _mad(loss, X, y, theta, method, max_iter, tol, lr, l2) -> FitResult:
     result = limit or state["result"]
     result.converged = result.converged and root.settled
     result.iterations += state["iterations"]
-    result.scale, result.note = root.scale, root.note
+    result.scale, result.note, result.exhausted = root.scale, root.note, state["exhausted"]
     return result
 
 
@@ -277,7 +303,7 @@ def _joint(loss, X, y, theta, max_iter, tol, l2) -> FitResult:
     sample; the concomitant scale of HuberRegressor). At a fixed σ that is a fit with δ·σ
     and penalty σ·l2 / 2 (ρ_δ(r / σ) = ρ_{δσ}(r) / σ²); σ is the root of the profile's
     derivative (`scales.increasing_root`)."""
-    state = {"theta": theta, "iterations": 0, "converged": False}
+    state = {"theta": theta, "iterations": 0, "converged": False, "exhausted": False}
 
     def slope(sigma: float) -> float:
         """d/dσ of the objective at the coefficients refitted for σ (envelope theorem)."""
@@ -285,6 +311,7 @@ def _joint(loss, X, y, theta, max_iter, tol, l2) -> FitResult:
                         max_iter, tol, None, 0.5 * l2 * sigma)  # fmt: skip
         state.update(theta=result.theta, converged=result.converged)
         state["iterations"] += result.iterations
+        state["exhausted"] |= result.exhausted
         u_true, u_fitted = y / sigma, (X @ result.theta[:-1] + result.theta[-1]) / sigma
         rho = loss.value(u_true, u_fitted, reduction="none")
         drho = loss.gradient(u_true, u_fitted, reduction="none")  # −ρ'(u)
@@ -298,7 +325,7 @@ def _joint(loss, X, y, theta, max_iter, tol, l2) -> FitResult:
     if limit is not None:
         limit.converged = limit.converged and root.settled
         limit.iterations += state["iterations"]
-        limit.scale, limit.note = 0.0, root.note
+        limit.scale, limit.note, limit.exhausted = 0.0, root.note, state["exhausted"]
         return limit
     f = _concomitant(loss, X, y, l2)
     reference = float(np.max(np.abs(f(np.append(np.zeros_like(theta), start))[1])))
@@ -306,6 +333,7 @@ def _joint(loss, X, y, theta, max_iter, tol, l2) -> FitResult:
     done = _judged(f, params, state["iterations"], reference)
     done.converged = done.converged and state["converged"] and root.settled
     done.theta, done.scale, done.note = params[:-1], root.scale, root.note
+    done.exhausted = state["exhausted"]
     return done
 
 

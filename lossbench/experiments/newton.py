@@ -3,7 +3,7 @@ with a symmetric robust loss that has a second derivative almost everywhere (hub
 pseudo_huber, log_cosh), on standardized data (`lossbench.experiments.fitting`).
 
 The objective is F(θ) = mean ρ(y − X w − b) + (l2 / 2) ‖w‖², θ = (w, b), A = [X, 1]. Each
-iteration tries two steps and takes the one that lowers F more:
+iteration takes Newton's full step where it lowers F enough, else the better of two:
 
 - Newton's, solving (Aᵀ diag(ρ''(r)) A / n + l2) d = −∇F. For huber ρ'' is 1 within δ and 0
   beyond, so F is piecewise quadratic and, once the set of residuals within δ stops changing,
@@ -79,9 +79,12 @@ def newton(
     value = value_at(theta, fitted)
     gradient, du = derivatives(theta, fitted)
     for iteration in range(max_iter):
+        newtons = _solved(loss.hessian(y, fitted), X, gradient, penalty)
         best = (0.0, value, None, None)
-        for weights in (loss.hessian(y, fitted), _irls_weights(y - fitted, du, loss, y, fitted)):
-            step = _solved(weights, X, gradient, penalty)
+        for step in (newtons, None):
+            if step is None:  # Newton's full step did not do: IRLS's too, the better taken
+                weights = _irls_weights(y - fitted, du, loss, y, fitted)
+                step = _solved(weights, X, gradient, penalty)
             slope = float(gradient @ step)
             if not -slope > _ROUNDING * abs(value):  # nothing to gain beyond rounding
                 continue
@@ -89,14 +92,15 @@ def newton(
             t, candidate = _searched(value_at, theta, fitted, step, moved, value, slope)
             if candidate < best[1]:
                 best = (t, candidate, step, moved)
+            if t == 1.0 and step is newtons:  # the common case near the optimum
+                break
         t, candidate, step, moved = best
         if step is None:
-            step = _solved(loss.hessian(y, fitted), X, gradient, penalty)
-            moved = X @ step[:-1] + step[-1]
-            after, du_after = derivatives(theta + step, fitted + moved)
+            moved = X @ newtons[:-1] + newtons[-1]
+            after, du_after = derivatives(theta + newtons, fitted + moved)
             if not np.max(np.abs(after)) < np.max(np.abs(gradient)):
                 return Newton(theta, value, gradient, iteration, "optimum")
-            theta, fitted, gradient, du = theta + step, fitted + moved, after, du_after
+            theta, fitted, gradient, du = theta + newtons, fitted + moved, after, du_after
             value = value_at(theta, fitted)
             continue
         theta, fitted, value = theta + t * step, fitted + t * moved, candidate
