@@ -163,3 +163,27 @@ def test_a_scale_shrinking_to_zero_settles_there():
     assert root.settled and root.scale == 0.0 and "settled at 0" in root.note
     root = scales.increasing_root(lambda s: 0.2, start=1.0)  # the slope never turns negative
     assert root.settled and root.scale == 0.0
+
+
+def test_a_joint_scale_with_delta_at_most_one_is_refused_because_it_falls_to_zero(tmp_path):
+    from lossbench import LossbenchError
+    from lossbench.experiments import fitting
+    from tests.conftest import assert_refused, invoke
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((100, 2)), rng.standard_normal(100)
+    unit = losses.get("huber", delta=1.0)
+    with pytest.raises(LossbenchError, match="delta must exceed 1"):
+        fit(unit, X, y, scale="joint")
+    # what the refusal says: the concomitant optimum is at σ = 0, the mae fit
+    Xs, ys = Standardized.of(X, y, "linear").data(X, y)
+    fallen = fitting._joint(unit, Xs, ys, np.zeros(3), 1000, 1e-10, 0.0)
+    assert fallen.scale == 0.0 and "settled at 0" in fallen.note
+    config = tmp_path / "c.yaml"
+    config.write_text("trials: 3\nexperiments:\n  - {name: e, datasets: [{kind: gaussian}], "
+                      "losses: [mse, {name: huber, delta: 1}], fit: {scale: joint}}\n")  # fmt: skip
+    refused = invoke(["run", config, "--out", tmp_path / "o"])
+    assert_refused(refused, tmp_path / "o", "experiments[0].losses[1]", "use a larger delta")
+    for fix in ("experiments.0.losses.1.delta=1.345", "experiments.0.fit.scale=mad"):
+        done = invoke(["run", config, "--out", tmp_path / "o", "--set", fix])
+        assert done.exit_code == 0, done.output

@@ -54,7 +54,7 @@ from lossbench.errors import LossbenchError
 from lossbench.experiments import exact, newton, scales
 from lossbench.losses import Loss, builtin
 
-__all__ = ["SCALES", "FitResult", "Standardized", "fit", "objective"]
+__all__ = ["SCALES", "FitResult", "Standardized", "fit", "joint_refusal", "objective"]
 
 SCALES = ("mad", "joint", "fixed")
 _RESTARTS = 5
@@ -169,6 +169,8 @@ def fit(
     elif robust and scale == "joint":
         if method != "lbfgs":
             raise LossbenchError("fit.scale: joint needs fit.method: lbfgs")
+        if why := joint_refusal(loss):
+            raise LossbenchError(why)
         result = _joint(loss, Xs, ys, theta, max_iter, tol, l2)
     elif robust:
         result = _mad(loss, Xs, ys, theta, method, max_iter, tol, lr, l2)
@@ -179,6 +181,18 @@ def fit(
     result.theta = units.outward(result.theta)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def joint_refusal(loss: Loss) -> str:
+    """Why `loss` cannot be fitted with a joint scale ("" if it can): with δ ≤ 1 the
+    concomitant objective's slope in σ, 1 + 2 mean[ρ(u) − u ρ'(u)] ≥ 1 − δ², never turns
+    negative, so σ falls to 0 and the fit is mae's (scikit-learn's HuberRegressor asks
+    epsilon ≥ 1 for the same reason)."""
+    name = loss.scale_parameter
+    if name is None or loss.params[name] > 1:
+        return ""
+    return (f"{loss} with fit.scale: joint: {name} must exceed 1 (at or below 1 the joint scale "
+            f"falls to 0 and the fit is mae's); use a larger {name} or fit.scale: mad")  # fmt: skip
 
 
 def _why_unconverged(loss: Loss, result: FitResult, method: str, max_iter: int, l2: float) -> str:

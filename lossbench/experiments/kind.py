@@ -20,6 +20,7 @@ import numpy as np
 from lossbench.config import KINDS, Experiment, cap, register
 from lossbench.errors import LossbenchError
 from lossbench.experiments.datasets import DATASETS, Dataset
+from lossbench.experiments.fitting import joint_refusal
 from lossbench.losses import Loss
 
 if TYPE_CHECKING:
@@ -110,7 +111,21 @@ class ExperimentKind(Experiment):
                 f"a {self.kind} experiment needs at least one dataset",
                 where=("datasets",),
             )
+        self.check_scale(losses, datasets)
         return [Task(self, losses, d, t, seed) for d in datasets for t in range(trials)]
+
+    def check_scale(self, losses: tuple[Loss, ...], datasets: list[Dataset]) -> None:
+        """Refuse, before the run, a loss that cannot be fitted with ``fit.scale: joint``
+        where a linear model is fitted to continuous targets (`fitting.joint_refusal`)."""
+        if self.fit.scale != "joint" or not self.fits_linear_regression(datasets):
+            return
+        for i, loss in enumerate(losses):
+            if why := joint_refusal(loss):
+                raise LossbenchError(why, where=("losses", i))
+
+    def fits_linear_regression(self, datasets: list[Dataset]) -> bool:
+        """Whether this experiment fits a linear model to continuous targets."""
+        return any(dataset.task == "regression" for dataset in datasets)
 
     def run_task(self, task: Task) -> list[dict[str, Any]]:
         """The rows of one unit of work (see `Task.row`)."""

@@ -165,6 +165,7 @@ class FitExperiment(ExperimentKind):
         if any(isinstance(model, GbmModel) for model in self.models()):
             with located("model"):
                 require_lightgbm()  # before the run, not in its first trial
+        self.check_scale(losses, datasets)
         units = []
         for i, dataset in enumerate(datasets):
             possible = scores_of(dataset.task, dataset.truth, dataset.cross_validated)
@@ -186,6 +187,9 @@ class FitExperiment(ExperimentKind):
     def models(self) -> list[Literal["linear"] | GbmModel]:
         """The models each loss is fitted with, in the order given."""
         return list(self.model) if isinstance(self.model, list) else [self.model]
+
+    def fits_linear_regression(self, datasets) -> bool:
+        return "linear" in self.models() and super().fits_linear_regression(datasets)
 
     def model_names(self) -> list[str]:
         """Each model's name: linear, gbm, and for several gbms the settings that tell them
