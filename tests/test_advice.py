@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.conftest import invoke
 
@@ -37,6 +38,7 @@ def _no_verdict(comparisons: pd.DataFrame) -> bool:
     return comparisons["note"].astype("string").fillna("").str.contains("no verdict").any()
 
 
+@pytest.mark.slow
 def test_raise_max_iter_is_said_where_the_fits_ran_out_and_raising_it_gives_a_verdict(tmp_path):
     config = _fit("{kind: logistic, n_samples: 300, n_features: 4}", "[bce_logits, mse]",
                   "{max_iter: 3}")  # fmt: skip
@@ -48,6 +50,7 @@ def test_raise_max_iter_is_said_where_the_fits_ran_out_and_raising_it_gives_a_ve
     assert not _no_verdict(after)  # the fits converge: their comparison is judged
 
 
+@pytest.mark.slow
 def test_mae_with_a_penalty_is_told_to_drop_it_and_then_is_solved_exactly(tmp_path):
     config = _fit("{kind: student_t, df: 3, n_samples: 200, n_features: 3}", "[mse, mae]",
                   "{l2: 0.01}")  # fmt: skip
@@ -85,6 +88,7 @@ def test_set_l2_is_said_for_separable_labels_and_a_penalty_gives_a_verdict(tmp_p
     assert not _no_verdict(after)
 
 
+@pytest.mark.slow
 def test_more_trials_is_said_of_a_wide_interval_and_more_trials_give_a_verdict(tmp_path):
     # huber has 95% of mse's efficiency on Gaussian noise: a 5% difference, beyond the ±1% margin
     config = _fit("{kind: gaussian, n_samples: 200, n_features: 3}",
@@ -107,6 +111,7 @@ def test_too_few_trials_for_a_median_is_said_and_enough_give_a_verdict(tmp_path)
     assert _baseline_rows(after)["verdict"].iloc[0] == "better"
 
 
+@pytest.mark.slow
 def test_more_data_is_said_of_cross_validation_and_more_rows_give_a_verdict(tmp_path):
     def table(rows: int) -> None:
         rng = np.random.default_rng(1)

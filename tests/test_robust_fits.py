@@ -165,6 +165,7 @@ def test_a_scale_shrinking_to_zero_settles_there():
     assert root.settled and root.scale == 0.0
 
 
+@pytest.mark.slow
 def test_a_joint_scale_with_delta_at_most_one_is_refused_because_it_falls_to_zero(tmp_path):
     from lossbench import LossbenchError
     from lossbench.experiments import fitting
