@@ -37,7 +37,10 @@ def test_an_identifier_column_is_left_out_and_said():
     many = encoding.TextColumn("id", np.array([f"x{i % 60}" for i in range(600)], dtype=object))
     assert encoding.unusable(many) == "more than 50 levels"
     constant = encoding.TextColumn("city", np.array(["x"] * 30, dtype=object))
-    assert "no second level" in encoding.unusable(constant)
+    assert "one level only: it carries nothing" in encoding.unusable(constant)
+    # a level on every row but under 5 rows each: all pooled into one, nothing to tell apart
+    pooled = encoding.TextColumn("code", np.array([f"{i}x" for i in range(163)], dtype=object))
+    assert "every level pooled, it carries nothing" in encoding.unusable(pooled)
 
 
 def _table(tmp_path, name, shuffle=None, informative=True, extra=""):

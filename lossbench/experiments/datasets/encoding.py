@@ -7,16 +7,23 @@ A level becomes its own indicator when the training rows hold it at least `MIN_R
 in at least `MIN_SHARE` of them; rarer levels, and levels the training rows never saw, are
 pooled into one "other" level. The most frequent level is the reference (no indicator: the
 intercept carries it). A column with more than `MAX_LEVELS` common levels (an identifier, a
-free-text field) is left out, and said.
+free-text field), or none but one (every level pooled: it carries nothing), is left out, and
+said. A column whose values mostly read as numbers (`stray_text`: "1,234", "$5", "12 kg"
+beside plain numbers) is a numeric column with stray text, not a category: the table refuses
+it rather than encode it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MAX_LEVELS", "MIN_ROWS", "MIN_SHARE", "TextColumn", "codes", "encoded", "unusable"]
+__all__ = [
+    "MAX_LEVELS", "MIN_ROWS", "MIN_SHARE", "TextColumn", "codes", "encoded", "is_number",
+    "stray_text", "unusable",
+]  # fmt: skip
 
 MIN_ROWS = 5
 MIN_SHARE = 0.01
@@ -50,13 +57,49 @@ def _common(values: np.ndarray) -> tuple[list[str], bool]:
 
 def unusable(column: TextColumn) -> str:
     """Why a text column cannot be a feature ("" if it can): more common levels than an
-    indicator each could sensibly have, or none at all."""
-    common = _common(column.values)[0]
+    indicator each could sensibly have, or too few to tell rows apart."""
+    common, pooled = _common(column.values)
     if len(common) > MAX_LEVELS:
         return f"more than {MAX_LEVELS} levels"
-    if not common or (len(common) == 1 and not _common(column.values)[1]):
-        return f"no second level on {MIN_ROWS} rows or more"
+    if not common:
+        return f"no level on {MIN_ROWS} rows or more: every level pooled, it carries nothing"
+    if len(common) == 1 and not pooled:
+        return "one level only: it carries nothing"
     return ""
+
+
+# a number as people write one in a table: a sign, a currency, thousands separators, a
+# decimal part, an exponent, a unit or percent after it ("$1,234.5", "12 kg", "7%", "3e5")
+_DECORATED = re.compile(
+    r"[-+]?\s*[$€£¥]?\s*[-+]?\d[\d,]*(\.\d*)?([eE][-+]?\d+)?\s*([A-Za-z]{1,3}|%)?"
+)
+NUMERIC_SHARE = 0.5  # a column whose values read as numbers this often is numeric
+
+
+def stray_text(values) -> list[str]:
+    """The values that stop a numeric column from reading as numbers (at most three, most
+    frequent first), where over `NUMERIC_SHARE` of `values` (present ones, as text) read as
+    numbers, plain or written with a currency, separators or a unit; [] where they do not."""
+    present = [str(v).strip() for v in values]
+    if not present:
+        return []
+    plain = [is_number(v) for v in present]
+    decorated = [p or bool(_DECORATED.fullmatch(v)) for v, p in zip(present, plain, strict=True)]
+    if sum(decorated) <= NUMERIC_SHARE * len(present):
+        return []
+    strays, counts = np.unique([v for v, p in zip(present, plain, strict=True) if not p],
+                               return_counts=True)  # fmt: skip
+    order = np.argsort(-counts, kind="stable")[:3]
+    return [str(strays[i]) for i in order]
+
+
+def is_number(value: str) -> bool:
+    """Whether `value` reads as a number as it is (Python's float)."""
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def encoded(

@@ -2,12 +2,16 @@
 (``sklearn``). They are evaluated by repeated K-fold cross-validation: each trial is one fold
 (`Observed.split`), the same folds for every loss, stratified by class for classification.
 
-``{kind: table, path: data.csv, target: price, features: [a, b], task: auto, missing: error}``
-reads CSV, TSV or Parquet (pyarrow, the ``parquet`` extra) once, when the config is checked;
-`path` is relative to the config file's directory. `features` defaults to every numeric column
-but the target (others are left out and listed in a note); ``task: auto`` is classification
-when the target has exactly two distinct values (mapped to 0/1 in sorted order), regression
-otherwise; ``missing: drop`` drops incomplete rows (counted in a note) instead of refusing them.
+``{kind: table, path: data.csv, target: price, features: [a, b], exclude: [id],
+categorical: [zip], task: auto, missing: error}`` reads CSV, TSV or Parquet (pyarrow, the
+``parquet`` extra) once, when the config is checked; `path` is relative to the config file's
+directory. `features` defaults to every column but the target; text columns (and those
+`categorical` names, numbers or not) are encoded per fold (`encoding`), one that cannot be is
+left out and said; a column that reads as numbers but for a few values ("1,234", "n/a?") is
+refused with the values, not encoded. ``task: auto`` is classification when the target has
+exactly two distinct values (mapped to 0/1 in sorted order), regression otherwise. A missing
+value is missing in any column used, text or number: ``missing: drop`` drops those rows
+(counted in a note) instead of refusing them.
 """
 
 from __future__ import annotations
@@ -131,15 +135,16 @@ def _choose_task(
 @register
 class Table(Observed):
     kind = "table"
-    summary = "your own data: CSV, TSV or Parquet (path, target, features, exclude, task, missing)"
+    summary = ("your own data: CSV, TSV or Parquet (path, target, features, exclude, "
+               "categorical, task, missing)")  # fmt: skip
     keys: ClassVar[tuple[str, ...]] = (
-        "path", "target", "features", "exclude", "task", "missing", "sha256",
+        "path", "target", "features", "exclude", "categorical", "task", "missing", "sha256",
     )  # fmt: skip
 
     @classmethod
     def described_parameters(cls) -> str:
-        return ("path, target, features=every column but the target, exclude=none, task=auto, "
-                "missing=error")  # fmt: skip
+        return ("path, target, features=every column but the target, exclude=none, "
+                "categorical=none, task=auto, missing=error")  # fmt: skip
 
     @classmethod
     def expand(
@@ -169,7 +174,9 @@ class Table(Observed):
                 where=(*where, "missing"),
             )
         features, exclude = given.get("features"), given.get("exclude", [])
-        for key, names in (("features", features), ("exclude", exclude)):
+        categorical = given.get("categorical", [])
+        for key, names in (("features", features), ("exclude", exclude),
+                           ("categorical", categorical)):  # fmt: skip
             if names is not None and (
                 not isinstance(names, list) or not all(isinstance(f, str) for f in names)
             ):
@@ -213,8 +220,8 @@ class Table(Observed):
                 message=f"{path.name} has no column {target!r}; it has "
                 f"{', '.join(map(str, frame.columns))}",
             )
-        X, y, texts, left_out, dropped = _columns(frame, target, features, exclude, missing,
-                                                  where, path.name)  # fmt: skip
+        choice = (features, exclude, categorical, missing)
+        X, y, texts, left_out, dropped = _columns(frame, target, *choice, where, path.name)
         y, task, mapping = _choose_task(y, task, (*where, "target"), target)
         if left_out:
             notes.append(f"{path.name}: non-numeric columns left out: {', '.join(left_out)}")
@@ -229,7 +236,8 @@ class Table(Observed):
             "path": str(path), "sha256": digest, "rows": len(y),
             "columns": [str(c) for c in frame.columns], "target": target,
             "features": [str(c) for c in (features or [])] or None,
-            "excluded": [str(c) for c in exclude] or None, "task": task,
+            "excluded": [str(c) for c in exclude] or None,
+            "categorical": [str(c) for c in categorical] or None, "task": task,
             "classes": mapping or None, "rows_dropped": dropped,
         }  # fmt: skip
         dataset = cls({"path": str(path), "target": target}, f"table({path.name})", X, y, task,
@@ -292,9 +300,11 @@ def _read(path: Path, where: tuple[str | int, ...]):
     return frame, digest
 
 
-def _columns(frame, target, features, exclude, missing, where, name):
+def _columns(frame, target, features, exclude, categorical, missing, where, name):
     """(X, y, text columns, columns left out with why, rows dropped) from a DataFrame: the
-    columns `features` names (all but the target when None), less those `exclude` names."""
+    columns `features` names (all but the target when None), less those `exclude` names;
+    those `categorical` names are text whatever they hold. Missing means missing in every
+    column used, text or numbers: refused, or with `missing: drop` its rows dropped."""
     import pandas as pd
 
     absent = [f for f in exclude if f not in frame.columns]
@@ -302,11 +312,8 @@ def _columns(frame, target, features, exclude, missing, where, name):
         said = f"has no column {absent[0]!r}" if absent else f"target {target!r} is no feature"
         raise LossbenchError(f"{name} {said}; exclude names feature columns",
                              where=(*where, "exclude"))  # fmt: skip
-
     if features is None:
-        others = [c for c in frame.columns if c != target]
-        numeric = [c for c in others if pd.api.types.is_numeric_dtype(frame[c])]
-        texts = [c for c in others if c not in numeric]
+        chosen = [c for c in frame.columns if c != target]
     else:
         absent = [f for f in features if f not in frame.columns]
         if absent:
@@ -319,16 +326,38 @@ def _columns(frame, target, features, exclude, missing, where, name):
                 f"the target {target!r} cannot be a feature",
                 where=(*where, "features"),
             )
-        numeric = [f for f in features if pd.api.types.is_numeric_dtype(frame[f])]
-        texts = [f for f in features if f not in numeric]
-    numeric = [c for c in numeric if c not in exclude]
-    texts = [c for c in texts if c not in exclude]
+        chosen = list(features)
+    for column in categorical:
+        if column not in chosen or column in exclude:
+            why = "has no column" if column not in frame.columns else "has no feature column"
+            raise LossbenchError(f"{name} {why} {column!r}; categorical names feature columns",
+                                 where=(*where, "categorical"))  # fmt: skip
+    chosen = [c for c in chosen if c not in exclude]
+    numeric = [c for c in chosen
+               if pd.api.types.is_numeric_dtype(frame[c]) and c not in categorical]  # fmt: skip
+    texts = [c for c in chosen if c not in numeric]
     if not numeric and not texts:
         raise LossbenchError(
             f"{name} has no feature column" + (" left after exclude" if exclude else ""),
             where=where,
         )
-    used = frame[[*numeric, target]]
+    for column in texts:
+        strays = [] if column in categorical else encoding.stray_text(frame[column].dropna())
+        if strays:
+            _refuse_stray_text(name, column, frame[column], strays, where)
+    usable, left_out = [], []
+    for column in texts:  # judged on the values present; missing ones are missing
+        why = encoding.unusable(encoding.TextColumn.of(str(column), frame[column].dropna()))
+        if why and features is not None and column in features:
+            raise LossbenchError(
+                f"{text.visible(column)} cannot be a feature: a text column with {why}",
+                where=(*where, "features"),
+            )
+        if why:
+            left_out.append(f"{text.visible(column)} ({why})")
+        else:
+            usable.append(column)
+    used = frame[[*numeric, *usable, target]]
     counts = used.isna().sum()
     dropped = 0
     if counts.any():
@@ -346,22 +375,24 @@ def _columns(frame, target, features, exclude, missing, where, name):
     y = used[target].to_numpy()
     for column, values in [*zip(numeric, X.T, strict=True), (target, y)]:
         _bounded(name, column, values, used.index, where)
-    kept, left_out = [], []
-    for column in texts:  # one-hot on each training fold (`encoding`), unless unusable
-        values = encoding.TextColumn.of(str(column), frame.loc[used.index, column])
-        why = encoding.unusable(values)
-        if why and features is not None:  # asked for by name: say why it cannot be one
-            raise LossbenchError(
-                f"{text.visible(column)} cannot be a feature: a text column with {why}",
-                where=(*where, "features"),
-            )
-        if why:
-            left_out.append(f"{text.visible(column)} ({why})")
-        else:
-            kept.append(values)
+    kept = [encoding.TextColumn.of(str(column), used[column]) for column in usable]
     if not numeric and not kept:
         raise LossbenchError(f"{name} has no usable feature column", where=where)
     return X, y, kept, left_out, dropped
+
+
+def _refuse_stray_text(name: str, column, values, strays: list[str], where) -> None:
+    """A numeric column with a few values that are not numbers: named, with the fix."""
+    present = values.dropna().astype(str).str.strip()
+    count = int(sum(not encoding.is_number(v) for v in present))
+    shown = ", ".join(repr(text.visible(v)) for v in strays)
+    column = text.visible(column)
+    raise LossbenchError(
+        f"{name}: column {column!r} reads as numbers but {count} of {len(present)} values do "
+        f"not ({shown}); clean them, leave the column out (exclude: [{column}]) or declare it "
+        f"text (categorical: [{column}])",
+        where=where,
+    )
 
 
 # |value| beyond this squares to infinity (1e154² > 1.8e308): no loss could be fitted on it
