@@ -236,7 +236,7 @@ def test_the_answer_names_only_what_the_comparisons_support():
     # a sweep's lesser setting is not a candidate of its own: its best stands for it
     assert lines["swept"].startswith(f"use {h1}: −30.0%")
     assert lines["gauss"].startswith("any of mse")
-    assert lines["clean"] == "use mse: every other loss is worse"
+    assert lines["clean"] == "keep mse: every other loss is worse"
     assert lines["few"].startswith("undecided")
 
 

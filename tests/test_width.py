@@ -78,9 +78,9 @@ def test_the_long_form_keeps_every_number(a_default_run):
 
 
 def _check_answer(run_dir) -> int:
-    """Each answer line agrees with the verdicts: "use X" where X's verdict is better (or X is
-    the baseline and every other loss is worse), "undecided" where no loss is better. Returns
-    how many datasets got an answer line."""
+    """Each answer line agrees with the verdicts: "use X" where X's verdict is better, "keep X"
+    where X is the baseline, nothing is better and something worse, "undecided" where no loss
+    is better. Returns how many datasets got an answer line."""
     result = CliRunner().invoke(app, ["show", str(run_dir)], env={"COLUMNS": "300"})
     comparisons = pd.read_csv(run_dir / "comparisons.csv")
     block = result.output.split("What to use")[-1].splitlines()[1:]
@@ -91,9 +91,11 @@ def _check_answer(run_dir) -> int:
         verdicts = dict(zip(here["loss"], here["verdict"], strict=True))
         if ": use " in line:
             loss = re.search(r": use (.+?):", line).group(1)
-            assert verdicts.get(loss) == "better" or (
-                loss == here["baseline"].iloc[0] and set(verdicts.values()) == {"worse"}
-            ), (line, verdicts)
+            assert verdicts.get(loss) == "better", (line, verdicts)
+        if ": keep " in line:
+            loss = re.search(r": keep (.+?):", line).group(1)
+            assert loss == here["baseline"].iloc[0], (line, verdicts)
+            assert "better" not in verdicts.values() and "worse" in verdicts.values()
         if ": undecided" in line:
             assert "better" not in verdicts.values(), (line, verdicts)
     assert {line.split(" (")[0] for line in answered} == set(comparisons["dataset"])

@@ -16,6 +16,10 @@ Families, per experiment (the ``family`` column):
   model after the first against the first, for the same loss over the same trials. The three
   families above are then per model (the ``model`` column; ``baseline_model`` is the model
   of the row's baseline, the same but for ``models`` rows).
+
+An experiment that names several scores (a fit's ``score: [test_rmse, test_mae]``) asks one
+question per score: every family above is per score (the ``metric`` column), corrected on
+its own.
 """
 
 from __future__ import annotations
@@ -81,12 +85,14 @@ def compare(
             continue
         setting = settings.get(experiment, Settings())
         models = list(dict.fromkeys(mine["model"]))
-        for model in models:
-            own = mine[mine["model"] == model]
-            rows += _Experiment(own, wanted, setting, baselines, higher_is_better).rows(alpha)
-        if len(models) > 1:
-            across = _Experiment(mine, wanted, setting, baselines, higher_is_better)
-            rows += across.across_models(models, alpha)
+        for metric in wanted:  # each score decides on its own: families apart
+            for model in models:
+                own = mine[mine["model"] == model]
+                compared = _Experiment(own, [metric], setting, baselines, higher_is_better)
+                rows += compared.rows(alpha)
+            if len(models) > 1:
+                across = _Experiment(mine, [metric], setting, baselines, higher_is_better)
+                rows += across.across_models(models, alpha)
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     table["x"] = unkeyed(table["x"])
     return table

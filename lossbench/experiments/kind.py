@@ -123,6 +123,11 @@ class ExperimentKind(Experiment):
             if why := joint_refusal(loss):
                 raise LossbenchError(why, where=("losses", i))
 
+    def remarks(self, losses: tuple[Loss, ...], datasets: list[Dataset]) -> list[str]:
+        """What a reader should know of these losses on these data (printed with the run's
+        notes); none by default."""
+        return []
+
     def fits_linear_regression(self, datasets: list[Dataset]) -> bool:
         """Whether this experiment fits a linear model to continuous targets."""
         return any(dataset.task == "regression" for dataset in datasets)
@@ -168,7 +173,7 @@ class ExperimentKind(Experiment):
     @classmethod
     def compared(cls, frame: pd.DataFrame) -> list[str]:
         """The metrics on which each loss is compared with the baseline (``comparisons.csv``,
-        Bonferroni-adjusted over all of them); none by default."""
+        each in families of its own); none by default."""
         return []
 
     def compared_metrics(self, frame: pd.DataFrame) -> list[str]:

@@ -24,6 +24,7 @@ class Plan:
 
     sections: tuple[tuple[Task, ...], ...]
     resolved: tuple[tuple[tuple[int, int], dict[str, Any]], ...] = ()
+    remarks: tuple[str, ...] = ()  # what the experiments make of their losses on these data
 
     @property
     def units(self) -> list[Task]:
@@ -43,8 +44,9 @@ class Plan:
 
     @property
     def notes(self) -> list[str]:
-        """What the data made of the config (columns left out, rows dropped, a changed file)."""
-        return [note for dataset in self.datasets for note in dataset.notes]
+        """What the data made of the config (columns left out, rows dropped, a changed file,
+        a loss that is another on these data)."""
+        return [note for dataset in self.datasets for note in dataset.notes] + list(self.remarks)
 
     def resolved_config(self, config: Config) -> dict[str, Any]:
         """The config as plain data with every default filled in and the datasets' resolved
@@ -57,7 +59,7 @@ class Plan:
 
 def plan(config: Config) -> Plan:
     """The plan of `config`'s experiments; a `LossbenchError` located at the field at fault."""
-    sections, resolved = [], []
+    sections, resolved, remarks = [], [], []
     for e, experiment in enumerate(config.experiments):
         with located("experiments", e):
             losses = _losses(experiment.losses)
@@ -75,7 +77,8 @@ def plan(config: Config) -> Plan:
                 )
             trials = experiment.trials or config.trials
             sections.append(tuple(experiment.tasks(losses, datasets, trials, config.seed)))
-    return Plan(tuple(sections), tuple(resolved))
+            remarks += [f"{experiment.name}: {r}" for r in experiment.remarks(losses, datasets)]
+    return Plan(tuple(sections), tuple(resolved), tuple(remarks))
 
 
 def _losses(entries: list) -> tuple[losses_module.Loss, ...]:

@@ -58,32 +58,43 @@ def answer(comparisons: pd.DataFrame, shown: Callable[[str], str] = str) -> list
     ranking = comparisons[comparisons["family"] == RANKING] if "family" in comparisons else None
     models = _models(comparisons)
     grid = {e for e, m in models.groupby("experiment")["model"] if m.nunique() > 1}
-    for (experiment, dataset, model), rows in within.groupby(
-        ["experiment", "dataset", models.loc[within.index, "model"]], sort=False
+    metric_of = within["metric"]
+    for (experiment, dataset, model, metric), rows in within.groupby(
+        ["experiment", "dataset", models.loc[within.index, "model"], metric_of], sort=False
     ):
-        baseline, metric = rows["baseline"].iloc[0], rows["metric"].iloc[0]
-        where = f"{shown(dataset)} ({shown(experiment)}, {shown(metric)})"
+        baseline = rows["baseline"].iloc[0]
         # a loss fitted with other than the linear model, or in a model grid, is named with it
         named = experiment in grid or model not in ("", "linear")
+        said = [shown(experiment), *([shown(model)] if named else []), shown(metric)]
+        where = f"{shown(dataset)} ({', '.join(said)})"
         name = _with_model(model, shown) if named else shown
-        baseline = name(baseline)
+        baseline_named = name(baseline)
         better = rows[rows["verdict"] == "better"]
+        worse = rows[rows["verdict"] == "worse"]
         ranked = ranking if ranking is not None else comparisons.iloc[:0]
         ranked = ranked[(ranked["experiment"] == experiment) & (ranked["dataset"] == dataset)
-                        & (models.loc[ranked.index, "model"] == model)]  # fmt: skip
+                        & (models.loc[ranked.index, "model"] == model)
+                        & (ranked["metric"] == metric)]  # fmt: skip
         if len(better):
-            lines.append(f"{where}: {_winner(better, ranked, baseline, name)}")
+            line = _winner(better, ranked, baseline_named, name)
         elif (rows["verdict"] == "equivalent").all():
-            lines.append(f"{where}: any of {baseline} and the others (equivalent within "
-                         f"±{rows['margin'].iloc[0]:.0%})")  # fmt: skip
-        elif (rows["verdict"] == "worse").all():
-            lines.append(f"{where}: use {baseline}: every other loss is worse")
+            line = (f"any of {baseline_named} and the others (equivalent within "
+                    f"±{rows['margin'].iloc[0]:.0%})")  # fmt: skip
+        elif len(worse) == len(rows):
+            line = f"keep {baseline_named}: every other loss is worse"
+        elif len(worse):  # nothing better, some worse: the baseline stands
+            rest = rows[rows["verdict"] != "worse"]
+            line = (f"keep {baseline_named}: {', '.join(map(name, worse['loss']))} worse, "
+                    f"nothing better ({', '.join(map(name, rest['loss']))} "
+                    f"{_not_told(rest)})")  # fmt: skip
         elif unsettled := _why_no_verdict(rows):
             # the fits cannot be compared: the reason and its fix, not "more trials"
-            lines.append(f"{where}: undecided, {shown(unsettled)}")
+            line = f"undecided, {shown(unsettled)}"
         else:
-            lines.append(f"{where}: undecided: nothing is shown better than {baseline} "
-                         "(see the verdicts for what would settle it)")  # fmt: skip
+            line = (f"undecided: nothing is shown better than {baseline_named} (see the "
+                    "verdicts for what would settle it)")  # fmt: skip
+        own = _own_criterion(metric, [baseline, *rows["loss"]], _observed(rows, metric), shown)
+        lines.append(f"{where}: {line}{own}")
         keys.append((experiment, dataset))
     for key, line in _model_lines(across_models(comparisons), shown):
         keys.append(key)
@@ -121,6 +132,52 @@ def _model_lines(rows: pd.DataFrame, shown: Callable[[str], str]) -> list[tuple[
         line = f"{where}: {shown(model)} against {shown(first)}: {'; '.join(parts)}"
         lines.append(((experiment, dataset), line))
     return lines
+
+
+# the score each loss minimizes on its training rows: judged on it, that loss is favoured by
+# construction (the median minimizes absolute error, the mean squared error, the predicted
+# probability log loss and, on probabilities, squared error is the Brier score)
+OWN_CRITERION = {
+    "test_mae": ("mae",), "test_rmse": ("mse",), "r2": ("mse",),
+    "log_loss": ("bce", "bce_logits"), "brier": ("mse",),
+}  # fmt: skip
+
+
+def _own_criterion(metric: str, compared: list[str], observed: bool, shown) -> str:
+    """ "; test_mae is what mae minimizes in training (it favours mae)" where a compared loss
+    minimizes the score that judges it on observed targets ("" otherwise: a score against
+    the noise-free truth favours no loss by construction)."""
+    names = {_loss_name(label) for label in compared}
+    own = [shown(name) for name in OWN_CRITERION.get(metric, ()) if name in names]
+    if not own or not observed:
+        return ""
+    them = " and ".join(own)
+    verb = "minimizes" if len(own) == 1 else "minimize"
+    return f"; {shown(metric)} is what {them} {verb} in training (it favours {them})"
+
+
+def _observed(rows: pd.DataFrame, metric: str) -> bool:
+    """Whether the rows' score is taken on observed targets: labels, or held-out folds."""
+    if metric in ("log_loss", "brier"):
+        return True
+    notes = rows["note"].astype("string").fillna("") if "note" in rows else None
+    return notes is not None and bool(notes.str.contains("cross-validation").any())
+
+
+def _loss_name(label: str) -> str:
+    try:
+        return labels.parse(label).name
+    except LossbenchError:
+        return label
+
+
+def _not_told(rows: pd.DataFrame) -> str:
+    """How the losses neither better nor worse stand: equivalent, withheld, not told apart."""
+    if (rows["verdict"] == "equivalent").all():
+        return "equivalent"
+    if _why_no_verdict(rows):
+        return "without a verdict: see the notes"
+    return "not told apart from it"
 
 
 def _with_model(model: str, shown: Callable[[str], str]) -> Callable[[str], str]:

@@ -38,6 +38,7 @@ from lossbench.experiments.metrics import (
     scores_of,
 )
 from lossbench.experiments.separation import separated
+from lossbench.losses.builtin import Huber
 from lossbench.losses.labels import grid
 
 __all__ = ["FitExperiment", "GbmModel", "not_applicable"]
@@ -130,8 +131,9 @@ class FitExperiment(ExperimentKind):
     # data without truth (tables, sklearn): each trial is one fold, the same for every loss
     cv: CrossValidation = Field(default_factory=CrossValidation)
     # the metric that decides which loss is better (default: coef_error on synthetic data,
-    # test_mae on real regression data, log_loss on classification)
-    score: str | None = None
+    # test_mae on real regression data, log_loss on classification); a list: each score
+    # decides on its own (its own families, corrected on their own)
+    score: str | list[str] | None = None
 
     @field_validator("model", mode="before")
     @classmethod
@@ -154,10 +156,26 @@ class FitExperiment(ExperimentKind):
 
     @field_validator("score")
     @classmethod
-    def _known_metric(cls, value: str | None) -> str | None:
-        if value is not None and value not in METRICS:
-            raise ValueError(f"unknown metric {value!r}; see `lossbench list metrics`")
+    def _known_metric(cls, value: str | list[str] | None) -> str | list[str] | None:
+        named = value if isinstance(value, list) else [] if value is None else [value]
+        if isinstance(value, list) and not value:
+            raise ValueError("an empty list names no score; leave score out for the default")
+        for metric in named:
+            if metric not in METRICS:
+                raise ValueError(f"unknown metric {metric!r}; see `lossbench list metrics`")
+            if named.count(metric) > 1:
+                raise ValueError(f"{metric} is named twice")
         return value
+
+    def scores(self) -> list[str]:
+        """The scores the config names (none: each dataset's default)."""
+        return (
+            []
+            if self.score is None
+            else [self.score]
+            if isinstance(self.score, str)
+            else (list(self.score))
+        )
 
     def tasks(self, losses, datasets, trials, seed):
         if not datasets:
@@ -169,13 +187,14 @@ class FitExperiment(ExperimentKind):
         units = []
         for i, dataset in enumerate(datasets):
             possible = scores_of(dataset.task, dataset.truth, dataset.cross_validated)
-            if self.score is not None and self.score not in possible:
-                with located("score"):
-                    raise LossbenchError(
-                        f"{self.score} cannot judge fits on {dataset.label} ({dataset.task}"
-                        f"{'' if dataset.truth else ', no true coefficients'}); use one of "
-                        f"{', '.join(possible)}"
-                    )
+            for chosen in self.scores():
+                if chosen not in possible:
+                    with located("score"):
+                        raise LossbenchError(
+                            f"{chosen} cannot judge fits on {dataset.label} ({dataset.task}"
+                            f"{'' if dataset.truth else ', no true coefficients'}); use one of "
+                            f"{', '.join(possible)}"
+                        )
             runs = trials
             if dataset.cross_validated:  # each trial is a fold
                 with located("datasets", i):
@@ -187,6 +206,21 @@ class FitExperiment(ExperimentKind):
     def models(self) -> list[Literal["linear"] | GbmModel]:
         """The models each loss is fitted with, in the order given."""
         return list(self.model) if isinstance(self.model, list) else [self.model]
+
+    def remarks(self, losses, datasets) -> list[str]:
+        """A robust loss on probabilities whose δ covers every residual (|y − p| ≤ 1 ≤ δ) is
+        ½ mse there: the same fit as mse, said so (the default config keeps huber's δ = 1 on
+        labels on purpose, to show a robust loss has nothing to clip)."""
+        if not any(dataset.task == "classification" for dataset in datasets):
+            return []
+        said = []
+        for loss in losses:
+            name = loss.scale_parameter
+            if isinstance(loss, Huber) and loss.params[name] >= 1:
+                said.append(f"{loss} on probabilities is mse's estimator (|y − p| ≤ 1 ≤ {name}:"
+                            f" every residual on its quadratic part), so it fits what mse fits;"
+                            f" a {name} below 1 makes it clip")  # fmt: skip
+        return said
 
     def fits_linear_regression(self, datasets) -> bool:
         return "linear" in self.models() and super().fits_linear_regression(datasets)
@@ -205,7 +239,7 @@ class FitExperiment(ExperimentKind):
         return small
 
     def compared_metrics(self, frame: pd.DataFrame) -> list[str]:
-        return [self.score] if self.score else self.compared(frame)
+        return self.scores() or self.compared(frame)
 
     def run_task(self, task: Task) -> list[dict[str, Any]]:
         dataset = task.dataset

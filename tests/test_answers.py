@@ -1,0 +1,121 @@
+"""Answers that say what they mean (issue 33): every line names its model in a grid; a
+baseline that beats some and is beaten by none is kept; a list of scores asks one question
+per score (families apart, each corrected on its own) and the answer says where a loss is
+judged on the score it minimizes; huber on probabilities with δ ≥ 1 is said to be mse."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from conftest import invoke
+
+from lossbench.analysis import statistics
+from lossbench.report.answer import answer
+
+
+def _row(dataset, loss, verdict, estimate, baseline="bce_logits", metric="log_loss", **extra):
+    return {"experiment": "e", "dataset": dataset, "loss": loss, "baseline": baseline,
+            "metric": metric, "verdict": verdict, "estimate": estimate,
+            "low": estimate - 0.05, "high": estimate + 0.05, "margin": 0.01,
+            "family": "baseline", "note": "", **extra}  # fmt: skip
+
+
+def test_a_baseline_beaten_by_nothing_that_beats_some_is_kept():
+    table = pd.DataFrame([
+        _row("labels", "mse", "worse", 10.07), _row("labels", "huber", "worse", 10.1),
+        _row("labels", "log_cosh", "inconclusive", 0.02),
+        _row("probs", "mse", "worse", 0.5), _row("probs", "huber", "equivalent", 0.001),
+    ])  # fmt: skip
+    lines = dict(line.split(" (e, log_loss): ") for line in answer(table))
+    assert lines["labels"].startswith(
+        "keep bce_logits: mse, huber worse, nothing better (log_cosh not told apart from it)"
+    )
+    assert lines["probs"].startswith("keep bce_logits: mse worse, nothing better (huber "
+                                     "equivalent)")  # fmt: skip
+    # log loss is the criterion bce_logits minimizes: said, as it favours it
+    assert lines["labels"].endswith("; log_loss is what bce_logits minimizes in training "
+                                    "(it favours bce_logits)")  # fmt: skip
+
+
+def test_every_line_of_a_model_grid_names_its_model():
+    rows = [
+        _row("d", "mse", "inconclusive", 0.01, model="linear", baseline_model="linear"),
+        _row("d", "mse", "worse", 0.3, model="gbm", baseline_model="gbm"),
+        _row("d", "bce_logits", "better", -0.2, model="gbm", baseline_model="linear",
+             baseline="bce_logits", family="models"),
+        _row("d", "mse", "better", -0.2, model="gbm", baseline_model="linear", baseline="mse",
+             family="models"),
+    ]  # fmt: skip
+    lines = answer(pd.DataFrame(rows))
+    assert len(lines) == 3
+    assert lines[0].startswith("d (e, linear, log_loss): undecided")
+    assert lines[1].startswith("d (e, gbm, log_loss): keep gbm with bce_logits")
+    assert "use gbm over linear" in lines[2]
+
+
+def _table(tmp_path: Path, rows: int = 300) -> None:
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((rows, 2))
+    # skewed noise with mean 0: mse aims at the mean, mae at the median; they differ
+    noise = rng.exponential(2.0, rows) - 2.0
+    y = x @ np.array([1.0, -1.0]) + noise
+    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": y}).to_csv(tmp_path / "t.csv", index=False)
+
+
+def test_a_list_of_scores_asks_one_question_per_score(tmp_path):
+    _table(tmp_path)
+    (tmp_path / "c.yaml").write_text(
+        "seed: 0\nexperiments:\n  - name: e\n    datasets: [{kind: table, path: t.csv, "
+        "target: y}]\n    losses: [mse, {name: huber, delta: 1.345}, mae]\n"
+        "    cv: {folds: 5, repeats: 4}\n    score: [test_rmse, test_mae]\n"
+    )
+    result = invoke(["run", "c.yaml", "--out", tmp_path / "o"], tmp_path)
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "o").iterdir()
+    table = pd.read_csv(run / "comparisons.csv")
+    baseline = table[table["family"] == "baseline"]
+    assert sorted(set(baseline["metric"])) == ["test_mae", "test_rmse"]
+    for _, rows in baseline.groupby("metric"):
+        # corrected within its own score: Bonferroni over its 2 rows, not the table's 4
+        assert len(rows) == 2
+        p = rows["p"].to_numpy()
+        np.testing.assert_allclose(rows["p_adjusted"], statistics.bonferroni(p, 2))
+        np.testing.assert_allclose(rows["confidence"], 1 - 0.05 / 2)
+    flat = " ".join(result.output.split())
+    lines = [line for line in flat.split("table(t.csv) (e, ")[1:]]
+    assert any(line.startswith("test_rmse)") for line in lines)
+    assert any(line.startswith("test_mae)") for line in lines)
+    # each score names the loss it is the training criterion of
+    assert "test_rmse is what mse minimizes in training (it favours mse)" in flat
+    assert "test_mae is what mae minimizes in training (it favours mae)" in flat
+
+
+def test_a_repeated_or_empty_score_list_is_refused(tmp_path):
+    from conftest import assert_refused
+
+    for score, said in (("[test_mae, test_mae]", "test_mae is named twice"),
+                        ("[]", "an empty list names no score")):  # fmt: skip
+        (tmp_path / "c.yaml").write_text(
+            "experiments:\n  - name: e\n    datasets: [{kind: sklearn, name: diabetes}]\n"
+            f"    losses: [mse, mae]\n    score: {score}\n"
+        )
+        assert_refused(invoke(["run", "c.yaml", "--out", tmp_path / "o"], tmp_path), None, said)
+
+
+def test_huber_on_probabilities_with_delta_at_least_one_is_said_to_be_mse(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "trials: 3\nexperiments:\n  - name: c\n    datasets: [{kind: logistic, n_samples: 200}]"
+        "\n    losses: [bce_logits, mse, huber, {name: huber, delta: 0.5}]\n"
+    )
+    result = invoke(["run", "c.yaml", "--out", tmp_path / "o"], tmp_path)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "c: huber(delta=1.0) on probabilities is mse's estimator" in flat
+    assert "huber(delta=0.5) on probabilities" not in flat
+    # and so it is: the same fits, trial by trial
+    (run,) = (tmp_path / "o").iterdir()
+    trials = pd.read_csv(run / "trials.csv")
+    scores = trials[trials["metric"] == "log_loss"].pivot(index="trial", columns="loss",
+                                                          values="value")  # fmt: skip
+    np.testing.assert_allclose(scores["huber(delta=1.0)"], scores["mse"], rtol=1e-6)
+    assert not np.allclose(scores["huber(delta=0.5)"], scores["mse"], rtol=1e-6)
