@@ -188,3 +188,22 @@ def test_a_joint_scale_with_delta_at_most_one_is_refused_because_it_falls_to_zer
     for fix in ("experiments.0.losses.1.delta=1.345", "experiments.0.fit.scale=mad"):
         done = invoke(["run", config, "--out", tmp_path / "o", "--set", fix])
         assert done.exit_code == 0, done.output
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_PROBLEMS)
+def test_a_mad_scale_is_a_fixed_point_or_says_where_it_settled(problem):
+    rows, columns, seed, _, l2, collinear, _ = problem
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((rows + 5, columns))
+    if collinear and columns > 1:
+        X[:, -1] = X[:, 0]
+    y = X @ rng.standard_normal(columns) + rng.standard_t(1.5, rows + 5)
+    result = fit(HUBER, X, y, scale="mad", l2=l2)
+    assert result.converged, result.note
+    residual = y - X @ result.coef - result.intercept
+    if result.scale == 0:
+        assert "settled at 0" in result.note
+    elif "jumps" not in result.note:
+        assert scales.mad_of(residual) == pytest.approx(result.scale, rel=1e-8)
