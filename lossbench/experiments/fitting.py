@@ -54,7 +54,9 @@ from lossbench.errors import LossbenchError
 from lossbench.experiments import exact, newton, scales
 from lossbench.losses import Loss, builtin
 
-__all__ = ["SCALES", "FitResult", "Standardized", "fit", "joint_refusal", "objective"]
+__all__ = [
+    "SCALES", "FitResult", "Standardized", "fit", "joint_refusal", "minimized", "objective",
+]  # fmt: skip
 
 SCALES = ("mad", "joint", "fixed")
 _RESTARTS = 5
@@ -225,7 +227,10 @@ def _exact(loss: Loss, X: np.ndarray, y: np.ndarray, l2: float) -> FitResult | N
                      gradient=largest)  # fmt: skip
 
 
-def _minimize(f, theta, method, max_iter, tol, lr) -> FitResult:
+def minimized(f, theta, method, max_iter, tol, lr) -> FitResult:
+    """`f`: theta -> (value, gradient) minimized from `theta` by L-BFGS (restarted while its
+    objective test stops it short) or gradient descent, judged converged on the gradient
+    against its value at theta = 0 (`_judged`)."""
     reference = float(np.max(np.abs(f(np.zeros_like(theta))[1])))
     if method == "gd":
         gtol = _GRADIENT_TOL * max(reference, 1e-300)
@@ -266,7 +271,7 @@ def _judged(f, theta, iterations, reference, curve=None) -> FitResult:
 
 def _refit(loss, X, y, theta, model, method, max_iter, tol, lr, l2) -> FitResult:
     """A fit at a fixed δ: Newton's method where it reaches the optimum itself (a built-in
-    loss with a second derivative, a linear model, few enough columns), else `_minimize`."""
+    loss with a second derivative, a linear model, few enough columns), else `minimized`."""
     f = objective(loss, X, y, model, l2)
     if method == "lbfgs" and model == "linear" and newton.suits(loss, X):
         reference = float(np.max(np.abs(f(np.zeros_like(theta))[1])))
@@ -274,7 +279,7 @@ def _refit(loss, X, y, theta, model, method, max_iter, tol, lr, l2) -> FitResult
         done = _judged(f, solved.theta, solved.iterations, reference)
         done.exhausted = solved.stopped == "max_iter"
         return done
-    return _minimize(f, theta, method, max_iter, tol, lr)
+    return minimized(f, theta, method, max_iter, tol, lr)
 
 
 def _mad(loss, X, y, theta, method, max_iter, tol, lr, l2) -> FitResult:
