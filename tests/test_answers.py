@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from conftest import invoke
 
 from lossbench.analysis import statistics
@@ -62,6 +63,7 @@ def _table(tmp_path: Path, rows: int = 300) -> None:
     pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": y}).to_csv(tmp_path / "t.csv", index=False)
 
 
+@pytest.mark.slow
 def test_a_list_of_scores_asks_one_question_per_score(tmp_path):
     _table(tmp_path)
     (tmp_path / "c.yaml").write_text(
@@ -102,6 +104,7 @@ def test_a_repeated_or_empty_score_list_is_refused(tmp_path):
         assert_refused(invoke(["run", "c.yaml", "--out", tmp_path / "o"], tmp_path), None, said)
 
 
+@pytest.mark.slow
 def test_huber_on_probabilities_with_delta_at_least_one_is_said_to_be_mse(tmp_path):
     (tmp_path / "c.yaml").write_text(
         "trials: 3\nexperiments:\n  - name: c\n    datasets: [{kind: logistic, n_samples: 200}]"

@@ -25,7 +25,7 @@ def _problem(rows, classes, seed, spread):
     return rng.integers(0, classes, rows), z
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(_PROBLEMS)
 def test_the_value_is_scikit_learns_log_loss_of_the_softmax(problem):
     labels, z = _problem(*problem)
@@ -43,7 +43,7 @@ def test_the_value_is_scikit_learns_log_loss_of_the_softmax(problem):
     assert CE.value(labels, z, reduction="sum") == pytest.approx(rows.sum(), rel=1e-12)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(_PROBLEMS)
 def test_gradient_and_hessian_are_the_derivatives_of_the_value(problem):
     labels, z = _problem(*problem)
@@ -64,7 +64,7 @@ def test_gradient_and_hessian_are_the_derivatives_of_the_value(problem):
     np.testing.assert_allclose(CE.hessian(labels, z), hessian / len(z), rtol=1e-12)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(_PROBLEMS, st.sampled_from([np.float64, np.float32]))
 def test_the_fused_kernel_agrees_with_the_reference(problem, dtype):
     labels, z = _problem(*problem)

@@ -109,12 +109,16 @@ def _closed(function, one, other, what: str) -> Root:
     """Brent's method on a bracket [one, other] (each (s, f(s)), signs opposite)."""
     (a, fa), (b, fb) = sorted([one, other])
     known = {a: fa, b: fb}  # brentq asks for the ends again: a refit there may round apart
+    last = [other[0]]  # where the caller's refit stands
 
     def cached(s: float) -> float:
-        return known[s] if s in known else function(s)
+        if s not in known:
+            known[s], last[0] = function(s), s
+        return known[s]
 
     root = brentq(cached, a, b, xtol=_WIDTH * a, rtol=4 * np.finfo(float).eps, maxiter=500)
-    value = function(root)  # last, so that the caller's refit is the one at the root
+    # the caller's refit must be the one at the root: refitted there unless it already is
+    value = known[root] if last[0] == root else function(root)
     if abs(value) <= 1e-9 * root:
         return Root(root, True)
     return Root(root, True, f"the scale settled where {what} jumps across its root (a gap "
