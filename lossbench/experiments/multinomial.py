@@ -30,7 +30,7 @@ from lossbench.errors import LossbenchError
 from lossbench.experiments.fitting import Standardized, minimized
 from lossbench.experiments.separation import classes_separated
 from lossbench.losses import Loss
-from lossbench.losses.softmax import CrossEntropy, one_hot
+from lossbench.losses.softmax import CrossEntropy, one_hot, softmax
 
 __all__ = ["MultinomialFit", "fit_multinomial"]
 
@@ -95,7 +95,7 @@ def _objective(loss, X: np.ndarray, targets: np.ndarray, l2: float):
         if isinstance(loss, CrossEntropy):
             value, dz = loss.value_and_gradient(targets, z)
         else:  # on probabilities, summed over classes: mse is the multiclass Brier score
-            p = _softmax(z)
+            p = softmax(z)
             value, dp = loss.value_and_gradient(targets.ravel(), p.ravel())
             value, dp = value * k, dp.reshape(n, k) * k
             dz = p * (dp - np.sum(p * dp, axis=1, keepdims=True))
@@ -103,8 +103,3 @@ def _objective(loss, X: np.ndarray, targets: np.ndarray, l2: float):
         return float(value) + 0.5 * l2 * float(np.sum(W * W)), gradient
 
     return f
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)

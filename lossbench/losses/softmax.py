@@ -31,7 +31,7 @@ import numpy as np
 from lossbench.errors import LossbenchError
 from lossbench.losses._checks import check_choice
 
-__all__ = ["CrossEntropy", "one_hot"]
+__all__ = ["CrossEntropy", "one_hot", "softmax"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 _IMPLS = ("numpy", "fused")
@@ -93,7 +93,7 @@ class CrossEntropy:
         times each row's target mass (1 for class probabilities); over n for "mean"."""
         check_choice("reduction", reduction, _REDUCTIONS)
         targets, z = _inputs(y_true, z)
-        p = _softmax(z.astype(np.float64))
+        p = softmax(z.astype(np.float64))
         diagonal = p * (1.0 - p) * targets.sum(axis=1, keepdims=True)
         if reduction == "mean":
             diagonal /= len(z)
@@ -124,7 +124,8 @@ def _inputs(y_true, z) -> tuple[np.ndarray, np.ndarray]:
     return targets, np.ascontiguousarray(z)
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Each row's class probabilities from its logits, stably."""
     with np.errstate(over="ignore"):  # z − max reaching −inf only makes a 0
         shifted = z - z.max(axis=1, keepdims=True)  # exp never sees a positive number
     e = np.exp(shifted)
@@ -142,7 +143,7 @@ def _rows_and_gradient(targets: np.ndarray, z64: np.ndarray) -> tuple[np.ndarray
     log_sum = m[:, 0] + np.log(np.exp(z64 - m).sum(axis=1))
     mass = targets.sum(axis=1)
     rows = log_sum * mass - (targets * z64).sum(axis=1)
-    gradient = _softmax(z64) * mass[:, None] - targets
+    gradient = softmax(z64) * mass[:, None] - targets
     return rows, gradient
 
 
