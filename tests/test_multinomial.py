@@ -87,3 +87,31 @@ def test_class_separation_agrees_with_the_binary_test_on_two_classes(columns):
 def test_one_class_is_refused():
     with pytest.raises(LossbenchError, match="2 classes or more"):
         fit_multinomial(CrossEntropy(), np.zeros((3, 1)), np.zeros(3, int), 1)
+
+
+@pytest.mark.parametrize("classes", [2, 3, 10])
+def test_folds_are_stratified_over_every_class(classes):
+    from lossbench.experiments.datasets.observed import Observed
+
+    rng = np.random.default_rng(classes)
+    labels = rng.integers(0, classes, 203).astype(float)
+    task = "classification" if classes == 2 else "multiclass"
+    data = Observed({}, "d", rng.standard_normal((203, 2)), labels, task)
+    data.check_folds(5)
+    tested = np.zeros(203, dtype=int)
+    for fold in range(5):
+        sample = data.split(fold, 5, seed=1)
+        tested += _held_out(data, sample)
+        for c in range(classes):  # each class's rows dealt evenly: counts differ by ≤ 1
+            share = np.sum(sample.y_test == c) / max(1, np.sum(labels == c))
+            assert abs(share - 0.2) <= 1 / max(1, np.sum(labels == c))
+    assert (tested == 1).all()  # every row held out exactly once per repeat
+    few = Observed({}, "d", np.zeros((12, 1)), np.array([0.0] * 6 + [1.0] * 4 + [2.0] * 2),
+                   "multiclass")  # fmt: skip
+    with pytest.raises(LossbenchError, match="smallest class has 2 rows"):
+        few.check_folds(3)
+
+
+def _held_out(data, sample) -> np.ndarray:
+    """Which of `data`'s rows `sample` tests on (rows are unique here)."""
+    return np.isin(data.X[:, 0], sample.X_test[:, 0])

@@ -63,11 +63,12 @@ class Observed(Dataset):
             raise LossbenchError(
                 f"{self.label} has {len(self.y)} rows, fewer than cv.folds = {folds}"
             )
-        if self.task == "classification":
-            smallest = int(min(np.sum(self.y == 0), np.sum(self.y == 1)))
+        if self.task != "regression":
+            smallest = int(np.unique(self.y, return_counts=True)[1].min())
             if smallest < folds:
+                which = "smaller" if len(np.unique(self.y)) == 2 else "smallest"
                 raise LossbenchError(
-                    f"{self.label}'s smaller class has {smallest} rows, fewer than "
+                    f"{self.label}'s {which} class has {smallest} rows, fewer than "
                     f"cv.folds = {folds}"
                 )
 
@@ -82,8 +83,8 @@ class Observed(Dataset):
         rng = np.random.default_rng(np.random.SeedSequence(entropy))
         assignment = np.empty(len(self.y), dtype=np.int64)
         groups = [np.arange(len(self.y))]
-        if self.task == "classification":  # stratified: each class dealt round the folds
-            groups = [np.flatnonzero(self.y == 0), np.flatnonzero(self.y == 1)]
+        if self.task != "regression":  # stratified: each class dealt round the folds in turn
+            groups = [np.flatnonzero(self.y == c) for c in np.unique(self.y)]
         offset = 0
         for members in groups:
             shuffled = rng.permutation(members)
