@@ -56,6 +56,7 @@ from lossbench.losses import Loss, builtin
 
 __all__ = [
     "SCALES", "FitResult", "Standardized", "fit", "joint_refusal", "minimized", "objective",
+    "why_unconverged",
 ]  # fmt: skip
 
 SCALES = ("mad", "joint", "fixed")
@@ -179,7 +180,7 @@ def fit(
     else:
         result = _refit(loss, Xs, ys, theta, model, method, max_iter, tol, lr, l2)
     if not result.converged and not result.note:
-        result.note = _why_unconverged(loss, result, method, max_iter, l2)
+        result.note = why_unconverged(loss, result, method, max_iter, l2)
     result.theta = units.outward(result.theta)
     result.seconds = time.perf_counter() - start
     return result
@@ -197,7 +198,9 @@ def joint_refusal(loss: Loss) -> str:
             f"falls to 0 and the fit is mae's); use a larger {name} or fit.scale: mad")  # fmt: skip
 
 
-def _why_unconverged(loss: Loss, result: FitResult, method: str, max_iter: int, l2: float) -> str:
+def why_unconverged(
+    loss: Loss | None, result: FitResult, method: str, max_iter: int, l2: float
+) -> str:
     """Why a fit is not converged, with the fix where one is known (each tested to work)."""
     if not math.isfinite(result.objective):
         return "the objective is not finite where the fit stopped (the steps diverged)"

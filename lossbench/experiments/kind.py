@@ -90,6 +90,11 @@ class ExperimentKind(Experiment):
     ) -> list[Task]:
         """The units of work, in a fixed order: every trial of every dataset. Errors are
         located within the experiment (``datasets[1]``)."""
+        for i, loss in enumerate(losses):
+            if not isinstance(loss, Loss):  # cross_entropy: over rows of multiclass logits
+                raise LossbenchError(f"{loss} is for fit experiments on multiclass data; "
+                                     f"a {self.kind} experiment takes elementwise losses",
+                                     where=("losses", i))  # fmt: skip
         if not self.needs_dataset:
             return [Task(self, losses, None, 0, seed)]
         for i, dataset in enumerate(datasets):

@@ -29,6 +29,7 @@ __all__ = [
     "HEADLINE_ORDER",
     "HIGHER_IS_BETTER",
     "METRICS",
+    "MULTICLASS",
     "REGRESSION",
     "classification",
     "headline",
@@ -41,6 +42,7 @@ REGRESSION = ("coef_error", "test_rmse", "test_mae")
 HELD_OUT = ("test_median_ae", "r2")  # real data only
 CLASSIFICATION = ("accuracy", "auc", "log_loss", "brier", "ece", "coef_cosine", "separated")
 FIT = ("iterations", "converged", "fit_seconds")
+MULTICLASS = ("log_loss", "accuracy", "brier", "macro_f1", "ece")  # `multiclass_scores`
 METRICS = {
     "coef_error": "‖fitted − true‖ over coefficients and intercept",
     "test_rmse": "RMSE against the noise-free target on fresh points",
@@ -53,6 +55,7 @@ METRICS = {
     "brier": "mean squared error of the predicted probabilities on fresh labels",
     "ece": "expected calibration error, 10 equal-width bins, against the true probabilities",
     "coef_cosine": "cosine between fitted and true coefficients (intercept excluded)",
+    "macro_f1": "mean over classes of each class's F1 on held-out labels (multiclass)",
     "separated": "1 if the training labels are separable (no finite logistic MLE), else 0",
     "iterations": "optimizer iterations",
     "n_train": "rows in a cross-validation trial's training folds",
@@ -60,7 +63,7 @@ METRICS = {
     "converged": "1 if the optimizer reported convergence, else 0",
     "fit_seconds": "wall time of the fit",
 }
-HIGHER_IS_BETTER = frozenset({"accuracy", "auc", "coef_cosine", "converged", "r2"})
+HIGHER_IS_BETTER = frozenset({"accuracy", "auc", "coef_cosine", "converged", "r2", "macro_f1"})
 
 
 # metrics that need what only synthetic data knows, and what they need
@@ -73,6 +76,8 @@ def scores_of(task: str, truth: bool, observed: bool) -> list[str]:
     """The metrics a fit on data of this task can be judged by (`score:`): what `score`
     computes for it (held-out errors and R² on `observed` data), less what needs true
     coefficients when the data has none (`truth`)."""
+    if task == "multiclass":
+        return list(MULTICLASS)
     made = (
         ["coef_error", "test_rmse", "test_mae", *(HELD_OUT if observed else [])]
         if task == "regression"

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossbench.errors import LossbenchError
-from lossbench.experiments.fitting import Standardized, minimized
+from lossbench.experiments.fitting import Standardized, minimized, why_unconverged
 from lossbench.experiments.separation import classes_separated
 from lossbench.losses import Loss
 from lossbench.losses.softmax import CrossEntropy, one_hot, softmax
@@ -47,7 +47,8 @@ class MultinomialFit:
     converged: bool
     seconds: float
     gradient: float  # the largest gradient entry at the end (standardized units)
-    note: str = ""  # why the fit is not converged, where it has no finite optimum
+    note: str = ""  # why the fit is not converged
+    separated: bool = False  # the training classes are separable (checked without l2 only)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The logits (n, K) on X."""
@@ -77,11 +78,14 @@ def fit_multinomial(
     W = result.theta[: d * classes].reshape(d, classes) / units.sd[:, None]
     b = result.theta[d * classes :] - units.mean @ W
     converged, note = result.converged, ""
-    if not l2 and classes_separated(X, labels, classes):  # its gradient vanishes at infinity
+    split = not l2 and classes_separated(X, labels, classes)
+    if split:  # its gradient vanishes at infinity: the gradient test would pass it
         converged, note = False, _SEPARATED
+    elif not converged:  # (no loss named: mae's exact solver is for linear fits only)
+        note = why_unconverged(None, result, "lbfgs", max_iter, l2)
     seconds = time.perf_counter() - start
     return MultinomialFit(W, b - b.mean(), result.objective, result.iterations, converged,
-                          seconds, result.gradient, note)  # fmt: skip
+                          seconds, result.gradient, note, split)  # fmt: skip
 
 
 def _objective(loss, X: np.ndarray, targets: np.ndarray, l2: float):

@@ -17,15 +17,17 @@ finite loss (a row at ±1e300 included), and softmax = exp(z − logsumexp(z)).
 value and gradient together, sums in float64, outputs in z's dtype (float32 or float64).
 They agree to 1e-12 relative in float64 and 1e-5 in float32.
 
-Not yet in the loss registry: configs name it once multiclass targets, models and timing
-follow (issue 34); until then it is the building block they will use.
+Configs name it ``cross_entropy`` in fit experiments on multiclass data (`lossbench.losses.get`
+resolves it); it is a loss over rows, not elements, so the elementwise machinery (timing,
+the loss figures, the other experiment kinds) does not take it yet.
 
 Reference: Bishop, *Pattern Recognition and Machine Learning* (2006), §4.3.4.
 """
 
 from __future__ import annotations
 
-import numba
+import functools
+
 import numpy as np
 
 from lossbench.errors import LossbenchError
@@ -62,8 +64,25 @@ class CrossEntropy:
     formula = "mean_i(logsumexp(z_i) − Σ_k t_ik z_ik),  z logits (n, K)"
     summary = "multiclass cross-entropy on logits (softmax), computed stably"
     prediction = "logits"
+    labels = True  # needs classes: n/a on continuous targets
+    scale_parameter = None
+    impls = _IMPLS
+
+    def __init__(self, **params) -> None:
+        if params:
+            raise LossbenchError(f"cross_entropy has no parameter {next(iter(params))!r}")
+        self.params: dict = {}
 
     def __str__(self) -> str:
+        return self.name
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def fit_label(self, scale: str, task: str) -> str:
         return self.name
 
     def value(self, y_true, z, *, reduction: str = "mean", impl: str = "numpy"):
@@ -80,7 +99,7 @@ class CrossEntropy:
         targets, z = _inputs(y_true, z)
         if impl == "fused":
             rows, gradient = np.empty(len(z)), np.empty_like(z)
-            _fused(targets, z, rows, gradient)
+            _kernel()(targets, z, rows, gradient)
         else:
             rows, gradient = _reference(targets, z)
         if not np.all(np.isfinite(rows)):  # finite logits further apart than floats reach
@@ -147,25 +166,33 @@ def _rows_and_gradient(targets: np.ndarray, z64: np.ndarray) -> tuple[np.ndarray
     return rows, gradient
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _fused(targets, z, rows, gradient):  # pragma: no cover - compiled
-    """One pass per row: its maximum, log-sum-exp, value and gradient (in float64)."""
-    n, k = z.shape
-    for i in range(n):
-        m = np.float64(z[i, 0])
-        for j in range(1, k):
-            m = max(m, np.float64(z[i, j]))
-        total = 0.0
-        for j in range(k):
-            total += np.exp(np.float64(z[i, j]) - m)
-        log_sum = m + np.log(total)
-        mass, dot = 0.0, 0.0
-        for j in range(k):
-            mass += targets[i, j]
-            dot += targets[i, j] * np.float64(z[i, j])
-        rows[i] = log_sum * mass - dot
-        for j in range(k):
-            gradient[i, j] = np.exp(np.float64(z[i, j]) - log_sum) * mass - targets[i, j]
+@functools.cache
+def _kernel():
+    """The fused kernel, compiled on first use: numba is imported only by those who ask for
+    it (a timing worker timing numpy kernels imports nothing it does not need)."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def fused(targets, z, rows, gradient):  # pragma: no cover - compiled
+        """One pass per row: its maximum, log-sum-exp, value and gradient (in float64)."""
+        n, k = z.shape
+        for i in range(n):
+            m = np.float64(z[i, 0])
+            for j in range(1, k):
+                m = max(m, np.float64(z[i, j]))
+            total = 0.0
+            for j in range(k):
+                total += np.exp(np.float64(z[i, j]) - m)
+            log_sum = m + np.log(total)
+            mass, dot = 0.0, 0.0
+            for j in range(k):
+                mass += targets[i, j]
+                dot += targets[i, j] * np.float64(z[i, j])
+            rows[i] = log_sum * mass - dot
+            for j in range(k):
+                gradient[i, j] = np.exp(np.float64(z[i, j]) - log_sum) * mass - targets[i, j]
+
+    return fused
 
 
 def _reduced(rows: np.ndarray, gradient: np.ndarray, reduction: str, dtype):

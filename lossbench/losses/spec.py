@@ -10,13 +10,15 @@ from lossbench.errors import LossbenchError
 from lossbench.losses.base import Loss
 from lossbench.losses.builtin import LOSSES
 from lossbench.losses.labels import grid, parse
+from lossbench.losses.softmax import CrossEntropy
 from lossbench.losses.user import UserLoss
 
 __all__ = ["expand", "get", "names"]
 
 
 def names() -> list[str]:
-    """The built-in loss names, sorted.
+    """The built-in elementwise loss names, sorted (``cross_entropy``, over rows of logits
+    for multiclass fits, is named apart).
 
     >>> names()
     ['bce', 'bce_logits', 'huber', 'log_cosh', 'mae', 'mse', 'pseudo_huber']
@@ -42,7 +44,8 @@ def get(name: str, **params: Any) -> Loss:
     Traceback (most recent call last):
     ...
     lossbench.errors.LossbenchError: unknown loss 'msee' (did you mean 'mse'?); expected one of \
-bce, bce_logits, huber, log_cosh, mae, mse, pseudo_huber or 'package.module:function'
+bce, bce_logits, huber, log_cosh, mae, mse, pseudo_huber, cross_entropy (multiclass) or \
+'package.module:function'
     """
     label = parse(name)
     if label.variant is not None:
@@ -50,13 +53,15 @@ bce, bce_logits, huber, log_cosh, mae, mse, pseudo_huber or 'package.module:func
     params = {**label.params, **params}
     if label.is_user:
         return UserLoss(label.name, **params)
+    if label.name == CrossEntropy.name:  # over rows of (n, K) logits: multiclass fits
+        return CrossEntropy(**params)
     cls = LOSSES.get(label.name)
     if cls is None:
-        close = difflib.get_close_matches(label.name, LOSSES, n=1)
+        close = difflib.get_close_matches(label.name, [*LOSSES, CrossEntropy.name], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise LossbenchError(
-            f"unknown loss {label.name!r}{hint}; expected one of {', '.join(names())} "
-            "or 'package.module:function'"
+            f"unknown loss {label.name!r}{hint}; expected one of {', '.join(names())}, "
+            f"{CrossEntropy.name} (multiclass) or 'package.module:function'"
         )
     return cls(**params)
 

@@ -139,7 +139,7 @@ def _model_lines(rows: pd.DataFrame, shown: Callable[[str], str]) -> list[tuple[
 # probability log loss and, on probabilities, squared error is the Brier score)
 OWN_CRITERION = {
     "test_mae": ("mae",), "test_rmse": ("mse",), "r2": ("mse",),
-    "log_loss": ("bce", "bce_logits"), "brier": ("mse",),
+    "log_loss": ("bce", "bce_logits", "cross_entropy"), "brier": ("mse",),
 }  # fmt: skip
 
 

@@ -180,9 +180,10 @@ def _builtin(label: str) -> losses.Loss | None:
         parsed = label_text.parse(label)
         if parsed.is_user or parsed.variant is not None:
             return None
-        return losses.get(parsed.loss_label)
+        loss = losses.get(parsed.loss_label)
     except LossbenchError:
         return None
+    return loss if isinstance(loss, losses.Loss) else None  # cross_entropy has no curve
 
 
 def figures(

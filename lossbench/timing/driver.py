@@ -90,6 +90,10 @@ def plan(timing: Timing) -> Plan:
     for i, entry in enumerate(timing.losses):
         with located("timing", "losses", i):
             for loss in losses.expand(entry):
+                if not isinstance(loss, losses.Loss):  # cross_entropy, over rows of logits
+                    elementwise = ", ".join(losses.names())
+                    raise LossbenchError(f"{loss} is not timed yet: timing takes the "
+                                         f"elementwise losses ({elementwise})")  # fmt: skip
                 if loss in chosen_losses:
                     raise LossbenchError(f"{loss} is listed twice")
                 chosen_losses.append(loss)

@@ -71,7 +71,7 @@ class Dataset:
 
     kind: ClassVar[str]
     summary: ClassVar[str]
-    task: ClassVar[str] = "regression"  # or "classification"
+    task: ClassVar[str] = "regression"  # or "classification" (two classes), "multiclass"
     truth: ClassVar[bool] = True  # knows the true coefficients and a noise-free test target
     # a fixed sample (real data): trials are cross-validation folds (`split`), not fresh draws
     cross_validated: ClassVar[bool] = False

@@ -33,7 +33,8 @@ from lossbench.experiments.datasets.base import Dataset, Sample, register
 
 __all__ = ["Observed", "SklearnData", "Table"]
 
-TASKS = ("auto", "regression", "classification")
+TASKS = ("auto", "regression", "classification", "multiclass")
+MAX_CLASSES = 50  # beyond it a text target is an identifier, not a class (and folds starve)
 
 
 class Observed(Dataset):
@@ -55,6 +56,11 @@ class Observed(Dataset):
 
     def __hash__(self) -> int:
         return hash(self.label)
+
+    @property
+    def classes(self) -> int:
+        """How many classes the target has (multiclass: codes 0 to K − 1)."""
+        return int(np.max(self.y)) + 1 if self.task != "regression" else 0
 
     def check_folds(self, folds: int) -> None:
         """Refuse a split that cannot be made: fewer rows (or, stratified, members of a class)
@@ -105,32 +111,56 @@ class Observed(Dataset):
 def _choose_task(
     y: np.ndarray, task: str, where: tuple[str | int, ...], name: str
 ) -> tuple[np.ndarray, str, dict]:
-    """(y as floats, the task, the label mapping) for a target column."""
-    values = np.unique(y)
+    """(y as floats, the task, the label mapping) for a target column. ``auto``: two values
+    are two classes; three or more text values are classes (multiclass); numbers are a
+    regression target (name integer class codes with ``task: multiclass``)."""
+    values = np.unique(y.astype(str)) if y.dtype == object else np.unique(y)
     if task == "auto":
-        task = "classification" if len(values) == 2 else "regression"
+        numeric = np.issubdtype(np.asarray(values).dtype, np.number)
+        task = ("classification" if len(values) == 2
+                else "regression" if numeric else "multiclass")  # fmt: skip
     if task == "classification":
         if len(values) != 2:
             raise LossbenchError(
                 where=where,
                 message=f"a classification target needs exactly two classes; {name} has "
-                f"{len(values)}" + (f" ({values[0]!r})" if len(values) == 1 else ""),
+                f"{len(values)}"
+                + (f" ({values[0]!r})" if len(values) == 1 else "")
+                + ("; task: multiclass takes more" if len(values) > 2 else ""),
             )
         mapping = {str(values[0]): 0, str(values[1]): 1}
-        return (y == values[1]).astype(np.float64), task, mapping
+        return (_as_values(y, values) == values[1]).astype(np.float64), task, mapping
+    if task == "multiclass":
+        if not 3 <= len(values) <= MAX_CLASSES:
+            raise LossbenchError(
+                where=where,
+                message=f"a multiclass target needs 3 to {MAX_CLASSES} classes; {name} has "
+                f"{len(values)}" + (" (task: classification takes two)" if len(values) == 2
+                                    else " (an identifier or a number: task: regression)"
+                                    if len(values) > MAX_CLASSES else ""),
+            )  # fmt: skip
+        codes = np.searchsorted(values, _as_values(y, values)).astype(np.float64)
+        return codes, task, {str(v): i for i, v in enumerate(values)}
     try:
         y = y.astype(np.float64)
     except (TypeError, ValueError):
         raise LossbenchError(
-            f"regression needs a numeric target; {name} is not",
+            f"regression needs a numeric target; {name} is not"
+            + (f" (its {len(values)} values are classes: task: multiclass)"
+               if 3 <= len(values) <= MAX_CLASSES else ""),
             where=where,
-        ) from None
+        ) from None  # fmt: skip
     if len(values) < 2:
         raise LossbenchError(
             f"the target {name} is constant; nothing to predict",
             where=where,
         )
     return y, task, {}
+
+
+def _as_values(y: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """y in the form `values` were taken from (text where the column is text)."""
+    return y.astype(str) if y.dtype == object else y
 
 
 @register
@@ -302,13 +332,19 @@ def _read(path: Path, where: tuple[str | int, ...]):
     return frame, digest
 
 
-_SKLEARN = {"diabetes": "load_diabetes", "breast_cancer": "load_breast_cancer"}
+_SKLEARN = {
+    "diabetes": "load_diabetes", "breast_cancer": "load_breast_cancer", "iris": "load_iris",
+    "wine": "load_wine", "digits": "load_digits",
+}  # fmt: skip
+_SKLEARN_TASKS = {"breast_cancer": "classification", "iris": "multiclass", "wine": "multiclass",
+                  "digits": "multiclass"}  # fmt: skip
 
 
 @register
 class SklearnData(Observed):
     kind = "sklearn"
-    summary = "scikit-learn's bundled diabetes (regression) or breast_cancer (classification)"
+    summary = ("scikit-learn's bundled diabetes (regression), breast_cancer (two classes), "
+               "iris, wine or digits (multiclass)")  # fmt: skip
 
     @classmethod
     def described_parameters(cls) -> str:
@@ -338,7 +374,7 @@ class SklearnData(Observed):
                 message="the sklearn datasets need scikit-learn: pip install 'lossbench[peers]'",
             ) from None
         X, y = getattr(datasets, _SKLEARN[name])(return_X_y=True)
-        task = "classification" if name == "breast_cancer" else "regression"
+        task = _SKLEARN_TASKS.get(name, "regression")
         info = {"sklearn": name, "rows": len(y), "features": X.shape[1], "task": task}
         return [cls({"name": name}, f"sklearn({name})", X.astype(float), y.astype(float), task,
                     info)]  # fmt: skip

@@ -26,6 +26,7 @@ from pydantic import (
 
 from lossbench.config import MAX_TRIALS
 from lossbench.errors import LossbenchError, located
+from lossbench.experiments import multiclass_scores
 from lossbench.experiments.fitting import fit
 from lossbench.experiments.gbm import GbmOptions, fitted, require_lightgbm
 from lossbench.experiments.kind import ExperimentKind, Task, register
@@ -37,9 +38,11 @@ from lossbench.experiments.metrics import (
     score,
     scores_of,
 )
+from lossbench.experiments.multinomial import fit_multinomial
 from lossbench.experiments.separation import separated
 from lossbench.losses.builtin import Huber
 from lossbench.losses.labels import grid
+from lossbench.losses.softmax import CrossEntropy, softmax
 
 __all__ = ["FitExperiment", "GbmModel", "not_applicable"]
 
@@ -50,6 +53,13 @@ def not_applicable(loss, dataset) -> str:
     """Why `loss` cannot be fitted to `dataset` ("" if it can)."""
     if loss.labels and dataset.task == "regression":
         return f"n/a: {loss.name} needs labels in [0, 1], and these targets are continuous"
+    if isinstance(loss, CrossEntropy) and dataset.task == "classification":
+        return "n/a: cross_entropy is for three classes or more; on two, bce_logits is it"
+    if dataset.task == "multiclass" and loss.prediction == "logit":
+        return (
+            f"n/a: {loss.name} is a two-class loss on one logit; cross_entropy is its "
+            "multiclass form"
+        )
     return ""
 
 
@@ -186,6 +196,10 @@ class FitExperiment(ExperimentKind):
         self.check_scale(losses, datasets)
         units = []
         for i, dataset in enumerate(datasets):
+            if dataset.task == "multiclass" and self.models() != ["linear"]:
+                with located("model"):
+                    raise LossbenchError(f"{dataset.label} has more than two classes: only "
+                                         "model: linear (multinomial) fits them yet")  # fmt: skip
             possible = scores_of(dataset.task, dataset.truth, dataset.cross_validated)
             for chosen in self.scores():
                 if chosen not in possible:
@@ -277,6 +291,9 @@ class FitExperiment(ExperimentKind):
             if note:
                 rows += [row(label, m, math.nan, note=note) for m in REGRESSION]
                 continue
+            if dataset.task == "multiclass":
+                rows += self._multinomial(task, sample, loss, label, row)
+                continue
             if boosted:
                 seed = int(task.rng(2).integers(2**31 - 1))
                 result = fitted(loss, sample.X, sample.y, dataset.task, model.options(),
@@ -314,6 +331,23 @@ class FitExperiment(ExperimentKind):
             if dataset.cross_validated:  # the fold's sizes, for the corrected resampled t-test
                 rows += [row(label, "n_train", float(len(sample.y))),
                          row(label, "n_test", float(len(sample.y_test)))]  # fmt: skip
+        return rows
+
+    def _multinomial(self, task: Task, sample, loss, label: str, row) -> list[dict[str, Any]]:
+        """One loss fitted by multinomial logistic regression, scored on the held-out fold."""
+        options, classes = self.fit, task.dataset.classes
+        labels = sample.y.astype(np.int64)
+        result = fit_multinomial(loss, sample.X, labels, classes, l2=options.l2,
+                                 max_iter=options.max_iter, tol=options.tol)  # fmt: skip
+        probabilities = softmax(result.predict(sample.X_test))
+        values = multiclass_scores.scores(sample.y_test.astype(np.int64), probabilities)
+        values.update(iterations=float(result.iterations), converged=float(result.converged),
+                      fit_seconds=result.seconds, separated=float(result.separated))  # fmt: skip
+        notes = {"converged": result.note} if result.note else {}
+        rows = [row(label, m, v, note=notes.get(m, "")) for m, v in values.items()]
+        if task.dataset.cross_validated:
+            rows += [row(label, "n_train", float(len(sample.y))),
+                     row(label, "n_test", float(len(sample.y_test)))]  # fmt: skip
         return rows
 
     # -- reading -------------------------------------------------------------------------------
