@@ -12,16 +12,19 @@ __all__ = ["TABLES", "datasets_table", "impls_table", "losses_table", "metrics_t
 
 def losses_table() -> Table:
     from lossbench.losses import LOSSES
+    from lossbench.losses.softmax import CrossEntropy
 
     table = Table(title="losses (r = y_true − y_pred)", title_justify="left")
     for column in ("name", "parameters", "y_pred", "formula", "what it is for"):
         table.add_column(column)
-    for name, cls in sorted(LOSSES.items()):
-        params = "\n".join(f"{p.name}={p.default} — {p.doc}" for p in cls.parameters) or "—"
+    for name, cls in [*sorted(LOSSES.items()), (CrossEntropy.name, CrossEntropy)]:
+        parameters = getattr(cls, "parameters", ())
+        params = "\n".join(f"{p.name}={p.default} — {p.doc}" for p in parameters) or "—"
         row = (name, params, cls.prediction, cls.formula, cls.summary)
         table.add_row(*(escape(cell) for cell in row))  # formulas hold [brackets]
     table.caption = (
-        "A user loss is named 'package.module:function' (that code is imported and run)."
+        "A user loss is named 'package.module:function' (that code is imported and run). "
+        "cross_entropy is over rows of (n, K) logits: fit experiments on multiclass data."
     )
     return table
 
