@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import invoke
 
+pytestmark = pytest.mark.slow  # every test here runs the CLI two or three times
+
 
 def _run(tmp_path: Path, config: str, *sets: str) -> tuple[pd.DataFrame, str]:
     """(comparisons.csv, the flattened output) of a run of `config` with `--set` overrides."""
@@ -38,7 +40,6 @@ def _no_verdict(comparisons: pd.DataFrame) -> bool:
     return comparisons["note"].astype("string").fillna("").str.contains("no verdict").any()
 
 
-@pytest.mark.slow
 def test_raise_max_iter_is_said_where_the_fits_ran_out_and_raising_it_gives_a_verdict(tmp_path):
     config = _fit("{kind: logistic, n_samples: 300, n_features: 4}", "[bce_logits, mse]",
                   "{max_iter: 3}")  # fmt: skip
@@ -50,7 +51,6 @@ def test_raise_max_iter_is_said_where_the_fits_ran_out_and_raising_it_gives_a_ve
     assert not _no_verdict(after)  # the fits converge: their comparison is judged
 
 
-@pytest.mark.slow
 def test_mae_with_a_penalty_is_told_to_drop_it_and_then_is_solved_exactly(tmp_path):
     config = _fit("{kind: student_t, df: 3, n_samples: 200, n_features: 3}", "[mse, mae]",
                   "{l2: 0.01}")  # fmt: skip
@@ -92,8 +92,7 @@ def test_set_l2_is_said_for_separable_labels_and_a_penalty_gives_a_verdict(tmp_p
     ("noise", "hint", "trials", "verdict"),
     [
         # huber has 95% of mse's efficiency on Gaussian noise: 5% apart, beyond the ±1% margin
-        pytest.param("gaussian", "more trials would narrow the interval", 150, "worse",
-                     marks=pytest.mark.slow),
+        ("gaussian", "more trials would narrow the interval", 150, "worse"),
         # Cauchy noise: the median is compared, and needs 10 trials for an interval at all
         ("cauchy", "trials are needed for a verdict here; run more trials", 40, "better"),
     ],
@@ -109,7 +108,6 @@ def test_more_trials_where_said_give_a_verdict(tmp_path, noise, hint, trials, ve
     assert ("keep mse" if verdict == "worse" else "use huber") in flat
 
 
-@pytest.mark.slow
 def test_more_data_is_said_of_cross_validation_and_more_rows_give_a_verdict(tmp_path):
     def table(rows: int) -> None:
         rng = np.random.default_rng(1)

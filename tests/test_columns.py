@@ -116,7 +116,7 @@ _WORDS = st.text(string.ascii_letters, min_size=1, max_size=8).filter(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     numbers=st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=40),
     strays=st.lists(_WORDS, max_size=40),

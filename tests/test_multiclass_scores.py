@@ -17,7 +17,7 @@ def _problem(rows, classes, seed):
     return rng.integers(0, classes, rows), P
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.integers(1, 60), st.integers(2, 6), st.integers(0, 2**32 - 1))
 def test_the_scores_are_scikit_learns(rows, classes, seed):
     labels, P = _problem(rows, classes, seed)

@@ -107,7 +107,7 @@ _PROBLEMS = st.tuples(
 )  # fmt: skip
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_PROBLEMS)
 def test_newton_reaches_an_optimum_no_tighter_l_bfgs_run_improves_on(problem):
     rows, columns, seed, name, l2, collinear, delta = problem
