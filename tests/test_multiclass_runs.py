@@ -106,3 +106,34 @@ def test_too_many_classes_or_too_few_are_refused(tmp_path):
     frame.assign(y=["a", "b"] * 60).to_csv(tmp_path / "t.csv", index=False)
     result, _ = _run(tmp_path, text)
     assert_refused(result, None, "task: classification takes two")
+
+
+def test_synthetic_classes_follow_their_softmax_noise_and_imbalance():
+    from scipy.stats import chisquare
+
+    from lossbench.experiments.datasets import expand
+
+    (data,) = expand({"kind": "softmax", "classes": 4, "label_noise": 0.3, "imbalance": 8.0},
+                     ("datasets", 0))  # fmt: skip
+    rng = np.random.default_rng(0)
+    # certain logits (class 0 by a mile): the labels that moved are the noise, spread evenly
+    labels = data._labels(np.tile([50.0, 0.0, 0.0, 0.0], (20_000, 1)), rng)
+    moved = labels[labels != 0]
+    assert len(moved) / len(labels) == pytest.approx(0.3, abs=0.015)
+    assert chisquare(np.bincount(moved.astype(int))[1:]).pvalue > 1e-3
+    # no signal: the classes come from the log priors, 8 times apart at the ends
+    quiet = expand({"kind": "softmax", "classes": 4, "imbalance": 8.0}, ("datasets", 0))[0]
+    priors = -np.log(8.0) * np.arange(4) / 3
+    counts = np.bincount(quiet._labels(np.tile(priors, (40_000, 1)), rng).astype(int))
+    np.testing.assert_allclose(counts / counts.sum(), np.exp(priors) / np.exp(priors).sum(),
+                               atol=0.01)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_synthetic_multiclass_run_keeps_cross_entropy_on_its_own_criterion(tmp_path):
+    result, flat = _run(tmp_path, "seed: 0\ntrials: 30\nexperiments:\n  - name: s\n    "
+                        "datasets: [{kind: softmax, classes: 4}]\n    losses: [cross_entropy, "
+                        "mse]\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = "softmax(classes=4, label_noise=0, imbalance=1) (s, log_loss): keep cross_entropy"
+    assert f"{said}: every other loss is worse" in flat

@@ -165,3 +165,43 @@ class Logistic(Dataset):
         # test labels come from the same process, flips included: P(y = 1 | x) is this
         prob_test = noise + (1.0 - 2.0 * noise) * SIGMOID(X_test @ coef + intercept)
         return Sample(X, y, X_test, f_test=prob_test, coef=coef, intercept=intercept)
+
+
+@register
+class Softmax(Dataset):
+    kind = "softmax"
+    summary = "3+ classes from a softmax-linear model, some relabeled, optionally imbalanced"
+    task = "multiclass"
+    parameters: ClassVar[dict[str, Param]] = {
+        **_SIZE,
+        **_TEST,
+        "classes": Param(3, 3, 50, "an integer in [3, 50]", integer=True),
+        "label_noise": Param(0.0, 0.0, 1.0, "a number in [0, 1]"),
+        # the most frequent class's prior over the least frequent's, log-spaced between
+        "imbalance": Param(1.0, 1.0, 1e6, "a number in [1, 1e6]"),
+    }
+    shown = ("classes", "label_noise", "imbalance")
+
+    @property
+    def classes(self) -> int:
+        return int(self.params["classes"])
+
+    def sample(self, rng: np.random.Generator) -> Sample:
+        """Logits X W + b + log prior (W, b ~ N(0, 1)); a label drawn from their softmax,
+        then with probability `label_noise` replaced by one of the other classes at random.
+        Test labels come from the same process."""
+        n, d, k = self.params["n_samples"], self.params["n_features"], self.classes
+        W, b = rng.standard_normal((d, k)), rng.standard_normal(k)
+        b += -np.log(self.params["imbalance"]) * np.arange(k) / (k - 1)  # log priors
+        X = rng.standard_normal((n, d))
+        X_test = rng.standard_normal((self.params["n_test"], d))
+        return Sample(X, self._labels(X @ W + b, rng), X_test,
+                      y_test=self._labels(X_test @ W + b, rng))  # fmt: skip
+
+    def _labels(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        gumbel = -np.log(-np.log(rng.random(logits.shape)))  # argmax: a draw of the softmax
+        labels = np.argmax(logits + gumbel, axis=1)
+        moved = rng.random(len(labels)) < self.params["label_noise"]
+        shift = rng.integers(1, self.classes, len(labels))  # another class, uniformly
+        labels[moved] = (labels[moved] + shift[moved]) % self.classes
+        return labels.astype(np.float64)
