@@ -180,7 +180,7 @@ def fit(
     else:
         result = _refit(loss, Xs, ys, theta, model, method, max_iter, tol, lr, l2)
     if not result.converged and not result.note:
-        result.note = why_unconverged(loss, result, method, max_iter, l2)
+        result.note = why_unconverged(loss, result, max_iter, l2)
     result.theta = units.outward(result.theta)
     result.seconds = time.perf_counter() - start
     return result
@@ -198,9 +198,7 @@ def joint_refusal(loss: Loss) -> str:
             f"falls to 0 and the fit is mae's); use a larger {name} or fit.scale: mad")  # fmt: skip
 
 
-def why_unconverged(
-    loss: Loss | None, result: FitResult, method: str, max_iter: int, l2: float
-) -> str:
+def why_unconverged(loss: Loss | None, result: FitResult, max_iter: int, l2: float) -> str:
     """Why a fit is not converged, with the fix where one is known (each tested to work)."""
     if not math.isfinite(result.objective):
         return "the objective is not finite where the fit stopped (the steps diverged)"
@@ -234,7 +232,7 @@ def minimized(f, theta, method, max_iter, tol, lr) -> FitResult:
     """`f`: theta -> (value, gradient) minimized from `theta` by L-BFGS (restarted while its
     objective test stops it short) or gradient descent, judged converged on the gradient
     against its value at theta = 0 (`_judged`)."""
-    reference = float(np.max(np.abs(f(np.zeros_like(theta))[1])))
+    reference = _reference(f, theta)
     if method == "gd":
         gtol = _GRADIENT_TOL * max(reference, 1e-300)
         theta, _, iterations, _, curve = _gradient_descent(f, theta, max_iter, tol, lr, gtol)
@@ -267,9 +265,19 @@ def _judged(f, theta, iterations, reference, curve=None) -> FitResult:
     """A FitResult whose `converged` comes from the gradient at theta, against `reference`
     (the largest gradient entry where all coefficients are zero)."""
     value, grad = f(theta)
+    return _verdict(theta, value, grad, iterations, reference, curve)
+
+
+def _verdict(theta, value, grad, iterations, reference, curve=None) -> FitResult:
     largest = float(np.max(np.abs(grad))) if grad.size else 0.0
     converged = math.isfinite(value) and largest <= _GRADIENT_TOL * max(reference, 1e-300)
     return FitResult(theta, float(value), iterations, converged, 0.0, curve or [], gradient=largest)
+
+
+def _reference(f, theta: np.ndarray) -> float:
+    """The largest gradient entry of `f` where every parameter is 0: what a gradient is judged
+    against."""
+    return float(np.max(np.abs(f(np.zeros_like(theta))[1])))
 
 
 def _refit(loss, X, y, theta, model, method, max_iter, tol, lr, l2) -> FitResult:
@@ -277,47 +285,65 @@ def _refit(loss, X, y, theta, model, method, max_iter, tol, lr, l2) -> FitResult
     loss with a second derivative, a linear model, few enough columns), else `minimized`."""
     f = objective(loss, X, y, model, l2)
     if method == "lbfgs" and model == "linear" and newton.suits(loss, X):
-        reference = float(np.max(np.abs(f(np.zeros_like(theta))[1])))
         solved = newton.newton(loss, X, y, theta, l2, max_iter)
-        done = _judged(f, solved.theta, solved.iterations, reference)
+        done = _verdict(solved.theta, solved.value, solved.gradient, solved.iterations,
+                        _reference(f, theta))  # fmt: skip
         done.exhausted = solved.stopped == "max_iter"
         return done
     return minimized(f, theta, method, max_iter, tol, lr)
 
 
+class _Refits:
+    """The fits at δ·s of a scale search, each warm-started from the last: the last one, and
+    what they cost together (iterations, whether any ran out of them)."""
+
+    def __init__(self, loss, X, y, last: FitResult, method, max_iter, tol, lr) -> None:
+        self.loss, self.X, self.y, self.last = loss, X, y, last
+        self.options = (method, max_iter, tol, lr)
+        self.iterations, self.exhausted = last.iterations, False
+
+    def at(self, scale: float, l2: float) -> FitResult:
+        """The fit with the loss's scale parameter times `scale`, and penalty `l2`."""
+        method, max_iter, tol, lr = self.options
+        self.last = _refit(self.loss.with_scale(scale), self.X, self.y, self.last.theta,
+                           "linear", method, max_iter, tol, lr, l2)  # fmt: skip
+        self.iterations += self.last.iterations
+        self.exhausted |= self.last.exhausted
+        return self.last
+
+    def residuals(self) -> np.ndarray:
+        return self.y - self.X @ self.last.theta[:-1] - self.last.theta[-1]
+
+    def settled(self, result: FitResult, root: scales.Root) -> FitResult:
+        """`result` (the last refit, or another fit: the limit at a scale of 0) as the search's
+        outcome, with the iterations of every refit."""
+        result.converged = result.converged and root.settled
+        result.iterations = self.iterations + (0 if result is self.last else result.iterations)
+        result.scale, result.note, result.exhausted = root.scale, root.note, self.exhausted
+        return result
+
+
 def _mad(loss, X, y, theta, method, max_iter, tol, lr, l2) -> FitResult:
     """δ in units of the residuals' normalized MAD: from least squares (as RLM starts), the
     scale s at which the refit with δ·s has residuals whose MAD is s (`scales`)."""
-    least_squares = _exact(builtin.MSE(), X, y, l2)
-    state = {"theta": least_squares.theta, "result": least_squares, "iterations": 0,
-             "exhausted": False}  # fmt: skip
+    refits = _Refits(loss, X, y, _exact(builtin.MSE(), X, y, l2), method, max_iter, tol, lr)
+    start = scales.mad_of(refits.residuals())
+    if not start > 0:  # least squares fits over half the rows exactly; RLM stops at once too
+        return refits.settled(refits.last, scales.Root(0.0, True, _EXACT_FIT))
 
     def mad(s: float) -> float:
-        """The residuals' MAD after refitting with δ·s (warm-started from the last refit)."""
-        result = _refit(loss.with_scale(s), X, y, state["theta"], "linear", method, max_iter,
-                        tol, lr, l2)  # fmt: skip
-        state.update(theta=result.theta, result=result)
-        state["iterations"] += result.iterations
-        state["exhausted"] |= result.exhausted
-        return scales.mad_of(y - X @ result.theta[:-1] - result.theta[-1])
+        """The residuals' MAD after refitting with δ·s."""
+        refits.at(s, l2)
+        return scales.mad_of(refits.residuals())
 
-    start = scales.mad_of(y - X @ least_squares.theta[:-1] - least_squares.theta[-1])
-    if start > 0:
-        root = scales.scale_fixed_point(mad, start)
-    else:  # least squares fits over half the rows exactly; RLM stops at once, as here
-        root = scales.Root(0.0, True, _EXACT_FIT)
-    limit = _limit(X, y, l2) if start > 0 and root.scale == 0 else None
-    result = limit or state["result"]
-    result.converged = result.converged and root.settled
-    result.iterations += state["iterations"]
-    result.scale, result.note, result.exhausted = root.scale, root.note, state["exhausted"]
-    return result
+    root = scales.scale_fixed_point(mad, start)
+    return refits.settled(_limit(X, y, l2, root) or refits.last, root)
 
 
-def _limit(X: np.ndarray, y: np.ndarray, l2: float) -> FitResult | None:
-    """The fit a robust loss tends to as its scale settles at 0: least absolute deviations,
-    solved exactly (with l2 > 0 the limit is another: None)."""
-    return None if l2 else _exact(builtin.MAE(), X, y, 0.0)
+def _limit(X: np.ndarray, y: np.ndarray, l2: float, root: scales.Root) -> FitResult | None:
+    """The fit a robust loss tends to where its scale settles at 0: least absolute
+    deviations, solved exactly (None elsewhere, and with l2 > 0, where the limit is another)."""
+    return _exact(builtin.MAE(), X, y, 0.0) if root.scale == 0 and not l2 else None
 
 
 def _joint(loss, X, y, theta, max_iter, tol, l2) -> FitResult:
@@ -325,38 +351,31 @@ def _joint(loss, X, y, theta, max_iter, tol, l2) -> FitResult:
     sample; the concomitant scale of HuberRegressor). At a fixed σ that is a fit with δ·σ
     and penalty σ·l2 / 2 (ρ_δ(r / σ) = ρ_{δσ}(r) / σ²); σ is the root of the profile's
     derivative (`scales.increasing_root`)."""
-    state = {"theta": theta, "iterations": 0, "converged": False, "exhausted": False}
+    refits = _Refits(loss, X, y, FitResult(theta, math.nan, 0, False, 0.0), "lbfgs", max_iter,
+                     tol, None)  # fmt: skip
 
     def slope(sigma: float) -> float:
         """d/dσ of the objective at the coefficients refitted for σ (envelope theorem)."""
-        result = _refit(loss.with_scale(sigma), X, y, state["theta"], "linear", "lbfgs",
-                        max_iter, tol, None, 0.5 * l2 * sigma)  # fmt: skip
-        state.update(theta=result.theta, converged=result.converged)
-        state["iterations"] += result.iterations
-        state["exhausted"] |= result.exhausted
-        u_true, u_fitted = y / sigma, (X @ result.theta[:-1] + result.theta[-1]) / sigma
-        rho = loss.value(u_true, u_fitted, reduction="none")
-        drho = loss.gradient(u_true, u_fitted, reduction="none")  # −ρ'(u)
+        refitted = refits.at(sigma, 0.5 * l2 * sigma).theta
+        u_true, u_fitted = y / sigma, (X @ refitted[:-1] + refitted[-1]) / sigma
+        rho, drho = loss.value_and_gradient(u_true, u_fitted, reduction="none")  # drho: −ρ'
         return 1.0 + 2.0 * float(np.mean(rho + (u_true - u_fitted) * drho))
 
     least_squares = _exact(builtin.MSE(), X, y, l2).theta
     start = (scales.mad_of(y - X @ least_squares[:-1] - least_squares[-1])
              or float(np.std(y)) or 1.0)  # fmt: skip
     root = scales.increasing_root(slope, start)
-    limit = _limit(X, y, l2) if root.scale == 0 else None
+    limit = _limit(X, y, l2, root)
     if limit is not None:
-        limit.converged = limit.converged and root.settled
-        limit.iterations += state["iterations"]
-        limit.scale, limit.note, limit.exhausted = 0.0, root.note, state["exhausted"]
-        return limit
+        return refits.settled(limit, root)
     f = _concomitant(loss, X, y, l2)
+    params = np.append(refits.last.theta, root.scale)
+    # judged against the gradient at zero coefficients and the starting scale (σ = 0 is none)
     reference = float(np.max(np.abs(f(np.append(np.zeros_like(theta), start))[1])))
-    params = np.append(state["theta"], root.scale)
-    done = _judged(f, params, state["iterations"], reference)
-    done.converged = done.converged and state["converged"] and root.settled
-    done.theta, done.scale, done.note = params[:-1], root.scale, root.note
-    done.exhausted = state["exhausted"]
-    return done
+    done = _judged(f, params, 0, reference)
+    done.converged = done.converged and refits.last.converged
+    done.theta = params[:-1]
+    return refits.settled(done, root)
 
 
 def _concomitant(loss, X, y, l2) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:

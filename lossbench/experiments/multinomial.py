@@ -70,8 +70,8 @@ def fit_multinomial(
         raise LossbenchError(f"a multinomial fit needs 2 classes or more; got {classes}")
     start = time.perf_counter()
     targets = one_hot(labels, classes)
-    units = Standardized.of(X, targets[:, 0], "logistic")  # y is not shifted for classes
-    Xs = (X - units.mean) / units.sd
+    units = Standardized.of(X, labels, "logistic")  # y is not shifted for classes
+    Xs, _ = units.data(X, labels)
     d = X.shape[1]
     f = _objective(loss, Xs, targets, l2)
     result = minimized(f, np.zeros((d + 1) * classes), "lbfgs", max_iter, tol, None)
@@ -82,7 +82,7 @@ def fit_multinomial(
     if split:  # its gradient vanishes at infinity: the gradient test would pass it
         converged, note = False, _SEPARATED
     elif not converged:  # (no loss named: mae's exact solver is for linear fits only)
-        note = why_unconverged(None, result, "lbfgs", max_iter, l2)
+        note = why_unconverged(None, result, max_iter, l2)
     seconds = time.perf_counter() - start
     return MultinomialFit(W, b - b.mean(), result.objective, result.iterations, converged,
                           seconds, result.gradient, note, split)  # fmt: skip

@@ -78,24 +78,25 @@ def newton(
     fitted = X @ theta[:-1] + theta[-1]
     value = value_at(theta, fitted)
     gradient, du = derivatives(theta, fitted)
+
+    def attempt(step: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray] | None:
+        """(t, F there, step, X·step) for the longest step that lowers F enough; None where
+        none does, or where what it could gain is below rounding."""
+        slope = float(gradient @ step)
+        if not -slope > _ROUNDING * abs(value):
+            return None
+        moved = X @ step[:-1] + step[-1]
+        t, candidate = _searched(value_at, theta, fitted, step, moved, value, slope)
+        return (t, candidate, step, moved) if candidate < value else None
+
     for iteration in range(max_iter):
         newtons = _solved(loss.hessian(y, fitted), X, gradient, penalty)
-        best = (0.0, value, None, None)
-        for step in (newtons, None):
-            if step is None:  # Newton's full step did not do: IRLS's too, the better taken
-                weights = _irls_weights(y - fitted, du, loss, y, fitted)
-                step = _solved(weights, X, gradient, penalty)
-            slope = float(gradient @ step)
-            if not -slope > _ROUNDING * abs(value):  # nothing to gain beyond rounding
-                continue
-            moved = X @ step[:-1] + step[-1]
-            t, candidate = _searched(value_at, theta, fitted, step, moved, value, slope)
-            if candidate < best[1]:
-                best = (t, candidate, step, moved)
-            if t == 1.0 and step is newtons:  # the common case near the optimum
-                break
-        t, candidate, step, moved = best
-        if step is None:
+        taken = attempt(newtons)
+        if taken is None or taken[0] < 1.0:  # Newton's full step did not do: IRLS's too
+            irls = attempt(_solved(_irls_weights(loss, y, fitted, du), X, gradient, penalty))
+            if irls is not None and (taken is None or irls[1] < taken[1]):
+                taken = irls
+        if taken is None:
             moved = X @ newtons[:-1] + newtons[-1]
             after, du_after = derivatives(theta + newtons, fitted + moved)
             if not np.max(np.abs(after)) < np.max(np.abs(gradient)):
@@ -103,16 +104,19 @@ def newton(
             theta, fitted, gradient, du = theta + newtons, fitted + moved, after, du_after
             value = value_at(theta, fitted)
             continue
-        theta, fitted, value = theta + t * step, fitted + t * moved, candidate
+        t, value, step, moved = taken
+        theta, fitted = theta + t * step, fitted + t * moved
         gradient, du = derivatives(theta, fitted)
     return Newton(theta, value, gradient, max_iter, "max_iter")
 
 
-def _irls_weights(residual, du, loss, y, fitted) -> np.ndarray:
-    """ρ'(r) / r per row (over n, as `loss.hessian` is), ρ''(0) where r = 0."""
+def _irls_weights(loss, y, fitted, du) -> np.ndarray:
+    """ρ'(r) / r per row, r = y − fitted (over n, as `loss.hessian` is; du = −ρ'(r) / n, the
+    loss's gradient), ρ''(0) where r = 0."""
+    residual = y - fitted
     n = len(residual)
     with np.errstate(divide="ignore", invalid="ignore"):
-        weights = -du / residual  # du = −ρ'(r) / n
+        weights = -du / residual
     at_zero = ~np.isfinite(weights) | (residual == 0)
     if np.any(at_zero):
         weights[at_zero] = loss.hessian(y[at_zero], fitted[at_zero], reduction="sum") / n

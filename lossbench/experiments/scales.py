@@ -55,54 +55,58 @@ def scale_fixed_point(mad: Callable[[float], float], start: float) -> Root:
     """The scale s with mad(s) = s nearest `start` in the direction the plain iteration
     s ← mad(s) takes from it; `mad(s)` refits with δ·s and returns its residuals' MAD."""
 
-    def gap(s: float) -> float:
-        return mad(s) - s
-
-    here = (start, gap(start))
-    if _zero(*here):
-        return Root(start, True)
-    before = None
-    for _ in range(_STEPS):
-        s, h = here
+    def step(here: tuple[float, float], before: tuple[float, float] | None) -> float:
+        (s, h) = here
         guess = s + 2.0 * h  # twice the plain step: past a root the iteration approaches
         if before is not None and h != before[1]:  # the secant's root, pushed half again
             guess = s - 1.5 * h * (s - before[0]) / (h - before[1])
         guess = min(max(guess, s / 4.0), 4.0 * s)  # h > 0 moves up, h < 0 down
         if (guess > s) != (h > 0) or guess == s:
             guess = 2.0 * s if h > 0 else 0.5 * s
-        if guess < _SMALLEST * start:
-            if s <= _SMALLEST * start:
-                return Root(0.0, True, _AT_ZERO.format("the residuals' MAD"))
-            guess = _SMALLEST * start  # the last look: the refit left here is the limit's
-        beyond = (guess, gap(guess))
-        if _zero(*beyond):
-            return Root(guess, True)
-        if (beyond[1] > 0) != (h > 0):
-            return _closed(gap, here, beyond, "the residuals' MAD")
-        before, here = here, beyond
-    return Root(here[0], False, f"no fixed point of the MAD scale within {_STEPS} refits")
+        return guess
+
+    return _walk(lambda s: mad(s) - s, start, step, relative=True,
+                 names=("the residuals' MAD", "the residuals' MAD"))  # fmt: skip
 
 
 def increasing_root(slope: Callable[[float], float], start: float) -> Root:
     """The σ where the nondecreasing `slope(σ)` (the profile objective's derivative) crosses
     0, searched by doubling or halving from `start`."""
-    here = (start, slope(start))
-    if _zero(*here, scale=1.0):  # the slope is a pure number
+
+    def step(here: tuple[float, float], before: tuple[float, float] | None) -> float:
+        return 0.5 * here[0] if here[1] > 0 else 2.0 * here[0]
+
+    # the slope is a pure number: 0 to rounding in absolute terms
+    return _walk(slope, start, step, relative=False,
+                 names=("the concomitant scale", "the objective's slope in σ"))  # fmt: skip
+
+
+def _walk(function, start: float, step, relative: bool, names: tuple[str, str]) -> Root:
+    """From `start`, steps (`step(here, before)`, each point (s, function(s))) until
+    `function` changes sign, then Brent's method on that bracket; a walk down to
+    `_SMALLEST` of the start settles at 0. `names`: what settles, what may jump."""
+    what, jumping = names
+
+    def zero(s: float, value: float) -> bool:
+        return abs(value) <= _ROUNDING * (s if relative else 1.0)
+
+    here = (start, function(start))
+    if zero(*here):
         return Root(start, True)
+    before = None
     for _ in range(_STEPS):
-        s, d = here
-        guess = 0.5 * s if d > 0 else 2.0 * s
+        guess = step(here, before)
         if guess < _SMALLEST * start:
-            if s <= _SMALLEST * start:
-                return Root(0.0, True, _AT_ZERO.format("the concomitant scale"))
-            guess = _SMALLEST * start
-        beyond = (guess, slope(guess))
-        if _zero(*beyond, scale=1.0):
+            if here[0] <= _SMALLEST * start:
+                return Root(0.0, True, _AT_ZERO.format(what))
+            guess = _SMALLEST * start  # the last look: the refit left here is the limit's
+        beyond = (guess, function(guess))
+        if zero(*beyond):
             return Root(guess, True)
-        if (beyond[1] > 0) != (d > 0):
-            return _closed(slope, here, beyond, "the objective's slope in σ")
-        here = beyond
-    return Root(here[0], False, f"no optimum of the joint scale within {_STEPS} refits")
+        if (beyond[1] > 0) != (here[1] > 0):
+            return _closed(function, here, beyond, jumping)
+        before, here = here, beyond
+    return Root(here[0], False, f"no root for {what} within {_STEPS} refits")
 
 
 def _closed(function, one, other, what: str) -> Root:
@@ -123,8 +127,3 @@ def _closed(function, one, other, what: str) -> Root:
         return Root(root, True)
     return Root(root, True, f"the scale settled where {what} jumps across its root (a gap "
                 f"of {abs(value) / root:.2g} of the scale there): a settled scale")  # fmt: skip
-
-
-def _zero(s: float, value: float, scale: float | None = None) -> bool:
-    """Whether `value` at `s` is 0 to rounding (relative to s, or to `scale`)."""
-    return abs(value) <= _ROUNDING * (s if scale is None else scale)

@@ -77,10 +77,12 @@ def friedman1(X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
 
-def _draw_design(params: dict, rng: np.random.Generator):
+def _draw_design(params: dict, rng: np.random.Generator, classes: int | None = None):
+    """(coefficients, intercept, X, X_test), all N(0, 1); a (d, K) matrix and K intercepts
+    for `classes` outputs."""
     n, d = params["n_samples"], params["n_features"]
-    coef = rng.standard_normal(d)
-    intercept = float(rng.standard_normal())
+    coef = rng.standard_normal(d if classes is None else (d, classes))
+    intercept = float(rng.standard_normal()) if classes is None else rng.standard_normal(classes)
     X = rng.standard_normal((n, d))
     X_test = rng.standard_normal((params["n_test"], d))
     return coef, intercept, X, X_test
@@ -190,11 +192,9 @@ class Softmax(Dataset):
         """Logits X W + b + log prior (W, b ~ N(0, 1)); a label drawn from their softmax,
         then with probability `label_noise` replaced by one of the other classes at random.
         Test labels come from the same process."""
-        n, d, k = self.params["n_samples"], self.params["n_features"], self.classes
-        W, b = rng.standard_normal((d, k)), rng.standard_normal(k)
+        k = self.classes
+        W, b, X, X_test = _draw_design(self.params, rng, k)
         b += -np.log(self.params["imbalance"]) * np.arange(k) / (k - 1)  # log priors
-        X = rng.standard_normal((n, d))
-        X_test = rng.standard_normal((self.params["n_test"], d))
         return Sample(X, self._labels(X @ W + b, rng), X_test,
                       y_test=self._labels(X_test @ W + b, rng))  # fmt: skip
 
