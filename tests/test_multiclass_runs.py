@@ -137,3 +137,22 @@ def test_a_synthetic_multiclass_run_keeps_cross_entropy_on_its_own_criterion(tmp
     assert result.exit_code == 0, result.output
     said = "softmax(classes=4, label_noise=0, imbalance=1) (s, log_loss): keep cross_entropy"
     assert f"{said}: every other loss is worse" in flat
+
+
+@pytest.mark.parametrize(
+    ("target", "asked", "said", "fix"),
+    [(["a", "b"], "multiclass", "task: classification takes two", "classification"),
+     (["a", "b", "c"], "classification", "task: multiclass takes more", "multiclass"),
+     (["a", "b", "c"], "regression", "classes: task: multiclass", "multiclass")],
+)  # fmt: skip
+def test_each_task_hint_reads_the_target_as_it_says(tmp_path, target, asked, said, fix):
+    from lossbench import LossbenchError
+    from lossbench.experiments.datasets.observed import Table
+
+    frame = pd.DataFrame({"x": np.arange(60.0), "y": np.resize(target, 60)})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec = {"kind": "table", "path": "t.csv", "target": "y", "task": asked}
+    with pytest.raises(LossbenchError, match=said):
+        Table.expand(spec, where=("datasets", 0), base=tmp_path)
+    (dataset,) = Table.expand({**spec, "task": fix}, where=("datasets", 0), base=tmp_path)
+    assert dataset.task == fix

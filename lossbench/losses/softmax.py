@@ -61,7 +61,7 @@ class CrossEntropy:
     `lossbench.losses.Loss`, on rows."""
 
     name = "cross_entropy"
-    formula = "mean_i(logsumexp(z_i) − Σ_k t_ik z_ik),  z logits (n, K)"
+    formula = "mean over rows i of log Σ_k e^z_ik − Σ_k t_ik z_ik,  z logits (n, K)"
     summary = "multiclass cross-entropy on logits (softmax), computed stably"
     prediction = "logits"
     labels = True  # needs classes: n/a on continuous targets
