@@ -11,9 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_limits
 from typer.testing import CliRunner
 
 from lossbench.cli import app
+
+# one BLAS thread per test process: xdist already runs a process per core, and results must
+# not depend on BLAS threads anyway (a fresh venv's BLAS may use any number)
+threadpool_limits(1, user_api="blas")
 
 ROOT = Path(__file__).resolve().parents[1]
 # a run of a few hundred milliseconds: one punishment experiment

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 from statsmodels import datasets as sm_datasets
@@ -52,7 +52,8 @@ def test_huber_fits_settle_on_every_fold_of_real_tables_as_rlm_does(name):
     # fair's were called unconverged: the MAD iteration asked 1e-10 of a median computed from
     # refits stopped at a gradient of 1e-7
     data = _table(name)
-    for trial in range(50):  # 5 folds x 10 repeats
+    # 5 folds x 10 repeats; fair's 6,366 rows every fifth (benchmarks/robust_tables.py: all)
+    for trial in range(0, 50, 5 if name == "fair" else 1):
         sample = data.split(trial, 5, seed=0)
         mad = fit(HUBER, sample.X, sample.y, scale="mad")
         joint = fit(HUBER, sample.X, sample.y, scale="joint")
@@ -109,6 +110,7 @@ _PROBLEMS = st.tuples(
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_PROBLEMS)
+@example((39, 1, 0, "huber", 0.0, False, 0.03125))  # F linear a long way; a singular matrix
 def test_newton_reaches_an_optimum_no_tighter_l_bfgs_run_improves_on(problem):
     rows, columns, seed, name, l2, collinear, delta = problem
     rng = np.random.default_rng(seed)

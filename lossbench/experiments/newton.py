@@ -90,10 +90,13 @@ def newton(
         return (t, candidate, step, moved) if candidate < value else None
 
     for iteration in range(max_iter):
-        newtons = _solved(loss.hessian(y, fitted), X, gradient, penalty)
+        newtons, singular = _solved(loss.hessian(y, fitted), X, gradient, penalty)
         taken = attempt(newtons)
-        if taken is None or taken[0] < 1.0:  # Newton's full step did not do: IRLS's too
-            irls = attempt(_solved(_irls_weights(loss, y, fitted, du), X, gradient, penalty))
+        # a singular matrix leaves the gradient's part off its range untouched, however
+        # often its full step is taken: IRLS's step then moves along it too
+        if taken is None or taken[0] < 1.0 or singular:
+            irls_step, _ = _solved(_irls_weights(loss, y, fitted, du), X, gradient, penalty)
+            irls = attempt(irls_step)
             if irls is not None and (taken is None or irls[1] < taken[1]):
                 taken = irls
         if taken is None:
@@ -123,9 +126,9 @@ def _irls_weights(loss, y, fitted, du) -> np.ndarray:
     return weights
 
 
-def _solved(weights, X, gradient, penalty) -> np.ndarray:
-    """−M⁺∇F for M = Aᵀ diag(weights) A + diag(penalty): the least-squares (minimum-norm)
-    solution where M is singular."""
+def _solved(weights, X, gradient, penalty) -> tuple[np.ndarray, bool]:
+    """(−M⁺∇F, whether M is singular) for M = Aᵀ diag(weights) A + diag(penalty): the
+    least-squares (minimum-norm) solution where M is singular."""
     weighted = X * weights[:, None]
     d = X.shape[1]
     matrix = np.empty((d + 1, d + 1))
@@ -133,17 +136,30 @@ def _solved(weights, X, gradient, penalty) -> np.ndarray:
     matrix[:d, d] = matrix[d, :d] = weighted.sum(axis=0)
     matrix[d, d] = weights.sum()
     matrix[np.diag_indices(d + 1)] += penalty
-    step = -np.linalg.lstsq(matrix, gradient, rcond=None)[0]
-    return step if np.all(np.isfinite(step)) else np.zeros_like(gradient)
+    solution, _, rank, _ = np.linalg.lstsq(matrix, gradient, rcond=None)
+    if not np.all(np.isfinite(solution)):
+        return np.zeros_like(gradient), True
+    return -solution, rank < d + 1
 
 
 def _searched(value_at, theta, fitted, step, moved, value, slope) -> tuple[float, float]:
     """(t, F at t) for the longest t of 1, ½, ¼, ... with an Armijo decrease ((0, ∞) if
-    none)."""
+    none); where the full step does, t doubles while F keeps falling. F can be linear over
+    a long way (huber at a small δ, with fewer residuals within δ than parameters), and
+    neither Newton's nor IRLS's quadratic sees how far: doubling goes there in log steps."""
     t = 1.0
     for _ in range(_HALVINGS):
         candidate = value_at(theta + t * step, fitted + t * moved)
         if candidate <= value + _ARMIJO * t * slope:
-            return t, candidate
+            break
         t *= 0.5
-    return 0.0, np.inf
+    else:
+        return 0.0, np.inf
+    if t < 1.0:
+        return t, candidate
+    for _ in range(_HALVINGS):
+        longer = value_at(theta + 2 * t * step, fitted + 2 * t * moved)
+        if not longer < candidate:
+            break
+        t, candidate = 2 * t, longer
+    return t, candidate
