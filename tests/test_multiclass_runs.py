@@ -83,7 +83,6 @@ def test_a_table_target_is_read_as_its_classes(tmp_path, target, options, task):
 @pytest.mark.parametrize(
     ("text", "said"),
     [
-        (IRIS.replace("cv:", "model: {kind: gbm}\n    cv:"), "only model: linear"),
         (IRIS + "timing: {losses: [cross_entropy], sizes: [1000]}\n", "is not timed yet"),
         ("experiments:\n  - {name: p, kind: punishment, losses: [mse, cross_entropy]}\n",
          "cross_entropy is for fit experiments on multiclass data"),
@@ -156,3 +155,63 @@ def test_each_task_hint_reads_the_target_as_it_says(tmp_path, target, asked, sai
         Table.expand(spec, where=("datasets", 0), base=tmp_path)
     (dataset,) = Table.expand({**spec, "task": fix}, where=("datasets", 0), base=tmp_path)
     assert dataset.task == fix
+
+
+@pytest.mark.parametrize("name", ["iris", "wine"])
+def test_boosting_cross_entropy_is_lightgbms_multiclass_objective(name):
+    import lightgbm
+    from sklearn import datasets
+
+    from lossbench.experiments.gbm import GbmOptions, fit_gbm_multiclass
+    from lossbench.losses.softmax import CrossEntropy
+
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)  # wine: unequal class sizes
+    ours = fit_gbm_multiclass(CrossEntropy(), X, y, 3, GbmOptions(n_estimators=30), seed=1)
+    params = {"objective": "multiclass", "num_class": 3, "learning_rate": 0.1, "num_leaves": 31,
+              "min_data_in_leaf": 20, "num_threads": 1, "deterministic": True,
+              "force_col_wise": True, "seed": 1, "verbose": -1}  # fmt: skip
+    theirs = lightgbm.train(params, lightgbm.Dataset(X, label=y), num_boost_round=30)
+    mine, peer = ours.raw(X), theirs.predict(X, raw_score=True)
+    # softmax scores are defined up to a constant per row
+    mine, peer = mine - mine.mean(axis=1, keepdims=True), peer - peer.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(mine, peer, atol=1e-10)
+
+
+def test_the_boosted_brier_objective_is_the_derivative_of_the_brier_score():
+    from lossbench import losses
+    from lossbench.experiments.gbm import multiclass_objective
+    from lossbench.losses.softmax import one_hot, softmax
+
+    rng = np.random.default_rng(3)
+    labels, z = rng.integers(0, 4, 50), rng.standard_normal((50, 4)) * 2
+
+    class Data:
+        def get_label(self):
+            return labels.astype(float)
+
+    def brier(scores):
+        return np.sum((softmax(scores) - one_hot(labels, 4)) ** 2)
+
+    gradient, hessian = multiclass_objective(losses.get("mse"), 4)(z, Data())
+    h = 1e-6
+    for i, k in [(0, 0), (7, 3), (49, 2)]:
+        up, down = z.copy(), z.copy()
+        up[i, k] += h
+        down[i, k] -= h
+        assert gradient[i, k] == pytest.approx((brier(up) - brier(down)) / (2 * h), abs=1e-7)
+    assert (hessian > 0).all()
+
+
+def test_linear_and_boosted_multiclass_fits_run_and_are_compared(tmp_path):
+    text = IRIS.replace(", bce_logits", "").replace(
+        "cv:", "model: [linear, {kind: gbm, n_estimators: 20}]\n    fit: {l2: 0.01}\n    cv:"
+    )
+    result, _ = _run(tmp_path, text)
+    assert result.exit_code == 0, result.output
+    run = sorted((tmp_path / "o").iterdir())[-1]
+    trials = pd.read_csv(run / "trials.csv")
+    scored = trials[trials["metric"] == "log_loss"]
+    assert set(scored["model"]) == {"linear", "gbm"} and scored["value"].notna().all()
+    assert len(scored) == 2 * 2 * 6  # models x losses x folds
+    comparisons = pd.read_csv(run / "comparisons.csv")
+    assert set(comparisons["model"]) >= {"linear", "gbm"}

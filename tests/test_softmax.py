@@ -105,6 +105,7 @@ def test_logits_of_any_finite_size_give_a_finite_loss(impl):
         ([0, 1], np.zeros((2, 2), dtype=np.int64), "float32 or float64"),
         ([0, 1], np.array([[0.0, np.inf], [0, 0]]), "finite"),
         ([0, 1], np.array([[0.0, np.nan], [0, 0]]), "finite"),
+        ([0, 1], np.array([[0.0, -np.inf], [0, 0]]), "finite"),
         (np.zeros((2, 3)), np.zeros((2, 2)), "probabilities of z's shape"),
         (np.full((2, 2), -0.5), np.zeros((2, 2)), "≥ 0"),
         ([1, 0], np.array([[1e308, -1e308], [0, 0]]), "overflows"),
@@ -121,3 +122,52 @@ def test_bad_choices_are_refused():
         CE.value([0], np.zeros((1, 2)), reduction="max")
     with pytest.raises(LossbenchError, match="impl"):
         CE.value([0], np.zeros((1, 2)), impl="torch")
+
+
+@pytest.mark.parametrize("classes", [2, 3, 16, 17, 40])  # unrolled kernels up to 16, then one
+@pytest.mark.parametrize("rows", [1, 255, 256, 257, 1000])  # blocks of 256 rows
+def test_every_fused_kernel_agrees_with_the_reference_on_one_core_and_all(classes, rows):
+    from lossbench.losses import softmax_fused
+
+    labels, z = _problem(rows, classes, classes * rows, 5.0)
+    reference = [CE.value(labels, z, reduction="sum"), CE.gradient(labels, z, reduction="sum"),
+                 CE.hessian(labels, z, reduction="sum")]  # fmt: skip
+    outputs = [
+        softmax_fused.kernel(z, labels, 1.0, gradient=True, hessian=True, values=True,
+                             all_cores=all_cores)
+        for all_cores in (False, True)
+    ]  # fmt: skip
+    for total, finite, gradient, hessian, values in outputs:
+        assert finite and total == pytest.approx(reference[0], rel=1e-12)
+        np.testing.assert_allclose(gradient, reference[1], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(hessian, reference[2], rtol=1e-12, atol=1e-15)
+        assert values.sum() == pytest.approx(total, rel=1e-12)
+    serial, parallel = outputs
+    assert serial[0] == parallel[0]  # block sums combined exactly: the same bits
+    for mine, theirs in zip(serial[2:], parallel[2:], strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_fused_kernels_agree_with_torch_and_scikit_learns_multinomial_loss(dtype):
+    torch = pytest.importorskip("torch")  # a test dependency: installed in CI
+    from sklearn._loss.loss import HalfMultinomialLoss
+
+    labels, z = _problem(3000, 7, 11, 4.0)
+    z = z.astype(dtype)
+    tolerance = 1e-10 if dtype == np.float64 else 1e-5
+    value, gradient = CE.value_and_gradient(labels, z, impl="fused")
+    logits = torch.from_numpy(z.copy()).requires_grad_(True)
+    theirs = torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels))
+    theirs.backward()
+    assert value == pytest.approx(theirs.item(), rel=tolerance)
+    np.testing.assert_allclose(gradient, logits.grad.numpy(), rtol=tolerance, atol=tolerance / 3000)
+    peer = HalfMultinomialLoss(n_classes=7)
+    raw = z.astype(np.float64)
+    peer_gradient, peer_hessian = peer.gradient_hessian(labels.astype(np.float64), raw)
+    gradient, hessian = CE.gradient_and_hessian(labels, z, reduction="sum", impl="fused")
+    np.testing.assert_allclose(gradient, peer_gradient, rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(hessian, peer_hessian, rtol=tolerance, atol=tolerance)
+    rows = peer.loss(labels.astype(np.float64), raw)
+    value = CE.value(labels, z, reduction="sum", impl="fused")
+    assert value == pytest.approx(rows.sum(), rel=tolerance)

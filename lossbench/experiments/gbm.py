@@ -227,3 +227,85 @@ def fitted(
         iterations=options.n_estimators, converged=True,
         seconds=time.perf_counter() - began, scale=spread, booster=booster,
     )  # fmt: skip
+
+
+# -- multiclass: K raw scores per row, one tree per class per round ------------------------------
+def multiclass_objective(loss, classes: int):
+    """LightGBM's custom multiclass objective for `loss`: (raw scores (n, K), Dataset) ->
+    (gradient, hessian), each (n, K), with respect to the logits z.
+
+    Softmax cross-entropy: p − y, and the Hessian's diagonal p (1 − p) times K / (K − 1), the
+    factor LightGBM's ``multiclass`` objective applies (Friedman's: K − 1 free scores per row
+    among K). A loss on the probabilities p = softmax(z) (mse: the Brier score): its gradient
+    through the softmax, p (g − Σ_j p_j g_j), and the Gauss–Newton diagonal
+    Σ_j h_j (dp_j / dz_k)², which is never negative (the exact diagonal can be); 1 where it
+    is 0, as for two classes."""
+    from lossbench.losses.softmax import CrossEntropy, one_hot, softmax
+
+    factor = classes / (classes - 1.0)
+
+    def gradient_and_hessian(scores: np.ndarray, data) -> tuple[np.ndarray, np.ndarray]:
+        labels = data.get_label().astype(np.int64)
+        z = np.asarray(scores, dtype=np.float64).reshape(len(labels), classes)
+        if isinstance(loss, CrossEntropy):
+            gradient, hessian = loss.gradient_and_hessian(labels, z, reduction="sum")
+            return gradient, hessian * factor
+        p, targets = softmax(z), one_hot(labels, classes)
+        g, h = loss.gradient_and_hessian(targets.ravel(), p.ravel(), reduction="sum")
+        g, h = g.reshape(p.shape), h.reshape(p.shape)
+        gradient = p * (g - np.sum(p * g, axis=1, keepdims=True))
+        # dp_j/dz_k = p_j (δ_jk − p_k): Σ_j h_j p_j² (δ_jk − p_k)²
+        hp2 = h * p * p
+        hessian = hp2 * (1.0 - 2.0 * p) + np.sum(hp2, axis=1, keepdims=True) * p * p
+        return gradient, np.where(hessian > 0.0, hessian, 1.0)
+
+    return gradient_and_hessian
+
+
+@dataclass
+class MulticlassBooster:
+    """A fitted multiclass booster: raw scores (n, K) are the trees' sums plus the starting
+    scores (the log class frequencies, as LightGBM's ``boost_from_average``)."""
+
+    trees: object
+    start: np.ndarray
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        return self.trees.predict(X, raw_score=True) + self.start
+
+
+def fit_gbm_multiclass(
+    loss,
+    X: np.ndarray,
+    labels: np.ndarray,
+    classes: int,
+    options: GbmOptions,
+    seed: int,
+    categorical: tuple[int, ...] = (),
+) -> MulticlassBooster:
+    """Boost `options.n_estimators` rounds of K trees on (X, labels in [0, K)) with `loss` on
+    the logits (cross_entropy) or on the softmax probabilities (any other loss). Every loss
+    starts from the log class frequencies: the best constant for cross-entropy and for the
+    Brier score alike (both are proper scoring rules)."""
+    lightgbm = require_lightgbm()
+    counts = np.bincount(labels, minlength=classes)
+    start = np.log(np.maximum(counts / len(labels), 1e-12))
+    start -= start.mean()
+    params = {
+        "objective": multiclass_objective(loss, classes),
+        "num_class": classes,
+        "learning_rate": options.learning_rate,
+        "num_leaves": options.num_leaves,
+        "min_data_in_leaf": options.min_data_in_leaf,
+        "num_threads": 1,
+        "deterministic": True,
+        "force_col_wise": True,
+        "seed": seed,
+        "verbose": -1,
+    }
+    data = lightgbm.Dataset(
+        X, label=labels.astype(np.float64), init_score=np.tile(start, (len(labels), 1)),
+        free_raw_data=False, categorical_feature=list(categorical) or "auto",
+    )  # fmt: skip
+    trees = lightgbm.train(params, data, num_boost_round=options.n_estimators)
+    return MulticlassBooster(trees, start)

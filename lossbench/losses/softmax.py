@@ -13,9 +13,11 @@ scikit-learn's ``log_loss`` of softmax(z), computed without ever taking exp of a
 number: logsumexp(z) = m + log Σ exp(z − m), m = max_k z_ik, so any finite logits give a
 finite loss (a row at ±1e300 included), and softmax = exp(z − logsumexp(z)).
 
-``impl="numpy"`` is the reference; ``impl="fused"`` (numba) makes one pass over each row,
-value and gradient together, sums in float64, outputs in z's dtype (float32 or float64).
-They agree to 1e-12 relative in float64 and 1e-5 in float32.
+``impl="numpy"`` is the reference; ``impl="fused"`` (numba) computes value, gradient and
+Hessian diagonal together in float64, outputs in z's dtype (float32 or float64): with class
+labels, `lossbench.losses.softmax_fused`'s blocked kernels (bound by one exp per element;
+``all_cores`` there); with class probabilities, one pass per row. They agree to 1e-12
+relative in float64 and 1e-5 in float32.
 
 Configs name it ``cross_entropy`` in fit experiments on multiclass data (`lossbench.losses.get`
 resolves it); it is a loss over rows, not elements, so the elementwise machinery (timing,
@@ -42,17 +44,12 @@ _IMPLS = ("numpy", "fused")
 def one_hot(labels: np.ndarray, classes: int, dtype=np.float64) -> np.ndarray:
     """(n, classes) rows with 1 at each label's column; labels are integers in [0, classes)."""
     labels = np.asarray(labels)
-    if labels.ndim != 1 or not (
-        np.issubdtype(labels.dtype, np.integer)
-        or (np.issubdtype(labels.dtype, np.floating) and np.all(labels == np.round(labels)))
-    ):
+    if labels.ndim != 1:
         raise LossbenchError(f"class labels must be a 1-D array of integers; got {labels.dtype} "
                              f"with shape {labels.shape}")  # fmt: skip
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise LossbenchError(f"class labels must lie in [0, {classes - 1}]; got "
-                             f"{labels.min():g} to {labels.max():g}")  # fmt: skip
+    labels = _labels(labels, classes)
     targets = np.zeros((labels.size, classes), dtype=dtype)
-    targets[np.arange(labels.size), labels.astype(np.int64)] = 1.0
+    targets[np.arange(labels.size), labels] = 1.0
     return targets
 
 
@@ -94,53 +91,95 @@ class CrossEntropy:
     def value_and_gradient(self, y_true, z, *, reduction: str = "mean", impl: str = "numpy"):
         """(reduced value, gradient (n, K)) at logits `z` for targets `y_true` (class indices
         (n,) or class probabilities (n, K))."""
-        check_choice("reduction", reduction, _REDUCTIONS)
-        check_choice("impl", impl, _IMPLS)
-        targets, z = _inputs(y_true, z)
-        if impl == "fused":
-            rows, gradient = np.empty(len(z)), np.empty_like(z)
-            _kernel()(targets, z, rows, gradient)
-        else:
-            rows, gradient = _reference(targets, z)
-        if not np.all(np.isfinite(rows)):  # finite logits further apart than floats reach
-            raise LossbenchError("the loss overflows: a row's logits differ by more than "
-                                 "1.8e308")  # fmt: skip
-        return _reduced(rows, gradient, reduction, z.dtype)
+        value, gradient, _ = self._computed(y_true, z, reduction, impl, gradient=True)
+        return value, gradient
 
-    def hessian(self, y_true, z, *, reduction: str = "mean"):
+    def gradient_and_hessian(self, y_true, z, *, reduction: str = "mean", impl: str = "numpy"):
+        """(gradient, diagonal of the Hessian), both (n, K): what a booster asks per round."""
+        _, gradient, hessian = self._computed(y_true, z, reduction, impl, gradient=True,
+                                              hessian=True)  # fmt: skip
+        return gradient, hessian
+
+    def hessian(self, y_true, z, *, reduction: str = "mean", impl: str = "numpy"):
         """The diagonal of the Hessian of the reduced value in z: p (1 − p), p = softmax(z),
         times each row's target mass (1 for class probabilities); over n for "mean"."""
+        return self._computed(y_true, z, reduction, impl, hessian=True)[2]
+
+    def _computed(self, y_true, z, reduction, impl, *, gradient=False, hessian=False):
         check_choice("reduction", reduction, _REDUCTIONS)
-        targets, z = _inputs(y_true, z)
-        p = softmax(z.astype(np.float64))
-        diagonal = p * (1.0 - p) * targets.sum(axis=1, keepdims=True)
-        if reduction == "mean":
-            diagonal /= len(z)
-        return diagonal.astype(z.dtype, copy=False)
+        check_choice("impl", impl, _IMPLS)
+        labels, targets, z = _inputs(y_true, z)
+        scale = 1.0 / len(z) if reduction == "mean" else 1.0
+        if impl == "fused" and labels is not None:
+            from lossbench.losses import softmax_fused
+
+            total, finite, grad, hess, rows = softmax_fused.kernel(
+                z, labels, scale, gradient=gradient, hessian=hessian,
+                values=reduction == "none",
+            )  # fmt: skip
+            if not finite:
+                _refuse_non_finite(z)
+            value = rows if reduction == "none" else total * (scale if reduction == "mean" else 1.0)
+            return value, grad, hess
+        if not np.all(np.isfinite(z)):
+            _refuse_non_finite(z)
+        if targets is None:
+            targets = one_hot(labels, z.shape[1])
+        if impl == "fused":
+            rows, grad = np.empty(len(z)), np.empty_like(z)
+            _kernel()(targets, z, rows, grad)
+        else:
+            rows, grad = _reference(targets, z)
+        if not np.all(np.isfinite(rows)):
+            _refuse_non_finite(z)
+        value, grad = _reduced(rows, grad, reduction, z.dtype)
+        hess = None
+        if hessian:
+            p = softmax(z.astype(np.float64))
+            hess = (p * (1.0 - p) * targets.sum(axis=1, keepdims=True) * scale).astype(z.dtype)
+        return value, grad, hess
 
 
-def _inputs(y_true, z) -> tuple[np.ndarray, np.ndarray]:
+def _refuse_non_finite(z: np.ndarray):
+    if not np.all(np.isfinite(z)):
+        raise LossbenchError("z must be finite (a logit is infinite or NaN)")
+    raise LossbenchError("the loss overflows: a row's logits differ by more than 1.8e308")
+
+
+def _inputs(y_true, z) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
+    """(labels as int64 or None, class probabilities or None, z C-contiguous)."""
     z = np.asarray(z)
     if z.ndim != 2 or z.shape[1] < 2 or z.shape[0] == 0:
         raise LossbenchError(f"z must be logits of shape (n, K) with n ≥ 1 and K ≥ 2 classes; "
                              f"got shape {z.shape}")  # fmt: skip
     if z.dtype not in (np.float32, np.float64):
         raise LossbenchError(f"z must have dtype float32 or float64; got {z.dtype}")
-    if not np.all(np.isfinite(z)):
-        raise LossbenchError("z must be finite (a logit is infinite or NaN)")
     y = np.asarray(y_true)
     if y.ndim == 1:
         if len(y) != len(z):
             raise LossbenchError(f"y_true holds {len(y)} labels for {len(z)} rows of z")
-        targets = one_hot(y, z.shape[1])
-    elif y.shape == z.shape:
+        return _labels(y, z.shape[1]), None, np.ascontiguousarray(z)
+    if y.shape == z.shape:
         targets = y.astype(np.float64)
         if not (np.all(np.isfinite(targets)) and np.all(targets >= 0)):
             raise LossbenchError("y_true as class probabilities must be finite and ≥ 0")
-    else:
-        raise LossbenchError(f"y_true must be class labels (n,) or probabilities of z's shape "
-                             f"{z.shape}; got shape {y.shape}")  # fmt: skip
-    return targets, np.ascontiguousarray(z)
+        return None, targets, np.ascontiguousarray(z)
+    raise LossbenchError(f"y_true must be class labels (n,) or probabilities of z's shape "
+                         f"{z.shape}; got shape {y.shape}")  # fmt: skip
+
+
+def _labels(labels: np.ndarray, classes: int) -> np.ndarray:
+    """Class indices as int64, checked to be integers in [0, classes)."""
+    if not (
+        np.issubdtype(labels.dtype, np.integer)
+        or (np.issubdtype(labels.dtype, np.floating) and np.all(labels == np.round(labels)))
+    ):
+        raise LossbenchError(f"class labels must be a 1-D array of integers; got {labels.dtype} "
+                             f"with shape {labels.shape}")  # fmt: skip
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise LossbenchError(f"class labels must lie in [0, {classes - 1}]; got "
+                             f"{labels.min():g} to {labels.max():g}")  # fmt: skip
+    return np.ascontiguousarray(labels, dtype=np.int64)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ loss, and a verdict per dataset compares each loss with the experiment's first
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Literal
 
 import numpy as np
@@ -28,7 +29,7 @@ from lossbench.config import MAX_TRIALS
 from lossbench.errors import LossbenchError, located
 from lossbench.experiments import multiclass_scores
 from lossbench.experiments.fitting import fit
-from lossbench.experiments.gbm import GbmOptions, fitted, require_lightgbm
+from lossbench.experiments.gbm import GbmOptions, fit_gbm_multiclass, fitted, require_lightgbm
 from lossbench.experiments.kind import ExperimentKind, Task, register
 from lossbench.experiments.metrics import (
     FIT,
@@ -196,10 +197,6 @@ class FitExperiment(ExperimentKind):
         self.check_scale(losses, datasets)
         units = []
         for i, dataset in enumerate(datasets):
-            if dataset.task == "multiclass" and self.models() != ["linear"]:
-                with located("model"):
-                    raise LossbenchError(f"{dataset.label} has more than two classes: only "
-                                         "model: linear (multinomial) fits them yet")  # fmt: skip
             possible = scores_of(dataset.task, dataset.truth, dataset.cross_validated)
             for chosen in self.scores():
                 if chosen not in possible:
@@ -292,7 +289,7 @@ class FitExperiment(ExperimentKind):
                 rows += [row(label, m, math.nan, note=note) for m in REGRESSION]
                 continue
             if dataset.task == "multiclass":
-                rows += self._multinomial(task, sample, loss, label, row)
+                rows += self._multinomial(task, sample, loss, label, row, model)
                 continue
             if boosted:
                 seed = int(task.rng(2).integers(2**31 - 1))
@@ -328,15 +325,25 @@ class FitExperiment(ExperimentKind):
                 row(label, "objective", result.curve[i], x=i)
                 for i in _curve_points(len(result.curve))
             ]
-            if dataset.cross_validated:  # the fold's sizes, for the corrected resampled t-test
-                rows += [row(label, "n_train", float(len(sample.y))),
-                         row(label, "n_test", float(len(sample.y_test)))]  # fmt: skip
+            rows += self._fold_sizes(task, sample, label, row)
         return rows
 
-    def _multinomial(self, task: Task, sample, loss, label: str, row) -> list[dict[str, Any]]:
-        """One loss fitted by multinomial logistic regression, scored on the held-out fold."""
+    def _multinomial(self, task: Task, sample, loss, label, row, model) -> list[dict[str, Any]]:
+        """One loss fitted by multinomial logistic regression or boosted with K trees a round,
+        scored on the held-out fold."""
         options, classes = self.fit, task.dataset.classes
         labels = sample.y.astype(np.int64)
+        if isinstance(model, GbmModel):
+            began, seed = time.perf_counter(), int(task.rng(2).integers(2**31 - 1))
+            booster = fit_gbm_multiclass(loss, sample.X, labels, classes, model.options(), seed,
+                                         sample.categorical)  # fmt: skip
+            probabilities = softmax(booster.raw(sample.X_test))
+            values = multiclass_scores.scores(sample.y_test.astype(np.int64), probabilities)
+            values.update(iterations=float(model.options().n_estimators), converged=1.0,
+                          fit_seconds=time.perf_counter() - began)  # fmt: skip
+            return [row(label, m, v) for m, v in values.items()] + self._fold_sizes(
+                task, sample, label, row
+            )
         result = fit_multinomial(loss, sample.X, labels, classes, l2=options.l2,
                                  max_iter=options.max_iter, tol=options.tol)  # fmt: skip
         probabilities = softmax(result.predict(sample.X_test))
@@ -345,10 +352,15 @@ class FitExperiment(ExperimentKind):
                       fit_seconds=result.seconds, separated=float(result.separated))  # fmt: skip
         notes = {"converged": result.note} if result.note else {}
         rows = [row(label, m, v, note=notes.get(m, "")) for m, v in values.items()]
-        if task.dataset.cross_validated:
-            rows += [row(label, "n_train", float(len(sample.y))),
-                     row(label, "n_test", float(len(sample.y_test)))]  # fmt: skip
-        return rows
+        return rows + self._fold_sizes(task, sample, label, row)
+
+    @staticmethod
+    def _fold_sizes(task: Task, sample, label: str, row) -> list[dict[str, Any]]:
+        """The fold's sizes, for the corrected resampled t-test (none without folds)."""
+        if not task.dataset.cross_validated:
+            return []
+        return [row(label, "n_train", float(len(sample.y))),
+                row(label, "n_test", float(len(sample.y_test)))]  # fmt: skip
 
     # -- reading -------------------------------------------------------------------------------
     @classmethod
