@@ -83,7 +83,7 @@ def test_a_table_target_is_read_as_its_classes(tmp_path, target, options, task):
 @pytest.mark.parametrize(
     ("text", "said"),
     [
-        (IRIS + "timing: {losses: [cross_entropy], sizes: [1000]}\n", "is not timed yet"),
+        (IRIS + "timing: {losses: [cross_entropy], sizes: [1000]}\n", "is not timed by a run yet"),
         ("experiments:\n  - {name: p, kind: punishment, losses: [mse, cross_entropy]}\n",
          "cross_entropy is for fit experiments on multiclass data"),
         (IRIS.replace("iris", "breast_cancer").replace("bce_logits", "bce")

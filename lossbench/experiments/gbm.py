@@ -240,14 +240,14 @@ def multiclass_objective(loss, classes: int):
     through the softmax, p (g − Σ_j p_j g_j), and the Gauss–Newton diagonal
     Σ_j h_j (dp_j / dz_k)², which is never negative (the exact diagonal can be); 1 where it
     is 0, as for two classes."""
-    from lossbench.losses.softmax import CrossEntropy, one_hot, softmax
+    from lossbench.losses.softmax import one_hot, softmax
 
     factor = classes / (classes - 1.0)
 
     def gradient_and_hessian(scores: np.ndarray, data) -> tuple[np.ndarray, np.ndarray]:
         labels = data.get_label().astype(np.int64)
         z = np.asarray(scores, dtype=np.float64).reshape(len(labels), classes)
-        if isinstance(loss, CrossEntropy):
+        if loss.over == "rows":  # cross_entropy: on the logits
             gradient, hessian = loss.gradient_and_hessian(labels, z, reduction="sum")
             return gradient, hessian * factor
         p, targets = softmax(z), one_hot(labels, classes)

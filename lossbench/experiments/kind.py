@@ -91,7 +91,7 @@ class ExperimentKind(Experiment):
         """The units of work, in a fixed order: every trial of every dataset. Errors are
         located within the experiment (``datasets[1]``)."""
         for i, loss in enumerate(losses):
-            if not isinstance(loss, Loss):  # cross_entropy: over rows of multiclass logits
+            if loss.over != "elements":  # cross_entropy: over rows of multiclass logits
                 raise LossbenchError(f"{loss} is for fit experiments on multiclass data; "
                                      f"a {self.kind} experiment takes elementwise losses",
                                      where=("losses", i))  # fmt: skip

@@ -73,12 +73,20 @@ def fit_multinomial(
     units = Standardized.of(X, labels, "logistic")  # y is not shifted for classes
     Xs, _ = units.data(X, labels)
     d = X.shape[1]
+    theta = np.zeros((d + 1) * classes)
+    split = not l2 and classes_separated(X, labels, classes)
+    if loss.over != "rows" and not split:
+        # a loss on the probabilities starts from the cross-entropy fit: convex, quick, and
+        # near the optimum of any proper scoring rule (the Brier score: mse); from 0, L-BFGS
+        # crawled on the flat plateaus a softmax makes of it (digits: max_iter reached)
+        crossed = minimized(_objective(CrossEntropy(), Xs, targets, l2), theta, "lbfgs",
+                            max_iter, tol, None)  # fmt: skip
+        theta = crossed.theta
     f = _objective(loss, Xs, targets, l2)
-    result = minimized(f, np.zeros((d + 1) * classes), "lbfgs", max_iter, tol, None)
+    result = minimized(f, theta, "lbfgs", max_iter, tol, None)
     W = result.theta[: d * classes].reshape(d, classes) / units.sd[:, None]
     b = result.theta[d * classes :] - units.mean @ W
     converged, note = result.converged, ""
-    split = not l2 and classes_separated(X, labels, classes)
     if split:  # its gradient vanishes at infinity: the gradient test would pass it
         converged, note = False, _SEPARATED
     elif not converged:  # (no loss named: mae's exact solver is for linear fits only)
@@ -96,7 +104,7 @@ def _objective(loss, X: np.ndarray, targets: np.ndarray, l2: float):
     def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
         W, b = theta[: d * k].reshape(d, k), theta[d * k :]
         z = X @ W + b
-        if isinstance(loss, CrossEntropy):
+        if loss.over == "rows":  # cross_entropy: on the logits
             value, dz = loss.value_and_gradient(targets, z)
         else:  # on probabilities, summed over classes: mse is the multiclass Brier score
             p = softmax(z)

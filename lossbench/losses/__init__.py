@@ -12,10 +12,12 @@ The modules: `base` (the `Loss` family and its conventions), `builtin` (the loss
 from lossbench.losses.base import IMPLS, REDUCTIONS, Loss, Parameter
 from lossbench.losses.builtin import LOSSES
 from lossbench.losses.links import IDENTITY, SIGMOID, Link
+from lossbench.losses.softmax import ROW_LOSSES
 from lossbench.losses.spec import expand, get, names
 from lossbench.losses.user import UserLoss
 
 __all__ = [
-    "IDENTITY", "IMPLS", "LOSSES", "REDUCTIONS", "SIGMOID", "Link", "Loss", "Parameter",
+    "IDENTITY", "IMPLS", "LOSSES", "REDUCTIONS", "ROW_LOSSES", "SIGMOID", "Link", "Loss",
+    "Parameter",
     "UserLoss", "expand", "get", "names",
 ]  # fmt: skip

@@ -62,6 +62,9 @@ class Loss:
     parameters: ClassVar[tuple[Parameter, ...]] = ()
     prediction: ClassVar[str] = "real"  # what y_pred is: real | probability | logit
     labels: ClassVar[bool] = False  # y_true must lie in [0, 1]
+    # "elements": y_pred has y_true's shape, the value a sum over elements; "rows": y_pred is
+    # (n, K) logits, the value a sum over rows (`lossbench.losses.softmax`, multiclass fits)
+    over: ClassVar[str] = "elements"
     impls: ClassVar[tuple[str, ...]] = IMPLS
     # the parameter measured in units of y (a residual scale), if any: fits may rescale it
     scale_parameter: ClassVar[str | None] = None

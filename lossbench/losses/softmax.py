@@ -35,7 +35,7 @@ import numpy as np
 from lossbench.errors import LossbenchError
 from lossbench.losses._checks import check_choice
 
-__all__ = ["CrossEntropy", "one_hot", "softmax"]
+__all__ = ["ROW_LOSSES", "CrossEntropy", "one_hot", "softmax"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 _IMPLS = ("numpy", "fused")
@@ -62,6 +62,7 @@ class CrossEntropy:
     summary = "multiclass cross-entropy on logits (softmax), computed stably"
     prediction = "logits"
     labels = True  # needs classes: n/a on continuous targets
+    over = "rows"
     scale_parameter = None
     impls = _IMPLS
 
@@ -241,3 +242,8 @@ def _reduced(rows: np.ndarray, gradient: np.ndarray, reduction: str, dtype):
     if reduction == "mean":
         return total / len(rows), (gradient / len(rows)).astype(dtype, copy=False)
     return total, gradient.astype(dtype, copy=False)
+
+
+# the losses over rows of (n, K) logits, by name: `lossbench.losses.get` resolves them beside
+# the elementwise `LOSSES`; what takes elementwise losses only asks ``loss.over``
+ROW_LOSSES = {CrossEntropy.name: CrossEntropy}

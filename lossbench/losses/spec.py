@@ -10,7 +10,7 @@ from lossbench.errors import LossbenchError
 from lossbench.losses.base import Loss
 from lossbench.losses.builtin import LOSSES
 from lossbench.losses.labels import grid, parse
-from lossbench.losses.softmax import CrossEntropy
+from lossbench.losses.softmax import ROW_LOSSES
 from lossbench.losses.user import UserLoss
 
 __all__ = ["expand", "get", "names"]
@@ -53,15 +53,14 @@ bce, bce_logits, huber, log_cosh, mae, mse, pseudo_huber, cross_entropy (multicl
     params = {**label.params, **params}
     if label.is_user:
         return UserLoss(label.name, **params)
-    if label.name == CrossEntropy.name:  # over rows of (n, K) logits: multiclass fits
-        return CrossEntropy(**params)
-    cls = LOSSES.get(label.name)
+    cls = LOSSES.get(label.name) or ROW_LOSSES.get(label.name)
     if cls is None:
-        close = difflib.get_close_matches(label.name, [*LOSSES, CrossEntropy.name], n=1)
+        close = difflib.get_close_matches(label.name, [*LOSSES, *ROW_LOSSES], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
+        rows = "".join(f"{name} (multiclass), " for name in sorted(ROW_LOSSES))
         raise LossbenchError(
             f"unknown loss {label.name!r}{hint}; expected one of {', '.join(names())}, "
-            f"{CrossEntropy.name} (multiclass) or 'package.module:function'"
+            f"{rows}or 'package.module:function'"
         )
     return cls(**params)
 

@@ -11,13 +11,12 @@ __all__ = ["TABLES", "datasets_table", "impls_table", "losses_table", "metrics_t
 
 
 def losses_table() -> Table:
-    from lossbench.losses import LOSSES
-    from lossbench.losses.softmax import CrossEntropy
+    from lossbench.losses import LOSSES, ROW_LOSSES
 
     table = Table(title="losses (r = y_true − y_pred)", title_justify="left")
     for column in ("name", "parameters", "y_pred", "formula", "what it is for"):
         table.add_column(column)
-    for name, cls in [*sorted(LOSSES.items()), (CrossEntropy.name, CrossEntropy)]:
+    for name, cls in [*sorted(LOSSES.items()), *sorted(ROW_LOSSES.items())]:
         parameters = getattr(cls, "parameters", ())
         params = "\n".join(f"{p.name}={p.default} — {p.doc}" for p in parameters) or "—"
         row = (name, params, cls.prediction, cls.formula, cls.summary)

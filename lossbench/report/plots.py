@@ -183,7 +183,7 @@ def _builtin(label: str) -> losses.Loss | None:
         loss = losses.get(parsed.loss_label)
     except LossbenchError:
         return None
-    return loss if isinstance(loss, losses.Loss) else None  # cross_entropy has no curve
+    return loss if loss.over == "elements" else None  # cross_entropy has no curve
 
 
 def figures(

@@ -43,7 +43,7 @@ from lossbench.experiments.multinomial import fit_multinomial
 from lossbench.experiments.separation import separated
 from lossbench.losses.builtin import Huber
 from lossbench.losses.labels import grid
-from lossbench.losses.softmax import CrossEntropy, softmax
+from lossbench.losses.softmax import softmax
 
 __all__ = ["FitExperiment", "GbmModel", "not_applicable"]
 
@@ -54,7 +54,7 @@ def not_applicable(loss, dataset) -> str:
     """Why `loss` cannot be fitted to `dataset` ("" if it can)."""
     if loss.labels and dataset.task == "regression":
         return f"n/a: {loss.name} needs labels in [0, 1], and these targets are continuous"
-    if isinstance(loss, CrossEntropy) and dataset.task == "classification":
+    if loss.over == "rows" and dataset.task == "classification":
         return "n/a: cross_entropy is for three classes or more; on two, bce_logits is it"
     if dataset.task == "multiclass" and loss.prediction == "logit":
         return (
