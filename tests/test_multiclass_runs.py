@@ -204,10 +204,21 @@ def test_the_boosted_brier_objective_is_the_derivative_of_the_brier_score():
 
 def test_linear_and_boosted_multiclass_fits_run_and_are_compared(tmp_path):
     text = IRIS.replace(", bce_logits", "").replace(
-        "cv:", "model: [linear, {kind: gbm, n_estimators: 20}]\n    fit: {l2: 0.01}\n    cv:"
+        "cv:",
+        "model: [linear, {kind: gbm, n_estimators: 20}]\n    fit: {l2: 0.01}\n"
+        "    score: [log_loss, brier]\n    cv:",
     )
-    result, _ = _run(tmp_path, text)
+    result, flat = _run(tmp_path, text)
     assert result.exit_code == 0, result.output
+    # every score judged is said: a verdict sentence per loss and score, and the models
+    # against each other in one answer line per score, each loss named once in it
+    for score in ("log_loss", "brier"):
+        assert f"linear: mse vs cross_entropy on {score}" in flat or (
+            f"linear: mse is worse than cross_entropy on {score}" in flat
+        )
+        line = flat.split(f"(e, {score}): gbm against linear: ")[1].split(" sklearn(iris)")[0]
+        assert line.count("cross_entropy") == 1 and line.count("mse") == 1, line
+    assert flat.count("gbm against linear") == 2
     run = sorted((tmp_path / "o").iterdir())[-1]
     trials = pd.read_csv(run / "trials.csv")
     scored = trials[trials["metric"] == "log_loss"]

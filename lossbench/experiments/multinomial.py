@@ -73,17 +73,9 @@ def fit_multinomial(
     units = Standardized.of(X, labels, "logistic")  # y is not shifted for classes
     Xs, _ = units.data(X, labels)
     d = X.shape[1]
-    theta = np.zeros((d + 1) * classes)
-    split = not l2 and classes_separated(X, labels, classes)
-    if loss.over != "rows" and not split:
-        # a loss on the probabilities starts from the cross-entropy fit: convex, quick, and
-        # near the optimum of any proper scoring rule (the Brier score: mse); from 0, L-BFGS
-        # crawled on the flat plateaus a softmax makes of it (digits: max_iter reached)
-        crossed = minimized(_objective(CrossEntropy(), Xs, targets, l2), theta, "lbfgs",
-                            max_iter, tol, None)  # fmt: skip
-        theta = crossed.theta
     f = _objective(loss, Xs, targets, l2)
-    result = minimized(f, theta, "lbfgs", max_iter, tol, None)
+    result = minimized(f, np.zeros((d + 1) * classes), "lbfgs", max_iter, tol, None)
+    split = not l2 and classes_separated(X, labels, classes)
     W = result.theta[: d * classes].reshape(d, classes) / units.sd[:, None]
     b = result.theta[d * classes :] - units.mean @ W
     converged, note = result.converged, ""

@@ -115,9 +115,9 @@ def _model_lines(rows: pd.DataFrame, shown: Callable[[str], str]) -> list[tuple[
     lines: list[tuple[tuple, str]] = []
     if not len(rows):
         return lines
-    keys = ["experiment", "dataset", "model", "baseline_model"]
-    for (experiment, dataset, model, first), mine in rows.groupby(keys, sort=False):
-        where = f"{shown(dataset)} ({shown(experiment)}, {shown(mine['metric'].iloc[0])})"
+    keys = ["experiment", "dataset", "model", "baseline_model", "metric"]  # a line per score
+    for (experiment, dataset, model, first, metric), mine in rows.groupby(keys, sort=False):
+        where = f"{shown(dataset)} ({shown(experiment)}, {shown(metric)})"
         said = {}
         for row in mine.itertuples():
             evidence = f"{_percent(row.estimate)} [{_percent(row.low)}, {_percent(row.high)}]"

@@ -49,17 +49,19 @@ class FitView(View):
         p-value and the number of trials; an inconclusive one says what would settle it. Then
         the ranking: the most improved loss against the other winners, and a swept loss's
         best setting. With a model grid, that per model, then each loss across models."""
-        metric = _decided_by(comparisons) or cls.headline(frame)
+        # each score the run judged on (`score` may list several), in its order
+        metrics = list(dict.fromkeys(comparisons["metric"])) if len(comparisons) else []
         lines = []
-        for model, own, compared in _per_model(frame, comparisons):
-            rows = compared[compared["metric"] == metric] if len(compared) else compared
-            versus = against_baseline(rows)
-            ranked = rows.drop(index=versus.index)
-            internal = within_sweeps(ranked)
-            between = ranked.drop(index=internal.index)
-            lines += [_sentence(row, model) for row in versus.itertuples()]
-            lines += [f"ranking, {_sentence(row, model)}" for row in between.itertuples()]
-            lines += _sweeps(own, metric, compared, model)
+        for metric in metrics or [cls.headline(frame)]:
+            for model, own, compared in _per_model(frame, comparisons):
+                rows = compared[compared["metric"] == metric] if len(compared) else compared
+                versus = against_baseline(rows)
+                ranked = rows.drop(index=versus.index)
+                internal = within_sweeps(ranked)
+                between = ranked.drop(index=internal.index)
+                lines += [_sentence(row, model) for row in versus.itertuples()]
+                lines += [f"ranking, {_sentence(row, model)}" for row in between.itertuples()]
+                lines += _sweeps(own, metric, compared, model)
         if len(comparisons):
             lines += [_sentence(row) for row in across_models(comparisons).itertuples()]
         return lines
