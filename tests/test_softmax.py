@@ -124,11 +124,16 @@ def test_bad_choices_are_refused():
         CE.value([0], np.zeros((1, 2)), impl="torch")
 
 
-@pytest.mark.parametrize("classes", [2, 3, 16, 17, 40])  # unrolled kernels up to 16, then one
+@pytest.mark.parametrize(
+    ("classes", "unrolled"), [(3, True), (16, True), (3, False), (17, False)]
+)  # a kernel per K up to 16 (arrays from UNROLL_FROM elements), one reading K from the shape
 @pytest.mark.parametrize("rows", [1, 255, 256, 257, 1000])  # blocks of 256 rows
-def test_every_fused_kernel_agrees_with_the_reference_on_one_core_and_all(classes, rows):
+def test_every_fused_kernel_agrees_with_the_reference_on_one_core_and_all(
+    classes, unrolled, rows, monkeypatch
+):
     from lossbench.losses import softmax_fused
 
+    monkeypatch.setattr(softmax_fused, "UNROLL_FROM", 0 if unrolled else 10**12)
     labels, z = _problem(rows, classes, classes * rows, 5.0)
     reference = [CE.value(labels, z, reduction="sum"), CE.gradient(labels, z, reduction="sum"),
                  CE.hessian(labels, z, reduction="sum")]  # fmt: skip

@@ -1,16 +1,17 @@
 """The fused softmax cross-entropy kernels on (n, K) logits with integer class labels
 (`lossbench.losses.softmax`, ``impl="fused"``).
 
-A softmax costs one exp per element, and an accurate exp (`fused._exp_nonpositive`, within a
-few ulps of libm) costs more than reading and writing the element: the kernel is bound by its
-exps, not by memory, so its floor is a vectorized exp over the (n, K) array (`exp_floor`).
+A softmax costs one exp per element, and an accurate exp (`_exp_normal`, within 2 ulps) costs
+more than reading and writing the element: the kernel is bound by its exps, not by memory, so
+its floor is a vectorized exp over the (n, K) array (`exp_floor`).
 To run at it, rows are taken in blocks of `_ROWS`, and each step of a row's work is a loop
 the compiler vectorizes: the row maxima, the logits shifted by them into a scratch block (in
 z's dtype: float32 logits take float32 exps, twice the lanes), one flat exp over the block
 (the only transcendental work per element), the row sums, one vectorized log per row, and
-the probabilities scaled into the gradient. With K a
-compile-time constant (2 to `MAX_UNROLLED`), the loops over a row's classes unroll: a kernel
-per K, compiled on first use and cached on disk like the other fused kernels.
+the probabilities scaled into the gradient. With K a compile-time constant (2 to
+`MAX_UNROLLED`, on arrays of `UNROLL_FROM` elements or more) the loops over a row's classes
+unroll: a kernel per K, compiled on first use and cached on disk like the other fused
+kernels. All cores: threads over contiguous runs of whole blocks (the kernel releases the GIL).
 
 Validation rides along: every shifted logit is summed into a check, which is finite exactly
 when every logit is finite and no two in a row are 1.8e308 apart. Sums are per block, combined
@@ -21,12 +22,13 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 
 import numba
 import numpy as np
 from llvmlite import ir as llvm_ir
 from numba import types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from lossbench.losses.fused import (
     _INV_FACTORIAL,
@@ -43,6 +45,9 @@ from lossbench.losses.fused import (
 __all__ = ["MAX_UNROLLED", "exp_floor", "kernel"]
 
 MAX_UNROLLED = 16  # a kernel per class count up to here; above, K is read from the shape
+# arrays smaller than this take the kernel that reads K from the shape: compiling a kernel
+# for their K (1 to 2 s, once: it is cached on disk) costs more than unrolling saves on them
+UNROLL_FROM = 1 << 16
 _ROWS = 256  # rows per block: its scratch (256 K float64) stays in the L2 cache
 _OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 _INLINE = dict(_OPTIONS, inline="always")
@@ -99,23 +104,29 @@ def _exp_normal(x):
     return 0.0 if tiny else value
 
 
-def _make_exps(exp):
-    @numba.njit(**_OPTIONS)
-    def exps(a, size):  # pragma: no cover - compiled
-        for i in range(size):
-            a[i] = exp(a[i])
-
-    @numba.njit(**_OPTIONS)
-    def exps_into(a, out):  # pragma: no cover - compiled
-        for i in range(a.size):
-            out[i] = exp(-abs(a[i]))
-
-    return exps, exps_into
+def _exp(x):
+    """exp(x) for x ≤ 0 in x's dtype: float32 logits take float32 exps (twice the lanes,
+    within an ulp of float32 (6e-8)), float64 ones `_exp_normal`."""
 
 
-# float32 logits take float32 exps: twice the lanes, within an ulp of float32 (6e-8)
-_EXPS = {np.dtype(np.float64): _make_exps(_exp_normal),
-         np.dtype(np.float32): _make_exps(_exp_nonpositive_f32)}  # fmt: skip
+@overload(_exp, jit_options=_OPTIONS, inline="always")
+def _exp_overload(x):
+    if x == types.float32:
+        return lambda x: _exp_nonpositive_f32(x)
+    return lambda x: _exp_normal(x)
+
+
+# module-level, not closures: numba's disk cache misses a closure over another function
+@numba.njit(**_OPTIONS)
+def _exps(a, size):  # pragma: no cover - compiled
+    for i in range(size):
+        a[i] = _exp(a[i])
+
+
+@numba.njit(**_OPTIONS)
+def _exps_into(a, out):  # pragma: no cover - compiled
+    for i in range(a.size):
+        out[i] = _exp(-abs(a[i]))
 
 
 def exp_floor(z: np.ndarray) -> np.ndarray:
@@ -123,91 +134,104 @@ def exp_floor(z: np.ndarray) -> np.ndarray:
     element, read and written, the least any exact softmax gradient does (the kernels'
     floor)."""
     out = np.empty_like(z)
-    _EXPS[z.dtype][1](z.reshape(-1), out.reshape(-1))
+    _exps_into(z.reshape(-1), out.reshape(-1))
     return out
 
 
-def _make(classes: int, exps):
-    """The kernels for `classes` classes (0: read from the shape), exps by `exps`."""
+def _make(classes: int):
+    """The kernel for `classes` classes (0: read from the shape)."""
 
     @numba.njit(**_OPTIONS)
-    def block(z, labels, scale, gradient, hessian, values, e, m, s):  # pragma: no cover
-        """One block of rows (flat views of z, gradient, hessian; gradient and hessian may be
-        empty, values too): (sum of the rows' values, check)."""
-        rows = labels.size
-        k = classes if classes else z.size // rows
-        check = 0.0
-        for i in range(rows):
-            b = i * k
-            top = z[b]
-            for j in range(1, k):
-                top = max(top, z[b + j])
-            m[i] = top
-            for j in range(k):
-                shifted = z[b + j] - top  # in z's dtype: exact, or within half an ulp
-                e[b + j] = shifted
-                check = _add_reassoc(check, np.float64(shifted))
-        exps(e, rows * k)
-        for i in range(rows):
-            b = i * k
-            total = 0.0
-            for j in range(k):
-                total = _add_reassoc(total, np.float64(e[b + j]))
-            s[i] = total
-        if gradient.size:
+    def kernel_rows(all_z, all_labels, scale, all_gradient, all_hessian, all_values, sums,
+                    checks):  # fmt: skip
+        """Every block of `_ROWS` rows in turn (flat z, gradient, hessian; gradient, hessian
+        and values may be empty): its value sum and check into sums and checks. One function,
+        closing over an int and a module-level kernel only: numba's disk cache keys a closure
+        on what it closes over, and missed a closure over another function."""
+        k = classes if classes else all_z.size // all_labels.size
+        e, m, s = np.empty(_ROWS * k, all_z.dtype), np.empty(_ROWS), np.empty(_ROWS)
+        for block in range(sums.size):
+            start, stop = block * _ROWS, min(all_labels.size, (block + 1) * _ROWS)
+            rows = stop - start
+            z, labels = all_z[start * k : stop * k], all_labels[start:stop]
+            gradient = all_gradient[start * k : stop * k]
+            hessian = all_hessian[start * k : stop * k]
+            values = all_values[start:stop]
+            check = 0.0
             for i in range(rows):
                 b = i * k
-                inv = scale / s[i]
+                top = z[b]
+                for j in range(1, k):
+                    top = max(top, z[b + j])
+                m[i] = top
                 for j in range(k):
-                    gradient[b + j] = e[b + j] * inv
-                gradient[b + labels[i]] -= scale
-        if hessian.size:
+                    shifted = z[b + j] - top  # in z's dtype: exact, or within half an ulp
+                    e[b + j] = shifted
+                    check = _add_reassoc(check, np.float64(shifted))
+            _exps(e, rows * k)
             for i in range(rows):
                 b = i * k
-                inv = 1.0 / s[i]
+                total = 0.0
                 for j in range(k):
-                    p = e[b + j] * inv
-                    hessian[b + j] = p * (1.0 - p) * scale
-        for i in range(rows):
-            m[i] = m[i] + _log(s[i]) - np.float64(z[i * k + labels[i]])
-        value = 0.0
-        for i in range(rows):
-            value = _add_reassoc(value, m[i])
-        if values.size:
+                    total = _add_reassoc(total, np.float64(e[b + j]))
+                s[i] = total
+            if gradient.size:
+                for i in range(rows):
+                    b = i * k
+                    inv = scale / s[i]
+                    for j in range(k):
+                        gradient[b + j] = e[b + j] * inv
+                    gradient[b + labels[i]] -= scale
+            if hessian.size:
+                for i in range(rows):
+                    b = i * k
+                    inv = 1.0 / s[i]
+                    for j in range(k):
+                        p = e[b + j] * inv
+                        hessian[b + j] = p * (1.0 - p) * scale
             for i in range(rows):
-                values[i] = m[i]
-        return value, check
+                m[i] = m[i] + _log(s[i]) - np.float64(z[i * k + labels[i]])
+            value = 0.0
+            for i in range(rows):
+                value = _add_reassoc(value, m[i])
+            if values.size:
+                for i in range(rows):
+                    values[i] = m[i]
+            sums[block], checks[block] = value, check
 
-    @numba.njit(**_OPTIONS)
-    def serial(z, labels, scale, gradient, hessian, values, sums, checks):  # pragma: no cover
-        k = z.size // labels.size
-        e, m, s = np.empty(_ROWS * k, z.dtype), np.empty(_ROWS), np.empty(_ROWS)
-        for b in range(sums.size):
-            start, stop = b * _ROWS, min(labels.size, (b + 1) * _ROWS)
-            sums[b], checks[b] = block(
-                z[start * k : stop * k], labels[start:stop], scale,
-                gradient[start * k : stop * k], hessian[start * k : stop * k],
-                values[start:stop], e, m, s,
-            )  # fmt: skip
+    return kernel_rows
 
-    @numba.njit(**dict(_OPTIONS, parallel=True))
-    def parallel(z, labels, scale, gradient, hessian, values, sums, checks):  # pragma: no cover
-        k = z.size // labels.size
-        for b in numba.prange(sums.size):
-            e, m, s = np.empty(_ROWS * k, z.dtype), np.empty(_ROWS), np.empty(_ROWS)
-            start, stop = b * _ROWS, min(labels.size, (b + 1) * _ROWS)
-            sums[b], checks[b] = block(
-                z[start * k : stop * k], labels[start:stop], scale,
-                gradient[start * k : stop * k], hessian[start * k : stop * k],
-                values[start:stop], e, m, s,
-            )  # fmt: skip
 
-    return serial, parallel
+def _kernel_for(classes: int, size: int):
+    """The kernel for `classes` classes on `size` elements: unrolled for K up to
+    `MAX_UNROLLED` on arrays of `UNROLL_FROM` elements or more, else the one for any K."""
+    unrolled = classes <= MAX_UNROLLED and size >= UNROLL_FROM
+    return _compiled(classes if unrolled else 0)
 
 
 @functools.cache
-def _kernels(classes: int, dtype: np.dtype):
-    return _make(classes if classes <= MAX_UNROLLED else 0, _EXPS[dtype][0])
+def _compiled(classes: int):
+    return _make(classes)
+
+
+def _on_all_cores(run, z, labels, scale, outputs, rows, sums, checks) -> None:
+    """`run` over contiguous parts of the rows, one per core, in threads (the kernels release
+    the GIL): each part a whole number of blocks, so the block sums are the serial ones."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = len(z)
+    parts = max(1, min(os.cpu_count() or 1, len(sums)))
+    bounds = [len(sums) * i // parts * _ROWS for i in range(parts)] + [n]
+
+    def part(i: int) -> None:
+        a, b = min(bounds[i], n), min(bounds[i + 1], n)
+        blocks = slice(a // _ROWS, -(-b // _ROWS))
+        run(z[a:b].reshape(-1), labels[a:b], scale,
+            *(out[a:b].reshape(-1) if out.size else out.reshape(-1) for out in outputs),
+            rows[a:b] if rows.size else rows, sums[blocks], checks[blocks])  # fmt: skip
+
+    with ThreadPoolExecutor(parts) as pool:
+        list(pool.map(part, range(parts)))
 
 
 def kernel(
@@ -229,18 +253,12 @@ def kernel(
     rows = np.empty(n) if values else np.empty(0)
     blocks = -(-n // _ROWS)
     sums, checks = np.empty(blocks), np.empty(blocks)
-    serial, parallel = _kernels(k, z.dtype)
-    run = parallel if all_cores else serial
-    run(
-        z.reshape(-1),
-        labels,
-        scale,
-        outputs[0].reshape(-1),
-        outputs[1].reshape(-1),
-        rows,
-        sums,
-        checks,
-    )
+    run = _kernel_for(k, z.size)
+    if all_cores and blocks > 1:
+        _on_all_cores(run, z, labels, scale, outputs, rows, sums, checks)
+    else:
+        run(z.reshape(-1), labels, scale, outputs[0].reshape(-1), outputs[1].reshape(-1),
+            rows, sums, checks)  # fmt: skip
     finite = bool(np.all(np.isfinite(sums)) and np.all(np.isfinite(checks)))
     total = math.fsum(sums) if finite else math.nan
     return (total, finite, outputs[0] if gradient else None, outputs[1] if hessian else None,

@@ -57,10 +57,10 @@ bce, bce_logits, huber, log_cosh, mae, mse, pseudo_huber, cross_entropy (multicl
     if cls is None:
         close = difflib.get_close_matches(label.name, [*LOSSES, *ROW_LOSSES], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        rows = "".join(f"{name} (multiclass), " for name in sorted(ROW_LOSSES))
+        known = [*names(), *(f"{name} (multiclass)" for name in sorted(ROW_LOSSES))]
         raise LossbenchError(
-            f"unknown loss {label.name!r}{hint}; expected one of {', '.join(names())}, "
-            f"{rows}or 'package.module:function'"
+            f"unknown loss {label.name!r}{hint}; expected one of {', '.join(known)} or "
+            "'package.module:function'"
         )
     return cls(**params)
 
