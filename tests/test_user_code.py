@@ -134,7 +134,7 @@ def _kernel_folder(where: Path, repeat: int) -> Path:
     config = where / "c.yaml"
     config.write_text(
         "name: t\nexperiments: []\ntiming: {losses: [mse, 'kernels.fast:quartic'], ops: "
-        "[value], impls: [numpy, 'kernels.fast:mse'], sizes: [100000], pyperf: {processes: 2,"
+        "[value], impls: [numpy, 'kernels.fast:mse'], sizes: [100000], pyperf: {processes: 4,"
         " values: 3, warmups: 1}}\n"
     )
     return config
