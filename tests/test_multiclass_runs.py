@@ -9,7 +9,7 @@ import pytest
 from conftest import assert_refused, invoke
 
 from lossbench import config as config_module
-from lossbench import experiments
+from lossbench import experiments, losses
 
 IRIS = (
     "seed: 0\nexperiments:\n  - name: e\n    datasets: [{kind: sklearn, name: iris}]\n"
@@ -83,7 +83,6 @@ def test_a_table_target_is_read_as_its_classes(tmp_path, target, options, task):
 @pytest.mark.parametrize(
     ("text", "said"),
     [
-        (IRIS + "timing: {losses: [cross_entropy], sizes: [1000]}\n", "is not timed by a run yet"),
         ("experiments:\n  - {name: p, kind: punishment, losses: [mse, cross_entropy]}\n",
          "cross_entropy is for fit experiments on multiclass data"),
         (IRIS.replace("iris", "breast_cancer").replace("bce_logits", "bce")
@@ -226,3 +225,40 @@ def test_linear_and_boosted_multiclass_fits_run_and_are_compared(tmp_path):
     assert len(scored) == 2 * 2 * 6  # models x losses x folds
     comparisons = pd.read_csv(run / "comparisons.csv")
     assert set(comparisons["model"]) >= {"linear", "gbm"}
+
+
+def test_cross_entropy_is_timed_by_every_implementation_that_has_it():
+    from lossbench.config import Timing
+    from lossbench.timing import bench, driver
+
+    chosen = Timing(losses=["cross_entropy"], ops=["value", "value_and_gradient"],
+                    impls=["numpy", "fused", "torch", "sklearn"], sizes=[20_000],
+                    threads=[1, "all"])  # fmt: skip
+    planned = [b for b in driver.plan(chosen).benchmarks if b.loss == "cross_entropy"]
+    impls = {b.impl for b in planned}
+    assert impls == {"numpy", "fused", "fused@all", "torch", "torch@all", "sklearn"}
+    labels, z = bench.inputs(losses.get("cross_entropy"), 20_000, "float64")
+    assert z.shape == (2_000, bench.ROW_CLASSES) and labels.shape == (2_000,)
+    expected = losses.get("cross_entropy").value(labels, z)
+    for b in planned:
+        out = bench.prepare(b)()
+        value = out[0] if isinstance(out, tuple) else out
+        value = float(np.mean(np.asarray(value.detach() if hasattr(value, "detach") else value)))
+        # scikit-learn's multinomial loss is per row (its mean the loss); the rest reduce
+        assert value == pytest.approx(expected, rel=1e-10), b.name
+
+
+@pytest.mark.slow  # timing worker processes
+def test_a_run_times_cross_entropy_and_says_what_bounds_it(tmp_path):
+    text = ("experiments: []\ntiming: {losses: [cross_entropy], ops: [value_and_gradient], "
+            "impls: [numpy, fused], sizes: [20000], pyperf: {processes: 2, values: 2, "
+            "warmups: 0}}\n")  # fmt: skip
+    result, flat = _run(tmp_path, text)
+    assert result.exit_code == 0, result.output
+    run = sorted((tmp_path / "o").iterdir())[-1]
+    timed = pd.read_csv(run / "timings.csv").set_index("benchmark")
+    mine = timed.loc[["cross_entropy.value_and_gradient.numpy.float64.20000",
+                      "cross_entropy.value_and_gradient.fused.float64.20000"]]  # fmt: skip
+    assert (mine["median_s"] > 0).all() and mine["roofline"].isna().all()
+    assert "fused cross_entropy value_and_gradient" in flat
+    assert "bound by an exp per element (no memory floor)" in flat

@@ -153,17 +153,7 @@ def fit_gbm(
     lightgbm = require_lightgbm()
     first = loss.with_scale(residual_scale(y - np.median(y))) if rescaled else loss
     start = starting_score(first, y, task)
-    params = {
-        "objective": objective(loss, task, rescaled, scales := []),
-        "learning_rate": options.learning_rate,
-        "num_leaves": options.num_leaves,
-        "min_data_in_leaf": options.min_data_in_leaf,
-        "num_threads": 1,
-        "deterministic": True,
-        "force_col_wise": True,
-        "seed": seed,
-        "verbose": -1,
-    }
+    params = _params(options, seed, objective=objective(loss, task, rescaled, scales := []))
     data = lightgbm.Dataset(
         X, label=y, init_score=np.full(len(y), start), free_raw_data=False,
         categorical_feature=list(categorical) or "auto",
@@ -172,6 +162,21 @@ def fit_gbm(
         trees = lightgbm.train(params, data, num_boost_round=options.n_estimators)
         return Booster(trees, start, scales[-1] if scales else math.nan)
     return Booster(_renewed(lightgbm, loss, X, y, data, params, options, start), start)
+
+
+def _params(options: GbmOptions, seed: int, **more) -> dict:
+    """LightGBM's parameters for `options`: one thread, deterministic, the trial's seed."""
+    return {
+        "learning_rate": options.learning_rate,
+        "num_leaves": options.num_leaves,
+        "min_data_in_leaf": options.min_data_in_leaf,
+        "num_threads": 1,
+        "deterministic": True,
+        "force_col_wise": True,
+        "seed": seed,
+        "verbose": -1,
+        **more,
+    }
 
 
 def _renewed(lightgbm, loss, X, y, data, params, options, start):
@@ -291,18 +296,8 @@ def fit_gbm_multiclass(
     counts = np.bincount(labels, minlength=classes)
     start = np.log(np.maximum(counts / len(labels), 1e-12))
     start -= start.mean()
-    params = {
-        "objective": multiclass_objective(loss, classes),
-        "num_class": classes,
-        "learning_rate": options.learning_rate,
-        "num_leaves": options.num_leaves,
-        "min_data_in_leaf": options.min_data_in_leaf,
-        "num_threads": 1,
-        "deterministic": True,
-        "force_col_wise": True,
-        "seed": seed,
-        "verbose": -1,
-    }
+    params = _params(options, seed, objective=multiclass_objective(loss, classes),
+                     num_class=classes)  # fmt: skip
     data = lightgbm.Dataset(
         X, label=labels.astype(np.float64), init_score=np.tile(start, (len(labels), 1)),
         free_raw_data=False, categorical_feature=list(categorical) or "auto",

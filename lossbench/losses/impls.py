@@ -127,6 +127,9 @@ class FusedImpl(Implementation):
     def call(self, loss, op, y_true, y_pred, all_cores=False):
         if not all_cores:
             return super().call(loss, op, y_true, y_pred)
+        if loss.over == "rows":  # cross_entropy: its kernels take all_cores themselves
+            method = getattr(loss, op)
+            return lambda: method(y_true, y_pred, impl="fused", all_cores=True)
         from lossbench.losses._checks import as_loss_inputs
 
         want_value, want_grad = op not in ("gradient", "gradient_and_hessian"), op != "value"
@@ -178,13 +181,28 @@ class ScipyImpl(Implementation):
 @register
 class SklearnImpl(Implementation):
     name = "sklearn"
-    summary = "sklearn.metrics mean_squared_error, mean_absolute_error, log_loss"
+    summary = ("sklearn.metrics mean_squared_error, mean_absolute_error, log_loss; "
+               "HalfMultinomialLoss for cross_entropy")  # fmt: skip
     requires, install = "sklearn", "'lossbench[peers]'"
-    losses, ops = frozenset({"mse", "mae", "bce"}), frozenset({"value"})
+    losses = frozenset({"mse", "mae", "bce", "cross_entropy"})
+    ops = frozenset({"value", "value_and_gradient"})
     arrays = 16  # log_loss's two-column copies: 0.98 GB on top of the inputs at n = 1e7
+
+    def supports(self, loss, op):
+        # metrics give values; cross_entropy's peer is the multinomial loss of its models,
+        # which gives gradients too
+        return super().supports(loss, op) and (op == "value" or loss.name == "cross_entropy")
 
     def call(self, loss, op, y_true, y_pred, all_cores=False):
         from sklearn import metrics
+
+        if loss.name == "cross_entropy":  # the Cython kernels of its multinomial models
+            from sklearn._loss.loss import HalfMultinomialLoss
+
+            peer, labels = HalfMultinomialLoss(n_classes=y_pred.shape[1]), y_true.astype(float)
+            if op == "value":
+                return lambda: peer.loss(labels, y_pred, n_threads=1).mean()
+            return lambda: peer.loss_gradient(labels, y_pred, n_threads=1)
 
         function = {
             "mse": metrics.mean_squared_error,
@@ -199,7 +217,8 @@ class TorchImpl(Implementation):
     name = "torch"
     summary = "torch.nn.functional on the CPU, one thread, gradients by autograd"
     requires, install = "torch", "torch"
-    losses, ops = frozenset({"mse", "mae", "huber", "bce", "bce_logits"}), FIRST_ORDER
+    losses = frozenset({"mse", "mae", "huber", "bce", "bce_logits", "cross_entropy"})
+    ops = FIRST_ORDER
     threaded = True  # all cores: torch's default number of threads
     _default_threads: ClassVar[int | None] = None
 
@@ -217,6 +236,7 @@ class TorchImpl(Implementation):
             "huber": lambda a, b: functional.huber_loss(a, b, delta=loss.params["delta"]),
             "bce": functional.binary_cross_entropy,
             "bce_logits": functional.binary_cross_entropy_with_logits,
+            "cross_entropy": functional.cross_entropy,  # (logits, class labels)
         }[loss.name]
         if op == "value":
             return lambda: function(p, y)

@@ -19,9 +19,10 @@ labels, `lossbench.losses.softmax_fused`'s blocked kernels (bound by one exp per
 ``all_cores`` there); with class probabilities, one pass per row. They agree to 1e-12
 relative in float64 and 1e-5 in float32.
 
-Configs name it ``cross_entropy`` in fit experiments on multiclass data (`lossbench.losses.get`
-resolves it); it is a loss over rows, not elements, so the elementwise machinery (timing,
-the loss figures, the other experiment kinds) does not take it yet.
+Configs name it ``cross_entropy`` in fit experiments on multiclass data and in timing
+(`lossbench.losses.get` resolves it, from `ROW_LOSSES`); it is a loss over rows
+(``over = "rows"``), so what is drawn or run per element (the loss figures, the other
+experiment kinds) does not take it.
 
 Reference: Bishop, *Pattern Recognition and Machine Learning* (2006), §4.3.4.
 """
@@ -83,22 +84,27 @@ class CrossEntropy:
     def fit_label(self, scale: str, task: str) -> str:
         return self.name
 
-    def value(self, y_true, z, *, reduction: str = "mean", impl: str = "numpy"):
-        return self.value_and_gradient(y_true, z, reduction=reduction, impl=impl)[0]
+    def value(self, y_true, z, *, reduction: str = "mean", impl: str = "numpy", all_cores=False):
+        return self._computed(y_true, z, reduction, impl, all_cores=all_cores)[0]
 
-    def gradient(self, y_true, z, *, reduction: str = "mean", impl: str = "numpy"):
-        return self.value_and_gradient(y_true, z, reduction=reduction, impl=impl)[1]
+    def gradient(self, y_true, z, *, reduction: str = "mean", impl: str = "numpy", all_cores=False):
+        return self._computed(y_true, z, reduction, impl, gradient=True, all_cores=all_cores)[1]
 
-    def value_and_gradient(self, y_true, z, *, reduction: str = "mean", impl: str = "numpy"):
+    def value_and_gradient(
+        self, y_true, z, *, reduction: str = "mean", impl: str = "numpy", all_cores=False
+    ):
         """(reduced value, gradient (n, K)) at logits `z` for targets `y_true` (class indices
-        (n,) or class probabilities (n, K))."""
-        value, gradient, _ = self._computed(y_true, z, reduction, impl, gradient=True)
+        (n,) or class probabilities (n, K)). `all_cores`: the fused kernel on every core."""
+        value, gradient, _ = self._computed(y_true, z, reduction, impl, gradient=True,
+                                            all_cores=all_cores)  # fmt: skip
         return value, gradient
 
-    def gradient_and_hessian(self, y_true, z, *, reduction: str = "mean", impl: str = "numpy"):
+    def gradient_and_hessian(
+        self, y_true, z, *, reduction: str = "mean", impl: str = "numpy", all_cores=False
+    ):
         """(gradient, diagonal of the Hessian), both (n, K): what a booster asks per round."""
         _, gradient, hessian = self._computed(y_true, z, reduction, impl, gradient=True,
-                                              hessian=True)  # fmt: skip
+                                              hessian=True, all_cores=all_cores)  # fmt: skip
         return gradient, hessian
 
     def hessian(self, y_true, z, *, reduction: str = "mean", impl: str = "numpy"):
@@ -106,7 +112,8 @@ class CrossEntropy:
         times each row's target mass (1 for class probabilities); over n for "mean"."""
         return self._computed(y_true, z, reduction, impl, hessian=True)[2]
 
-    def _computed(self, y_true, z, reduction, impl, *, gradient=False, hessian=False):
+    def _computed(self, y_true, z, reduction, impl, *, gradient=False, hessian=False,
+                  all_cores=False):  # fmt: skip
         check_choice("reduction", reduction, _REDUCTIONS)
         check_choice("impl", impl, _IMPLS)
         labels, targets, z = _inputs(y_true, z)
@@ -116,7 +123,7 @@ class CrossEntropy:
 
             total, finite, grad, hess, rows = softmax_fused.kernel(
                 z, labels, scale, gradient=gradient, hessian=hessian,
-                values=reduction == "none",
+                values=reduction == "none", all_cores=all_cores,
             )  # fmt: skip
             if not finite:
                 _refuse_non_finite(z)

@@ -173,6 +173,8 @@ _FLOOR_NAMES = {"value": "memory bandwidth", "gradient_and_hessian": "the two-ou
 def _of_floor(row: pd.Series, floor: str) -> str:
     """ "0.91 of memory bandwidth", marked where not to be trusted."""
     # above 1 the kernel beat its memory floor: the measurement, not the kernel, is off
+    if math.isnan(row["roofline"]):  # cross_entropy: bound by its exps, no memory floor
+        return "bound by an exp per element (no memory floor)"
     doubt = bool(row.get("unstable", False)) or row["roofline"] > ROOFLINE_LIMIT
     return f"{row['roofline']:.2f} of {floor}" + (
         " ! (unstable: not to be trusted)" if doubt else ""

@@ -22,8 +22,8 @@ from lossbench.losses import user_impls
 from lossbench.losses.impls import OPS
 
 __all__ = [
-    "ALL_CORES", "FLOOR", "OPS", "PROBE", "PROBES", "Benchmark", "inputs", "matrix", "supports",
-    "time_loops",
+    "ALL_CORES", "FLOOR", "OPS", "PROBE", "PROBES", "ROW_CLASSES", "Benchmark", "inputs", "matrix",
+    "supports", "time_loops",
 ]  # fmt: skip
 
 PROBES = ("read", "read_write", "read_write2", "log")
@@ -36,6 +36,8 @@ FLOOR = {
 # a probe timed only when an op it is the floor of is (gradient_and_hessian writes two arrays)
 _PROBE_FOR = {"read_write2": "gradient_and_hessian"}
 PROBE = "probe"
+# a loss over rows (cross_entropy) is timed on n elements as n / ROW_CLASSES rows of logits
+ROW_CLASSES = 10
 ALL_CORES = "@all"  # an impl's mark for its all-core variant, as in "fused@all"
 
 
@@ -158,6 +160,12 @@ def inputs(loss: losses.Loss, n: int, dtype: str, seed: int = 0) -> tuple[np.nda
     both of Huber's branches are timed. Uniform draws are the cheapest numpy makes, and every
     pyperf worker builds its own inputs (Student-t sampling costs about 0.9 s at n = 1e7)."""
     rng = np.random.default_rng(seed)
+    if loss.over == "rows":  # class labels and (n / K, K) logits in (-6, 6): n elements
+        rows = max(1, n // ROW_CLASSES)
+        logits = rng.random((rows, ROW_CLASSES), dtype=np.dtype(dtype).type)
+        logits *= 12.0
+        logits -= 6.0
+        return rng.integers(0, ROW_CLASSES, rows), logits
     y_true, y_pred = rng.random((2, n), dtype=np.dtype(dtype).type)  # in place from here on:
     if loss.labels:  # fresh memory costs page faults, and every worker builds its own
         np.less(y_true, 0.5, out=y_true)
@@ -176,6 +184,8 @@ def inputs(loss: losses.Loss, n: int, dtype: str, seed: int = 0) -> tuple[np.nda
 
 
 def _kind_of_inputs(loss: losses.Loss) -> str:
+    if loss.over == "rows":
+        return "rows"
     if not loss.labels:
         return "residuals"
     return "logits" if loss.link("classification") is losses.IDENTITY else "probabilities"
