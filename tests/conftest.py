@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from threadpoolctl import threadpool_limits
 from typer.testing import CliRunner
 
@@ -19,6 +20,13 @@ from lossbench.cli import app
 # one BLAS thread per test process: xdist already runs a process per core, and results must
 # not depend on BLAS threads anyway (a fresh venv's BLAS may use any number)
 threadpool_limits(1, user_api="blas")
+
+# property tests seeded like the rest: the same examples on every run, here and in CI (an
+# unseeded run once failed CI on an example no run here had drawn); what exploring finds is
+# kept as an @example. HYPOTHESIS_PROFILE=explore draws fresh examples.
+settings.register_profile("seeded", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "seeded"))
 
 ROOT = Path(__file__).resolve().parents[1]
 # a run of a few hundred milliseconds: one punishment experiment
