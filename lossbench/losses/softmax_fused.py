@@ -189,8 +189,10 @@ def _make(classes: int):
                     for j in range(k):
                         p = e[b + j] * inv
                         hessian[b + j] = p * (1.0 - p) * scale
+            for i in range(rows):  # the gather alone: with it in the log's loop, neither vectorized
+                m[i] -= np.float64(z[i * k + labels[i]])
             for i in range(rows):
-                m[i] = m[i] + _log(s[i]) - np.float64(z[i * k + labels[i]])
+                m[i] += _log(s[i])
             value = 0.0
             for i in range(rows):
                 value = _add_reassoc(value, m[i])
