@@ -7,10 +7,10 @@ torch and scikit-learn, and against two floors measured in the same run.
 Every cell is a pyperf benchmark named ``softmax.<op>.<impl>.<dtype>.<n>x<K>``:
 
 - ops ``value`` and ``value_and_gradient`` (the mean over rows and its gradient, (n, K));
-- impls ``fused`` and ``fused@all`` (lossbench, one core and all), ``numpy`` (the
-  reference), ``torch`` (``cross_entropy`` forward, and backward for the gradient, on a
-  tensor sharing the array's memory), ``sklearn`` (``HalfMultinomialLoss.loss`` and
-  ``loss_gradient``, its Cython kernels); peers run on one thread, "@all" on every core;
+- impls ``fused`` and ``fused@all`` (lossbench's kernel itself, one core and all),
+  ``numpy`` (the reference), ``torch`` (``cross_entropy`` forward, and backward for the
+  gradient) and ``sklearn`` (``HalfMultinomialLoss``, its Cython kernels), called as a run's
+  timing calls them (`lossbench.losses.impls`); peers run on one thread;
 - floors ``memory`` (read the logits, write an (n, K) array: `probes.read_write`) and ``exp``
   (that, with one accurate vectorized exp per element: `softmax_fused.exp_floor`). A softmax
   takes an exp of every element, so ``exp`` is the floor a kernel can reach; ``memory`` says
@@ -53,34 +53,11 @@ def _call(op: str, impl: str, labels: np.ndarray, z: np.ndarray):
         all_cores, scale = impl.endswith("@all"), 1.0 / len(z)
         return lambda: softmax_fused.kernel(z, labels, scale, gradient=gradient,
                                             all_cores=all_cores)  # fmt: skip
-    if impl == "numpy":
-        from lossbench.losses.softmax import CrossEntropy
+    if impl in ("numpy", "torch", "sklearn"):  # the peers a run's timing calls, as it does
+        from lossbench import losses
+        from lossbench.losses import impls
 
-        loss = CrossEntropy()
-        return (lambda: loss.value_and_gradient(labels, z)) if gradient else (
-            lambda: loss.value(labels, z))  # fmt: skip
-    if impl == "torch":
-        import torch
-
-        torch.set_num_threads(1)
-        logits, targets = torch.from_numpy(z), torch.from_numpy(labels)
-        leaf = logits.requires_grad_(gradient)
-
-        def torch_call():
-            leaf.grad = None
-            value = torch.nn.functional.cross_entropy(leaf, targets)
-            if gradient:
-                value.backward()
-            return value
-
-        return torch_call
-    if impl == "sklearn":
-        from sklearn._loss.loss import HalfMultinomialLoss
-
-        loss, y = HalfMultinomialLoss(n_classes=z.shape[1]), labels.astype(z.dtype)
-        if gradient:
-            return lambda: loss.loss_gradient(y, z, n_threads=1)
-        return lambda: loss.loss(y, z, n_threads=1)
+        return impls.get(impl).call(losses.get("cross_entropy"), op, labels, z)
     if impl == "memory":
         from lossbench.losses import probes
 

@@ -127,7 +127,7 @@ class CrossEntropy:
             )  # fmt: skip
             if not finite:
                 _refuse_non_finite(z)
-            value = rows if reduction == "none" else total * (scale if reduction == "mean" else 1.0)
+            value = rows if reduction == "none" else total * scale
             return value, grad, hess
         if not np.all(np.isfinite(z)):
             _refuse_non_finite(z)

@@ -216,26 +216,6 @@ def _compiled(classes: int):
     return _make(classes)
 
 
-def _on_all_cores(run, z, labels, scale, outputs, rows, sums, checks) -> None:
-    """`run` over contiguous parts of the rows, one per core, in threads (the kernels release
-    the GIL): each part a whole number of blocks, so the block sums are the serial ones."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    n = len(z)
-    parts = max(1, min(os.cpu_count() or 1, len(sums)))
-    bounds = [len(sums) * i // parts * _ROWS for i in range(parts)] + [n]
-
-    def part(i: int) -> None:
-        a, b = min(bounds[i], n), min(bounds[i + 1], n)
-        blocks = slice(a // _ROWS, -(-b // _ROWS))
-        run(z[a:b].reshape(-1), labels[a:b], scale,
-            *(out[a:b].reshape(-1) if out.size else out.reshape(-1) for out in outputs),
-            rows[a:b] if rows.size else rows, sums[blocks], checks[blocks])  # fmt: skip
-
-    with ThreadPoolExecutor(parts) as pool:
-        list(pool.map(part, range(parts)))
-
-
 def kernel(
     z: np.ndarray,
     labels: np.ndarray,
@@ -256,11 +236,24 @@ def kernel(
     blocks = -(-n // _ROWS)
     sums, checks = np.empty(blocks), np.empty(blocks)
     run = _kernel_for(k, z.size)
-    if all_cores and blocks > 1:
-        _on_all_cores(run, z, labels, scale, outputs, rows, sums, checks)
+    # all cores: threads over contiguous runs of whole blocks (the kernel releases the GIL),
+    # so each block sum is the one-core one
+    parts = min(os.cpu_count() or 1, blocks) if all_cores else 1
+    starts = [blocks * i // parts * _ROWS for i in range(parts)] + [n]
+
+    def part(i: int) -> None:
+        a, b = starts[i], starts[i + 1]
+        done = slice(a // _ROWS, -(-b // _ROWS))
+        flat = [out[a:b].reshape(-1) for out in outputs]  # empty where not asked for
+        run(z[a:b].reshape(-1), labels[a:b], scale, *flat, rows[a:b], sums[done], checks[done])
+
+    if parts == 1:
+        part(0)
     else:
-        run(z.reshape(-1), labels, scale, outputs[0].reshape(-1), outputs[1].reshape(-1),
-            rows, sums, checks)  # fmt: skip
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(parts) as pool:
+            list(pool.map(part, range(parts)))
     finite = bool(np.all(np.isfinite(sums)) and np.all(np.isfinite(checks)))
     total = math.fsum(sums) if finite else math.nan
     return (total, finite, outputs[0] if gradient else None, outputs[1] if hessian else None,
