@@ -142,3 +142,40 @@ def test_only_the_first_stop_counts_while_a_run_is_put_away():
     finally:  # a run's process ends here; this one goes on
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+class _TakesTheSignal:
+    """Its finalizer is where the stop lands: Python drops an exception raised there."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # bytecodes, at which the main thread runs the handler
+            pass
+
+
+def test_a_stop_lost_in_a_finalizer_still_ends_the_run_at_its_next_unit(capsys):
+    """The interrupt raised in a finalizer is dropped there (quietly: no "Exception ignored"
+    on stderr); the run's next unit of work raises it again, so the run cannot go on deaf to
+    every later signal (all ignored by then)."""
+    from lossbench import experiments
+
+    config = {
+        "seed": 0,
+        "trials": 50,
+        "experiments": [{"name": "e", "kind": "punishment", "losses": ["mse"]}],
+    }
+    previous = {signum: signal.getsignal(signum) for signum in signals.STOP_SIGNALS}
+    finished = []
+    try:
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            with signals.stops_as_interrupts():
+                _TakesTheSignal()  # collected at once: the interrupt is lost in __del__
+                finished.append("past the finalizer")
+                experiments.run(config)
+                finished.append("the run")
+    finally:  # a run's process ends here; this one goes on
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert finished == ["past the finalizer"]
+    assert "Exception ignored" not in capsys.readouterr().err
+    assert len(experiments.run(config)) > 0  # a later run in this process is not stopped

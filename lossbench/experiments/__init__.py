@@ -39,6 +39,7 @@ from lossbench.experiments.kind import KINDS, ExperimentKind, Task, infer_kind, 
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.experiments.plan import Plan, plan
 from lossbench.losses import labels as loss_labels
+from lossbench.signals import raise_if_stopped
 
 __all__ = [
     "COLUMNS",
@@ -129,6 +130,7 @@ def run_tasks(
         results = parallel(delayed(run_task)(u) for u in units)
     rows = []
     for done, result in enumerate(results, start=1):
+        raise_if_stopped()
         rows += result
         if progress is not None:
             progress(done)

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from lossbench.errors import LossbenchError, one_line
+from lossbench.signals import raise_if_stopped
 
 __all__ = ["NO_WORKERS_S", "RETRIES", "check_address", "chosen", "connect", "run_on"]
 
@@ -190,6 +191,7 @@ def run_on(
                 results[position[future.key]] = future.result()
             except _lost(distributed) as error:
                 raise _lost_error(error) from None
+            raise_if_stopped()
             if progress is not None:
                 progress(done)
             while following in results:

@@ -41,7 +41,7 @@ from lossbench.config import PyperfOptions, Timing
 from lossbench.errors import LossbenchError, located
 from lossbench.losses import impls, user_impls
 from lossbench.losses import user as user_code
-from lossbench.signals import interrupts_deferred
+from lossbench.signals import interrupts_deferred, raise_if_stopped
 from lossbench.timing import bench as matrix
 from lossbench.timing import worker
 from lossbench.timing.bench import Benchmark
@@ -218,6 +218,7 @@ def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | Non
                 # is killed now rather than when the generator is collected (never, on exit)
                 with contextlib.closing(_worker(spec_path, Path(work), dumps)) as records:
                     for record in records:
+                        raise_if_stopped()
                         if dumps is not None:
                             record = _counted(record, dumps)
                         runs.setdefault(record["name"], []).append(_as_run(record, metadata))
