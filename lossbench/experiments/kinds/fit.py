@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -39,13 +39,14 @@ from lossbench.experiments.metrics import (
     score,
     scores_of,
 )
+from lossbench.experiments.mlp import ACTIVATIONS, OPTIMIZERS, MlpOptions, fit_mlp, require_torch
 from lossbench.experiments.multinomial import fit_multinomial
 from lossbench.experiments.separation import separated
 from lossbench.losses.builtin import Huber
 from lossbench.losses.labels import grid
 from lossbench.losses.softmax import softmax
 
-__all__ = ["FitExperiment", "GbmModel", "not_applicable"]
+__all__ = ["FitExperiment", "GbmModel", "MlpModel", "not_applicable"]
 
 _SEPARATED = "the classes are separable: the fit has no finite maximum-likelihood solution"
 
@@ -96,49 +97,87 @@ class GbmModel(BaseModel):
                           self.min_data_in_leaf)  # fmt: skip
 
 
-def _expanded(entry: Any) -> list[Literal["linear"] | GbmModel]:
-    """The models one entry names: linear, or gbm settings where a list is a grid axis."""
+class MlpModel(BaseModel):
+    """A multilayer perceptron (PyTorch) as the model every loss is trained with
+    (`lossbench.experiments.mlp`)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    kind: Literal["mlp"] = "mlp"
+    hidden: tuple[Annotated[int, Field(ge=1, le=100_000)], ...] = Field((64, 64), max_length=20)
+    activation: Literal[ACTIVATIONS] = "relu"
+    epochs: int = Field(200, ge=1, le=1_000_000)
+    batch_size: int = Field(64, ge=1, le=10_000_000)
+    lr: float = Field(1e-3, gt=0, le=10)
+    optimizer: Literal[OPTIMIZERS] = "adam"
+    weight_decay: float = Field(0.0, ge=0, le=1e6)
+    # epochs without a better validation loss that end training
+    patience: int = Field(20, ge=1, le=1_000_000)
+    # the share of each training fold held out for early stopping
+    validation: float = Field(0.2, gt=0, lt=1)
+
+    def options(self) -> MlpOptions:
+        return MlpOptions(**self.model_dump(exclude={"kind"}))
+
+
+Model = Literal["linear"] | GbmModel | MlpModel
+_MODELS = {"gbm": GbmModel, "mlp": MlpModel}
+
+
+def _expanded(entry: Any) -> list[Model]:
+    """The models one entry names: linear, or gbm or mlp settings where a list is a grid axis
+    (mlp's `hidden` is one list of layer sizes; a list of such lists is its grid axis)."""
     if entry == "linear":
         return ["linear"]
-    if not (isinstance(entry, dict) and entry.get("kind") == "gbm"):
-        raise ValueError(f"expected linear or {{kind: gbm, ...}}; got {entry!r:.80}")
+    kind = entry.get("kind") if isinstance(entry, dict) else None
+    if kind not in _MODELS:
+        raise ValueError(f"expected linear, {{kind: gbm, ...}} or {{kind: mlp, ...}}; "
+                         f"got {entry!r:.80}")  # fmt: skip
+    if kind == "mlp" and isinstance(entry.get("hidden"), list):
+        layers = entry["hidden"]
+        if not any(isinstance(each, list) for each in layers):
+            layers = [layers]  # one architecture
+        entry = {**entry, "hidden": [tuple(each) if isinstance(each, list) else each
+                                     for each in layers]}  # fmt: skip
     models = []
     try:
         for combo in grid(entry):
-            models.append(GbmModel.model_validate(combo))
+            models.append(_MODELS[kind].model_validate(combo))
     except LossbenchError as error:
-        raise ValueError(f"gbm: {error.message}") from None
+        raise ValueError(f"{kind}: {error.message}") from None
     except ValidationError as error:  # said as the setting that is wrong
         first = error.errors()[0]
         where = ".".join(map(str, first["loc"]))
-        raise ValueError(f"gbm {where}: {first['msg']}") from None
+        raise ValueError(f"{kind} {where}: {first['msg']}") from None
     return models
 
 
-def model_names(models: list[Literal["linear"] | GbmModel]) -> list[str]:
-    """linear, gbm, and where several gbms are run the settings that differ between them."""
-    boosted = [m for m in models if isinstance(m, GbmModel)]
-    fields = [k for k in GbmModel.model_fields if k != "kind"]
-    varying = [k for k in fields if len({getattr(m, k) for m in boosted}) > 1]
+def model_names(models: list[Model]) -> list[str]:
+    """linear, gbm, mlp, and where several of a kind are run the settings that differ."""
     names = []
     for model in models:
-        if not isinstance(model, GbmModel):
+        if model == "linear":
             names.append("linear")
-        elif varying:
-            names.append(f"gbm({', '.join(f'{k}={getattr(model, k)}' for k in varying)})")
-        else:
-            names.append("gbm")
+            continue
+        same = [m for m in models if type(m) is type(model)]
+        fields = [k for k in type(model).model_fields if k != "kind"]
+        varying = [k for k in fields if len({getattr(m, k) for m in same}) > 1]
+        shown = ", ".join(f"{k}={_shown(getattr(model, k))}" for k in varying)
+        names.append(f"{model.kind}({shown})" if varying else model.kind)
     return names
+
+
+def _shown(value: Any) -> str:
+    return "[" + ", ".join(map(str, value)) + "]" if isinstance(value, tuple) else str(value)
 
 
 @register
 class FitExperiment(ExperimentKind):
     kind: Literal["fit"] = "fit"
-    # the model each loss is fitted with: linear (logistic for labels) or gradient-boosted
-    # trees, {kind: gbm, ...} (the gbm extra)
-    # (a list, or lists of gbm settings, is a grid: every loss fitted with each model on the
-    # same trials, compared within each model and across models for the same loss)
-    model: Literal["linear"] | GbmModel | list[Literal["linear"] | GbmModel] = "linear"
+    # the model each loss is fitted with: linear (logistic for labels), gradient-boosted
+    # trees, {kind: gbm, ...} (the gbm extra), or a neural network, {kind: mlp, ...} (nn)
+    # (a list, or lists of gbm or mlp settings, is a grid: every loss fitted with each model
+    # on the same trials, compared within each model and across models for the same loss)
+    model: Model | list[Model] = "linear"
     # data without truth (tables, sklearn): each trial is one fold, the same for every loss
     cv: CrossValidation = Field(default_factory=CrossValidation)
     # the metric that decides which loss is better (default: coef_error on synthetic data,
@@ -194,6 +233,9 @@ class FitExperiment(ExperimentKind):
         if any(isinstance(model, GbmModel) for model in self.models()):
             with located("model"):
                 require_lightgbm()  # before the run, not in its first trial
+        if any(isinstance(model, MlpModel) for model in self.models()):
+            with located("model"):
+                require_torch()
         self.check_scale(losses, datasets)
         units = []
         for i, dataset in enumerate(datasets):
@@ -214,7 +256,7 @@ class FitExperiment(ExperimentKind):
             units += [Task(self, losses, dataset, t, seed) for t in range(runs)]
         return units
 
-    def models(self) -> list[Literal["linear"] | GbmModel]:
+    def models(self) -> list[Model]:
         """The models each loss is fitted with, in the order given."""
         return list(self.model) if isinstance(self.model, list) else [self.model]
 
@@ -273,10 +315,11 @@ class FitExperiment(ExperimentKind):
     def _fits(self, task: Task, sample, model, name: str) -> list[dict[str, Any]]:
         dataset, options = task.dataset, self.fit
         linear = "logistic" if dataset.task == "classification" else "linear"
-        # separable labels: no finite maximum-likelihood fit, said once per trial
-        # (trees boost a fixed number of rounds: separable labels leave them finite)
-        boosted = isinstance(model, GbmModel)
-        split = linear == "logistic" and not boosted and separated(sample.X, sample.y)
+        # separable labels: no finite maximum-likelihood fit, said once per trial (trees
+        # boost a fixed number of rounds, networks stop early: separable labels leave them
+        # finite)
+        boosted, network = isinstance(model, GbmModel), isinstance(model, MlpModel)
+        split = linear == "logistic" and model == "linear" and separated(sample.X, sample.y)
 
         def row(label, metric, value, x=math.nan, note=""):
             return task.row(label, metric, value, x=x, note=note, model=name)
@@ -295,6 +338,10 @@ class FitExperiment(ExperimentKind):
                 seed = int(task.rng(2).integers(2**31 - 1))
                 result = fitted(loss, sample.X, sample.y, dataset.task, model.options(),
                                 seed, options.scale, sample.categorical)  # fmt: skip
+            elif network:
+                seed = int(task.rng(2).integers(2**31 - 1))
+                result = fit_mlp(loss, sample.X, sample.y, dataset.task, model.options(), seed,
+                                 scale=options.scale)  # fmt: skip
             else:
                 result = fit(
                     loss, sample.X, sample.y, model=linear, method=options.method,
@@ -303,11 +350,13 @@ class FitExperiment(ExperimentKind):
                 )  # fmt: skip
             # classification: the same fresh labels for every loss; task.rng(1) restarts a stream
             values, notes = score(result, sample, dataset.task, task.rng(1))
-            if boosted:
+            if boosted or network:
                 for metric in ("coef_error", "coef_cosine"):
                     if metric in values:
                         values[metric] = math.nan
-                        notes[metric] = "n/a: trees have no coefficients"
+                        notes[metric] = (
+                            f"n/a: {'trees have' if boosted else 'a network has'} no coefficients"
+                        )
             elif linear == "logistic":
                 values["separated"] = float(split)
                 if split and not options.l2:  # the optimum is at infinity: not converged
@@ -344,6 +393,17 @@ class FitExperiment(ExperimentKind):
             return [row(label, m, v) for m, v in values.items()] + self._fold_sizes(
                 task, sample, label, row
             )
+        if isinstance(model, MlpModel):
+            seed = int(task.rng(2).integers(2**31 - 1))
+            trained = fit_mlp(loss, sample.X, labels, "multiclass", model.options(), seed,
+                              classes=classes)  # fmt: skip
+            probabilities = softmax(trained.predict(sample.X_test))
+            values = multiclass_scores.scores(sample.y_test.astype(np.int64), probabilities)
+            values.update(iterations=float(trained.iterations), fit_seconds=trained.seconds,
+                          converged=float(trained.converged))  # fmt: skip
+            notes = {"converged": trained.note} if trained.note else {}
+            rows = [row(label, m, v, note=notes.get(m, "")) for m, v in values.items()]
+            return rows + self._fold_sizes(task, sample, label, row)
         result = fit_multinomial(loss, sample.X, labels, classes, l2=options.l2,
                                  max_iter=options.max_iter, tol=options.tol)  # fmt: skip
         probabilities = softmax(result.predict(sample.X_test))

@@ -1,0 +1,169 @@
+"""Neural networks (`lossbench.experiments.mlp`): the autograd objective is each loss to 1e-10
+against torch's own form of it (value and gradient), and against finite differences for a
+loss torch has no form of; fits are deterministic; early stopping's hint is a promise; a
+missing torch is one line with the install command."""
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import assert_refused, invoke
+
+from lossbench import LossbenchError, losses
+from lossbench.experiments import mlp
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+def _rows(n=257, k=1, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng, torch.from_numpy(rng.standard_normal((n, k)) * 2)
+
+
+def _value_and_gradient(f, out, target):
+    out = out.clone().requires_grad_(True)
+    value = f(out, target)
+    value.backward()
+    return float(value.detach()), out.grad.numpy()
+
+
+def _onehot(labels, k):
+    return F.one_hot(labels, k).to(torch.float64)
+
+
+# (lossbench loss, task, classes, torch's form of it on the outputs, the targets' kind)
+CASES = {
+    "mse": ("regression", 1, lambda out, y: F.mse_loss(out[:, 0], y)),
+    "mae": ("regression", 1, lambda out, y: F.l1_loss(out[:, 0], y)),
+    "huber(delta=0.7)": ("regression", 1, lambda out, y: F.huber_loss(out[:, 0], y, delta=0.7)),
+    "bce_logits": (
+        "classification", 1,
+        lambda out, y: F.binary_cross_entropy_with_logits(out[:, 0], y),
+    ),
+    "bce": ("classification", 1, lambda out, y: F.binary_cross_entropy(out[:, 0].sigmoid(), y)),
+    "mse/classification": (
+        "classification", 1, lambda out, y: F.mse_loss(out[:, 0].sigmoid(), y),
+    ),
+    "cross_entropy": ("multiclass", 4, lambda out, y: F.cross_entropy(out, y)),
+    "mse/multiclass": (  # the multiclass Brier score: summed over classes, mean over rows
+        "multiclass", 4,
+        lambda out, y: ((out.softmax(1) - _onehot(y, 4)) ** 2).sum(1).mean(),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_objective_is_torch_s_own_loss_to_1e_10(case):
+    task, k, theirs = CASES[case]
+    rng, out = _rows(k=k)
+    if task == "regression":
+        y = torch.from_numpy(rng.standard_normal(len(out)) * 2)
+    elif task == "classification":
+        y = torch.from_numpy(rng.integers(0, 2, len(out)).astype(np.float64))
+    else:
+        y = torch.from_numpy(rng.integers(0, k, len(out)))
+    ours = mlp.objective(losses.get(case.split("/")[0]), task, k)
+    value, gradient = _value_and_gradient(ours, out, y)
+    expected_value, expected_gradient = _value_and_gradient(theirs, out, y)
+    assert value == pytest.approx(expected_value, rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-10, atol=1e-13)
+
+
+def test_a_loss_torch_has_no_form_of_trains_by_its_own_gradient():
+    """log_cosh (and any user's loss) through the same function: torch's gradcheck agrees
+    with finite differences of the loss's value."""
+    rng, out = _rows(n=40)
+    y = torch.from_numpy(rng.standard_normal(40))
+    f = mlp.objective(losses.get("log_cosh"), "regression")
+    assert torch.autograd.gradcheck(lambda o: f(o, y), (out.clone().requires_grad_(True),))
+
+
+def _data(task="regression", n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 3))
+    signal = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
+    if task == "regression":
+        return X, signal + 0.1 * rng.standard_normal(n)
+    return X, (signal > 0).astype(np.float64)
+
+
+SMALL = mlp.MlpOptions(hidden=(16, 16), epochs=300, patience=10, batch_size=32, lr=1e-2)
+
+
+def test_a_fit_is_the_same_bits_on_a_rerun_and_learns():
+    X, y = _data()
+    first = mlp.fit_mlp(losses.get("mse"), X[:300], y[:300], "regression", SMALL, seed=3)
+    again = mlp.fit_mlp(losses.get("mse"), X[:300], y[:300], "regression", SMALL, seed=3)
+    other = mlp.fit_mlp(losses.get("mse"), X[:300], y[:300], "regression", SMALL, seed=4)
+    np.testing.assert_array_equal(first.predict(X[300:]), again.predict(X[300:]))
+    assert not np.array_equal(first.predict(X[300:]), other.predict(X[300:]))
+    rmse = np.sqrt(np.mean((first.predict(X[300:]) - y[300:]) ** 2))
+    assert first.converged and rmse < 0.5 * np.std(y[300:])  # it learned the curve
+
+
+def test_raising_epochs_as_the_note_says_makes_the_fit_converge():
+    X, y = _data("classification")
+    short = mlp.MlpOptions(**{**SMALL.__dict__, "epochs": 3})
+    cut = mlp.fit_mlp(losses.get("bce_logits"), X, y, "classification", short, seed=0)
+    assert not cut.converged and "raise model.epochs" in cut.note
+    full = mlp.fit_mlp(losses.get("bce_logits"), X, y, "classification", SMALL, seed=0)
+    assert full.converged and full.note == "" and full.iterations < SMALL.epochs
+
+
+def test_without_torch_it_is_one_line_with_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(LossbenchError, match=r"pip install 'lossbench\[nn\]'"):
+        mlp.require_torch()
+    (tmp_path / "c.yaml").write_text(NETWORKS)
+    result = invoke(["run", "c.yaml", "--out", tmp_path / "out"], tmp_path)
+    assert_refused(result, tmp_path / "out", "pip install 'lossbench[nn]'")
+
+
+NETWORKS = (
+    "seed: 0\ntrials: 4\nexperiments:\n  - name: nets\n    datasets:\n"
+    "      - {kind: contaminated, target: friedman1, fraction: 0.1, outlier_scale: 10,"
+    " n_samples: 300, n_test: 200}\n    losses: [mse, {name: huber, delta: 1.345}]\n"
+    "    model: [linear, {kind: mlp, hidden: [[8], [16, 16]], epochs: 200, lr: 0.01}]\n"
+    "    score: test_mae\n"
+)
+
+
+@pytest.mark.slow
+def test_a_fit_experiment_trains_networks_in_serial_and_in_parallel_alike(tmp_path):
+    (tmp_path / "c.yaml").write_text(NETWORKS)
+    trials = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}"
+        result = invoke(["run", "c.yaml", "--out", out, "--quiet", "--jobs", jobs], tmp_path)
+        assert result.exit_code == 0, result.output
+        frame = pd.read_csv(next(out.iterdir()) / "trials.csv")
+        trials[jobs] = frame[frame["metric"] != "fit_seconds"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(trials[1], trials[2])
+    frame = trials[1]
+    assert set(frame["model"]) == {"linear", "mlp(hidden=[8])", "mlp(hidden=[16, 16])"}
+    mae = frame[frame["metric"] == "test_mae"].groupby(["model", "loss"])["value"].mean()
+    # friedman1 is not linear: a network beats the linear fit with either loss
+    for loss in ("mse", "huber(delta=1.345, scale=mad)"):
+        assert mae[("mlp(hidden=[16, 16])", loss)] < mae[("linear", loss)]
+    network_coef = frame[(frame["model"] != "linear") & (frame["metric"] == "coef_error")]
+    assert network_coef["note"].str.contains("a network has no coefficients").all()
+
+
+@pytest.mark.parametrize(
+    ("model", "needle"),
+    [
+        ("{kind: mlp, hidden: [0]}", "mlp hidden.0"),
+        ("{kind: mlp, activation: gelu}", "mlp activation"),
+        ("{kind: mlp, optimizer: lbfgs}", "mlp optimizer"),
+        ("{kind: mlp, validation: 1}", "mlp validation"),
+        ("{kind: mlp, epochs: 0}", "mlp epochs"),
+        ("{kind: mlp, width: 3}", "mlp width"),
+    ],
+)
+def test_a_wrong_network_setting_is_one_line_naming_it(tmp_path, model, needle):
+    models = "[linear, {kind: mlp, hidden: [[8], [16, 16]], epochs: 200, lr: 0.01}]"
+    (tmp_path / "c.yaml").write_text(NETWORKS.replace(models, model))
+    result = invoke(["run", "c.yaml", "--out", tmp_path / "out"], tmp_path)
+    assert_refused(result, tmp_path / "out", needle)
