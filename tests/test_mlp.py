@@ -156,8 +156,10 @@ def test_a_fit_experiment_trains_networks_in_serial_and_in_parallel_alike(tmp_pa
     [
         ("{kind: mlp, hidden: [0]}", "mlp hidden.0"),
         ("{kind: mlp, activation: gelu}", "mlp activation"),
-        ("{kind: mlp, optimizer: lbfgs}", "mlp optimizer"),
+        ("{kind: mlp, optimizer: rmsprop}", "mlp optimizer"),
+        ("{kind: mlp, optimizer: lbfgs}", "set validation: 0"),
         ("{kind: mlp, validation: 1}", "mlp validation"),
+        ("{kind: mlp, validation: -0.1}", "mlp validation"),
         ("{kind: mlp, epochs: 0}", "mlp epochs"),
         ("{kind: mlp, width: 3}", "mlp width"),
     ],

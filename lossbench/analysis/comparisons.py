@@ -34,7 +34,7 @@ import pandas as pd
 from lossbench.analysis import statistics
 from lossbench.analysis.frames import against_baseline, keyed, stable_seed, test_train, unkeyed
 
-__all__ = ["COMPARISON_COLUMNS", "DOMINATED", "MODELS", "Settings", "compare"]
+__all__ = ["COMPARISON_COLUMNS", "DOMINATED", "MODELS", "Settings", "compare", "decide"]
 
 COMPARISON_COLUMNS = [
     "experiment", "kind", "dataset", "x", "metric", "loss", "baseline", "estimate", "low", "high",
@@ -247,6 +247,12 @@ class _Experiment:
         b = here[here["loss"] == second][["trial", "value"]]
         both = a.merge(b, on="trial", suffixes=("", "_other"))
         return both["value"].to_numpy(float), both["value_other"].to_numpy(float)
+
+
+def decide(found: list[dict], alpha: float, higher_is_better: Collection[str] = ()) -> None:
+    """Decide one family of rows made elsewhere (a kind's own procedure: each row's
+    ``_result`` gives its interval at any level, ``_settled`` whether it may decide)."""
+    _decide(found, alpha, None, higher_is_better)
 
 
 def _decide(found: list[dict], alpha: float, m: int | None, higher_is_better) -> None:

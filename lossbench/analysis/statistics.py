@@ -37,7 +37,8 @@ import numpy as np
 from lossbench.analysis.constants import FAMILYWISE_ALPHA
 
 __all__ = [
-    "FAMILYWISE_ALPHA", "Paired", "bonferroni", "efficiency", "mean_interval", "mean_unstable",
+    "FAMILYWISE_ALPHA", "Paired", "PairedShares", "bonferroni", "efficiency", "mean_interval",
+    "mean_unstable",
     "median_interval", "paired", "verdict",
 ]  # fmt: skip
 
@@ -178,6 +179,53 @@ class Paired:
         else:
             return math.nan, math.nan
         return float(np.expm1(low)), float(np.expm1(high))
+
+
+@dataclass(frozen=True)
+class PairedShares:
+    """Two losses' yes/no outcomes over the same pairs (restart r of both from the same
+    weights): the difference of their shares of yes, loss's − base's, = (b − c) / n for the
+    b pairs where only the loss says yes and the c where only the base does.
+
+    Its interval at level 1 − alpha: q = (b + c) / n, the share of discordant pairs, and
+    π = b / (b + c) each get a Clopper-Pearson interval at 1 − alpha / 2 (scipy's `binomtest`;
+    π's is [0, 1] without discordant pairs), and the difference q (2π − 1) ranges over their
+    corners. It excludes 0 exactly when π's interval excludes ½, i.e. when McNemar's exact
+    test, made central and doubled for the split of alpha, is below alpha: that is `p`. No
+    discordant pair is no difference seen, and the interval ±q's upper bound shrinks with n:
+    equivalence within a margin needs enough pairs."""
+
+    b: int
+    c: int
+    n: int
+    statistic: str = "share"
+    note: str = ""
+
+    @property
+    def estimate(self) -> float:
+        return (self.b - self.c) / self.n if self.n else math.nan
+
+    @property
+    def p(self) -> float:
+        from scipy.stats import binom
+
+        m = self.b + self.c
+        if not m:
+            return 1.0
+        tail = min(float(binom.cdf(self.b, m, 0.5)), float(binom.sf(self.b - 1, m, 0.5)))
+        return min(1.0, 4 * tail)
+
+    def interval(self, alpha: float) -> tuple[float, float]:
+        from scipy.stats import binomtest
+
+        if not self.n:
+            return math.nan, math.nan
+        m = self.b + self.c
+        q = binomtest(m, self.n).proportion_ci(1 - alpha / 2, method="exact")
+        pi = binomtest(self.b, m).proportion_ci(1 - alpha / 2, method="exact") if m else None
+        shares = (pi.low, pi.high) if pi is not None else (0.0, 1.0)
+        corners = [share * (2 * side - 1) for share in (q.low, q.high) for side in shares]
+        return float(min(corners)), float(max(corners))
 
 
 def _finite_pairs(loss, base) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from lossbench.analysis import aggregate
+from lossbench.analysis import aggregate, frames
 from lossbench.analysis import comparisons as paired
 from lossbench.analysis.aggregate import SUMMARY_COLUMNS
 from lossbench.analysis.comparisons import COMPARISON_COLUMNS
@@ -179,7 +179,18 @@ def comparisons(
         settings[experiment] = dataclasses.replace(
             settings.get(experiment, paired.Settings()), sweeps=swept
         )
-    return paired.compare(trials, metrics, settings, higher_is_better=HIGHER_IS_BETTER)
+    table = paired.compare(trials, metrics, settings, higher_is_better=HIGHER_IS_BETTER)
+    own = []
+    for experiment, mine in trials.groupby("experiment", sort=False):
+        kind = KINDS.get(mine["kind"].iloc[0]) if "kind" in mine else None
+        if kind is not None:
+            margin = settings.get(experiment, paired.Settings()).margin
+            own += kind.own_comparisons(mine, margin)
+    if not own:
+        return table
+    found = pd.DataFrame(own, columns=paired.COMPARISON_COLUMNS)
+    found["x"] = frames.unkeyed(found["x"])
+    return pd.concat([table, found], ignore_index=True) if len(table) else found
 
 
 def _settings(config: Config, planned: Plan | None) -> dict[str, paired.Settings]:

@@ -181,6 +181,13 @@ class ExperimentKind(Experiment):
         each in families of its own); none by default."""
         return []
 
+    @classmethod
+    def own_comparisons(cls, trials: pd.DataFrame, margin: float) -> list[dict[str, Any]]:
+        """Rows of ``comparisons.csv`` that this kind makes by a procedure of its own (decided:
+        `lossbench.analysis.comparisons.decide`) from one experiment's trials; none by
+        default (the paired comparisons of `compared` metrics are made for every kind)."""
+        return []
+
     def compared_metrics(self, frame: pd.DataFrame) -> list[str]:
         """`compared`, as this experiment's options may choose (e.g. a fit's `score`)."""
         return self.compared(frame)

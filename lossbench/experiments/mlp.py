@@ -38,7 +38,7 @@ __all__ = ["MlpFit", "MlpOptions", "fit_mlp", "objective", "require_torch"]
 
 INSTALL = "model: mlp needs PyTorch: pip install 'lossbench[nn]'"
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "sgd", "lbfgs")
 
 
 def require_torch():
@@ -59,10 +59,20 @@ class MlpOptions:
     epochs: int = 200
     batch_size: int = 64
     lr: float = 1e-3
-    optimizer: str = "adam"  # sgd: with momentum 0.9
+    # sgd: with momentum 0.9; lbfgs: full batch to a stationary point (`epochs` iterations)
+    optimizer: str = "adam"
     weight_decay: float = 0.0
     patience: int = 20  # epochs without a better validation loss that end training
-    validation: float = 0.2  # of the training fold, held out for early stopping
+    # of the training fold, held out for early stopping; 0: none held out, training stops
+    # when the objective itself (the loss and its weight decay on every training row) stops
+    # falling (the restarts experiment: where optimization ends, not when it generalizes)
+    validation: float = 0.2
+
+
+# an epoch counts as better than the best so far when it improves on it by this (relative)
+IMPROVEMENT = 1e-4
+# L-BFGS has converged when its largest gradient entry is this small against the start's
+GRADIENT_TOL = 1e-7
 
 
 @functools.cache
@@ -111,7 +121,8 @@ def objective(loss, task: str, classes: int = 0):
 @dataclass
 class MlpFit(FitResult):
     """A trained network as the fit kind scores it: its outputs, no coefficients (NaN).
-    `objective` is the loss on the whole training fold at the kept weights."""
+    `objective` is the loss on the whole training fold at the kept weights, with the weight
+    decay's penalty."""
 
     network: Any = None
     x_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -140,6 +151,14 @@ def _deterministic(torch):
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(strict)
+
+
+def _penalty(model, weight_decay: float) -> float:
+    """(weight_decay / 2) ‖θ‖² over every parameter: the term torch's weight decay adds the
+    gradient of."""
+    if not weight_decay:
+        return 0.0
+    return 0.5 * weight_decay * sum(float((p.detach() ** 2).sum()) for p in model.parameters())
 
 
 def _optimizer(torch, model, options: MlpOptions):
@@ -182,7 +201,8 @@ def fit_mlp(
 ) -> MlpFit:
     """Train a network on (X, y) with `loss` (see the module). Huber's δ is in units of the
     training residuals' normalized MAD, re-measured every epoch, unless `scale` is fixed
-    (then in the units of y), as in linear and boosted fits."""
+    (then in the units of y), as in linear and boosted fits; L-BFGS, which runs to the
+    optimum of one objective, takes δ in units of the targets' normalized MAD."""
     torch = require_torch()
     began = time.perf_counter()
     x_mean, x_sd = X.mean(axis=0), X.std(axis=0)
@@ -194,53 +214,129 @@ def fit_mlp(
     if task == "multiclass":
         targets = torch.from_numpy(y.astype(np.int64))
     rescaled = regression and loss.scale_parameter is not None and scale != "fixed"
-    used = loss.with_scale(1 / y_sd) if regression and not rescaled else loss
-    judge = objective(used, task, classes)  # the validation loss's yardstick, fixed
-    if rescaled:  # δ falls with the residuals: judged at the targets' own scale, not that δ
-        judge = objective(loss.with_scale(mad_of(targets.numpy()) or 1.0), task, classes)
+    fixed = loss.with_scale(1 / y_sd) if regression and not rescaled else loss
+    if rescaled:  # the yardstick of a δ that is not re-measured: the targets' own scale
+        fixed = loss.with_scale(mad_of(targets.numpy()) or 1.0)
     with _deterministic(torch):
         generator = torch.Generator().manual_seed(seed)
-        order = torch.randperm(len(y), generator=generator)
-        held = min(len(y) - 1, max(1, round(options.validation * len(y))))
-        train, check = order[held:], order[:held]
         model = network(torch, X.shape[1], classes if task == "multiclass" else 1, options,
                         generator)  # fmt: skip
-        step = _optimizer(torch, model, options)
-        best, best_state, since, epochs = math.inf, None, 0, 0
-        while epochs < options.epochs:
-            epochs += 1
-            if rescaled:
-                with torch.no_grad():
-                    residual = (targets[train] - model(inputs[train])[:, 0]).numpy()
-                used = loss.with_scale(mad_of(residual) or 1.0)
-            f = objective(used, task, classes)
-            shuffled = train[torch.randperm(len(train), generator=generator)]
-            for start in range(0, len(shuffled), options.batch_size):
-                batch = shuffled[start : start + options.batch_size]
-                step.zero_grad()
-                f(model(inputs[batch]), targets[batch]).backward()
-                step.step()
-            with torch.no_grad():
-                validation = float(judge(model(inputs[check]), targets[check]))
-            if validation < best:
-                best, best_state, since = validation, copy.deepcopy(model.state_dict()), 0
-            else:
-                since += 1
-                if since >= options.patience:
-                    break
-        converged = since >= options.patience and best_state is not None
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        with torch.no_grad():
-            final = float(objective(used, task, classes)(model(inputs), targets))
-    note = ""
-    if best_state is None:
-        note = "the loss was never finite on the validation rows: lower model.lr"
-    elif not converged:
-        note = (f"the validation loss still fell within the last {options.patience} of "
-                f"{options.epochs} epochs: raise model.epochs")  # fmt: skip
+        training = _Training(torch, model, inputs, targets, task, classes, options)
+        if options.optimizer == "lbfgs":
+            epochs, converged, note = training.full_batch(fixed)
+        else:
+            epochs, converged, note = training.minibatches(
+                loss if rescaled else None, fixed, generator
+            )
+        final = training.objective_value(training.last or fixed, training.rows)
     return MlpFit(
         theta=np.full(X.shape[1] + 1, math.nan), objective=final, iterations=epochs,
         converged=converged, seconds=time.perf_counter() - began, note=note, network=model,
         x_mean=x_mean, x_sd=x_sd, y_mean=y_mean, y_sd=y_sd, epochs=epochs,
     )  # fmt: skip
+
+
+class _Training:
+    """One network's training on standardized data: minibatches (Adam or SGD) with early
+    stopping, or full-batch L-BFGS to a stationary point."""
+
+    def __init__(self, torch, model, inputs, targets, task, classes, options: MlpOptions):
+        self.torch, self.model, self.options = torch, model, options
+        self.inputs, self.targets, self.task, self.classes = inputs, targets, task, classes
+        self.rows = torch.arange(len(targets))
+        self.last = None  # the loss (δ re-measured) the last epoch trained with
+
+    def objective_value(self, loss, rows) -> float:
+        """The loss on `rows` with the weight decay's penalty."""
+        with self.torch.no_grad():
+            f = objective(loss, self.task, self.classes)
+            value = float(f(self.model(self.inputs[rows]), self.targets[rows]))
+        return value + _penalty(self.model, self.options.weight_decay)
+
+    def minibatches(self, rescaled, fixed, generator) -> tuple[int, bool, str]:
+        """Epochs of shuffled batches; the best epoch's weights by the validation loss (δ at
+        `fixed`'s), or by the objective itself without a validation split. `rescaled`: the
+        loss whose δ is re-measured each epoch from the training residuals."""
+        torch, model, options = self.torch, self.model, self.options
+        order = torch.randperm(len(self.targets), generator=generator)
+        held = min(len(order) - 1, max(1, round(options.validation * len(order))))
+        train, check = (order[held:], order[:held]) if options.validation else (order, order)
+        step = _optimizer(torch, model, options)
+        best, best_state, since, epochs = math.inf, None, 0, 0
+        used = fixed
+        while epochs < options.epochs:
+            epochs += 1
+            if rescaled is not None:
+                with torch.no_grad():
+                    out = model(self.inputs[train])[:, 0]
+                used = rescaled.with_scale(mad_of((self.targets[train] - out).numpy()) or 1.0)
+            f = objective(used, self.task, self.classes)
+            shuffled = train[torch.randperm(len(train), generator=generator)]
+            for start in range(0, len(shuffled), options.batch_size):
+                batch = shuffled[start : start + options.batch_size]
+                step.zero_grad()
+                f(model(self.inputs[batch]), self.targets[batch]).backward()
+                step.step()
+            watched = self.objective_value(fixed if options.validation else used, check)
+            if not options.validation:
+                watched = self.objective_value(used, train)
+            elif options.weight_decay:  # the validation loss alone: no penalty
+                watched -= _penalty(model, options.weight_decay)
+            if watched < (best - IMPROVEMENT * abs(best) if best < math.inf else best):
+                best, best_state, since = watched, copy.deepcopy(model.state_dict()), 0
+            else:
+                since += 1
+                if since >= options.patience:
+                    break
+        self.last = used
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        what = "validation loss" if options.validation else "objective"
+        if best_state is None:
+            return epochs, False, f"the {what} was never finite: lower model.lr"
+        if since < options.patience:
+            return epochs, False, (f"the {what} still fell within the last "
+                                   f"{options.patience} of {options.epochs} epochs: raise "
+                                   "model.epochs")  # fmt: skip
+        return epochs, True, ""
+
+    def full_batch(self, loss) -> tuple[int, bool, str]:
+        """L-BFGS (strong Wolfe line search) on the whole objective, `epochs` iterations at
+        most: converged when its largest gradient entry is within `GRADIENT_TOL` of the
+        one at the start."""
+        torch, model, options = self.torch, self.model, self.options
+        f = objective(loss, self.task, self.classes)
+        parameters = list(model.parameters())
+
+        def value():
+            total = f(model(self.inputs), self.targets)
+            if options.weight_decay:
+                total = total + 0.5 * options.weight_decay * sum((p**2).sum() for p in parameters)
+            return total
+
+        def largest_gradient() -> float:
+            model.zero_grad()
+            value().backward()
+            return max(float(p.grad.abs().max()) for p in parameters)
+
+        start = largest_gradient()
+        step = torch.optim.LBFGS(parameters, lr=1, max_iter=options.epochs, history_size=20,
+                                 tolerance_grad=GRADIENT_TOL * start, tolerance_change=0.0,
+                                 line_search_fn="strong_wolfe")  # fmt: skip
+
+        def closure():
+            step.zero_grad()
+            total = value()
+            total.backward()
+            return total
+
+        step.step(closure)
+        iterations = int(step.state[parameters[0]].get("n_iter", 0))
+        end = largest_gradient()
+        if not math.isfinite(end):
+            return iterations, False, "the objective was not finite: lower model.lr"
+        if end > GRADIENT_TOL * start:
+            return iterations, False, (f"the gradient was still {end / start:.1e} of its "
+                                       f"start after {iterations} iterations: raise "
+                                       "model.epochs")  # fmt: skip
+        return iterations, True, ""

@@ -8,6 +8,10 @@ Noise (σ = `noise`):
 - ``laplace``: σ Laplace(0, 1)     - ``contaminated``: N(0, σ²) with probability 1 − fraction,
   N(0, (outlier_scale σ)²) with probability fraction
 - ``logistic``: y ~ Bernoulli(sigmoid(X w + b)), then `label_noise` of the labels flipped.
+
+Two classes no linear rule separates, for networks (no true coefficients; test labels drawn
+from the same process): ``moons`` (two interleaved half circles, σ·N(0, I) added) and ``xor``
+(four Gaussian blobs at (±1, ±1) of sd σ, the class the sign of x₁x₂).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from lossbench.experiments.datasets.base import Choice, Dataset, Param, Sample, 
 from lossbench.losses import SIGMOID
 
 __all__ = [
-    "Cauchy", "Contaminated", "Gaussian", "Laplace", "Logistic", "StudentT", "friedman1",
+    "Cauchy", "Contaminated", "Gaussian", "Laplace", "Logistic", "Moons", "StudentT", "Xor",
+    "friedman1",
 ]  # fmt: skip
 
 _SIZE = {
@@ -205,3 +210,48 @@ class Softmax(Dataset):
         shift = rng.integers(1, self.classes, len(labels))  # another class, uniformly
         labels[moved] = (labels[moved] + shift[moved]) % self.classes
         return labels.astype(np.float64)
+
+
+class _Shapes(Dataset):
+    """Two classes in the plane drawn from a fixed shape: train and test alike."""
+
+    task = "classification"
+    truth = False
+    parameters: ClassVar[dict[str, Param]] = {
+        "n_samples": _SIZE["n_samples"],
+        **_TEST,
+        "noise": Param(0.2, 0.0, 10.0, "a number in [0, 10]"),
+    }
+    shown = ("noise",)
+
+    def sample(self, rng: np.random.Generator) -> Sample:
+        X, y = self._draw(rng, int(self.params["n_samples"]))
+        X_test, y_test = self._draw(rng, int(self.params["n_test"]))
+        return Sample(X, y, X_test, y_test=y_test)
+
+    def _draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+
+@register
+class Moons(_Shapes):
+    kind = "moons"
+    summary = "two interleaved half circles (scikit-learn's make_moons), no linear rule"
+
+    def _draw(self, rng, n):
+        y = rng.integers(0, 2, n)
+        t = rng.uniform(0.0, math.pi, n)
+        X = np.where(y[:, None] == 0, np.c_[np.cos(t), np.sin(t)],
+                     np.c_[1.0 - np.cos(t), 0.5 - np.sin(t)])  # fmt: skip
+        return X + self.params["noise"] * rng.standard_normal((n, 2)), y.astype(np.float64)
+
+
+@register
+class Xor(_Shapes):
+    kind = "xor"
+    summary = "four blobs at (±1, ±1), the class the sign of x1·x2: no linear rule"
+
+    def _draw(self, rng, n):
+        centres = rng.choice([-1.0, 1.0], (n, 2))
+        X = centres + self.params["noise"] * rng.standard_normal((n, 2))
+        return X, (centres[:, 0] * centres[:, 1] > 0).astype(np.float64)

@@ -112,8 +112,16 @@ class MlpModel(BaseModel):
     weight_decay: float = Field(0.0, ge=0, le=1e6)
     # epochs without a better validation loss that end training
     patience: int = Field(20, ge=1, le=1_000_000)
-    # the share of each training fold held out for early stopping
-    validation: float = Field(0.2, gt=0, lt=1)
+    # the share of each training fold held out for early stopping (0: none; training stops
+    # when the training objective stops falling)
+    validation: float = Field(0.2, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _full_batch_on_every_row(self) -> MlpModel:
+        if self.optimizer == "lbfgs" and self.validation:
+            raise ValueError("optimizer lbfgs trains to the optimum on every training row, "
+                             "with no early stopping: set validation: 0")  # fmt: skip
+        return self
 
     def options(self) -> MlpOptions:
         return MlpOptions(**self.model_dump(exclude={"kind"}))

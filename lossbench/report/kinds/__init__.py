@@ -7,7 +7,13 @@ view of its own still prints its numbers. Views read only the result tables, so 
 `report` render a stored run exactly as `run` printed it.
 """
 
-from lossbench.report.kinds import fit, influence, landscape, punishment  # noqa: F401  (register)
+from lossbench.report.kinds import (  # noqa: F401  (register)
+    fit,
+    influence,
+    landscape,
+    punishment,
+    restarts,
+)
 from lossbench.report.kinds.base import (
     VIEWS,
     View,

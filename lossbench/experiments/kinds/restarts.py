@@ -1,0 +1,186 @@
+"""``restarts``: the seed's local-minima claim at network scale. The same network and data,
+trained from ``restarts`` random initializations per loss; restart r of every loss starts
+from the same weights and sees the same batches, so restarts pair across losses.
+
+Training stops where optimization ends, not where a validation split would stop it: by
+default no rows are held out and a restart has converged when its objective (the loss with
+the weight decay's penalty, which gives it a finite optimum) stopped falling for
+``model.patience`` epochs (`lossbench.experiments.mlp`).
+
+Per restart (x = r): its ``final_objective``, whether it is ``stuck`` (its final objective
+more than ``near`` (relative) above the best any restart of that loss found on that trial),
+whether it ``converged``, and its held-out score (accuracy and log_loss; test_rmse for
+regression). Per trial and loss: ``best_share`` (restarts within ``near`` of the best),
+``stuck_share``, ``objective_spread`` (max − min final objective, relative to the best),
+``score_spread`` (max − min held-out score) and ``distinct_solutions`` (restarts whose
+predictions on the held-out points differ: another solution when more than 1% of its
+predicted classes differ, or, in regression, its predictions differ by an RMS of more than
+1% of the targets' spread).
+
+The verdict ("mse gets stuck more often than bce", or the opposite, or neither) pairs the
+restarts of each loss with the baseline's (`lossbench.analysis.restarts`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from lossbench.config import MAX_TRIALS
+from lossbench.errors import located
+from lossbench.experiments.kind import ExperimentKind, Task, register
+from lossbench.experiments.kinds.fit import CrossValidation, MlpModel, not_applicable
+from lossbench.experiments.mlp import fit_mlp, require_torch
+from lossbench.experiments.multiclass_scores import scores as multiclass_scores
+from lossbench.losses import SIGMOID
+from lossbench.losses.softmax import softmax
+
+__all__ = ["RestartsExperiment", "distinct"]
+
+PER_RESTART = ("final_objective", "stuck", "converged")
+
+
+@register
+class RestartsExperiment(ExperimentKind):
+    kind: Literal["restarts"] = "restarts"
+    # random initializations per loss and trial (restart r starts every loss from the same)
+    restarts: int = Field(20, ge=2, le=MAX_TRIALS)
+    # the network; by default no validation split: a restart runs until its objective settles
+    model: MlpModel = Field(default_factory=lambda: MlpModel(validation=0.0, epochs=1000,
+                                                             weight_decay=1e-4))  # fmt: skip
+    # a restart is near the best when its final objective is within this (relative) of it
+    near: float = Field(0.01, gt=0, lt=1)
+    # data without truth (tables, sklearn): each trial is one fold
+    cv: CrossValidation = Field(default_factory=lambda: CrossValidation(repeats=1))
+
+    def tasks(self, losses, datasets, trials, seed):
+        if not datasets:
+            return super().tasks(losses, datasets, trials, seed)
+        with located("model"):
+            require_torch()
+        units = []
+        for i, dataset in enumerate(datasets):
+            runs = trials
+            if dataset.cross_validated:
+                with located("datasets", i):
+                    dataset.check_folds(self.cv.folds)
+                runs = self.cv.folds * self.cv.repeats
+            units += [Task(self, losses, dataset, t, seed) for t in range(runs)]
+        return units
+
+    def model_name(self) -> str:
+        return "mlp"
+
+    def quick(self) -> RestartsExperiment:
+        small = super().quick()
+        small.restarts = min(small.restarts, 5)
+        small.cv.repeats = 1
+        return small
+
+    def run_task(self, task: Task) -> list[dict[str, Any]]:
+        dataset = task.dataset
+        if dataset.cross_validated:
+            sample = dataset.split(task.trial, self.cv.folds, task.seed)
+        else:
+            sample = dataset.sample(task.rng())
+        # one seed per restart, the same for every loss: the same weights and batches
+        seeds = task.rng(2).integers(2**31 - 1, size=self.restarts)
+        rows = []
+        for loss in task.losses:
+            label = str(loss)
+            note = not_applicable(loss, dataset)
+            if note:
+                rows.append(task.row(label, "stuck_share", np.nan, note=note))
+                continue
+            rows += self._restarts(task, sample, loss, label, seeds)
+        return rows
+
+    def _restarts(self, task: Task, sample, loss, label: str, seeds) -> list[dict[str, Any]]:
+        dataset, options = task.dataset, self.model.options()
+        classes = getattr(dataset, "classes", 0) if dataset.task == "multiclass" else 0
+        y = sample.y.astype(np.int64) if classes else sample.y
+        finals, converged, outputs, scores = [], [], [], []
+        for seed in seeds:
+            fitted = fit_mlp(loss, sample.X, y, dataset.task, options, int(seed),
+                             classes=classes, scale=self.fit.scale)  # fmt: skip
+            finals.append(fitted.objective)
+            converged.append(fitted.converged)
+            out = fitted.predict(sample.X_test)
+            outputs.append(out)
+            scores.append(_held_out(dataset.task, out, sample.y_test))
+        finals = np.array(finals)
+        best = float(np.nanmin(finals)) if np.isfinite(finals).any() else np.nan
+        stuck = ~(finals <= best + self.near * abs(best))
+        rows = []
+        for r, (final, settled, score) in enumerate(zip(finals, converged, scores, strict=True)):
+            values = {"final_objective": float(final), "stuck": float(stuck[r]),
+                      "converged": float(settled), **score}  # fmt: skip
+            rows += [task.row(label, metric, value, x=r) for metric, value in values.items()]
+        headline = next(iter(scores[0]))
+        held = np.array([score[headline] for score in scores])
+        rows += [
+            task.row(label, "best_share", float(np.mean(~stuck))),
+            task.row(label, "stuck_share", float(np.mean(stuck))),
+            task.row(label, "objective_spread", float((finals.max() - best) / abs(best))
+                     if best else np.nan),
+            task.row(label, "score_spread", float(np.nanmax(held) - np.nanmin(held))),
+            task.row(label, "distinct_solutions",
+                     float(distinct(outputs, dataset.task, sample.y_test))),
+        ]  # fmt: skip
+        return rows
+
+    # -- reading -------------------------------------------------------------------------------
+    @classmethod
+    def identifies(cls, metrics: set[str]) -> bool:
+        return "distinct_solutions" in metrics
+
+    @classmethod
+    def headline(cls, frame: pd.DataFrame) -> str | None:
+        return "stuck_share"
+
+    @classmethod
+    def own_comparisons(cls, trials: pd.DataFrame, margin: float) -> list[dict[str, Any]]:
+        from lossbench.analysis import restarts
+
+        return restarts.compare(trials, margin)
+
+
+def _held_out(task: str, out: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
+    """The restart's score on the held-out points: accuracy and log loss, or RMSE."""
+    if task == "regression":
+        return {"test_rmse": float(np.sqrt(np.mean((out - y_test) ** 2)))}
+    if task == "multiclass":
+        values = multiclass_scores(y_test.astype(np.int64), softmax(out))
+        return {"accuracy": values["accuracy"], "log_loss": values["log_loss"]}
+    p = np.clip(SIGMOID(out), 1e-15, 1 - 1e-15)
+    return {
+        "accuracy": float(np.mean((p >= 0.5) == (y_test == 1.0))),
+        "log_loss": float(-np.mean(y_test * np.log(p) + (1 - y_test) * np.log1p(-p))),
+    }
+
+
+def distinct(outputs: list[np.ndarray], task: str, y_test: np.ndarray) -> int:
+    """How many different solutions the restarts' predictions on the held-out points are: a
+    restart joins the first kept one whose predicted classes agree on 99% of the points (in
+    regression: whose predictions are within an RMS of 1% of the targets' spread)."""
+    if task == "regression":
+        tolerance = 0.01 * float(np.std(y_test)) or 1e-12
+
+        def same(a, b):
+            return np.sqrt(np.mean((a - b) ** 2)) <= tolerance
+
+        kept_values = outputs
+    else:
+        kept_values = [out.argmax(axis=1) if out.ndim == 2 else out >= 0 for out in outputs]
+
+        def same(a, b):
+            return np.mean(a != b) <= 0.01
+
+    kept: list[np.ndarray] = []
+    for values in kept_values:
+        if not any(same(values, other) for other in kept):
+            kept.append(values)
+    return len(kept)
