@@ -122,9 +122,9 @@ def test_without_torch_it_is_one_line_with_the_install_command(monkeypatch, tmp_
 
 
 NETWORKS = (
-    "seed: 0\ntrials: 4\nexperiments:\n  - name: nets\n    datasets:\n"
+    "seed: 0\ntrials: 2\nexperiments:\n  - name: nets\n    datasets:\n"
     "      - {kind: contaminated, target: friedman1, fraction: 0.1, outlier_scale: 10,"
-    " n_samples: 300, n_test: 200}\n    losses: [mse, {name: huber, delta: 1.345}]\n"
+    " n_samples: 200, n_test: 200}\n    losses: [mse, {name: huber, delta: 1.345}]\n"
     "    model: [linear, {kind: mlp, hidden: [[8], [16, 16]], epochs: 200, lr: 0.01}]\n"
     "    score: test_mae\n"
 )

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from lossbench.config import MAX_TRIALS
 from lossbench.errors import located
@@ -41,6 +41,10 @@ from lossbench.losses.softmax import softmax
 __all__ = ["RestartsExperiment", "distinct"]
 
 PER_RESTART = ("final_objective", "stuck", "converged")
+# the restarts' network unless the config says otherwise: small and smooth, trained by L-BFGS
+# (deterministic, full batch) until the gradient is 1e-7 of its start
+NETWORK = {"hidden": (8,), "activation": "tanh", "optimizer": "lbfgs", "epochs": 3000,
+           "validation": 0.0, "weight_decay": 1e-4}  # fmt: skip
 
 
 @register
@@ -48,13 +52,22 @@ class RestartsExperiment(ExperimentKind):
     kind: Literal["restarts"] = "restarts"
     # random initializations per loss and trial (restart r starts every loss from the same)
     restarts: int = Field(20, ge=2, le=MAX_TRIALS)
-    # the network; by default no validation split: a restart runs until its objective settles
-    model: MlpModel = Field(default_factory=lambda: MlpModel(validation=0.0, epochs=1000,
-                                                             weight_decay=1e-4))  # fmt: skip
+    # the network (settings not given: `NETWORK`'s): by default full-batch L-BFGS on every
+    # training row to a stationary point of the loss plus a weight decay that gives it one
+    model: MlpModel = Field(default_factory=lambda: MlpModel(**NETWORK))
     # a restart is near the best when its final objective is within this (relative) of it
     near: float = Field(0.01, gt=0, lt=1)
     # data without truth (tables, sklearn): each trial is one fold
     cv: CrossValidation = Field(default_factory=lambda: CrossValidation(repeats=1))
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("kind", "mlp") == "mlp":
+            return {**NETWORK, **value}
+        if value == "mlp":
+            return dict(NETWORK)
+        return value
 
     def tasks(self, losses, datasets, trials, seed):
         if not datasets:

@@ -1,0 +1,111 @@
+"""The restarts experiment: its verdict's procedure (`statistics.PairedShares`) decides at its
+level and is calibrated, by a simulation that could fail; a run pairs every loss's restarts,
+is the same in serial and in parallel, and says how to settle an unconverged restart."""
+
+import functools
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import invoke
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from lossbench.analysis.statistics import PairedShares
+
+pytest.importorskip("torch")
+
+
+@settings(deadline=None)  # the first example imports scipy.stats
+@given(st.integers(0, 60), st.integers(0, 60), st.integers(0, 60),
+       st.sampled_from([0.05, 0.025, 0.01, 0.005]))  # fmt: skip
+def test_the_interval_excludes_0_exactly_when_p_is_below_its_level(b, c, same, alpha):
+    assume(b + c + same > 0)
+    result = PairedShares(b, c, b + c + same)
+    low, high = result.interval(alpha)
+    assert low <= result.estimate <= high
+    assert (low > 0 or high < 0) == (result.p < alpha)
+
+
+def test_no_discordant_pair_is_no_difference_seen_and_no_equivalence_from_few():
+    few, many = PairedShares(0, 0, 10), PairedShares(0, 0, 2000)
+    assert few.p == 1 and few.interval(0.05)[0] < -0.2  # 10 restarts: up to 30% apart
+    low, high = many.interval(0.05)
+    assert -0.01 < low <= 0 <= high < 0.01  # 2000 alike: within a 1% margin
+
+
+@functools.cache
+def _decided(b: int, c: int, n: int) -> bool:
+    low, high = PairedShares(b, c, n).interval(0.05)
+    return low > 0 or high < 0
+
+
+def _rejections(p_loss, p_base, n, runs, rng, correlated=False):
+    """The share of simulated experiments (n paired restarts each) whose verdict is not
+    inconclusive at the 5% level."""
+    u = rng.random((runs, n))
+    loss = u < p_loss
+    base = (u if correlated else rng.random((runs, n))) < p_base
+    b, c = (loss & ~base).sum(axis=1), (~loss & base).sum(axis=1)
+    return np.mean([_decided(int(x), int(y), n) for x, y in zip(b, c, strict=True)])
+
+
+def test_the_verdict_is_calibrated_and_has_power():
+    """Equal stuck rates: a verdict in at most 5% of experiments (2000 of them; the bound
+    5% + 3 standard errors); rates of 50% against 10% over 40 restarts: a verdict in most."""
+    rng = np.random.default_rng(0)
+    for rate in (0.1, 0.3, 0.5):
+        for correlated in (False, True):
+            false = _rejections(rate, rate, 40, 2000, rng, correlated)
+            assert false <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 2000), (rate, correlated, false)
+    assert _rejections(0.5, 0.1, 40, 500, rng) > 0.8
+
+
+MOONS = (
+    "seed: 0\ntrials: 2\nexperiments:\n  - name: stuck\n    kind: restarts\n"
+    "    losses: [bce_logits, mse]\n    datasets: [{kind: moons, n_samples: 80, n_test: 200}]\n"
+    "    restarts: 4\n    model: {kind: mlp, hidden: [4]}\n"
+)
+
+
+@pytest.mark.slow
+def test_a_restarts_run_pairs_its_restarts_and_is_the_same_in_parallel(tmp_path):
+    (tmp_path / "c.yaml").write_text(MOONS)
+    found = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}"
+        result = invoke(["run", "c.yaml", "--out", out, "--jobs", jobs], tmp_path, columns=80)
+        assert result.exit_code == 0, result.output
+        run = next(out.iterdir())
+        trials = pd.read_csv(run / "trials.csv")
+        found[jobs] = trials[trials["metric"] != "fit_seconds"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(found[1], found[2])
+    trials = found[1]
+    per = trials[trials["metric"] == "stuck"]
+    assert len(per) == 2 * 2 * 4  # losses × trials × restarts
+    shares = trials[trials["metric"] == "stuck_share"].set_index(["loss", "trial"])["value"]
+    counted = per.groupby(["loss", "trial"])["value"].mean()
+    pd.testing.assert_series_equal(shares.sort_index(), counted.sort_index(), check_names=False)
+    # the best restart of each loss and trial is never stuck
+    assert (per.groupby(["loss", "trial"])["value"].min() == 0).all()
+    verdict = pd.read_csv(run / "comparisons.csv")
+    row = verdict[verdict["metric"] == "stuck_share"].iloc[0]
+    assert row["statistic"] == "paired share" and row["n"] == 8
+    assert row["verdict"] in {"better", "worse", "equivalent", "inconclusive"}
+    shown = result.output.splitlines()[:-1]  # the last: `results: <a long temporary path>`
+    assert all(len(line) <= 80 for line in shown), result.output
+
+
+def test_raising_epochs_as_the_note_says_lets_a_restart_converge():
+    from lossbench.experiments import mlp
+    from lossbench.experiments.datasets import DATASETS
+    from lossbench.experiments.kinds.restarts import NETWORK
+    from lossbench.losses import get
+
+    sample = DATASETS["moons"]({"n_samples": 120}, "moons").sample(np.random.default_rng(0))
+    short = mlp.MlpOptions(**{**NETWORK, "epochs": 5})
+    cut = mlp.fit_mlp(get("mse"), sample.X, sample.y, "classification", short, seed=1)
+    assert not cut.converged and "raise model.epochs" in cut.note
+    enough = mlp.MlpOptions(**NETWORK)
+    done = mlp.fit_mlp(get("mse"), sample.X, sample.y, "classification", enough, seed=1)
+    assert done.converged and done.iterations < NETWORK["epochs"]
