@@ -109,3 +109,24 @@ def test_raising_epochs_as_the_note_says_lets_a_restart_converge():
     enough = mlp.MlpOptions(**NETWORK)
     done = mlp.fit_mlp(get("mse"), sample.X, sample.y, "classification", enough, seed=1)
     assert done.converged and done.iterations < NETWORK["epochs"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "score"),
+    [({"kind": "logistic", "n_samples": 60, "n_features": 2}, "accuracy"),
+     ({"kind": "gaussian", "n_samples": 60, "n_features": 2}, "test_rmse"),
+     ({"kind": "softmax", "n_samples": 90, "n_features": 2, "classes": 3}, "accuracy")],
+)  # fmt: skip
+def test_every_task_is_scored_against_what_the_data_knows(spec, score):
+    """Synthetic classes are scored on labels drawn from their true probabilities, regression
+    on the noise-free target; multiclass on class labels."""
+    from lossbench.experiments import tasks
+
+    losses = ["cross_entropy", "mse"] if spec["kind"] == "softmax" else ["mse", "mae"]
+    config = {"seed": 0, "trials": 1, "experiments": [
+        {"name": "r", "kind": "restarts", "losses": losses, "datasets": [spec], "restarts": 2,
+         "model": {"kind": "mlp", "hidden": [2]}}]}  # fmt: skip
+    (task,) = tasks(config)
+    rows = pd.DataFrame(task.experiment.run_task(task))
+    held = rows[rows["metric"] == score]
+    assert len(held) == 2 * 2 and held["value"].notna().all()

@@ -72,7 +72,7 @@ class MlpOptions:
 # an epoch counts as better than the best so far when it improves on it by this (relative)
 IMPROVEMENT = 1e-4
 # L-BFGS has converged when its largest gradient entry is this small against the start's
-GRADIENT_TOL = 1e-7
+GRADIENT_TOL = 1e-5
 
 
 @functools.cache

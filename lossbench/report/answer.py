@@ -11,6 +11,7 @@ answer is given per model, then one line per later model against the first, loss
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import pandas as pd
@@ -19,7 +20,7 @@ from lossbench import text
 from lossbench.analysis.frames import models_of
 from lossbench.errors import LossbenchError
 from lossbench.losses import labels
-from lossbench.report.numbers import percent as _percent
+from lossbench.report.numbers import difference
 
 __all__ = ["across_models", "against_baseline", "answer", "markdown", "within_sweeps"]
 
@@ -120,7 +121,8 @@ def _model_lines(rows: pd.DataFrame, shown: Callable[[str], str]) -> list[tuple[
         where = f"{shown(dataset)} ({shown(experiment)}, {shown(metric)})"
         said = {}
         for row in mine.itertuples():
-            evidence = f"{_percent(row.estimate)} [{_percent(row.low)}, {_percent(row.high)}]"
+            shown_as = functools.partial(difference, statistic=getattr(row, "statistic", "mean"))
+            evidence = f"{shown_as(row.estimate)} [{shown_as(row.low)}, {shown_as(row.high)}]"
             told = row.verdict if row.verdict != "inconclusive" else "undecided"
             shown_as = shown(row.loss) + (f" {evidence}" if told != "undecided" else "")
             said.setdefault(told, []).append(shown_as)
@@ -202,8 +204,9 @@ def _winner(better: pd.DataFrame, ranked: pd.DataFrame, baseline: str, shown) ->
     else:
         top = better.loc[better["estimate"].abs().idxmax(), "loss"]
     best = better[better["loss"] == top].iloc[0]
+    shown_as = functools.partial(difference, statistic=best.get("statistic", "mean"))
     evidence = (
-        f"{_percent(best['estimate'])} [{_percent(best['low'])}, {_percent(best['high'])}] "
+        f"{shown_as(best['estimate'])} [{shown_as(best['low'])}, {shown_as(best['high'])}] "
         f"against {baseline}"
     )
     if len(better) == 1:

@@ -55,6 +55,18 @@ def percent(x: float) -> str:
     return f"{x:+.1%}".replace("-", "−") if math.isfinite(x) else "n/a"
 
 
+def difference(x: float, statistic: str = "mean") -> str:
+    """A signed difference as its statistic measures it: a relative one in percent, or, for
+    a difference of shares ("paired share"), in percentage points.
+
+    >>> difference(-0.2791), difference(-0.5625, "paired share")
+    ('−27.9%', '−56.2 points')
+    """
+    if statistic != "paired share" or not math.isfinite(x):
+        return percent(x)
+    return f"{100 * x:+.1f} points".replace("-", "−")
+
+
 def seconds(x: float) -> str:
     """A duration in the largest unit that keeps it ≥ 1, pyperf's way.
 

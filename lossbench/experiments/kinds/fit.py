@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -29,7 +28,7 @@ from lossbench.config import MAX_TRIALS
 from lossbench.errors import LossbenchError, located
 from lossbench.experiments import multiclass_scores
 from lossbench.experiments.fitting import fit
-from lossbench.experiments.gbm import GbmOptions, fit_gbm_multiclass, fitted, require_lightgbm
+from lossbench.experiments.gbm import fit_gbm_multiclass, fitted, require_lightgbm
 from lossbench.experiments.kind import ExperimentKind, Task, register
 from lossbench.experiments.metrics import (
     FIT,
@@ -39,14 +38,14 @@ from lossbench.experiments.metrics import (
     score,
     scores_of,
 )
-from lossbench.experiments.mlp import ACTIVATIONS, OPTIMIZERS, MlpOptions, fit_mlp, require_torch
+from lossbench.experiments.mlp import fit_mlp, require_torch
+from lossbench.experiments.models import GbmModel, MlpModel, Model, expanded, model_names
 from lossbench.experiments.multinomial import fit_multinomial
 from lossbench.experiments.separation import separated
 from lossbench.losses.builtin import Huber
-from lossbench.losses.labels import grid
 from lossbench.losses.softmax import softmax
 
-__all__ = ["FitExperiment", "GbmModel", "MlpModel", "not_applicable"]
+__all__ = ["CrossValidation", "FitExperiment", "not_applicable"]
 
 _SEPARATED = "the classes are separable: the fit has no finite maximum-likelihood solution"
 
@@ -82,102 +81,6 @@ class CrossValidation(BaseModel):
         return self
 
 
-class GbmModel(BaseModel):
-    """Gradient-boosted trees (LightGBM) as the model every loss is fitted with."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    kind: Literal["gbm"] = "gbm"
-    n_estimators: int = Field(100, ge=1, le=10_000)
-    learning_rate: float = Field(0.1, gt=0, le=1)
-    num_leaves: int = Field(31, ge=2, le=131_072)
-    min_data_in_leaf: int = Field(20, ge=1, le=10_000_000)
-
-    def options(self) -> GbmOptions:
-        return GbmOptions(self.n_estimators, self.learning_rate, self.num_leaves,
-                          self.min_data_in_leaf)  # fmt: skip
-
-
-class MlpModel(BaseModel):
-    """A multilayer perceptron (PyTorch) as the model every loss is trained with
-    (`lossbench.experiments.mlp`)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    kind: Literal["mlp"] = "mlp"
-    hidden: tuple[Annotated[int, Field(ge=1, le=100_000)], ...] = Field((64, 64), max_length=20)
-    activation: Literal[ACTIVATIONS] = "relu"
-    epochs: int = Field(200, ge=1, le=1_000_000)
-    batch_size: int = Field(64, ge=1, le=10_000_000)
-    lr: float = Field(1e-3, gt=0, le=10)
-    optimizer: Literal[OPTIMIZERS] = "adam"
-    weight_decay: float = Field(0.0, ge=0, le=1e6)
-    # epochs without a better validation loss that end training
-    patience: int = Field(20, ge=1, le=1_000_000)
-    # the share of each training fold held out for early stopping (0: none; training stops
-    # when the training objective stops falling)
-    validation: float = Field(0.2, ge=0, lt=1)
-
-    @model_validator(mode="after")
-    def _full_batch_on_every_row(self) -> MlpModel:
-        if self.optimizer == "lbfgs" and self.validation:
-            raise ValueError("optimizer lbfgs trains to the optimum on every training row, "
-                             "with no early stopping: set validation: 0")  # fmt: skip
-        return self
-
-    def options(self) -> MlpOptions:
-        return MlpOptions(**self.model_dump(exclude={"kind"}))
-
-
-Model = Literal["linear"] | GbmModel | MlpModel
-_MODELS = {"gbm": GbmModel, "mlp": MlpModel}
-
-
-def _expanded(entry: Any) -> list[Model]:
-    """The models one entry names: linear, or gbm or mlp settings where a list is a grid axis
-    (mlp's `hidden` is one list of layer sizes; a list of such lists is its grid axis)."""
-    if entry == "linear":
-        return ["linear"]
-    kind = entry.get("kind") if isinstance(entry, dict) else None
-    if kind not in _MODELS:
-        raise ValueError(f"expected linear, {{kind: gbm, ...}} or {{kind: mlp, ...}}; "
-                         f"got {entry!r:.80}")  # fmt: skip
-    if kind == "mlp" and isinstance(entry.get("hidden"), list):
-        layers = entry["hidden"]
-        if not any(isinstance(each, list) for each in layers):
-            layers = [layers]  # one architecture
-        entry = {**entry, "hidden": [tuple(each) if isinstance(each, list) else each
-                                     for each in layers]}  # fmt: skip
-    models = []
-    try:
-        for combo in grid(entry):
-            models.append(_MODELS[kind].model_validate(combo))
-    except LossbenchError as error:
-        raise ValueError(f"{kind}: {error.message}") from None
-    except ValidationError as error:  # said as the setting that is wrong
-        first = error.errors()[0]
-        where = ".".join(map(str, first["loc"]))
-        raise ValueError(f"{kind} {where}: {first['msg']}") from None
-    return models
-
-
-def model_names(models: list[Model]) -> list[str]:
-    """linear, gbm, mlp, and where several of a kind are run the settings that differ."""
-    names = []
-    for model in models:
-        if model == "linear":
-            names.append("linear")
-            continue
-        same = [m for m in models if type(m) is type(model)]
-        fields = [k for k in type(model).model_fields if k != "kind"]
-        varying = [k for k in fields if len({getattr(m, k) for m in same}) > 1]
-        shown = ", ".join(f"{k}={_shown(getattr(model, k))}" for k in varying)
-        names.append(f"{model.kind}({shown})" if varying else model.kind)
-    return names
-
-
-def _shown(value: Any) -> str:
-    return "[" + ", ".join(map(str, value)) + "]" if isinstance(value, tuple) else str(value)
-
-
 @register
 class FitExperiment(ExperimentKind):
     kind: Literal["fit"] = "fit"
@@ -199,9 +102,9 @@ class FitExperiment(ExperimentKind):
         if isinstance(value, list):
             if not value:
                 raise ValueError("an empty list makes nothing to run")
-            chosen = [model for entry in value for model in _expanded(entry)]
+            chosen = [model for entry in value for model in expanded(entry)]
             return chosen if len(chosen) > 1 else chosen[0]
-        chosen = _expanded(value)
+        chosen = expanded(value)
         return chosen if len(chosen) > 1 else chosen[0]
 
     @model_validator(mode="after")

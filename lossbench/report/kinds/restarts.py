@@ -52,7 +52,40 @@ class RestartsView(View):
             "held-out predictions; spreads: worst over best objective, max − min held-out score "
             "(accuracy, or RMSE)"
         )
-        return [table]
+        return [table, *cls.verdicts(frame, comparisons)]
+
+    @classmethod
+    def verdicts(cls, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[str]:
+        """Per dataset and loss, e.g. "moons(noise=0.2): mse is stuck less often than
+        bce_logits: in 22% against 79% of 80 restarts paired by their initial weights,
+        −56.2 points [−74.1, −30.7] (95% interval), p = 4e-08 (McNemar exact, Bonferroni,
+        1)"."""
+        rows = comparisons[comparisons["metric"] == "stuck_share"] if len(comparisons) else []
+        shares = frame[(frame["metric"] == "stuck_share") & frame["x"].isna()]
+        share = shares.set_index(["dataset", "loss"])["mean"]
+        lines = []
+        for row in rows.itertuples() if len(rows) else []:
+            own = share.get((row.dataset, row.loss), float("nan"))
+            theirs = share.get((row.dataset, row.baseline), float("nan"))
+            family = round(row.confidence and 0.05 / (1 - row.confidence)) or 1
+            evidence = (
+                f"in {own:.0%} against {theirs:.0%} of {row.n} restarts paired by their "
+                f"initial weights, {_points(row.estimate)} points [{_points(row.low)}, "
+                f"{_points(row.high)}] ({row.confidence:.1%} interval), p = "
+                f"{row.p_adjusted:.2g} (McNemar exact, Bonferroni, {family})"
+            )
+            if row.verdict in ("better", "worse"):
+                how = "less" if row.verdict == "better" else "more"
+                text = f"{row.loss} is stuck {how} often than {row.baseline}: {evidence}"
+            elif row.verdict == "equivalent":
+                text = (f"{row.loss} is stuck as often as {row.baseline} (within "
+                        f"±{100 * row.margin:.0f} points): {evidence}")  # fmt: skip
+            else:
+                text = f"{row.loss} vs {row.baseline}, stuck: inconclusive: {evidence}"
+                if isinstance(row.note, str) and row.note.startswith("no verdict"):
+                    text += f"; {row.note}"
+            lines.append(f"{row.dataset}: {text}")
+        return lines
 
     @classmethod
     def figures(cls, experiment, frame, trials, palette) -> dict[str, Any]:
@@ -84,3 +117,7 @@ def _figure(experiment: str, trials: pd.DataFrame, palette):
         ax.legend(fontsize=9)
     figure.suptitle(f"{experiment}: where each restart ended (first trial)", fontsize=13)
     return figure
+
+
+def _points(x: float) -> str:
+    return f"{100 * x:+.1f}".replace("-", "−")
