@@ -1,6 +1,7 @@
-"""Neural networks (`lossbench.experiments.mlp`): the autograd objective is each loss to 1e-10
-against torch's own form of it (value and gradient), and against finite differences for a
-loss torch has no form of; fits are deterministic; early stopping's hint is a promise; a
+"""Neural networks (`lossbench.experiments.mlp`): lossbench's own value and gradient of each
+loss, through the autograd objective, equal torch's form of it to 1e-10, and so does what
+training uses (torch's form where it has one); a loss torch has no form of agrees with
+finite differences; fits are deterministic; early stopping's hint is a promise; a
 missing torch is one line with the install command."""
 
 import sys
@@ -64,11 +65,17 @@ def test_the_objective_is_torch_s_own_loss_to_1e_10(case):
         y = torch.from_numpy(rng.integers(0, 2, len(out)).astype(np.float64))
     else:
         y = torch.from_numpy(rng.integers(0, k, len(out)))
-    ours = mlp.objective(losses.get(case.split("/")[0]), task, k)
-    value, gradient = _value_and_gradient(ours, out, y)
+    loss = losses.get(case.split("/")[0])
+    # lossbench's own value and gradient (through numpy), against torch's form of the loss
+    wrapped = mlp._wrapped(torch, loss, task, k)
+    value, gradient = _value_and_gradient(wrapped, out, y)
     expected_value, expected_gradient = _value_and_gradient(theirs, out, y)
     assert value == pytest.approx(expected_value, rel=1e-10, abs=1e-12)
     np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-10, atol=1e-13)
+    # and what training uses (torch's own form where it has one) against lossbench's
+    used_value, used_gradient = _value_and_gradient(mlp.objective(loss, task, k), out, y)
+    assert used_value == pytest.approx(value, rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(used_gradient, gradient, rtol=1e-10, atol=1e-13)
 
 
 def test_a_loss_torch_has_no_form_of_trains_by_its_own_gradient():

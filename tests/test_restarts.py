@@ -111,6 +111,7 @@ def test_raising_epochs_as_the_note_says_lets_a_restart_converge():
     assert done.converged and done.iterations < NETWORK["epochs"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("spec", "score"),
     [({"kind": "logistic", "n_samples": 60, "n_features": 2}, "accuracy"),

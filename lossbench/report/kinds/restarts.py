@@ -95,6 +95,8 @@ class RestartsView(View):
 def _figure(experiment: str, trials: pd.DataFrame, palette):
     """Per dataset, each loss's restarts of the first trial sorted by their final objective
     over the best one's, minus 1 (0: the best): a shared axis, as the ratio has no unit."""
+    from matplotlib.ticker import FuncFormatter
+
     from lossbench.report.figures import new_figure
 
     rows = trials[(trials["experiment"] == experiment) & (trials["metric"] == "final_objective")]
@@ -111,6 +113,8 @@ def _figure(experiment: str, trials: pd.DataFrame, palette):
         ax.axhline(0.01, color="0.5", lw=1, ls="--", label="1% above the best (default near)")
         ax.set_yscale("symlog", linthresh=1e-3)
         ax.set_ylim(bottom=-3e-4)  # nothing is below the best: no negative decades
+        # plain numbers: figures render text without mathtext (names are escaped for it)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         ax.set(title=dataset, xlabel="restart (sorted by final objective)",
                ylabel="final objective / best − 1")  # fmt: skip
         ax.grid(alpha=0.3)
