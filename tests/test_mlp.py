@@ -131,8 +131,8 @@ def test_without_torch_it_is_one_line_with_the_install_command(monkeypatch, tmp_
 NETWORKS = (
     "seed: 0\ntrials: 2\nexperiments:\n  - name: nets\n    datasets:\n"
     "      - {kind: contaminated, target: friedman1, fraction: 0.1, outlier_scale: 10,"
-    " n_samples: 200, n_test: 200}\n    losses: [mse, {name: huber, delta: 1.345}]\n"
-    "    model: [linear, {kind: mlp, hidden: [[8], [16, 16]], epochs: 200, lr: 0.01}]\n"
+    " n_samples: 150, n_test: 200}\n    losses: [mse, {name: huber, delta: 1.345}]\n"
+    "    model: [linear, {kind: mlp, hidden: [[4], [8, 8]], epochs: 100, lr: 0.01}]\n"
     "    score: test_mae\n"
 )
 
@@ -149,11 +149,11 @@ def test_a_fit_experiment_trains_networks_in_serial_and_in_parallel_alike(tmp_pa
         trials[jobs] = frame[frame["metric"] != "fit_seconds"].reset_index(drop=True)
     pd.testing.assert_frame_equal(trials[1], trials[2])
     frame = trials[1]
-    assert set(frame["model"]) == {"linear", "mlp(hidden=[8])", "mlp(hidden=[16, 16])"}
+    assert set(frame["model"]) == {"linear", "mlp(hidden=[4])", "mlp(hidden=[8, 8])"}
     mae = frame[frame["metric"] == "test_mae"].groupby(["model", "loss"])["value"].mean()
     # friedman1 is not linear: a network beats the linear fit with either loss
     for loss in ("mse", "huber(delta=1.345, scale=mad)"):
-        assert mae[("mlp(hidden=[16, 16])", loss)] < mae[("linear", loss)]
+        assert mae[("mlp(hidden=[8, 8])", loss)] < mae[("linear", loss)]
     network_coef = frame[(frame["model"] != "linear") & (frame["metric"] == "coef_error")]
     assert network_coef["note"].str.contains("a network has no coefficients").all()
 
@@ -172,7 +172,7 @@ def test_a_fit_experiment_trains_networks_in_serial_and_in_parallel_alike(tmp_pa
     ],
 )
 def test_a_wrong_network_setting_is_one_line_naming_it(tmp_path, model, needle):
-    models = "[linear, {kind: mlp, hidden: [[8], [16, 16]], epochs: 200, lr: 0.01}]"
+    models = "[linear, {kind: mlp, hidden: [[4], [8, 8]], epochs: 100, lr: 0.01}]"
     (tmp_path / "c.yaml").write_text(NETWORKS.replace(models, model))
     result = invoke(["run", "c.yaml", "--out", tmp_path / "out"], tmp_path)
     assert_refused(result, tmp_path / "out", needle)
