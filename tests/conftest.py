@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import settings
 from threadpoolctl import threadpool_limits
@@ -100,3 +101,19 @@ def quick_run(tmp_path_factory) -> Path:
 def copy_of(run: Path, where: Path) -> Path:
     """A copy of a finished run under `where`, for a test that changes or adds to it."""
     return Path(shutil.copytree(run, where / run.name))
+
+
+def serial_and_parallel(tmp_path: Path, text: str, columns: int = 200):
+    """Run config `text` in one process and with `--jobs 2`; assert both give the same trials
+    (timings aside) and return them, the parallel run's directory and its output."""
+    (tmp_path / "c.yaml").write_text(text)
+    found = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}"
+        result = invoke(["run", "c.yaml", "--out", out, "--jobs", jobs], tmp_path, columns)
+        assert result.exit_code == 0, result.output
+        run = next(out.iterdir())
+        trials = pd.read_csv(run / "trials.csv")
+        found[jobs] = trials[trials["metric"] != "fit_seconds"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(found[1], found[2])
+    return found[1], run, result.output

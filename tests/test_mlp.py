@@ -7,9 +7,8 @@ missing torch is one line with the install command."""
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
-from conftest import assert_refused, invoke
+from conftest import assert_refused, invoke, serial_and_parallel
 
 from lossbench import LossbenchError, losses
 from lossbench.experiments import mlp
@@ -139,16 +138,7 @@ NETWORKS = (
 
 @pytest.mark.slow
 def test_a_fit_experiment_trains_networks_in_serial_and_in_parallel_alike(tmp_path):
-    (tmp_path / "c.yaml").write_text(NETWORKS)
-    trials = {}
-    for jobs in (1, 2):
-        out = tmp_path / f"out{jobs}"
-        result = invoke(["run", "c.yaml", "--out", out, "--quiet", "--jobs", jobs], tmp_path)
-        assert result.exit_code == 0, result.output
-        frame = pd.read_csv(next(out.iterdir()) / "trials.csv")
-        trials[jobs] = frame[frame["metric"] != "fit_seconds"].reset_index(drop=True)
-    pd.testing.assert_frame_equal(trials[1], trials[2])
-    frame = trials[1]
+    frame, _, _ = serial_and_parallel(tmp_path, NETWORKS)
     assert set(frame["model"]) == {"linear", "mlp(hidden=[4])", "mlp(hidden=[8, 8])"}
     mae = frame[frame["metric"] == "test_mae"].groupby(["model", "loss"])["value"].mean()
     # friedman1 is not linear: a network beats the linear fit with either loss

@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import invoke
+from conftest import serial_and_parallel
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -70,17 +70,7 @@ MOONS = (
 
 @pytest.mark.slow
 def test_a_restarts_run_pairs_its_restarts_and_is_the_same_in_parallel(tmp_path):
-    (tmp_path / "c.yaml").write_text(MOONS)
-    found = {}
-    for jobs in (1, 2):
-        out = tmp_path / f"out{jobs}"
-        result = invoke(["run", "c.yaml", "--out", out, "--jobs", jobs], tmp_path, columns=80)
-        assert result.exit_code == 0, result.output
-        run = next(out.iterdir())
-        trials = pd.read_csv(run / "trials.csv")
-        found[jobs] = trials[trials["metric"] != "fit_seconds"].reset_index(drop=True)
-    pd.testing.assert_frame_equal(found[1], found[2])
-    trials = found[1]
+    trials, run, output = serial_and_parallel(tmp_path, MOONS, columns=80)
     per = trials[trials["metric"] == "stuck"]
     assert len(per) == 2 * 2 * 3  # losses × trials × restarts
     shares = trials[trials["metric"] == "stuck_share"].set_index(["loss", "trial"])["value"]
@@ -92,8 +82,8 @@ def test_a_restarts_run_pairs_its_restarts_and_is_the_same_in_parallel(tmp_path)
     row = verdict[verdict["metric"] == "stuck_share"].iloc[0]
     assert row["statistic"] == "paired share" and row["n"] == 6
     assert row["verdict"] in {"better", "worse", "equivalent", "inconclusive"}
-    shown = result.output.splitlines()[:-1]  # the last: `results: <a long temporary path>`
-    assert all(len(line) <= 80 for line in shown), result.output
+    shown = output.splitlines()[:-1]  # the last: `results: <a long temporary path>`
+    assert all(len(line) <= 80 for line in shown), output
 
 
 def test_raising_epochs_as_the_note_says_lets_a_restart_converge():

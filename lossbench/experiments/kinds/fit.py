@@ -45,7 +45,7 @@ from lossbench.experiments.separation import separated
 from lossbench.losses.builtin import Huber
 from lossbench.losses.softmax import softmax
 
-__all__ = ["CrossValidation", "FitExperiment", "not_applicable"]
+__all__ = ["CrossValidation", "FitExperiment", "not_applicable", "trial_sample"]
 
 _SEPARATED = "the classes are separable: the fit has no finite maximum-likelihood solution"
 
@@ -62,6 +62,14 @@ def not_applicable(loss, dataset) -> str:
             "multiclass form"
         )
     return ""
+
+
+def trial_sample(task: Task, cv: CrossValidation):
+    """A trial's data: fold `task.trial` of the repeated split for data without truth, else
+    a fresh draw from the trial's generator."""
+    if task.dataset.cross_validated:
+        return task.dataset.split(task.trial, cv.folds, task.seed)
+    return task.dataset.sample(task.rng())
 
 
 class CrossValidation(BaseModel):
@@ -207,10 +215,7 @@ class FitExperiment(ExperimentKind):
 
     def run_task(self, task: Task) -> list[dict[str, Any]]:
         dataset = task.dataset
-        if dataset.cross_validated:
-            sample = dataset.split(task.trial, self.cv.folds, task.seed)
-        else:
-            sample = dataset.sample(task.rng())
+        sample = trial_sample(task, self.cv)
         coded = None  # trees split on a text column's levels: its codes, not indicators
         if getattr(dataset, "texts", None) and any(
             isinstance(model, GbmModel) for model in self.models()

@@ -32,7 +32,7 @@ from pydantic import Field, field_validator
 from lossbench.config import MAX_TRIALS
 from lossbench.errors import located
 from lossbench.experiments.kind import ExperimentKind, Task, register
-from lossbench.experiments.kinds.fit import CrossValidation, not_applicable
+from lossbench.experiments.kinds.fit import CrossValidation, not_applicable, trial_sample
 from lossbench.experiments.mlp import fit_mlp, require_torch
 from lossbench.experiments.models import MlpModel
 from lossbench.experiments.multiclass_scores import scores as multiclass_scores
@@ -99,10 +99,7 @@ class RestartsExperiment(ExperimentKind):
 
     def run_task(self, task: Task) -> list[dict[str, Any]]:
         dataset = task.dataset
-        if dataset.cross_validated:
-            sample = dataset.split(task.trial, self.cv.folds, task.seed)
-        else:
-            sample = dataset.sample(task.rng())
+        sample = trial_sample(task, self.cv)
         # one seed per restart, the same for every loss: the same weights and batches
         seeds = task.rng(2).integers(2**31 - 1, size=self.restarts)
         held_out = _held_out_targets(sample, dataset.task, task.rng(1))
