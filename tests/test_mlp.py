@@ -166,3 +166,21 @@ def test_a_wrong_network_setting_is_one_line_naming_it(tmp_path, model, needle):
     (tmp_path / "c.yaml").write_text(NETWORKS.replace(models, model))
     result = invoke(["run", "c.yaml", "--out", tmp_path / "out"], tmp_path)
     assert_refused(result, tmp_path / "out", needle)
+
+
+@pytest.mark.slow
+def test_a_network_trains_on_three_classes_with_either_loss(tmp_path):
+    """Multiclass through the fit kind: cross_entropy on the logits, mse (the Brier score)
+    on the softmax probabilities; scored on held-out labels, better than chance."""
+    from lossbench import experiments
+
+    config = {"seed": 0, "trials": 1, "experiments": [{
+        "name": "classes", "losses": ["cross_entropy", "mse"],
+        "datasets": [{"kind": "softmax", "classes": 3, "n_samples": 300, "n_test": 300}],
+        "model": {"kind": "mlp", "hidden": [8], "lr": 0.01, "epochs": 300},
+    }]}  # fmt: skip
+    trials = experiments.run(config).set_index(["loss", "metric"])["value"]
+    for loss in ("cross_entropy", "mse"):
+        assert trials[(loss, "converged")] == 1
+        assert trials[(loss, "accuracy")] > 0.5  # chance is a third
+        assert trials[(loss, "log_loss")] < np.log(3)
