@@ -98,6 +98,7 @@ def _data(task="regression", n=400, seed=0):
 SMALL = mlp.MlpOptions(hidden=(16, 16), epochs=300, patience=10, batch_size=32, lr=1e-2)
 
 
+@pytest.mark.slow
 def test_a_fit_is_the_same_bits_on_a_rerun_and_learns():
     X, y = _data()
     first = mlp.fit_mlp(losses.get("mse"), X[:300], y[:300], "regression", SMALL, seed=3)
@@ -109,6 +110,7 @@ def test_a_fit_is_the_same_bits_on_a_rerun_and_learns():
     assert first.converged and rmse < 0.5 * np.std(y[300:])  # it learned the curve
 
 
+@pytest.mark.slow
 def test_raising_epochs_as_the_note_says_makes_the_fit_converge():
     X, y = _data("classification")
     short = mlp.MlpOptions(**{**SMALL.__dict__, "epochs": 3})

@@ -50,6 +50,7 @@ def _rejections(p_loss, p_base, n, runs, rng, correlated=False):
     return np.mean([_decided(int(x), int(y), n) for x, y in zip(b, c, strict=True)])
 
 
+@pytest.mark.slow
 def test_the_verdict_is_calibrated_and_has_power():
     """Equal stuck rates: a verdict in at most 5% of experiments (2000 of them; the bound
     5% + 3 standard errors); rates of 50% against 10% over 40 restarts: a verdict in most."""
@@ -86,6 +87,7 @@ def test_a_restarts_run_pairs_its_restarts_and_is_the_same_in_parallel(tmp_path)
     assert all(len(line) <= 80 for line in shown), output
 
 
+@pytest.mark.slow
 def test_raising_epochs_as_the_note_says_lets_a_restart_converge():
     from lossbench.experiments import mlp
     from lossbench.experiments.datasets import DATASETS
