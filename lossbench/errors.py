@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["MAX_MESSAGE", "LossbenchError", "located", "location", "one_line"]
+__all__ = ["MAX_MESSAGE", "LossbenchError", "located", "location", "one_line", "require"]
 
 MAX_MESSAGE = 500  # characters of an error line: a value quoted in it may be megabytes
 
@@ -78,3 +78,14 @@ def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
     if len(message) <= limit:
         return message
     return f"{message[: limit - 30]} … ({len(message):,} characters in all)"
+
+
+def require(module: str, install: str):
+    """The optional dependency `module`, imported, or a `LossbenchError` saying `install` (what
+    needs it and the pip command that brings it)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise LossbenchError(install) from None

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lossbench.errors import LossbenchError
+from lossbench.errors import require
 from lossbench.experiments.fitting import FitResult
 from lossbench.experiments.scales import mad_of
 from lossbench.losses import SIGMOID, Loss
@@ -40,11 +40,7 @@ _INSTALL = "model: gbm needs LightGBM: pip install 'lossbench[gbm]'"
 
 def require_lightgbm():
     """LightGBM, or a one-line `LossbenchError` naming the install command."""
-    try:
-        import lightgbm
-    except ImportError:
-        raise LossbenchError(_INSTALL) from None
-    return lightgbm
+    return require("lightgbm", _INSTALL)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from lossbench.errors import LossbenchError
+from lossbench.errors import require
 from lossbench.experiments.fitting import FitResult
 from lossbench.experiments.scales import mad_of
 from lossbench.losses.softmax import one_hot
@@ -45,11 +45,7 @@ OPTIMIZERS = ("adam", "sgd", "lbfgs")
 
 def require_torch():
     """torch, or a one-line `LossbenchError` naming the install command."""
-    try:
-        import torch
-    except ImportError:
-        raise LossbenchError(INSTALL) from None
-    return torch
+    return require("torch", INSTALL)
 
 
 @dataclass(frozen=True)
@@ -163,7 +159,6 @@ class MlpFit(FitResult):
     x_sd: np.ndarray = field(default_factory=lambda: np.ones(0))
     y_mean: float = 0.0
     y_sd: float = 1.0
-    epochs: int = 0
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The network's outputs on X: a prediction (regression), a logit (two classes), or
@@ -266,7 +261,7 @@ def fit_mlp(
     return MlpFit(
         theta=np.full(X.shape[1] + 1, math.nan), objective=final, iterations=epochs,
         converged=converged, seconds=time.perf_counter() - began, note=note, network=model,
-        x_mean=x_mean, x_sd=x_sd, y_mean=y_mean, y_sd=y_sd, epochs=epochs,
+        x_mean=x_mean, x_sd=x_sd, y_mean=y_mean, y_sd=y_sd,
     )  # fmt: skip
 
 
@@ -280,12 +275,12 @@ class _Training:
         self.rows = torch.arange(len(targets))
         self.last = None  # the loss (δ re-measured) the last epoch trained with
 
-    def objective_value(self, loss, rows) -> float:
-        """The loss on `rows` with the weight decay's penalty."""
+    def objective_value(self, loss, rows, penalized: bool = True) -> float:
+        """The loss on `rows`, with the weight decay's penalty unless not `penalized`."""
         with self.torch.no_grad():
             f = objective(loss, self.task, self.classes)
             value = float(f(self.model(self.inputs[rows]), self.targets[rows]))
-        return value + _penalty(self.model, self.options.weight_decay)
+        return value + (_penalty(self.model, self.options.weight_decay) if penalized else 0.0)
 
     def minibatches(self, rescaled, fixed, generator) -> tuple[int, bool, str]:
         """Epochs of shuffled batches; the best epoch's weights by the validation loss (δ at
@@ -311,11 +306,10 @@ class _Training:
                 step.zero_grad()
                 f(model(self.inputs[batch]), self.targets[batch]).backward()
                 step.step()
-            watched = self.objective_value(fixed if options.validation else used, check)
-            if not options.validation:
+            if options.validation:  # the validation loss alone, at a fixed δ
+                watched = self.objective_value(fixed, check, penalized=False)
+            else:
                 watched = self.objective_value(used, train)
-            elif options.weight_decay:  # the validation loss alone: no penalty
-                watched -= _penalty(model, options.weight_decay)
             if watched < (best - IMPROVEMENT * abs(best) if best < math.inf else best):
                 best, best_state, since = watched, copy.deepcopy(model.state_dict()), 0
             else:

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from lossbench.errors import LossbenchError
+from lossbench.errors import LossbenchError, require
 from lossbench.losses import labels as label_text
 
 __all__ = ["Palette", "curves", "named_on_twin", "new_figure", "png", "require_matplotlib"]
@@ -20,10 +20,7 @@ _INSTALL = "the report needs matplotlib: pip install 'lossbench[plot]'"
 
 def require_matplotlib() -> None:
     """Raise a one-line `LossbenchError` naming the install command when matplotlib is absent."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise LossbenchError(_INSTALL) from None
+    require("matplotlib", _INSTALL)
 
 
 def new_figure(width: float = 8.0, height: float = 4.8, columns: int = 1, rows: int = 1):

@@ -1,12 +1,17 @@
 """Numbers as people read them, the one place they are formatted: a table cell (`fmt`), an
-estimate with its interval (`estimate`), a relative difference (`percent`), a duration
-(`seconds`)."""
+estimate with its interval (`estimate`), a relative difference (`percent`) or one in points
+(`points`, `difference`), an interval's level and its Bonferroni family (`level`,
+`family_size`), a duration (`seconds`)."""
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["estimate", "fmt", "percent", "seconds"]
+from lossbench.analysis.constants import FAMILYWISE_ALPHA
+
+__all__ = [
+    "difference", "estimate", "family_size", "fmt", "level", "percent", "points", "seconds",
+]  # fmt: skip
 
 
 def fmt(x: float | None) -> str:
@@ -64,7 +69,28 @@ def difference(x: float, statistic: str = "mean") -> str:
     """
     if statistic != "paired share" or not math.isfinite(x):
         return percent(x)
-    return f"{100 * x:+.1f} points".replace("-", "−")
+    return f"{points(x)} points"
+
+
+def points(x: float) -> str:
+    """A signed difference of shares in percentage points, without the unit.
+
+    >>> points(-0.5625), points(0.0)
+    ('−56.2', '+0.0')
+    """
+    return f"{100 * x:+.1f}".replace("-", "−")
+
+
+def family_size(confidence) -> int:
+    """m of the Bonferroni family an interval's level 1 − alpha / m belongs to (0: unknown)."""
+    if not (isinstance(confidence, float) and math.isfinite(confidence) and confidence < 1):
+        return 0
+    return round(FAMILYWISE_ALPHA / (1 - confidence))
+
+
+def level(confidence: float) -> str:
+    """0.95 → "95%", 0.98333 → "98.33%": the level an interval is at."""
+    return f"{confidence * 100:.4g}%"
 
 
 def seconds(x: float) -> str:

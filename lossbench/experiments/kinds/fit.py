@@ -251,13 +251,11 @@ class FitExperiment(ExperimentKind):
                 rows += self._multinomial(task, sample, loss, label, row, model)
                 continue
             if boosted:
-                seed = int(task.rng(2).integers(2**31 - 1))
                 result = fitted(loss, sample.X, sample.y, dataset.task, model.options(),
-                                seed, options.scale, sample.categorical)  # fmt: skip
+                                _seed(task), options.scale, sample.categorical)  # fmt: skip
             elif network:
-                seed = int(task.rng(2).integers(2**31 - 1))
-                result = fit_mlp(loss, sample.X, sample.y, dataset.task, model.options(), seed,
-                                 scale=options.scale)  # fmt: skip
+                result = fit_mlp(loss, sample.X, sample.y, dataset.task, model.options(),
+                                 _seed(task), scale=options.scale)  # fmt: skip
             else:
                 result = fit(
                     loss, sample.X, sample.y, model=linear, method=options.method,
@@ -294,40 +292,32 @@ class FitExperiment(ExperimentKind):
         return rows
 
     def _multinomial(self, task: Task, sample, loss, label, row, model) -> list[dict[str, Any]]:
-        """One loss fitted by multinomial logistic regression or boosted with K trees a round,
-        scored on the held-out fold."""
+        """One loss fitted by multinomial logistic regression, boosted with K trees a round or
+        trained as a network, scored on the held-out fold."""
         options, classes = self.fit, task.dataset.classes
         labels = sample.y.astype(np.int64)
         if isinstance(model, GbmModel):
-            began, seed = time.perf_counter(), int(task.rng(2).integers(2**31 - 1))
-            booster = fit_gbm_multiclass(loss, sample.X, labels, classes, model.options(), seed,
-                                         sample.categorical)  # fmt: skip
-            probabilities = softmax(booster.raw(sample.X_test))
-            values = multiclass_scores.scores(sample.y_test.astype(np.int64), probabilities)
-            values.update(iterations=float(model.options().n_estimators), converged=1.0,
-                          fit_seconds=time.perf_counter() - began)  # fmt: skip
-            return [row(label, m, v) for m, v in values.items()] + self._fold_sizes(
-                task, sample, label, row
-            )
-        if isinstance(model, MlpModel):
-            seed = int(task.rng(2).integers(2**31 - 1))
-            trained = fit_mlp(loss, sample.X, labels, "multiclass", model.options(), seed,
-                              classes=classes)  # fmt: skip
-            probabilities = softmax(trained.predict(sample.X_test))
-            values = multiclass_scores.scores(sample.y_test.astype(np.int64), probabilities)
-            values.update(iterations=float(trained.iterations), fit_seconds=trained.seconds,
-                          converged=float(trained.converged))  # fmt: skip
-            notes = {"converged": trained.note} if trained.note else {}
-            rows = [row(label, m, v, note=notes.get(m, "")) for m, v in values.items()]
-            return rows + self._fold_sizes(task, sample, label, row)
-        result = fit_multinomial(loss, sample.X, labels, classes, l2=options.l2,
-                                 max_iter=options.max_iter, tol=options.tol)  # fmt: skip
-        probabilities = softmax(result.predict(sample.X_test))
-        values = multiclass_scores.scores(sample.y_test.astype(np.int64), probabilities)
-        values.update(iterations=float(result.iterations), converged=float(result.converged),
-                      fit_seconds=result.seconds, separated=float(result.separated))  # fmt: skip
-        notes = {"converged": result.note} if result.note else {}
-        rows = [row(label, m, v, note=notes.get(m, "")) for m, v in values.items()]
+            began = time.perf_counter()
+            booster = fit_gbm_multiclass(loss, sample.X, labels, classes, model.options(),
+                                         _seed(task), sample.categorical)  # fmt: skip
+            logits, note = booster.raw(sample.X_test), ""
+            how = {"iterations": float(model.options().n_estimators), "converged": 1.0,
+                   "fit_seconds": time.perf_counter() - began}  # fmt: skip
+        else:
+            if isinstance(model, MlpModel):
+                result = fit_mlp(loss, sample.X, labels, "multiclass", model.options(),
+                                 _seed(task), classes=classes)  # fmt: skip
+            else:
+                result = fit_multinomial(loss, sample.X, labels, classes, l2=options.l2,
+                                         max_iter=options.max_iter, tol=options.tol)  # fmt: skip
+            logits, note = result.predict(sample.X_test), result.note
+            how = {"iterations": float(result.iterations), "converged": float(result.converged),
+                   "fit_seconds": result.seconds}  # fmt: skip
+            if model == "linear":
+                how["separated"] = float(result.separated)
+        values = multiclass_scores.scores(sample.y_test.astype(np.int64), softmax(logits))
+        notes = {"converged": note} if note else {}
+        rows = [row(label, m, v, note=notes.get(m, "")) for m, v in {**values, **how}.items()]
         return rows + self._fold_sizes(task, sample, label, row)
 
     @staticmethod
@@ -351,6 +341,11 @@ class FitExperiment(ExperimentKind):
     def compared(cls, frame: pd.DataFrame) -> list[str]:
         metric = cls.headline(frame)
         return [metric] if metric else []
+
+
+def _seed(task: Task) -> int:
+    """The seed of a trial's trees or network: the same for every loss and model."""
+    return int(task.rng(2).integers(2**31 - 1))
 
 
 def _curve_points(length: int, most: int = 50) -> list[int]:

@@ -33,15 +33,14 @@ from lossbench.config import MAX_TRIALS
 from lossbench.errors import located
 from lossbench.experiments.kind import ExperimentKind, Task, register
 from lossbench.experiments.kinds.fit import CrossValidation, not_applicable, trial_sample
+from lossbench.experiments.metrics import score
 from lossbench.experiments.mlp import fit_mlp, require_torch
 from lossbench.experiments.models import MlpModel
 from lossbench.experiments.multiclass_scores import scores as multiclass_scores
-from lossbench.losses import SIGMOID
 from lossbench.losses.softmax import softmax
 
 __all__ = ["RestartsExperiment", "distinct"]
 
-PER_RESTART = ("final_objective", "stuck", "converged")
 # the restarts' network unless the config says otherwise: small and smooth, trained by L-BFGS
 # (deterministic, full batch) until the gradient is 1e-5 of its start
 NETWORK = {"hidden": (8,), "activation": "tanh", "optimizer": "lbfgs", "epochs": 3000,
@@ -102,7 +101,6 @@ class RestartsExperiment(ExperimentKind):
         sample = trial_sample(task, self.cv)
         # one seed per restart, the same for every loss: the same weights and batches
         seeds = task.rng(2).integers(2**31 - 1, size=self.restarts)
-        held_out = _held_out_targets(sample, dataset.task, task.rng(1))
         rows = []
         for loss in task.losses:
             label = str(loss)
@@ -110,10 +108,10 @@ class RestartsExperiment(ExperimentKind):
             if note:
                 rows.append(task.row(label, "stuck_share", np.nan, note=note))
                 continue
-            rows += self._restarts(task, sample, held_out, loss, label, seeds)
+            rows += self._restarts(task, sample, loss, label, seeds)
         return rows
 
-    def _restarts(self, task: Task, sample, held_out, loss, label: str, seeds):
+    def _restarts(self, task: Task, sample, loss, label: str, seeds):
         dataset, options = task.dataset, self.model.options()
         classes = getattr(dataset, "classes", 0) if dataset.task == "multiclass" else 0
         y = sample.y.astype(np.int64) if classes else sample.y
@@ -123,19 +121,19 @@ class RestartsExperiment(ExperimentKind):
                              classes=classes, scale=self.fit.scale)  # fmt: skip
             finals.append(fitted.objective)
             converged.append(fitted.converged)
-            out = fitted.predict(sample.X_test)
-            outputs.append(out)
-            scores.append(_held_out(dataset.task, out, held_out))
+            outputs.append(fitted.predict(sample.X_test))
+            # task.rng(1) restarts its stream: the same drawn test labels for every restart
+            scores.append(_held_out(fitted, sample, dataset.task, task.rng(1)))
         finals = np.array(finals)
         best = float(np.nanmin(finals)) if np.isfinite(finals).any() else np.nan
         stuck = ~(finals <= best + self.near * abs(best))
         rows = []
-        for r, (final, settled, score) in enumerate(zip(finals, converged, scores, strict=True)):
+        for r, (final, settled, own) in enumerate(zip(finals, converged, scores, strict=True)):
             values = {"final_objective": float(final), "stuck": float(stuck[r]),
-                      "converged": float(settled), **score}  # fmt: skip
+                      "converged": float(settled), **own}  # fmt: skip
             rows += [task.row(label, metric, value, x=r) for metric, value in values.items()]
         headline = next(iter(scores[0]))
-        held = np.array([score[headline] for score in scores])
+        held = np.array([each[headline] for each in scores])
         rows += [
             task.row(label, "best_share", float(np.mean(~stuck))),
             task.row(label, "stuck_share", float(np.mean(stuck))),
@@ -143,7 +141,7 @@ class RestartsExperiment(ExperimentKind):
                      if best else np.nan),
             task.row(label, "score_spread", float(np.nanmax(held) - np.nanmin(held))),
             task.row(label, "distinct_solutions",
-                     float(distinct(outputs, dataset.task, held_out))),
+                     float(distinct(outputs, dataset.task, _truth(sample)))),
         ]  # fmt: skip
         return rows
 
@@ -163,29 +161,21 @@ class RestartsExperiment(ExperimentKind):
         return restarts.compare(trials, margin)
 
 
-def _held_out_targets(sample, task: str, rng: np.random.Generator) -> np.ndarray:
-    """What held-out predictions are scored against: the noise-free target where the data
-    knows it (regression), labels drawn from the true probabilities (synthetic classes, with
-    `rng`: the same for every loss), else the observed test targets."""
-    if sample.f_test is None:
-        return sample.y_test
-    if task == "regression":
-        return sample.f_test
-    return (rng.random(sample.f_test.size) < sample.f_test).astype(np.float64)
-
-
-def _held_out(task: str, out: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
-    """The restart's score on the held-out points: accuracy and log loss, or RMSE."""
-    if task == "regression":
-        return {"test_rmse": float(np.sqrt(np.mean((out - y_test) ** 2)))}
+def _held_out(fitted, sample, task: str, rng: np.random.Generator) -> dict[str, float]:
+    """The restart's held-out score, as a fit's (`metrics.score`, `multiclass_scores`):
+    accuracy and log loss, or RMSE against what the data knows of the truth."""
     if task == "multiclass":
-        values = multiclass_scores(y_test.astype(np.int64), softmax(out))
-        return {"accuracy": values["accuracy"], "log_loss": values["log_loss"]}
-    p = np.clip(SIGMOID(out), 1e-15, 1 - 1e-15)
-    return {
-        "accuracy": float(np.mean((p >= 0.5) == (y_test == 1.0))),
-        "log_loss": float(-np.mean(y_test * np.log(p) + (1 - y_test) * np.log1p(-p))),
-    }
+        values = multiclass_scores(sample.y_test.astype(np.int64),
+                                   softmax(fitted.predict(sample.X_test)))  # fmt: skip
+    else:
+        values, _ = score(fitted, sample, task, rng)
+    kept = ("test_rmse",) if task == "regression" else ("accuracy", "log_loss")
+    return {metric: values[metric] for metric in kept}
+
+
+def _truth(sample) -> np.ndarray:
+    """The held-out target regression predictions are told apart on: noise-free if known."""
+    return sample.f_test if sample.f_test is not None else sample.y_test
 
 
 def distinct(outputs: list[np.ndarray], task: str, y_test: np.ndarray) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from lossbench.analysis.frames import models_of
-from lossbench.analysis.statistics import FAMILYWISE_ALPHA, MEDIAN_FEWEST, MEDIAN_RESAMPLES
+from lossbench.analysis.statistics import MEDIAN_FEWEST, MEDIAN_RESAMPLES
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.losses import labels as label_text
 from lossbench.report import numbers
@@ -120,7 +120,7 @@ def _sweeps(
                 continue
             best = against["loss"].iloc[0]
             beaten = list(against.loc[against["verdict"] == "better", "baseline"])
-            level = _level(float(against["confidence"].iloc[0]))
+            level = numbers.level(float(against["confidence"].iloc[0]))
             if len(beaten) == len(against):
                 told = "better than every other setting"
             elif beaten:
@@ -148,9 +148,9 @@ def _sentence(row, model: str | None = None) -> str:
     which = "median" if row.statistic == "median" else "mean"
     difference = f"{which} {percent(row.estimate)} [{percent(row.low)}, {percent(row.high)}]"
     confidence = getattr(row, "confidence", math.nan)
-    family = _family_size(confidence)
+    family = numbers.family_size(confidence)
     if family:
-        difference += f" ({_level(confidence)} interval)"
+        difference += f" ({numbers.level(confidence)} interval)"
     if not math.isfinite(row.p_adjusted):
         p = "no test"
     elif row.p_adjusted == 0:  # no replicate crossed 0: below the resolution, 2 / B per test
@@ -178,13 +178,6 @@ def _sentence(row, model: str | None = None) -> str:
     return f"{where}: {text}{note}"
 
 
-def _family_size(confidence) -> int:
-    """m of the Bonferroni family an interval's level 1 − alpha / m belongs to (0: unknown)."""
-    if not (isinstance(confidence, float) and math.isfinite(confidence) and confidence < 1):
-        return 0
-    return round(FAMILYWISE_ALPHA / (1 - confidence))
-
-
 def _what_settles_it(row) -> str:
     if isinstance(row.note, str) and row.note.startswith("no verdict"):
         return "see why in the note"
@@ -194,11 +187,6 @@ def _what_settles_it(row) -> str:
         # the corrected variance has a floor, n_test / n_train · s², that repeats cannot lower
         return "more data would settle it; more repeats of the same folds barely would"
     return "more trials would narrow the interval"
-
-
-def _level(confidence: float) -> str:
-    """0.95 → "95%", 0.98333 → "98.33%": the level an interval is at."""
-    return f"{confidence * 100:.4g}%"
 
 
 def _figure(experiment: str, frame: pd.DataFrame, metric: str, palette):

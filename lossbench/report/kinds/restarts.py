@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from lossbench.report.kinds.base import View, figure_name, register
-from lossbench.report.numbers import fmt
+from lossbench.report.numbers import family_size, fmt, level, points
 
 __all__ = ["RestartsView"]
 
@@ -67,12 +67,12 @@ class RestartsView(View):
         for row in rows.itertuples() if len(rows) else []:
             own = share.get((row.dataset, row.loss), float("nan"))
             theirs = share.get((row.dataset, row.baseline), float("nan"))
-            family = round(row.confidence and 0.05 / (1 - row.confidence)) or 1
             evidence = (
                 f"in {own:.0%} against {theirs:.0%} of {row.n} restarts paired by their "
-                f"initial weights, {_points(row.estimate)} points [{_points(row.low)}, "
-                f"{_points(row.high)}] ({row.confidence:.1%} interval), p = "
-                f"{row.p_adjusted:.2g} (McNemar exact, Bonferroni, {family})"
+                f"initial weights, {points(row.estimate)} points [{points(row.low)}, "
+                f"{points(row.high)}] ({level(row.confidence)} interval), p = "
+                f"{row.p_adjusted:.2g} (McNemar exact, Bonferroni, "
+                f"{family_size(row.confidence)})"
             )
             if row.verdict in ("better", "worse"):
                 how = "less" if row.verdict == "better" else "more"
@@ -121,7 +121,3 @@ def _figure(experiment: str, trials: pd.DataFrame, palette):
         ax.legend(fontsize=9)
     figure.suptitle(f"{experiment}: where each restart ended (first trial)", fontsize=13)
     return figure
-
-
-def _points(x: float) -> str:
-    return f"{100 * x:+.1f}".replace("-", "−")
