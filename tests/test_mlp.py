@@ -186,3 +186,19 @@ def test_a_network_trains_on_three_classes_with_either_loss(tmp_path):
         assert trials[(loss, "converged")] == 1
         assert trials[(loss, "accuracy")] > 0.5  # chance is a third
         assert trials[(loss, "log_loss")] < np.log(3)
+
+
+@pytest.mark.parametrize(
+    ("name", "wild_lr"),
+    [("mse", 10.0), ("log_cosh", 1e100)],  # torch's form (at the config's highest rate), ours
+)
+def test_a_diverged_fit_says_lower_the_rate_and_a_lower_one_converges(name, wild_lr):
+    """SGD at a rate that blows the network up: the fit never beats the untrained network,
+    is not converged and says "lower model.lr" (a loss through lossbench's own function
+    too, which must not raise on non-finite outputs); at 0.05 the same fit converges."""
+    X, y = _data()
+    wild = mlp.MlpOptions(hidden=(8,), optimizer="sgd", lr=wild_lr, epochs=50)
+    blown = mlp.fit_mlp(losses.get(name), X, y, "regression", wild, seed=0)
+    assert not blown.converged and "lower model.lr" in blown.note
+    calm = mlp.MlpOptions(**{**wild.__dict__, "lr": 0.05, "epochs": 1000})
+    assert mlp.fit_mlp(losses.get(name), X, y, "regression", calm, seed=0).converged

@@ -80,7 +80,11 @@ def _function(torch):
 
         @staticmethod
         def forward(ctx, prediction, target, loss):
-            value, gradient = loss.value_and_gradient(target.numpy(), prediction.detach().numpy())
+            predicted = prediction.detach().numpy()
+            if not np.isfinite(predicted).all():  # training diverged: NaN, as torch's forms
+                ctx.save_for_backward(torch.full_like(prediction, math.nan))
+                return prediction.new_tensor(math.nan)
+            value, gradient = loss.value_and_gradient(target.numpy(), predicted)
             ctx.save_for_backward(torch.from_numpy(np.asarray(gradient, dtype=np.float64)))
             return prediction.new_tensor(float(value))
 
@@ -291,8 +295,11 @@ class _Training:
         held = min(len(order) - 1, max(1, round(options.validation * len(order))))
         train, check = (order[held:], order[:held]) if options.validation else (order, order)
         step = _optimizer(torch, model, options)
-        best, best_state, since, epochs = math.inf, None, 0, 0
         used = fixed
+        # the untrained network is the mark to beat: a rate that blows the weights up never
+        # beats it (finite or not), and its weights are the ones kept
+        best = self._watched(fixed, used, train, check)
+        best_state, improved, since, epochs = copy.deepcopy(model.state_dict()), False, 0, 0
         while epochs < options.epochs:
             epochs += 1
             if rescaled is not None:
@@ -306,27 +313,35 @@ class _Training:
                 step.zero_grad()
                 f(model(self.inputs[batch]), self.targets[batch]).backward()
                 step.step()
-            if options.validation:  # the validation loss alone, at a fixed δ
-                watched = self.objective_value(fixed, check, penalized=False)
-            else:
-                watched = self.objective_value(used, train)
+            watched = self._watched(fixed, used, train, check)
             if watched < (best - IMPROVEMENT * abs(best) if best < math.inf else best):
                 best, best_state, since = watched, copy.deepcopy(model.state_dict()), 0
+                improved = True
             else:
                 since += 1
                 if since >= options.patience:
                     break
         self.last = used
-        if best_state is not None:
-            model.load_state_dict(best_state)
+        model.load_state_dict(best_state)
         what = "validation loss" if options.validation else "objective"
-        if best_state is None:
-            return epochs, False, f"the {what} was never finite: lower model.lr"
+        if not improved:
+            return (
+                epochs,
+                False,
+                f"the {what} never fell below the untrained network's: lower model.lr",
+            )
         if since < options.patience:
             return epochs, False, (f"the {what} still fell within the last "
                                    f"{options.patience} of {options.epochs} epochs: raise "
                                    "model.epochs")  # fmt: skip
         return epochs, True, ""
+
+    def _watched(self, fixed, used, train, check) -> float:
+        """What early stopping watches: the validation loss alone at the fixed δ, or without
+        a validation split the objective trained (the loss at `used`'s δ with the penalty)."""
+        if self.options.validation:
+            return self.objective_value(fixed, check, penalized=False)
+        return self.objective_value(used, train)
 
     def full_batch(self, loss) -> tuple[int, bool, str]:
         """L-BFGS (strong Wolfe line search) on the whole objective, `epochs` iterations at
@@ -361,8 +376,8 @@ class _Training:
         step.step(closure)
         iterations = int(step.state[parameters[0]].get("n_iter", 0))
         end = largest_gradient()
-        if not math.isfinite(end):
-            return iterations, False, "the objective was not finite: lower model.lr"
+        if not math.isfinite(end):  # (L-BFGS takes no learning rate: no hint of one)
+            return iterations, False, "the objective was not finite at the end"
         if end > GRADIENT_TOL * start:
             return iterations, False, (f"the gradient was still {end / start:.1e} of its "
                                        f"start after {iterations} iterations: raise "
