@@ -123,3 +123,47 @@ def test_every_task_is_scored_against_what_the_data_knows(spec, score):
     rows = pd.DataFrame(task.experiment.run_task(task))
     held = rows[rows["metric"] == score]
     assert len(held) == 2 * 2 and held["value"].notna().all()
+
+
+def test_names_in_the_restarts_view_show_as_their_characters():
+    """A dataset, loss or experiment named with rich markup is printed as written: in the
+    table's title and cells and in the verdict sentences."""
+    from rich.console import Console
+
+    from lossbench.report.kinds.restarts import RestartsView
+
+    name, loss, base = "[red]data[/]", "[bold]mine", "mse"
+    frame = pd.DataFrame({
+        "dataset": [name] * 2, "loss": [loss, base], "metric": ["stuck_share"] * 2,
+        "x": [np.nan] * 2, "mean": [0.2, 0.6], "kind": ["restarts"] * 2,
+    })  # fmt: skip
+    comparisons = pd.DataFrame([{
+        "dataset": name, "loss": loss, "baseline": base, "metric": "stuck_share",
+        "estimate": -0.4, "low": -0.6, "high": -0.2, "p_adjusted": 0.001, "n": 40,
+        "confidence": 0.95, "verdict": "better", "margin": 0.1, "note": "",
+    }])  # fmt: skip
+    console = Console(width=200, record=True)
+    for part in RestartsView.render("[b]exp", frame, comparisons):
+        console.print(part)
+    shown = console.export_text()
+    for text in (name, loss, "[b]exp"):
+        assert text in shown, shown
+    assert f"{name}: {loss} is stuck less often than {base}" in shown
+
+
+@pytest.mark.parametrize(("b", "c", "n"), [(3, 12, 40), (12, 3, 40), (0, 5, 20), (7, 7, 30)])
+def test_the_verdict_s_test_and_interval_are_statsmodels_mcnemar_and_clopper_pearson(b, c, n):
+    """p is McNemar's exact test (statsmodels) doubled for the level's split; the interval's
+    corners are Clopper-Pearson intervals (statsmodels' beta method) at half the level."""
+    from statsmodels.stats.contingency_tables import mcnemar
+    from statsmodels.stats.proportion import proportion_confint
+
+    result = PairedShares(b, c, n)
+    table = [[n - b - c, b], [c, 0]]  # (stuck with the loss, not) x (with the base, not)
+    assert result.p == pytest.approx(min(1.0, 2 * mcnemar(table, exact=True).pvalue))
+    alpha = 0.05
+    q = proportion_confint(b + c, n, alpha / 2, method="beta")
+    pi = proportion_confint(b, b + c, alpha / 2, method="beta")
+    corners = [share * (2 * side - 1) for share in q for side in pi]
+    low, high = result.interval(alpha)
+    assert low == pytest.approx(min(corners)) and high == pytest.approx(max(corners))

@@ -26,7 +26,7 @@ class LandscapeView(View):
         from lossbench.text import markup as escape
 
         table = Table(
-            title=f"{experiment}: a sigmoid unit from random starts (mean over trials)",
+            title=escape(f"{experiment}: a sigmoid unit from random starts (mean over trials)"),
             title_justify="left",
         )
         columns = ("loss", "verified minima", "minimum", "plateau", "→ ∞", "not stationary",

@@ -28,8 +28,8 @@ class RestartsView(View):
 
         from lossbench.text import markup as escape
 
-        table = Table(title=f"{experiment}: a network from random restarts (mean over trials)",
-                      title_justify="left")  # fmt: skip
+        title = f"{experiment}: a network from random restarts (mean over trials)"
+        table = Table(title=escape(title), title_justify="left")
         for column in _COLUMNS:
             left = column in ("dataset", "loss")
             table.add_column(column, justify="left" if left else "right",
@@ -52,7 +52,7 @@ class RestartsView(View):
             "held-out predictions; spreads: worst over best objective, max − min held-out score "
             "(accuracy, or RMSE)"
         )
-        return [table, *cls.verdicts(frame, comparisons)]
+        return [table, *map(escape, cls.verdicts(frame, comparisons))]
 
     @classmethod
     def verdicts(cls, frame: pd.DataFrame, comparisons: pd.DataFrame) -> list[str]:
