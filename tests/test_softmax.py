@@ -176,3 +176,16 @@ def test_the_fused_kernels_agree_with_torch_and_scikit_learns_multinomial_loss(d
     rows = peer.loss(labels.astype(np.float64), raw)
     value = CE.value(labels, z, reduction="sum", impl="fused")
     assert value == pytest.approx(rows.sum(), rel=tolerance)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("op", ["value", "value_and_gradient"])
+def test_scikit_learns_timing_peer_runs_on_either_dtype(dtype, op):
+    pytest.importorskip("sklearn")
+    from lossbench.losses import impls
+
+    labels, z = _problem(500, 5, 3, 2.0)
+    call = impls.get("sklearn").call(CE, op, labels, z.astype(dtype))
+    out = call()
+    value = out if op == "value" else out[0].mean()
+    assert float(value) == pytest.approx(CE.value(labels, z), rel=1e-5)

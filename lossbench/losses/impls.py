@@ -199,7 +199,9 @@ class SklearnImpl(Implementation):
         if loss.name == "cross_entropy":  # the Cython kernels of its multinomial models
             from sklearn._loss.loss import HalfMultinomialLoss
 
-            peer, labels = HalfMultinomialLoss(n_classes=y_pred.shape[1]), y_true.astype(float)
+            # its kernels take labels of the logits' own dtype (float32 logits, float32 labels)
+            peer = HalfMultinomialLoss(n_classes=y_pred.shape[1])
+            labels = y_true.astype(y_pred.dtype)
             if op == "value":
                 return lambda: peer.loss(labels, y_pred, n_threads=1).mean()
             return lambda: peer.loss_gradient(labels, y_pred, n_threads=1)
