@@ -33,6 +33,7 @@ from lossbench import __version__
 from lossbench.analysis.constants import TIMING_ALPHA, UNSTABLE_CV
 from lossbench.console import click_exceptions, debug_mode, err, exit_now, out, user_errors
 from lossbench.errors import LossbenchError
+from lossbench.starters.ci import WORKFLOW as WORKFLOW_PATH
 from lossbench.text import markup as escape
 from lossbench.text import visible
 
@@ -268,22 +269,62 @@ def show(run_dir: RunArgument = None, out_dir: RunsOption = Path("results")) -> 
 
 @app.command()
 def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the starter config.")] = Path(
-        "lossbench.yaml"
-    ),
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Where to write the config (default: lossbench.yaml; with --ci, "
+            "lossbench-ci.yaml).",
+            show_default=False,
+        ),
+    ] = None,
+    table: Annotated[
+        Path | None,
+        typer.Option(
+            "--table",
+            help="Write a config for this CSV, TSV or Parquet file instead of the default "
+            "(needs --target).",
+            show_default=False,
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="The column of --table to predict.", show_default=False),
+    ] = None,
+    ci: Annotated[
+        str | None,
+        typer.Option(
+            "--ci",
+            metavar="MODULE:FUNCTION",
+            help="Write a timing config and a GitHub Actions workflow "
+            f"({WORKFLOW_PATH}) that gate this loss kernel of yours on every pull request.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Write a commented starter config (the embedded default) to PATH; never overwrites."""
-    from lossbench.config import default_text
+    """Write a commented starter config to PATH; never overwrites.
+
+    With no option, the embedded default (synthetic data). With --table and --target, a
+    config for your table, its columns described. With --ci, a CI gate for your kernel.
+    """
+    from lossbench import starters
 
     with user_errors():
-        try:
-            with path.open("x", encoding="utf-8") as handle:
-                handle.write(default_text())
-        except FileExistsError:
-            raise LossbenchError(f"{path} exists; choose another path or remove it") from None
-        except OSError as error:
-            raise LossbenchError(f"{path}: cannot write ({error.strerror})") from None
-        out.print(f"wrote {path}: edit it, then `lossbench run {path}`", highlight=False)
+        if table is not None and ci is not None:
+            raise LossbenchError("--table and --ci write different starters; give one")
+        if (table is None) != (target is None):
+            raise LossbenchError("--table and --target go together: the table, and the column "
+                                 "to predict")  # fmt: skip
+        if ci is not None:
+            written = starters.write_ci(ci, path or Path("lossbench-ci.yaml"))
+            for line in written:
+                out.print(line, highlight=False, soft_wrap=True, markup=False)
+            return
+        path = path or Path("lossbench.yaml")
+        if table is not None:
+            said = starters.write_table(table, target, path)
+        else:
+            said = starters.write_default(path)
+        out.print(said, highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command("report")

@@ -27,6 +27,7 @@ LAYERS = [
     {"lossbench.results"},
     {"lossbench.report"},
     {"lossbench.runner"},
+    {"lossbench.starters"},
     {"lossbench.cli", "lossbench.console"},
 ]
 # longest module files allowed, and the one exception (its docstring says why)

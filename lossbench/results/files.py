@@ -31,7 +31,7 @@ from lossbench.signals import interrupts_deferred
 __all__ = [
     "Run", "create_run_dir", "host_info", "latest_run", "latest_runs", "output_file",
     "read_comparisons",
-    "read_record", "read_run", "write_all_atomic", "write_atomic",
+    "read_record", "read_run", "write_all_atomic", "write_atomic", "write_new",
 ]  # fmt: skip
 
 TRIALS, SUMMARY, CONFIG, RUN = "trials.csv", "summary.csv", "config.yaml", "run.json"
@@ -111,6 +111,35 @@ def write_all_atomic(contents: dict[Path, str | bytes | pd.DataFrame]) -> None:
             for temporary, _ in written:
                 Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def write_new(contents: dict[Path, str]) -> None:
+    """Write files that must not exist yet, all or none: each to a temporary file, then each
+    linked into place (a link never replaces a file, so one that appeared meanwhile is kept
+    and named); a `LossbenchError` if one exists or cannot be written."""
+    with interrupts_deferred():
+        written: list[tuple[str, Path]] = []
+        placed: list[Path] = []
+        path = next(iter(contents))
+        try:
+            for path in contents:
+                if os.path.lexists(path):
+                    raise FileExistsError
+                path.parent.mkdir(parents=True, exist_ok=True)
+            for path, content in contents.items():
+                written.append((_write_temporary(path, content), path))
+            for temporary, path in written:
+                os.link(temporary, path)
+                placed.append(path)
+        except OSError as error:
+            for done in placed:
+                done.unlink(missing_ok=True)
+            if isinstance(error, FileExistsError):
+                raise LossbenchError(f"{path} exists; choose another path or remove it") from None
+            raise LossbenchError(f"{path}: cannot write ({error.strerror})") from None
+        finally:
+            for temporary, _ in written:
+                Path(temporary).unlink(missing_ok=True)
 
 
 def _write_temporary(path: Path, content: str | bytes | pd.DataFrame) -> str:

@@ -239,7 +239,7 @@ class Table(Observed):
                 f"{str(written)[:70]!r}",
                 where=(*where, "sha256"),
             )
-        frame, digest = _read(path, (*where, "path"))
+        frame, digest = read_table(path, (*where, "path"))
         notes = []
         if written and written != digest:
             notes.append(f"{path}: the file changed since the config was written "
@@ -280,7 +280,9 @@ class Table(Observed):
         return [dataset]
 
 
-def _read(path: Path, where: tuple[str | int, ...]):
+def read_table(path: Path, where: tuple[str | int, ...]):
+    """(DataFrame, SHA-256) of a CSV, TSV or Parquet file, read as a run reads it; a
+    `LossbenchError` at `where` for a missing, unreadable or empty one."""
     import pandas as pd
 
     if not path.is_file():

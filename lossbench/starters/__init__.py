@@ -1,0 +1,68 @@
+"""Starters: configs (and a CI workflow) written for a user's own table or kernel, by
+``lossbench init``. Each is checked as a run would check it before anything is written, and
+nothing is overwritten."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from lossbench import runner, text
+from lossbench.config import default_text
+from lossbench.errors import LossbenchError
+from lossbench.results.files import write_new
+from lossbench.starters import ci, table
+
+__all__ = ["write_ci", "write_default", "write_table"]
+
+
+def write_default(path: Path) -> str:
+    """Write the embedded default config to `path`; what to do next."""
+    write_new({path: default_text()})
+    return f"wrote {text.visible(path)}: edit it, then `lossbench run {text.visible(path)}`"
+
+
+def write_table(source: Path, target: str, path: Path) -> str:
+    """Write a config for the table `source` predicting `target`; what to do next."""
+    starter = table.describe(source, target)
+    config = starter.config(path)
+    _check(config, path)
+    write_new({path: config})
+    path, source = text.visible(path), text.visible(source.name)
+    return (f"wrote {path} for {source} ({starter.rows:,} rows, {starter.task}): read its "
+            f"comments, then `lossbench run {path}`")  # fmt: skip
+
+
+def write_ci(spec: str, path: Path) -> list[str]:
+    """Write a timing config for the kernel `spec` to `path` and the workflow that runs it;
+    what was written and what to do next."""
+    root = Path.cwd().resolve()
+    if not Path(path).resolve().is_relative_to(root):
+        raise LossbenchError(f"{path}: write the config inside this repository (the workflow "
+                             "runs from its root, the working directory)")  # fmt: skip
+    starter = ci.starter(spec, (str(root),))
+    config = starter.config()
+    _check(config, path)
+    workflow = Path(ci.WORKFLOW)
+    relative = Path(path).resolve().relative_to(root).as_posix()
+    write_new({path: config, workflow: starter.workflow(relative)})
+    return [
+        f"wrote {path}: the timing of {spec}",
+        f"wrote {workflow}: instruction counts gate each pull request, time is reported",
+        f"try it here first: lossbench run {path} --only timing --quick",
+        "then commit both files",
+    ]
+
+
+def _check(config: str, path: Path) -> None:
+    """Plan the config's text as if it were at `path` (relative paths and user code resolve
+    from there), so that a config is never written that its run would refuse."""
+    directory = Path(path).resolve().parent
+    if not directory.is_dir():
+        raise LossbenchError(f"{path}: no such directory {directory}")
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".yaml", dir=directory, encoding="utf-8"
+    ) as handle:
+        handle.write(config)
+        handle.flush()
+        runner.resolve(handle.name)
