@@ -38,7 +38,8 @@ MAX_TRIALS = 100_000
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # no setting is infinite
+    # no setting is infinite; a field's docstring is its description (the config reference)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_attribute_docstrings=True)
 
 
 class FitOptions(_Strict):
@@ -46,17 +47,21 @@ class FitOptions(_Strict):
     gradient descent, with an optional ridge penalty."""
 
     method: Literal["lbfgs", "gd"] = "lbfgs"
+    """The optimizer: L-BFGS, or gradient descent (linear mse and mae fits are exact either
+    way: least squares and linear programming)."""
     max_iter: int = Field(1000, ge=1, le=10**7)
+    """Iterations before a fit is called unconverged (no verdict from it)."""
     tol: float = Field(1e-10, gt=0, lt=1)
-    # gd's fixed step (the data are standardized: a step beyond a few diverges); none: search
+    """Convergence: the gradient's size relative to its start."""
     lr: float | None = Field(None, gt=0, le=1e3)
-    # robust losses' δ in linear fits: in units of the residuals' MAD scale (mad), of a scale
-    # fitted jointly (joint, L-BFGS only), or of y itself (fixed)
+    """gd's fixed step (the data are standardized: a step beyond a few diverges); none: search."""
     scale: Literal["mad", "joint", "fixed"] = "mad"
-    # ridge penalty (l2 / 2) ‖w‖² added to the mean loss, w on standardized features (not the
-    # intercept): scikit-learn's C = 1 / (n_train · l2). Separable labels need one for a
-    # logistic fit to have a finite optimum
+    """Robust losses' δ in linear fits: in units of the residuals' MAD scale (mad), of a scale
+    fitted jointly (joint, L-BFGS only), or of y itself (fixed)."""
     l2: float = Field(0.0, ge=0.0, le=1e6)
+    """Ridge penalty (l2 / 2) ‖w‖² added to the mean loss, w on standardized features (not the
+    intercept): scikit-learn's C = 1 / (n_train · l2). Separable labels need one for a logistic
+    fit to have a finite optimum."""
 
     @model_validator(mode="after")
     def _joint_needs_lbfgs(self) -> FitOptions:
@@ -71,20 +76,26 @@ class Experiment(_Strict):
     own options; a config's experiments are validated as the kind they name."""
 
     name: str
+    """Names the experiment's tables, rows and files; each experiment its own."""
     kind: str = "fit"
+    """What the experiment does: fit, punishment, influence, landscape or restarts."""
     datasets: list[dict[str, Any]] = Field(default_factory=list)
+    """Each `{kind: ..., parameter: value}` (`lossbench list datasets`); a list of values is
+    a grid, one dataset per value."""
     losses: list[str | dict[str, Any]]
+    """Names (`mse`) or `{name: huber, delta: 1.345}` (`lossbench list losses`), or your own
+    `package.module:function`; the first is the baseline every other is compared with."""
     fit: FitOptions = Field(default_factory=FitOptions)
-    trials: PositiveInt | None = Field(
-        None, le=MAX_TRIALS, description="overrides the config's trials"
-    )
-    # what verdicts compare, declared (never chosen from the sample): the mean or the median;
-    # none: each dataset's own (the median where a metric may have no mean, as under Cauchy
-    # noise; else the mean). Cross-validation compares means (its correction is for means)
+    """How linear models are fitted."""
+    trials: PositiveInt | None = Field(None, le=MAX_TRIALS)
+    """Trials per dataset (fresh draws of synthetic data); none: the config's."""
     statistic: Literal["mean", "median"] | None = None
-    # the region of practical equivalence: relative differences within ±equivalence are no
-    # difference at all
+    """What verdicts compare, declared (never chosen from the sample): the mean or the median;
+    none: each dataset's own (the median where a metric may have no mean, as under Cauchy
+    noise; else the mean). Cross-validation compares means (its correction is for means)."""
     equivalence: float = Field(0.01, ge=0.0, lt=1.0)
+    """The region of practical equivalence: relative differences within ±equivalence are no
+    difference at all."""
 
 
 KINDS: dict[str, type[Experiment]] = {}
@@ -123,12 +134,19 @@ class PyperfOptions(_Strict):
     processes (rounded up)."""
 
     processes: int = Field(2, ge=1, le=1000)
+    """Worker processes, one after another: the unit compare's statistics count."""
     values: int = Field(3, ge=1, le=1000)
+    """Timed values per process."""
     warmups: int = Field(1, ge=0, le=100)
-    min_time: float = Field(0.02, gt=0, le=10)  # seconds per value
+    """Untimed values per process before them."""
+    min_time: float = Field(0.02, gt=0, le=10)
+    """Seconds a value lasts at least: calls are looped until it does."""
     loops: int | None = Field(None, ge=1, le=10**6)
+    """Calls per value, fixed (no calibration: runs with the same loops merge)."""
     fast: bool = False
+    """Half the processes, two thirds of the values."""
     rigorous: bool = False
+    """Twice the processes."""
 
 
 class Timing(_Strict):
@@ -137,21 +155,27 @@ class Timing(_Strict):
     losses: list[str | dict[str, Any]] = Field(
         default_factory=lambda: ["mse", "huber", "bce", "bce_logits"]
     )
+    """The losses to time, as in an experiment; your own `package.module:function` too."""
     ops: list[Literal["value", "gradient", "value_and_gradient", "gradient_and_hessian"]] = Field(
         default_factory=lambda: ["value", "value_and_gradient"]
     )
+    """What each call computes."""
     impls: list[str] = Field(
         default_factory=lambda: ["numpy", "fused", "seed", "scipy", "sklearn", "torch"]
     )
+    """Implementations (`lossbench list impls`); peers not installed are skipped, said once."""
     sizes: list[PositiveInt] = Field(default_factory=lambda: [1000, 10_000_000])
+    """Elements per call."""
     dtypes: list[Literal["float64", "float32"]] = Field(default_factory=lambda: ["float64"])
+    """The arrays' dtype."""
     pyperf: PyperfOptions = Field(default_factory=PyperfOptions)
-    # time: seconds per call; instructions: instructions per call counted under valgrind
-    # (deterministic, for a CI gate on a noisy machine)
+    """How each benchmark is timed."""
     measure: Literal["time", "instructions"] = "time"
-    # 1: one core each; all: also the all-core variants (fused@all, torch@all) against an
-    # all-core read probe
+    """time: seconds per call; instructions: instructions per call counted under valgrind
+    (deterministic, for a CI gate on a noisy machine)."""
     threads: list[Literal[1, "all"]] = Field(default_factory=lambda: [1], min_length=1)
+    """1: one core each; all: also the all-core variants (fused@all, torch@all) against an
+    all-core read probe."""
 
     @field_validator("ops", "impls", "sizes", "dtypes", "threads")
     @classmethod
@@ -166,18 +190,23 @@ class Config(_Strict):
     """A lossbench run: experiments, and kernel timing."""
 
     name: str = "default"
+    """Names the run directory (results/DATE-TIME-name)."""
     seed: int = Field(0, ge=0, lt=2**63)  # numpy's seeds are non-negative
+    """The master seed: each trial derives its own from it, so runs repeat exactly."""
     trials: PositiveInt = Field(50, le=MAX_TRIALS)
-    # the directory relative paths in the config are relative to (None: the working dir)
+    """Trials per dataset, for experiments that do not set their own."""
     _source_dir: Path | None = PrivateAttr(None)
+    """The directory relative paths in the config are relative to (None: the working dir)."""
 
     experiments: list[SerializeAsAny[Annotated[Experiment, BeforeValidator(_as_kind)]]] = Field(
         default_factory=list
     )
+    """What to compare: each experiment crosses its datasets and losses over its trials."""
     timing: Timing | None = None
-    # where trials run: a dask scheduler (tcp://host:8786) or local:N; none: this process
-    # (`--cluster` overrides it)
+    """What to time: losses × ops × impls at each size and dtype; none: no timing."""
     cluster: str | None = None
+    """Where trials run: a dask scheduler (tcp://host:8786) or local:N; none: this process
+    (`--cluster` overrides it)."""
 
     @field_validator("experiments")
     @classmethod

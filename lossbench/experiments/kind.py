@@ -74,11 +74,14 @@ def _stable_hash(text: str) -> int:
 class ExperimentKind(Experiment):
     """The base of every experiment kind; subclasses set ``kind: Literal["name"] = "name"``."""
 
-    # what datasets the kind takes: their task (None: any), and what it uses without one
     dataset_task: ClassVar[str | None] = None
-    needs_truth: ClassVar[bool] = False  # datasets must know their true coefficients
-    needs_dataset: ClassVar[bool] = True  # False: one unit of work with no data (punishment)
-    no_dataset_label: ClassVar[str] = ""  # the dataset column of such a unit
+    """What datasets the kind takes: their task (None: any), and what it uses without one."""
+    needs_truth: ClassVar[bool] = False
+    """Datasets must know their true coefficients."""
+    needs_dataset: ClassVar[bool] = True
+    """False: one unit of work with no data (punishment)."""
+    no_dataset_label: ClassVar[str] = ""
+    """The dataset column of such a unit."""
 
     # -- running -------------------------------------------------------------------------------
     def default_datasets(self) -> list[Dataset]:

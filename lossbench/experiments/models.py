@@ -19,12 +19,16 @@ __all__ = ["GbmModel", "MlpModel", "Model", "expanded", "model_names"]
 class GbmModel(BaseModel):
     """Gradient-boosted trees (LightGBM) as the model every loss is fitted with."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_attribute_docstrings=True)
     kind: Literal["gbm"] = "gbm"
     n_estimators: int = Field(100, ge=1, le=10_000)
+    """Boosting rounds (LightGBM's num_iterations)."""
     learning_rate: float = Field(0.1, gt=0, le=1)
+    """Shrinkage of each round's trees."""
     num_leaves: int = Field(31, ge=2, le=131_072)
+    """Leaves per tree at most."""
     min_data_in_leaf: int = Field(20, ge=1, le=10_000_000)
+    """Training rows a leaf holds at least."""
 
     def options(self) -> GbmOptions:
         return GbmOptions(self.n_estimators, self.learning_rate, self.num_leaves,
@@ -35,20 +39,28 @@ class MlpModel(BaseModel):
     """A multilayer perceptron (PyTorch) as the model every loss is trained with
     (`lossbench.experiments.mlp`)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_attribute_docstrings=True)
     kind: Literal["mlp"] = "mlp"
     hidden: tuple[Annotated[int, Field(ge=1, le=100_000)], ...] = Field((64, 64), max_length=20)
+    """Units per hidden layer; a list of such lists is a grid."""
     activation: Literal[ACTIVATIONS] = "relu"
+    """The hidden layers' activation."""
     epochs: int = Field(200, ge=1, le=1_000_000)
+    """Passes over the training rows at most (L-BFGS: iterations); a fit that needs more is
+    unconverged, no verdict."""
     batch_size: int = Field(64, ge=1, le=10_000_000)
+    """Rows per minibatch (Adam, SGD)."""
     lr: float = Field(1e-3, gt=0, le=10)
+    """The optimizer's learning rate (Adam, SGD)."""
     optimizer: Literal[OPTIMIZERS] = "adam"
+    """Adam or SGD on minibatches, or full-batch L-BFGS to a stationary point."""
     weight_decay: float = Field(0.0, ge=0, le=1e6)
-    # epochs without a better validation loss that end training
+    """L2 penalty on the weights, part of the objective."""
     patience: int = Field(20, ge=1, le=1_000_000)
-    # the share of each training fold held out for early stopping (0: none; training stops
-    # when the training objective stops falling)
+    """Epochs without a better validation loss that end training."""
     validation: float = Field(0.2, ge=0, lt=1)
+    """The share of each training fold held out for early stopping (0: none; training stops
+    when the training objective stops falling)."""
 
     @model_validator(mode="after")
     def _full_batch_on_every_row(self) -> MlpModel:

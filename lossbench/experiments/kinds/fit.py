@@ -75,9 +75,11 @@ def trial_sample(task: Task, cv: CrossValidation):
 class CrossValidation(BaseModel):
     """Repeated K-fold cross-validation for data without ground truth."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     folds: int = Field(5, ge=2, le=MAX_TRIALS)
+    """Folds per repeat: each trial holds one out (stratified for classes)."""
     repeats: int = Field(10, ge=1, le=MAX_TRIALS)
+    """Reshuffled repeats of the folds."""
 
     @model_validator(mode="after")
     def _bounded(self) -> CrossValidation:
@@ -92,17 +94,17 @@ class CrossValidation(BaseModel):
 @register
 class FitExperiment(ExperimentKind):
     kind: Literal["fit"] = "fit"
-    # the model each loss is fitted with: linear (logistic for labels), gradient-boosted
-    # trees, {kind: gbm, ...} (the gbm extra), or a neural network, {kind: mlp, ...} (nn)
-    # (a list, or lists of gbm or mlp settings, is a grid: every loss fitted with each model
-    # on the same trials, compared within each model and across models for the same loss)
     model: Model | list[Model] = "linear"
-    # data without truth (tables, sklearn): each trial is one fold, the same for every loss
+    """The model each loss is fitted with: linear (logistic for labels), gradient-boosted
+    trees, {kind: gbm, ...} (the gbm extra), or a neural network, {kind: mlp, ...} (nn) (a
+    list, or lists of gbm or mlp settings, is a grid: every loss fitted with each model on the
+    same trials, compared within each model and across models for the same loss)."""
     cv: CrossValidation = Field(default_factory=CrossValidation)
-    # the metric that decides which loss is better (default: coef_error on synthetic data,
-    # test_mae on real regression data, log_loss on classification); a list: each score
-    # decides on its own (its own families, corrected on their own)
+    """Data without truth (tables, sklearn): each trial is one fold, the same for every loss."""
     score: str | list[str] | None = None
+    """The metric that decides which loss is better (default: coef_error on synthetic data,
+    test_mae on real regression data, log_loss on classification); a list: each score decides
+    on its own (its own families, corrected on their own)."""
 
     @field_validator("model", mode="before")
     @classmethod

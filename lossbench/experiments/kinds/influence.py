@@ -20,10 +20,10 @@ __all__ = ["InfluenceExperiment"]
 @register
 class InfluenceExperiment(ExperimentKind):
     kind: Literal["influence"] = "influence"
-    # where the one moving point's residual goes, in units of the noise σ
     offsets: list[Annotated[float, Field(ge=-1e6, le=1e6)]] = Field(
         default_factory=lambda: [float(x) for x in range(0, 101, 5)]
     )
+    """Where the one moving point's residual goes, in units of the noise σ."""
 
     dataset_task = "regression"
     needs_truth = True  # the moving point sits at a known distance from the true line

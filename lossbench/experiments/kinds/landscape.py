@@ -59,8 +59,10 @@ class TwoSlopes(Dataset):
 @register
 class LandscapeExperiment(ExperimentKind):
     kind: Literal["landscape"] = "landscape"
-    starts: PositiveInt = 40  # random starts per trial
-    start_scale: float = Field(10.0, gt=0, le=1e4)  # the spread of their coefficients
+    starts: PositiveInt = 40
+    """Random starts per trial."""
+    start_scale: float = Field(10.0, gt=0, le=1e4)
+    """The spread of their coefficients."""
 
     dataset_task = "classification"
 

@@ -24,10 +24,10 @@ __all__ = ["PunishmentExperiment"]
 @register
 class PunishmentExperiment(ExperimentKind):
     kind: Literal["punishment"] = "punishment"
-    # the predicted probabilities of the true class (y = 1) to evaluate at
     predictions: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
         default_factory=lambda: [0.5, 0.1, 1e-2, 1e-4, 1e-8, 0.0]
     )
+    """The predicted probabilities of the true class (y = 1) to evaluate at."""
 
     needs_dataset = False
     no_dataset_label = "y=1"

@@ -50,18 +50,18 @@ NETWORK = {"hidden": (8,), "activation": "tanh", "optimizer": "lbfgs", "epochs":
 @register
 class RestartsExperiment(ExperimentKind):
     kind: Literal["restarts"] = "restarts"
-    # random initializations per loss and trial (restart r starts every loss from the same)
     restarts: int = Field(20, ge=2, le=MAX_TRIALS)
-    # the network (settings not given: `NETWORK`'s): by default full-batch L-BFGS on every
-    # training row to a stationary point of the loss plus a weight decay that gives it one
+    """Random initializations per loss and trial (restart r starts every loss from the same)."""
     model: MlpModel = Field(default_factory=lambda: MlpModel(**NETWORK))
-    # a restart is near the best when its final objective is within this (relative) of it
+    """The network (settings not given: `NETWORK`'s): by default full-batch L-BFGS on every
+    training row to a stationary point of the loss plus a weight decay that gives it one."""
     near: float = Field(0.01, gt=0, lt=1)
-    # the verdict's margin, in shares of restarts: stuck shares within ±0.1 are the same
-    # (equivalence within a 1% margin would take thousands of restarts)
+    """A restart is near the best when its final objective is within this (relative) of it."""
     equivalence: float = Field(0.1, ge=0.0, lt=1.0)
-    # data without truth (tables, sklearn): each trial is one fold
+    """The verdict's margin, in shares of restarts: stuck shares within ±0.1 are the same
+    (equivalence within a 1% margin would take thousands of restarts)."""
     cv: CrossValidation = Field(default_factory=lambda: CrossValidation(repeats=1))
+    """Data without truth (tables, sklearn): each trial is one fold."""
 
     @field_validator("model", mode="before")
     @classmethod
