@@ -1,4 +1,4 @@
-"""Back-to-back pairs of the README's CI recipe on identical code: how often compare fails.
+"""Back-to-back pairs of the CI recipe (docs/ci.md) on identical code: how often compare fails.
 
 Each pair times `configs/ci.yaml` (`--only timing`) as the recipe does: base and head
 alternating, two rounds each, each side's rounds merged with ``pyperf convert --add`` (8 worker

@@ -1,4 +1,4 @@
-"""The trust boundary (README, "What a config can do"): a config is data. It sends data off the
+"""The trust boundary (docs/configs.md): a config is data. It sends data off the
 machine only when the command line says so, its names are shown as text wherever they are
 shown, and a cluster that breaks ends the run in one line, marked failed."""
 

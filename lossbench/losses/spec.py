@@ -69,8 +69,9 @@ def expand(entry: str | dict[str, Any]) -> list[Loss]:
     """The losses a config entry names: a name or label, or a mapping with a ``name`` whose
     parameters given as lists are a grid.
 
-    >>> [str(loss) for loss in expand({"name": "huber", "delta": [0.5, 1, 2]})]
-    ['huber(delta=0.5)', 'huber(delta=1.0)', 'huber(delta=2.0)']
+    Examples:
+        >>> [str(loss) for loss in expand({"name": "huber", "delta": [0.5, 1, 2]})]
+        ['huber(delta=0.5)', 'huber(delta=1.0)', 'huber(delta=2.0)']
     """
     if not isinstance(entry, dict):
         return [get(entry)]
