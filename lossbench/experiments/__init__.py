@@ -158,13 +158,14 @@ def summarize(trials: pd.DataFrame) -> pd.DataFrame:
 def comparisons(
     trials: pd.DataFrame,
     summary: pd.DataFrame,
-    config: Config | None = None,
+    config: Config | dict[str, Any] | None = None,
     planned: Plan | None = None,
 ) -> pd.DataFrame:
     """``comparisons.csv`` for a run: on the metrics each experiment's kind compares, with the
     statistic and equivalence margin its config sets (defaults without a config), the
     statistic per dataset where the config declares none (`planned`: the config's plan, made
-    here when not given)."""
+    here when not given). `config` is a `Config` or its mapping, as `run` takes."""
+    config = _validated(config) if config is not None else None
     configured = {e.name: e for e in config.experiments} if config else {}
     metrics = {}
     for experiment, frame in summary.groupby("experiment", sort=False):
