@@ -23,6 +23,7 @@ if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "lossbench":
     for _signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(_signum, _stopped_while_starting)
 
+import inspect
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -31,7 +32,17 @@ import typer
 
 from lossbench import __version__
 from lossbench.analysis.constants import TIMING_ALPHA, UNSTABLE_CV
-from lossbench.console import click_exceptions, debug_mode, err, exit_now, out, user_errors
+from lossbench.console import (
+    click_exceptions,
+    debug_mode,
+    err,
+    exit_now,
+    out,
+    print_answer,
+    print_compare,
+    results_line,
+    user_errors,
+)  # fmt: skip
 from lossbench.errors import LossbenchError
 from lossbench.starters.ci import WORKFLOW as WORKFLOW_PATH
 from lossbench.text import markup as escape
@@ -188,14 +199,14 @@ def run(
             kept = report.kept(path)
             err.print(f"interrupted: {escape(kept)}", soft_wrap=True, highlight=False)
             if path is not None:
-                _results_line(path)
+                results_line(path)
             raise typer.Exit(code=130) from None
         if not quiet:
             tables = report.render(outcome.summary, outcome.comparisons)
             for part in [*tables, *report.render_timings(outcome.timings)]:
                 out.print(part)
                 out.print()
-            _print_answer(outcome.comparisons)
+            print_answer(outcome.comparisons)
         for note in outcome.notes or []:
             err.print(escape(note), highlight=False)  # wrapped to the width
         if with_report:
@@ -203,25 +214,7 @@ def run(
 
             page, _ = write_report(outcome.path)
             out.print(f"report: {page}", highlight=False, soft_wrap=True, markup=False)
-        _results_line(outcome.path)
-
-
-def _print_answer(comparisons) -> None:
-    """The answer block, just above the last line: which loss to use, per dataset."""
-    from lossbench.report.answer import answer
-
-    lines = answer(comparisons)
-    if lines:
-        out.print("[bold]What to use[/] (paired comparisons with the first loss):")
-        from rich.padding import Padding
-
-        for line in lines:  # wrapped within the width, indented as a block
-            out.print(Padding(escape(line), (0, 0, 0, 2)), highlight=False)
-
-
-def _results_line(path: Path) -> None:
-    """The last line of `run` and `show`, never wrapped: scripts read the path from it."""
-    out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
+        results_line(outcome.path)
 
 
 RunArgument = Annotated[
@@ -263,68 +256,32 @@ def show(run_dir: RunArgument = None, out_dir: RunsOption = Path("results")) -> 
         for part in [*report.render(summary, comparisons), *report.render_timings(timings)]:
             out.print(part)
             out.print()
-        _print_answer(comparisons)
-        _results_line(path)
+        print_answer(comparisons)
+        results_line(path)
+
+
+_CI_HELP = (f"Write a timing config and a GitHub Actions workflow ({WORKFLOW_PATH}) that gate "
+            "this loss kernel of yours on every pull request.")  # fmt: skip
 
 
 @app.command()
 def init(
-    path: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Where to write the config (default: lossbench.yaml; with --ci, "
-            "lossbench-ci.yaml).",
-            show_default=False,
-        ),
-    ] = None,
-    table: Annotated[
-        Path | None,
-        typer.Option(
-            "--table",
-            help="Write a config for this CSV, TSV or Parquet file instead of the default "
-            "(needs --target).",
-            show_default=False,
-        ),
-    ] = None,
-    target: Annotated[
-        str | None,
-        typer.Option(help="The column of --table to predict.", show_default=False),
-    ] = None,
-    ci: Annotated[
-        str | None,
-        typer.Option(
-            "--ci",
-            metavar="MODULE:FUNCTION",
-            help="Write a timing config and a GitHub Actions workflow "
-            f"({WORKFLOW_PATH}) that gate this loss kernel of yours on every pull request.",
-            show_default=False,
-        ),
-    ] = None,
+    path: Annotated[Path | None, typer.Argument(help="Where to write the config.")] = None,
+    table: Annotated[Path | None, typer.Option(help="A CSV, TSV or Parquet file.")] = None,
+    target: Annotated[str | None, typer.Option(help="The column of --table to predict.")] = None,
+    ci: Annotated[str | None, typer.Option(metavar="MODULE:FUNCTION", help=_CI_HELP)] = None,
 ) -> None:
     """Write a commented starter config to PATH; never overwrites.
 
-    With no option, the embedded default (synthetic data). With --table and --target, a
-    config for your table, its columns described. With --ci, a CI gate for your kernel.
+    With no option, the embedded default (synthetic data) to lossbench.yaml. With --table and
+    --target, a config for your table, its columns described, to lossbench.yaml. With --ci, a
+    CI gate for your kernel: lossbench-ci.yaml and the workflow.
     """
     from lossbench import starters
 
     with user_errors():
-        if table is not None and ci is not None:
-            raise LossbenchError("--table and --ci write different starters; give one")
-        if (table is None) != (target is None):
-            raise LossbenchError("--table and --target go together: the table, and the column "
-                                 "to predict")  # fmt: skip
-        if ci is not None:
-            written = starters.write_ci(ci, path or Path("lossbench-ci.yaml"))
-            for line in written:
-                out.print(line, highlight=False, soft_wrap=True, markup=False)
-            return
-        path = path or Path("lossbench.yaml")
-        if table is not None:
-            said = starters.write_table(table, target, path)
-        else:
-            said = starters.write_default(path)
-        out.print(said, highlight=False, soft_wrap=True, markup=False)
+        for line in starters.write(path, table, target, ci):
+            out.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command("report")
@@ -423,7 +380,7 @@ def compare(
             text = cmp.markdown(found)
         else:
             text = None
-            _print_compare(found)
+            print_compare(found)
         if text is not None:
             out.print(text, markup=False, highlight=False, soft_wrap=True)
         if output is not None:
@@ -437,11 +394,14 @@ def compare(
             raise typer.Exit(code=code)
 
 
-def _print_compare(found) -> None:
-    from lossbench.report import compare as cmp
+def _paragraphs(doc: str | None) -> str:
+    """A docstring's paragraphs, each on one line: rich keeps every source line break, which
+    cut sentences in two at 80 columns."""
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc or "").split("\n\n"))
 
-    for style, line in cmp.lines(found):  # markup is the style's alone: lines are escaped
-        out.print(f"[{style}]{escape(line)}[/]" if style else escape(line), soft_wrap=True)
+
+for _command in app.registered_commands:
+    _command.help = _paragraphs(_command.callback.__doc__)
 
 
 def main() -> None:

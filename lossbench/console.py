@@ -83,3 +83,28 @@ def click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...]]:
         usage.append(module.UsageError)
         abort += [module.Abort] if hasattr(module, "Abort") else []
     return tuple(usage), tuple(abort)
+
+
+def print_answer(comparisons) -> None:
+    """The answer block, just above the last line: which loss to use, per dataset."""
+    from lossbench.report.answer import answer
+
+    lines = answer(comparisons)
+    if lines:
+        out.print("[bold]What to use[/] (paired comparisons with the first loss):")
+        from rich.padding import Padding
+
+        for line in lines:  # wrapped within the width, indented as a block
+            out.print(Padding(escape(line), (0, 0, 0, 2)), highlight=False)
+
+
+def results_line(path) -> None:
+    """The last line of `run` and `show`, never wrapped: scripts read the path from it."""
+    out.print(f"results: {path}", highlight=False, soft_wrap=True, markup=False)
+
+
+def print_compare(found) -> None:
+    from lossbench.report import compare as cmp
+
+    for style, line in cmp.lines(found):  # markup is the style's alone: lines are escaped
+        out.print(f"[{style}]{escape(line)}[/]" if style else escape(line), soft_wrap=True)

@@ -193,7 +193,11 @@ def test_the_ci_starter_s_workflow_fails_a_slower_kernel_and_passes_the_same(tmp
     _git("init", "-q", cwd=repo)
     _git("add", "-A", cwd=repo)
     _git("commit", "-qm", "base", cwd=repo)
-    workflow = yaml.safe_load((repo / ".github/workflows/lossbench.yml").read_text())
+    # one counting process a side, not the workflow's two (a minute less; that two processes'
+    # counts agree is test_timing's to show); every other word of the workflow as written
+    path = repo / ".github/workflows/lossbench.yml"
+    path.write_text(path.read_text().replace("pyperf.processes=2", "pyperf.processes=1"))
+    workflow = yaml.safe_load(path.read_text())
     shims = tmp_path / "shims"
     shims.mkdir()
     for tool in ("pip", "sudo"):

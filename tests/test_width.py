@@ -109,3 +109,19 @@ def test_the_answer_names_the_loss_the_verdicts_support(a_default_run, tmp_path)
                                     "--out", str(tmp_path)])  # fmt: skip
     assert done.exit_code == 0, done.output
     assert _check_answer(next(tmp_path.iterdir())) == 1  # the own-data example's one dataset
+
+
+def test_help_keeps_each_paragraph_of_a_command_s_text_whole():
+    """A docstring's line breaks are not the help's: at any width a paragraph is wrapped as
+    one (they cut sentences in two at 80 columns, 'With --table and' / '--target, ...')."""
+    import inspect
+
+    from lossbench.cli import app
+    from tests.conftest import invoke
+
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        shown = invoke([name, "--help"], columns=400).output
+        lines = {" ".join(line.strip(" │").split()) for line in shown.splitlines()}
+        for paragraph in inspect.cleandoc(command.callback.__doc__).split("\n\n"):
+            assert " ".join(paragraph.split()) in lines, (name, paragraph)

@@ -7,23 +7,44 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from lossbench import runner, text
-from lossbench.config import default_text
+from lossbench import text
 from lossbench.errors import LossbenchError
-from lossbench.results.files import write_new
-from lossbench.starters import ci, table
 
-__all__ = ["write_ci", "write_default", "write_table"]
+# the run's machinery (pandas, scipy) loads when a starter is written, not when the command
+# line reads `ci.WORKFLOW` for its help
+
+__all__ = ["write", "write_ci", "write_default", "write_table"]
+
+
+def write(path: Path | None, table: Path | None, target: str | None, kernel: str | None):
+    """`lossbench init`'s starter for its options: the default config, a table's (`table`
+    and `target`) or a kernel's CI gate (`kernel`); the lines to print."""
+    if table is not None and kernel is not None:
+        raise LossbenchError("--table and --ci write different starters; give one")
+    if (table is None) != (target is None):
+        raise LossbenchError("--table and --target go together: the table, and the column to "
+                             "predict")  # fmt: skip
+    if kernel is not None:
+        return write_ci(kernel, path or Path("lossbench-ci.yaml"))
+    if table is not None:
+        return [write_table(table, target, path or Path("lossbench.yaml"))]
+    return [write_default(path or Path("lossbench.yaml"))]
 
 
 def write_default(path: Path) -> str:
     """Write the embedded default config to `path`; what to do next."""
+    from lossbench.config import default_text
+    from lossbench.results.files import write_new
+
     write_new({path: default_text()})
     return f"wrote {text.visible(path)}: edit it, then `lossbench run {text.visible(path)}`"
 
 
 def write_table(source: Path, target: str, path: Path) -> str:
     """Write a config for the table `source` predicting `target`; what to do next."""
+    from lossbench.results.files import write_new
+    from lossbench.starters import table
+
     starter = table.describe(source, target)
     config = starter.config(path)
     _check(config, path)
@@ -36,6 +57,9 @@ def write_table(source: Path, target: str, path: Path) -> str:
 def write_ci(spec: str, path: Path) -> list[str]:
     """Write a timing config for the kernel `spec` to `path` and the workflow that runs it;
     what was written and what to do next."""
+    from lossbench.results.files import write_new
+    from lossbench.starters import ci
+
     root = Path.cwd().resolve()
     if not Path(path).resolve().is_relative_to(root):
         raise LossbenchError(f"{path}: write the config inside this repository (the workflow "
@@ -57,6 +81,8 @@ def write_ci(spec: str, path: Path) -> list[str]:
 def _check(config: str, path: Path) -> None:
     """Plan the config's text as if it were at `path` (relative paths and user code resolve
     from there), so that a config is never written that its run would refuse."""
+    from lossbench import runner
+
     directory = Path(path).resolve().parent
     if not directory.is_dir():
         raise LossbenchError(f"{path}: no such directory {directory}")
