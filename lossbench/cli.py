@@ -59,6 +59,14 @@ app = typer.Typer(
 )
 
 
+# Typer 0.29 shows a flag's type beside it (`--quick <bool>`): a flag takes no value to type
+if hasattr(typer.core.TyperOption, "display_type_rich"):
+    _typed = typer.core.TyperOption.display_type_rich
+    typer.core.TyperOption.display_type_rich = lambda self, ctx: (
+        None if self.is_flag else _typed(self, ctx)
+    )
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"lossbench {__version__}")

@@ -181,3 +181,24 @@ def test_a_table_with_a_column_named_twice_is_refused(tmp_path):
     )
     result = invoke(["run", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "out")])
     assert_refused(result, tmp_path / "out", "column 'y' appears 2 times", "datasets[0].path")
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [("experiments.0.cv.fold=3", "folds"), ("experiments.0.trails=3", "trials"),
+     ("timing.pyperf.proceses=2", "processes"), ("sed=1", "seed"),
+     ("experiments.1.fit.l22=0.1", "l2"), ("experiments.0.equivalance=0.02", "equivalence")],
+)  # fmt: skip
+def test_a_misspelt_setting_says_what_was_meant_and_the_suggestion_is_accepted(typo, meant):
+    import re
+
+    import lossbench.experiments  # noqa: F401  (registers the kinds configs name)
+    from lossbench import config as config_module
+    from lossbench.errors import LossbenchError
+
+    raw = config_module.load(None).model_dump(mode="json")
+    with pytest.raises(LossbenchError, match=f"did you mean {meant}\\?"):
+        config_module.validate(config_module.set_values(raw, [typo]), overrides=[typo])
+    key, value = typo.split("=")
+    fixed = re.sub(r"[^.]+$", meant, key) + "=" + value  # the suggestion, followed
+    config_module.validate(config_module.set_values(raw, [fixed]), overrides=[fixed])

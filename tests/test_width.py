@@ -125,3 +125,15 @@ def test_help_keeps_each_paragraph_of_a_command_s_text_whole():
         lines = {" ".join(line.strip(" │").split()) for line in shown.splitlines()}
         for paragraph in inspect.cleandoc(command.callback.__doc__).split("\n\n"):
             assert " ".join(paragraph.split()) in lines, (name, paragraph)
+
+
+def test_help_shows_no_type_beside_a_flag():
+    from lossbench.cli import app
+    from tests.conftest import invoke
+
+    assert "<bool>" not in invoke(["--help"], columns=80).output
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        shown = invoke([name, "--help"], columns=80).output
+        assert "<bool>" not in shown, name
+        assert "--help" in shown

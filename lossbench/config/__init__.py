@@ -8,6 +8,8 @@ field path and what was expected. Datasets and losses are checked when a run is 
 
 from __future__ import annotations
 
+import difflib
+import typing
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -68,7 +70,9 @@ def validate(raw: dict[str, Any], source: str = "config", overrides: list[str] =
         if first["type"] == "value_error":  # one of lossbench's own checks: its words only
             message = str(first["ctx"]["error"])
         if first["type"] == "extra_forbidden":
-            message = "unknown setting (see `lossbench init` for a commented example)"
+            close = difflib.get_close_matches(str(where[-1]), _settings_at(raw, where[:-1]), n=1)
+            hint = f"did you mean {close[0]}?" if close else "see `lossbench init` for an example"
+            message = f"unknown setting ({hint})"
         shown = first["type"] not in ("missing", "value_error")  # its own words name the value
         given = f"; got {short.repr(first['input'])}" if shown else ""
         raise LossbenchError(
@@ -76,6 +80,31 @@ def validate(raw: dict[str, Any], source: str = "config", overrides: list[str] =
             where=where,
             source=blame(source, overrides, where),
         ) from None
+
+
+def _settings_at(raw: Any, where: tuple) -> list[str]:
+    """The settings the section at `where` takes (an experiment's: its kind's), for a
+    did-you-mean; [] where the path leads to no section."""
+    from pydantic import BaseModel
+
+    from lossbench.config.schema import KINDS, Experiment
+
+    def section(annotation: Any) -> type[BaseModel] | None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return annotation
+        return next((m for a in typing.get_args(annotation) if (m := section(a))), None)
+
+    model, value = Config, raw
+    for key in where:
+        if isinstance(key, int):
+            value = value[key] if isinstance(value, list) and 0 <= key < len(value) else None
+        else:
+            field = model.model_fields.get(key) if model is not None else None
+            model = section(field.annotation) if field is not None else None
+            value = value.get(key) if isinstance(value, dict) else None
+        if model is Experiment and isinstance(value, dict):
+            model = KINDS.get(value.get("kind", "fit"), Experiment)
+    return list(model.model_fields) if model is not None else []
 
 
 def quick(config: Config) -> Config:
