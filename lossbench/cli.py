@@ -23,7 +23,6 @@ if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "lossbench":
     for _signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(_signum, _stopped_while_starting)
 
-import inspect
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -31,18 +30,9 @@ from typing import Annotated
 import typer
 
 from lossbench import __version__
+from lossbench import console as term
 from lossbench.analysis.constants import TIMING_ALPHA, UNSTABLE_CV
-from lossbench.console import (
-    click_exceptions,
-    debug_mode,
-    err,
-    exit_now,
-    out,
-    print_answer,
-    print_compare,
-    results_line,
-    user_errors,
-)  # fmt: skip
+from lossbench.console import click_exceptions, debug_mode, err, exit_now, out, user_errors
 from lossbench.errors import LossbenchError
 from lossbench.starters.ci import WORKFLOW as WORKFLOW_PATH
 from lossbench.text import markup as escape
@@ -57,14 +47,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-
-
-# Typer 0.29 shows a flag's type beside it (`--quick <bool>`): a flag takes no value to type
-if hasattr(typer.core.TyperOption, "display_type_rich"):
-    _typed = typer.core.TyperOption.display_type_rich
-    typer.core.TyperOption.display_type_rich = lambda self, ctx: (
-        None if self.is_flag else _typed(self, ctx)
-    )
 
 
 def _version(value: bool) -> None:
@@ -207,14 +189,14 @@ def run(
             kept = report.kept(path)
             err.print(f"interrupted: {escape(kept)}", soft_wrap=True, highlight=False)
             if path is not None:
-                results_line(path)
+                term.results_line(path)
             raise typer.Exit(code=130) from None
         if not quiet:
             tables = report.render(outcome.summary, outcome.comparisons)
             for part in [*tables, *report.render_timings(outcome.timings)]:
                 out.print(part)
                 out.print()
-            print_answer(outcome.comparisons)
+            term.print_answer(outcome.comparisons)
         for note in outcome.notes or []:
             err.print(escape(note), highlight=False)  # wrapped to the width
         if with_report:
@@ -222,7 +204,7 @@ def run(
 
             page, _ = write_report(outcome.path)
             out.print(f"report: {page}", highlight=False, soft_wrap=True, markup=False)
-        results_line(outcome.path)
+        term.results_line(outcome.path)
 
 
 RunArgument = Annotated[
@@ -264,8 +246,8 @@ def show(run_dir: RunArgument = None, out_dir: RunsOption = Path("results")) -> 
         for part in [*report.render(summary, comparisons), *report.render_timings(timings)]:
             out.print(part)
             out.print()
-        print_answer(comparisons)
-        results_line(path)
+        term.print_answer(comparisons)
+        term.results_line(path)
 
 
 _CI_HELP = (f"Write a timing config and a GitHub Actions workflow ({WORKFLOW_PATH}) that gate "
@@ -388,7 +370,7 @@ def compare(
             text = cmp.markdown(found)
         else:
             text = None
-            print_compare(found)
+            term.print_compare(found)
         if text is not None:
             out.print(text, markup=False, highlight=False, soft_wrap=True)
         if output is not None:
@@ -402,14 +384,7 @@ def compare(
             raise typer.Exit(code=code)
 
 
-def _paragraphs(doc: str | None) -> str:
-    """A docstring's paragraphs, each on one line: rich keeps every source line break, which
-    cut sentences in two at 80 columns."""
-    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc or "").split("\n\n"))
-
-
-for _command in app.registered_commands:
-    _command.help = _paragraphs(_command.callback.__doc__)
+term.readable_help(app)
 
 
 def main() -> None:

@@ -108,3 +108,18 @@ def print_compare(found) -> None:
 
     for style, line in cmp.lines(found):  # markup is the style's alone: lines are escaped
         out.print(f"[{style}]{escape(line)}[/]" if style else escape(line), soft_wrap=True)
+
+
+def readable_help(app: typer.Typer) -> None:
+    """Each command's help as paragraphs (rich keeps every source line break of a docstring,
+    which cut sentences in two at 80 columns), and no type shown beside a flag (Typer 0.29
+    shows `--quick <bool>`, though a flag takes no value)."""
+    import inspect
+
+    for command in app.registered_commands:
+        doc = inspect.cleandoc(command.callback.__doc__ or "")
+        command.help = "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n"))
+    option = typer.core.TyperOption
+    if hasattr(option, "display_type_rich") and not hasattr(option, "_typed"):
+        option._typed = option.display_type_rich
+        option.display_type_rich = lambda self, ctx: None if self.is_flag else self._typed(ctx)

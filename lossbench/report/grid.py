@@ -39,17 +39,20 @@ def abbreviations(labels: list[str], limit: int = SHORT) -> tuple[dict[str, str]
 
 
 class Grid:
-    """The renderable `grid` returns: its wide table when that fits, else its long form."""
+    """The renderable `grid` returns: its wide table when that fits, else its long form,
+    with the title above and the caption and legend below written across the whole width
+    (a table's own title and caption are squeezed into the table's width)."""
 
-    def __init__(self, wide: Group, long: Group) -> None:
-        self.wide, self.long = wide, long
+    def __init__(self, wide: Table, long: Table, title: Text, notes: list[Text]) -> None:
+        self.wide, self.long, self.title, self.notes = wide, long, title, notes
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         natural = Measurement.get(console, options.update(width=10**4), self.wide).maximum
-        yield self.wide if natural <= options.max_width else self.long
+        yield Group(self.title, self.wide if natural <= options.max_width else self.long,
+                    *self.notes)  # fmt: skip
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement.get(console, options, self.long)
+        return Measurement.get(console, options, Group(self.title, self.long, *self.notes))
 
 
 def grid(
@@ -68,16 +71,16 @@ def grid(
     form; they, the title, the caption and the labels are plain text."""
     missing = "[dim]—[/]"
     short, legend = abbreviations([*rows, *columns])
-    title, caption = escape(title), escape(caption) if caption is not None else None
-    wide = Table(title=title, title_justify="left", caption=caption)
+    wide = Table()
     wide.add_column(escape(corner))
     for column in columns:
         wide.add_column(escape(short[column]), justify="right")
     for row in rows:
         wide.add_row(escape(short[row]), *(cells.get((row, column), missing) for column in columns))
-    notes = [Text("\n".join(legend), style="dim")] if legend else []
+    notes = [Text(caption, style="dim")] if caption is not None else []
+    notes += [Text("\n".join(legend), style="dim")] if legend else []
 
-    long = Table(title=title, title_justify="left", caption=caption)
+    long = Table()
     long.add_column(escape(corner), no_wrap=True)
     long.add_column(escape(across), no_wrap=True)
     long.add_column(escape(value), justify="right", no_wrap=True)
@@ -86,4 +89,4 @@ def grid(
             label = escape(short[row]) if i == 0 else ""
             long.add_row(label, escape(short[column]), cells.get((row, column), missing))
         long.rows[-1].end_section = True
-    return Grid(Group(wide, *notes), Group(long, *notes))
+    return Grid(wide, long, Text(title, style="italic"), notes)

@@ -190,7 +190,7 @@ def _compact_timings(timings: pd.DataFrame) -> str:
     kernels = timings[timings["loss"] != "probe"]
     impls = list(dict.fromkeys(kernels["impl"]))
     out = []
-    marked = False
+    marked: set[str] = set()
     for (dtype, n, op), cells in kernels.groupby(["dtype", "n", "op"], sort=False):
         cell, unstable = terminal.timing_cells(cells, n)
         marked |= unstable
@@ -202,5 +202,6 @@ def _compact_timings(timings: pd.DataFrame) -> str:
         )  # fmt: skip
         table.index.name = f"{op}, {dtype}, n={n:.0e}: ns per element"
         out.append(table.reset_index().to_html(index=False, na_rep="—", border=0))
-    note = f"<p class='verdict'>{text.html(terminal.UNSTABLE_MARK)}</p>" if marked else ""
+    note = "".join(f"<p class='verdict'>{text.html(line)}</p>"
+                   for line in terminal.unstable_note(marked).splitlines())  # fmt: skip
     return "<div class='wide'>" + "".join(out) + "</div>" + note

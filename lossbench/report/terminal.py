@@ -22,8 +22,8 @@ from lossbench.report.kinds import view_of
 from lossbench.text import markup as escape
 
 __all__ = [
-    "UNSTABLE_MARK", "comparisons_of", "kept", "progress_bar", "render", "render_timings",
-    "timing_cells", "timing_verdicts",
+    "comparisons_of", "kept", "progress_bar", "render", "render_timings",
+    "timing_cells", "timing_verdicts", "unstable_note",
 ]  # fmt: skip
 
 
@@ -67,12 +67,11 @@ def render_timings(timings: pd.DataFrame) -> list[Grid | str]:
         what = "instructions per element" if counts else "ns per element (median ± stdev)"
         losses = list(dict.fromkeys(cells["loss"]))
         table, unstable = timing_cells(cells, n)
-        caption = UNSTABLE_MARK
         parts.append(grid(
             f"timing, {op}, {dtype}, n={n:.0e}: {what}; "
             f"probes: {floor}",
             "impl", timing_rows(cells, impls), losses, table,
-            across="loss", value="ns per element", caption=caption if unstable else None,
+            across="loss", value="ns per element", caption=unstable_note(unstable) or None,
         ))  # fmt: skip
     lines = timing_verdicts(timings)
     if lines:
@@ -98,17 +97,25 @@ def timing_rows(cells: pd.DataFrame, impls: list[str]) -> list[str]:
     return rows + ([f"{FUSED_ALL} roofline"] if FUSED_ALL in timed else [])
 
 
-UNSTABLE_MARK = (
-    f"! unstable: worker processes disagree by > {UNSTABLE_CV:.0%}, or faster than the floor"
-)
+_UNSTABLE = {
+    "floor": "! above 100%: measured faster than the memory floor, which no kernel can be: "
+    "noise between the kernel's worker processes and the floor's, not a fault",
+    "processes": f"! the worker processes disagree by more than {UNSTABLE_CV:.0%}: the machine "
+    "was busy, so this number is less certain",
+}
 
 
-def timing_cells(cells: pd.DataFrame, n: float) -> tuple[dict[tuple[str, str], str], bool]:
+def unstable_note(reasons: set[str]) -> str:
+    """What the "!" beside a roofline means, for the reasons marked in a table."""
+    return "\n".join(_UNSTABLE[reason] for reason in ("floor", "processes") if reason in reasons)
+
+
+def timing_cells(cells: pd.DataFrame, n: float) -> tuple[dict[tuple[str, str], str], set[str]]:
     """One (op, dtype, n)'s cells, (impl or "fused vs numpy" or "fused roofline", loss) ->
     text: ns per element median ± stdev, fused's speed-up over numpy, its roofline marked
-    "!" where unstable; and whether any was."""
+    "!" where unstable; and why any was ("floor": above 100%, "processes": they disagree)."""
     table: dict[tuple[str, str], str] = {}
-    unstable = False
+    reasons: set[str] = set()
     for loss, row in cells.groupby("loss", sort=False):
         by = row.set_index("impl")
         for impl in by.index:
@@ -129,12 +136,13 @@ def timing_cells(cells: pd.DataFrame, n: float) -> tuple[dict[tuple[str, str], s
             table["fused vs numpy", loss] = f"{ratio:.1f}×"
         for fused in ("fused", FUSED_ALL):
             if fused in by.index and not math.isnan(by.loc[fused, "roofline"]):
-                roof = f"{by.loc[fused, 'roofline']:.0%}"
+                roofline = by.loc[fused, "roofline"]
+                roof = f"{roofline:.0%}"
                 if bool(by.loc[fused].get("unstable", False)):
                     roof += " !"  # processes disagree, or above the floor: not to be trusted
-                    unstable = True
+                    reasons.add("floor" if roofline > 1 else "processes")
                 table[f"{fused} roofline", loss] = roof
-    return table, unstable
+    return table, reasons
 
 
 def timing_verdicts(timings: pd.DataFrame) -> list[str]:
@@ -175,10 +183,11 @@ def _of_floor(row: pd.Series, floor: str) -> str:
     # above 1 the kernel beat its memory floor: the measurement, not the kernel, is off
     if math.isnan(row["roofline"]):  # cross_entropy: bound by its exps, no memory floor
         return "bound by an exp per element (no memory floor)"
+    above = row["roofline"] > 1
     doubt = bool(row.get("unstable", False)) or row["roofline"] > ROOFLINE_LIMIT
-    return f"{row['roofline']:.2f} of {floor}" + (
-        " ! (unstable: not to be trusted)" if doubt else ""
-    )
+    why = ("faster than the floor can be: timing noise, not a fault" if above else
+           "its processes disagree: less certain")  # fmt: skip
+    return f"{row['roofline']:.2f} of {floor}" + (f" ! ({why})" if doubt else "")
 
 
 def kept(path: Path | None) -> str:
