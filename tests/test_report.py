@@ -123,3 +123,32 @@ def test_an_instruction_count_run_shows_instructions_not_nan():
     assert terminal.timing_verdicts(timings) == []
     # counts have no memory floor: no roofline row of dashes
     assert terminal.timing_rows(timings, ["numpy", "fused"]) == ["numpy", "fused", "fused vs numpy"]
+
+
+def test_a_loss_has_one_colour_in_every_figure_of_a_run(quick_run):
+    """huber was grey in the loss shapes ("huber(delta=1.345)") and orange in the experiments'
+    figures ("huber(delta=1.345, scale=mad)"): every line or bar of a loss is its colour."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import to_hex
+
+    from lossbench import results
+    from lossbench.errors import LossbenchError
+    from lossbench.losses import labels
+    from lossbench.report import plots
+
+    _, trials, summary, _ = results.read_run(quick_run)
+    seen: dict[str, set[str]] = {}
+    for _, _, figure in plots.figures(trials, summary, None):
+        for ax in figure.axes:
+            for line in ax.get_lines():
+                name = line.get_label()
+                if name.startswith("_"):
+                    continue
+                try:
+                    loss = labels.parse(name.split(" on ")[0]).loss_label
+                except LossbenchError:  # a reference line, not a loss
+                    continue
+                seen.setdefault(loss, set()).add(to_hex(line.get_color()))
+    assert {"mse", "huber(delta=1.345)"} <= set(seen)
+    assert all(len(colours) == 1 for colours in seen.values()), seen
+    assert "#808080" not in set().union(*seen.values())  # no loss left grey

@@ -41,14 +41,24 @@ class Palette:
         self.colours = {
             label: cycle[i % len(cycle)] for i, label in enumerate(dict.fromkeys(labels))
         }
+        # the loss itself, as figures without the fit's settings name it: the loss-shape
+        # figure draws "huber(delta=1.345)" for the run's "huber(delta=1.345, scale=mad)"
+        self.losses: dict[str, object] = {}
+        for label, colour in self.colours.items():
+            self.losses.setdefault(_loss_of(label), colour)
 
     def __call__(self, label: str):
         if label in self.colours:
             return self.colours[label]
-        try:  # a variant of a loss's curve ("bce (unclipped)") takes the loss's colour
-            return self.colours.get(label_text.parse(label).loss_label, "grey")
-        except LossbenchError:
-            return "grey"
+        # a variant of a loss's curve ("bce (unclipped)") takes the loss's colour too
+        return self.losses.get(_loss_of(label), "grey")
+
+
+def _loss_of(label: str) -> str:
+    try:
+        return label_text.parse(label).loss_label
+    except LossbenchError:
+        return label
 
 
 def curves(
