@@ -5,6 +5,7 @@ import io
 import re
 import sys
 
+import numpy as np
 import pytest
 from conftest import copy_of
 from typer.testing import CliRunner
@@ -152,3 +153,94 @@ def test_a_loss_has_one_colour_in_every_figure_of_a_run(quick_run):
     assert {"mse", "huber(delta=1.345)"} <= set(seen)
     assert all(len(colours) == 1 for colours in seen.values()), seen
     assert "#808080" not in set().union(*seen.values())  # no loss left grey
+
+
+def test_the_forest_plot_draws_every_comparison_at_its_own_interval(quick_run):
+    pytest.importorskip("matplotlib")
+    from lossbench import results
+    from lossbench.report import verdicts
+    from lossbench.report.figures import Palette
+
+    _, trials, summary, _ = results.read_run(quick_run)
+    comparisons = results.read_comparisons(quick_run, trials, summary)
+    rows = comparisons[comparisons["experiment"] == "robustness"]
+    figure = verdicts.forest("robustness", rows, Palette(list(summary["loss"])))
+    (ax,) = figure.axes
+    assert len(ax.get_yticks()) == len(rows)  # every comparison has its row, shown or said
+    drawn = {tuple(np.round(line.get_xdata(), 9)) for line in ax.get_lines()
+             if len(line.get_xdata()) == 2}  # fmt: skip
+    expected = {tuple(np.round((1 + r.low, 1 + r.high), 9)) for r in rows.itertuples()
+                if np.isfinite(r.low) and np.isfinite(r.high)}  # fmt: skip
+    assert expected and expected <= drawn
+    margin = rows["margin"].iloc[0]
+    (band,) = ax.patches
+    assert np.allclose(band.get_x(), 1 - margin) and np.allclose(band.get_width(), 2 * margin)
+
+
+def test_an_experiments_only_report_links_no_file_the_run_lacks(tmp_path, small_run):
+    pytest.importorskip("matplotlib")
+    from lossbench.report.html import write_report
+
+    run_dir = copy_of(small_run, tmp_path)
+    page, _ = write_report(run_dir)
+    linked = re.findall(r"href='([^']+)'", page.read_text())
+    assert linked and all((run_dir / name).exists() for name in linked)
+    assert "timings.csv" not in linked
+
+
+@pytest.mark.slow
+def test_the_report_in_a_real_browser(tmp_path, quick_run):
+    """Headless chromium at 1280 px: no console error, every image loaded, every link to a
+    file the run has, nothing wider than the window, every figure drawn large enough to read,
+    the answer on the first screen and a verdict table per compared experiment."""
+    pytest.importorskip("matplotlib")
+    playwright = pytest.importorskip("playwright.sync_api")
+    import os
+    import shutil
+
+    from lossbench.report.html import write_report
+
+    browser_path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser_path is None:
+        if os.environ.get("LOSSBENCH_BROWSER") == "required":  # .ci/run installs it
+            pytest.fail("chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    run_dir = copy_of(quick_run, tmp_path)
+    page_path, _ = write_report(run_dir)
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_path, args=flags)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(page_path.as_uri())
+        images = page.evaluate(
+            "() => Array.from(document.images).map(i => "
+            "[i.alt, i.complete, i.naturalWidth, i.getBoundingClientRect().width])"
+        )
+        links = page.evaluate("() => Array.from(document.links).map(a => a.getAttribute('href'))")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        answer = page.evaluate(
+            "() => document.querySelector('.answer').getBoundingClientRect().top"
+        )
+        tables = page.evaluate("() => document.querySelectorAll('table.verdicts').length")
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert images and all(complete and natural > 0 for _, complete, natural, _ in images)
+    # drawn at its natural size or across the page: a figure's text stays legible
+    assert all(shown >= min(natural, 900) - 1 for _, _, natural, shown in images), images
+    assert links and all((run_dir / href).exists() for href in links)
+    assert width <= 1280 and answer < 900
+    compared = results_experiments(run_dir)
+    assert tables == len(compared) and any(alt.startswith("verdicts-") for alt, *_ in images)
+
+
+def results_experiments(run_dir):
+    """The experiments of a run with comparisons (each gets a verdict table)."""
+    import pandas as pd
+
+    frame = pd.read_csv(run_dir / "comparisons.csv")
+    return set(frame["experiment"])

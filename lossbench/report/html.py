@@ -12,14 +12,14 @@ import pandas as pd
 from lossbench import config as config_module
 from lossbench import results, text
 from lossbench.errors import LossbenchError
-from lossbench.report import numbers, plots, terminal
+from lossbench.report import numbers, plots, terminal, verdicts
 from lossbench.report.kinds import view_of
 from lossbench.report.numbers import DOMINATED_MARK, estimate, fmt
 
 __all__ = ["write_report"]
 
 _STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; max-width: 960px; margin: 1.5em auto;
+body { font: 14px/1.45 system-ui, sans-serif; max-width: 1180px; margin: 1.5em auto;
        padding: 0 1em; color: #222; }
 h1 { font-size: 1.4em; margin-bottom: .2em; } h2 { margin-top: 1.4em; font-size: 1.15em;
      border-bottom: 1px solid #ddd; }
@@ -27,7 +27,9 @@ table { border-collapse: collapse; font-size: 12px; margin: .6em 0; max-width: 1
 th, td { border: 1px solid #ddd; padding: 2px 6px; text-align: right; } th { background: #f4f4f4; }
 td:first-child, th:first-child { text-align: left; }
 .wide { overflow-x: auto; }
-img { max-width: 100%; max-height: 340px; display: block; margin: .6em 0; }
+img { max-width: 100%; height: auto; display: block; margin: .6em 0; }
+table.verdicts td { text-align: left; } tr.better td { background: #e8f5e8; }
+tr.worse td { background: #fbe9e9; } tr.equivalent td { background: #eef2f8; }
 pre { background: #f7f7f7; padding: .8em; overflow-x: auto; font-size: 11px; }
 .answer { background: #f3f8f3; border-left: 4px solid #4a4; padding: .4em 1em; }
 .verdict { margin: .15em 0; font-size: 13px; } dl { display: grid; grid-template-columns:
@@ -60,12 +62,14 @@ def _write(run_dir, record, config, trials, summary, comparisons, timings):
     plot_dir.mkdir(exist_ok=True)
     images: dict[str, list[tuple[str, bytes]]] = {}  # section -> its (name, PNG) in order
     written = []
-    for section, name, figure in plots.figures(trials, summary, timings if len(timings) else None):
+    drawn = plots.figures(trials, summary, timings if len(timings) else None, comparisons)
+    for section, name, figure in drawn:
         data = plots.png(figure)
         results.write_atomic(plot_dir / f"{name}.png", data)
         images.setdefault(section, []).append((name, data))
         written.append(plot_dir / f"{name}.png")
-    page = _page(record, config, summary, comparisons, timings, images)
+    present = {path.name for path in run_dir.iterdir()}
+    page = _page(record, config, summary, comparisons, timings, images, present)
     results.write_atomic(run_dir / "report.html", page)
     return run_dir / "report.html", written
 
@@ -82,6 +86,7 @@ def _page(
     comparisons: pd.DataFrame,
     timings: pd.DataFrame,
     images: dict[str, list[tuple[str, bytes]]],
+    present: set[str],
 ) -> str:
     from lossbench.report.answer import answer
 
@@ -107,8 +112,11 @@ def _page(
         view = view_of(frame)
         mine = terminal.comparisons_of(comparisons, experiment)
         parts += [_img(name, data) for name, data in images.get(f"experiment:{experiment}", [])]
+        parts += [_img(name, data) for name, data in images.get(f"verdicts:{experiment}", [])]
+        parts.append(verdicts.table_html(mine))
         lines = view.verdicts(frame, mine) if view is not None else []
-        parts += [f"<p class='verdict'>{esc(line)}</p>" for line in lines]
+        words = "".join(f"<p class='verdict'>{esc(line)}</p>" for line in lines)
+        parts.append(_details("the verdicts in words", words) if len(mine) else words)
         metric = view.headline(frame) if view is not None else None
         if metric is not None:
             parts.append(_compact(frame, metric, numbers.declared(mine)))
@@ -123,7 +131,8 @@ def _page(
         parts.append(_details("every timing", _table(timings)))
     files = (results.ANSWER, results.COMPARISONS, results.SUMMARY, results.TRIALS,
              results.TIMINGS, results.CONFIG, results.RUN)  # fmt: skip
-    links = " · ".join(f"<a href='{name}'>{name}</a>" for name in files)
+    # only what this run has: an --only experiments run has no timings.csv
+    links = " · ".join(f"<a href='{name}'>{name}</a>" for name in files if name in present)
     parts += [
         f"<h2>Files</h2><p>{links}</p>",
         _details("the config", f"<pre>{esc(config_module.dump(config))}</pre>"),

@@ -12,6 +12,7 @@ from lossbench import losses
 from lossbench.errors import LossbenchError
 from lossbench.losses import SIGMOID
 from lossbench.losses import labels as label_text
+from lossbench.report import verdicts
 from lossbench.report.figures import (
     Palette,
     curves,
@@ -187,7 +188,10 @@ def _builtin(label: str) -> losses.Loss | None:
 
 
 def figures(
-    trials: pd.DataFrame, summary: pd.DataFrame, timings: pd.DataFrame | None
+    trials: pd.DataFrame,
+    summary: pd.DataFrame,
+    timings: pd.DataFrame | None,
+    comparisons: pd.DataFrame | None = None,
 ) -> list[tuple[str, str, object]]:
     """(section, name, Figure) for everything the run holds: section "losses",
     "experiment:<name>" (drawn by its kind) or "timing". Every text is drawn as its
@@ -196,10 +200,10 @@ def figures(
     import matplotlib
 
     with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
-        return _figures(trials, summary, timings)
+        return _figures(trials, summary, timings, comparisons)
 
 
-def _figures(trials, summary, timings) -> list[tuple[str, str, object]]:
+def _figures(trials, summary, timings, comparisons) -> list[tuple[str, str, object]]:
     labels = [str(label) for label in dict.fromkeys(summary["loss"])] if len(summary) else []
     # one curve per loss: "huber(delta=1.345, scale=mad)" draws huber(delta=1.345)
     builtin = list({str(b): b for b in map(_builtin, labels) if b is not None}.values())
@@ -212,6 +216,11 @@ def _figures(trials, summary, timings) -> list[tuple[str, str, object]]:
         if view is not None:
             drawn = view.figures(experiment, frame, trials, palette)
             out += [(f"experiment:{experiment}", name, fig) for name, fig in drawn.items()]
+        mine = (comparisons[comparisons["experiment"] == experiment]
+                if comparisons is not None and len(comparisons) else None)  # fmt: skip
+        forest = verdicts.forest(str(experiment), mine, palette) if mine is not None else None
+        if forest is not None:
+            out.append((f"verdicts:{experiment}", f"verdicts-{slug(experiment)}", forest))
         if "objective" in set(frame["metric"]):  # any fit by gradient descent keeps its curve
             figure = curves(
                 experiment, frame, "objective", palette,
