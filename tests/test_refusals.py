@@ -28,7 +28,24 @@ CONFIGS = {
     ),
     "noise .inf": (
         "experiments:\n  - {name: a, datasets: [{kind: gaussian, noise: .inf}], losses: [mse]}\n",
-        "noise: expected a number ≥ 0, finite; got inf",
+        "noise: expected a number in [0, 1e6], finite; got inf",
+    ),
+    "noise 1e308 (targets that overflow mid-run)": (
+        "experiments:\n  - {name: a, datasets: [{kind: gaussian, noise: 1e308}], losses: [mse]}\n",
+        "noise: expected a number in [0, 1e6]",
+    ),
+    "outlier_scale 1e300": (
+        "experiments:\n  - {name: a, datasets: [{kind: contaminated, outlier_scale: 1e300}], "
+        "losses: [mse]}\n",
+        "outlier_scale: expected a number in [0, 1e6]",
+    ),
+    "offsets [] (nothing to run)": (
+        "experiments:\n  - {name: a, kind: influence, offsets: [], losses: [mse]}\n",
+        "experiments[0].offsets: List should have at least 1 item",
+    ),
+    "predictions [] (nothing to run)": (
+        "experiments:\n  - {name: a, kind: punishment, predictions: [], losses: [mse]}\n",
+        "experiments[0].predictions: List should have at least 1 item",
     ),
     "outlier_scale .nan": (
         "experiments:\n  - {name: a, datasets: [{kind: contaminated, outlier_scale: .nan}], "

@@ -21,7 +21,7 @@ __all__ = ["InfluenceExperiment"]
 class InfluenceExperiment(ExperimentKind):
     kind: Literal["influence"] = "influence"
     offsets: list[Annotated[float, Field(ge=-1e6, le=1e6)]] = Field(
-        default_factory=lambda: [float(x) for x in range(0, 101, 5)]
+        default_factory=lambda: [float(x) for x in range(0, 101, 5)], min_length=1
     )
     """Where the one moving point's residual goes, in units of the noise σ."""
 

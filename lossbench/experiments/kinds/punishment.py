@@ -25,7 +25,7 @@ __all__ = ["PunishmentExperiment"]
 class PunishmentExperiment(ExperimentKind):
     kind: Literal["punishment"] = "punishment"
     predictions: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
-        default_factory=lambda: [0.5, 0.1, 1e-2, 1e-4, 1e-8, 0.0]
+        default_factory=lambda: [0.5, 0.1, 1e-2, 1e-4, 1e-8, 0.0], min_length=1
     )
     """The predicted probabilities of the true class (y = 1) to evaluate at."""
 
