@@ -8,6 +8,7 @@ spells it all out: ``my.yaml: experiments[0].datasets[1].kind: unknown dataset '
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -68,6 +69,16 @@ def located(*where: str | int) -> Iterator[None]:
         raise error.within(*where) from None
 
 
+# a quoted name or value of more than 40 characters and no spaces (an unknown loss
+# 'yyyy…' of 400): its middle elided, the words around it kept
+_LONG_QUOTED = re.compile(r"(['\"])([^\s'\"]{41,})\1")
+
+
+def _elided(match: re.Match) -> str:
+    quote, value = match.groups()
+    return f"{quote}{value[:24]}…{value[-12:]}{quote} ({len(value):,} characters)"
+
+
 def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
     r"""`message` as one line of at most about `limit` characters, saying how long it was.
 
@@ -75,6 +86,7 @@ def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
     ('a b', 'xxxxxxxxxx … (1,000 characters in all)')
     """
     message = " ".join(message.split())  # one line, whatever the value held
+    message = _LONG_QUOTED.sub(_elided, message)
     if len(message) <= limit:
         return message
     return f"{message[: limit - 30]} … ({len(message):,} characters in all)"

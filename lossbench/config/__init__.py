@@ -74,7 +74,9 @@ def validate(raw: dict[str, Any], source: str = "config", overrides: list[str] =
             hint = f"did you mean {close[0]}?" if close else "see `lossbench init` for an example"
             message = f"unknown setting ({hint})"
         shown = first["type"] not in ("missing", "value_error")  # its own words name the value
-        given = f"; got {short.repr(first['input'])}" if shown else ""
+        value = short.repr(first["input"])
+        value = value if len(value) <= 60 else f"{value[:40]}…{value[-19:]}"
+        given = f"; got {value}" if shown else ""
         raise LossbenchError(
             f"{message}{given}" if where else f"(top level): {message}{given}",
             where=where,

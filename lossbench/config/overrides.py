@@ -8,7 +8,16 @@ from typing import Any
 from lossbench.config.reading import parse_yaml
 from lossbench.errors import LossbenchError
 
-__all__ = ["blame", "set_values"]
+__all__ = ["blame", "set_values", "shown"]
+
+LONGEST = 48  # characters of a --set shown in a message: the error stays one short line
+
+
+def shown(item: str, quoted: bool = True) -> str:
+    """A ``--set`` item as a message shows it: its middle elided beyond `LONGEST`."""
+    if len(item) > LONGEST:
+        item = item[: LONGEST - 21] + "…" + item[-20:]
+    return repr(item) if quoted else item
 
 
 def blame(source: str, overrides: list[str], where: tuple[str | int, ...]) -> str:
@@ -18,7 +27,7 @@ def blame(source: str, overrides: list[str], where: tuple[str | int, ...]) -> st
     for item in reversed(overrides):
         key = item.partition("=")[0].strip()
         if dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + "."):
-            return f"--set {item}"
+            return f"--set {shown(item, quoted=False)}"
     return source
 
 
@@ -28,22 +37,23 @@ def set_values(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     raw = copy.deepcopy(raw)
     for item in overrides:
         key, sep, text = item.partition("=")
+        said = f"--set {shown(item)}"
         if not sep or not key.strip():
-            raise LossbenchError(f"--set {item!r}: expected KEY=VALUE, e.g. --set trials=10")
-        value = parse_yaml(text, f"--set {item!r}")
+            raise LossbenchError(f"{said}: expected KEY=VALUE, e.g. --set trials=10")
+        value = parse_yaml(text, said)
         node: Any = raw
         parts = key.strip().split(".")
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1
-            here = ".".join(parts[:depth]) or "the config"
+            here = shown(".".join(parts[:depth]), quoted=False) or "the config"
             if isinstance(node, list):
                 if not part.isdigit() or int(part) >= len(node):
                     raise LossbenchError(
-                        f"--set {item!r}: {here} has no item {part!r} (it has {len(node)})"
+                        f"{said}: {here} has no item {shown(part)} (it has {len(node)})"
                     )
                 part = int(part)
             elif not isinstance(node, dict):
-                raise LossbenchError(f"--set {item!r}: {here} is a value, not a section")
+                raise LossbenchError(f"{said}: {here} is a value, not a section")
             if last:
                 node[part] = value
             else:

@@ -47,7 +47,7 @@ _Loader.add_implicit_resolver(
 )
 # values quoted in error messages: a glimpse, never megabytes
 short = reprlib.Repr()
-short.maxstring, short.maxother, short.maxlist, short.maxdict, short.maxlevel = 60, 60, 4, 4, 2
+short.maxstring, short.maxother, short.maxlist, short.maxdict, short.maxlevel = 40, 40, 4, 4, 2
 
 
 def parse_yaml(text: str, source: str) -> Any:
