@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import pytest
 from conftest import copy_of
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from lossbench.cli import app
@@ -244,3 +246,33 @@ def results_experiments(run_dir):
 
     frame = pd.read_csv(run_dir / "comparisons.csv")
     return set(frame["experiment"])
+
+
+_EDGES = [float("inf"), -float("inf"), 5e-324, -1e308, 0.0]
+_ANY_FLOAT = st.one_of(st.sampled_from(_EDGES), st.floats(allow_nan=True, allow_infinity=True))
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(values=st.lists(_ANY_FLOAT, min_size=3, max_size=3))
+def test_a_report_draws_whatever_numbers_summary_csv_holds(tmp_path_factory, small_run, values):
+    """Infinite, negative, subnormal or missing means and intervals (a hand-edited or damaged
+    summary.csv): the report is written, never a traceback (infinite means made a log axis
+    with nothing to draw raise 'Data cannot be log-scaled')."""
+    pytest.importorskip("matplotlib")
+    import pandas as pd
+
+    from lossbench.errors import LossbenchError
+    from lossbench.report.html import write_report
+
+    run_dir = copy_of(small_run, tmp_path_factory.mktemp("summary"))
+    summary = pd.read_csv(run_dir / "summary.csv")
+    for column, value in zip(("mean", "ci_low", "ci_high"), values, strict=True):
+        summary[column] = value
+    summary.to_csv(run_dir / "summary.csv", index=False)
+    try:
+        page, _ = write_report(run_dir)
+    except LossbenchError:  # a damaged file said in one line is an answer too
+        return
+    assert page.read_text().endswith("</html>")

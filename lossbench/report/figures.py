@@ -130,5 +130,24 @@ def png(figure) -> bytes:
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
-        figure.savefig(buffer, format="png")
+        try:
+            figure.savefig(buffer, format="png")
+        except ValueError as error:  # a log axis with nothing positive and finite to draw
+            if "log-scaled" not in str(error):
+                raise
+            _linear_where_log_fails(figure)
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def _linear_where_log_fails(figure) -> None:
+    """Axes whose log scale has no positive finite value (infinite or negative means read
+    from a damaged summary.csv) drawn linear, saying so on the axes: nothing hidden."""
+    for ax in figure.axes:
+        logged = [axis for axis in ("x", "y") if getattr(ax, f"get_{axis}scale")() == "log"]
+        for axis in logged:
+            getattr(ax, f"set_{axis}scale")("linear")
+        if logged:
+            ax.text(0.5, 0.5, "no positive finite value to draw on a log scale",
+                    transform=ax.transAxes, ha="center", va="center", color="0.3")  # fmt: skip
