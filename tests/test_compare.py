@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pyperf
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from lossbench.analysis import timings as compare
@@ -393,3 +395,28 @@ def test_counting_instructions_without_valgrind_is_one_line_with_the_install_com
     assert result.exit_code == 2, result.output
     assert "apt-get install valgrind" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+_TIMES = st.one_of(st.sampled_from([5e-324, 1e-323, 2.2e-308, 1e-300, 1e15]),
+                   st.floats(min_value=5e-324, max_value=1e15))  # fmt: skip
+_SIDE = st.lists(st.lists(_TIMES, min_size=1, max_size=3), min_size=1, max_size=4)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=_SIDE, new=_SIDE, fmt=st.sampled_from(["table", "json", "markdown"]))
+def test_compare_answers_for_any_positive_times_subnormal_included(tmp_path_factory, base, new,
+                                                                  fmt):  # fmt: skip
+    """Any finite positive or subnormal value, any count of processes and values: compare
+    answers (0 or 1) with a verdict from its list, never a traceback (5e-324 s against 1e15 s
+    made an OverflowError, and a ratio of 0 a ZeroDivisionError)."""
+    where = tmp_path_factory.mktemp("subnormal")
+    for name, side in (("base.json", base), ("new.json", new)):
+        runs = [pyperf.Run(values, metadata={"name": "k"}, collect_metadata=False)
+                for values in side]  # fmt: skip
+        pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(where / name), replace=True)
+    result = runner.invoke(app, ["compare", str(where / "base.json"), str(where / "new.json"),
+                                 "--format", fmt, "--no-fail"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        (row,) = json.loads(result.output)
+        assert row["verdict"] in compare.VERDICTS

@@ -69,7 +69,7 @@ def summary_line(timings: pd.DataFrame) -> str:
     ratios = timings["ratio"].dropna()
     geo = float(np.exp(np.mean(np.log(ratios)))) if len(ratios) else math.nan
     counts = ", ".join(f"{(timings['verdict'] == v).sum()} {v}" for v in VERDICTS)
-    return f"geometric mean of ratios {geo:.3f}; {counts}"
+    return f"geometric mean of ratios {geo:.4g}; {counts}"
 
 
 def to_json(timings: pd.DataFrame) -> str:
@@ -101,7 +101,8 @@ def describe(row: pd.Series) -> str:
     change = (
         "no change" if ratio == 1
         else f"{ratio:.2f}× slower" if ratio > 1
-        else f"{1 / ratio:.2f}× faster"
+        else f"{1 / ratio:.2f}× faster" if ratio > 0
+        else "∞× faster"
     )  # fmt: skip
     note = "" if row["verdict"] != "same" or counted else " (not significant)" if ratio != 1 else ""
     if counted and row["verdict"] == "inconclusive":
