@@ -420,3 +420,23 @@ def test_compare_answers_for_any_positive_times_subnormal_included(tmp_path_fact
     if fmt == "json":
         (row,) = json.loads(result.output)
         assert row["verdict"] in compare.VERDICTS
+
+
+def test_a_suite_beyond_the_limit_is_refused_before_pyperf_reads_it(tmp_path, monkeypatch):
+    """100,000 benchmarks: refused in one line from a count of the JSON, before pyperf's
+    reader (150 s on that file) is ever called."""
+    from lossbench.results import inputs
+
+    run = {"metadata": {}, "values": [1e-3]}
+    bench = {"metadata": {"name": "b", "unit": "second"}, "runs": [run, run]}
+    doc = {"version": "1.0", "metadata": {}, "benchmarks": [bench] * (inputs.MAX_BENCHMARKS * 10)}
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(doc))
+
+    def never(*_):
+        raise AssertionError("pyperf read a suite beyond the limit")
+
+    monkeypatch.setattr(pyperf.BenchmarkSuite, "load", never)
+    result = runner.invoke(app, ["compare", str(path), str(path)])
+    assert result.exit_code == 2, result.output
+    assert "100,000 benchmarks; compare reads at most 10,000" in result.output
