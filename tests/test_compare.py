@@ -440,3 +440,63 @@ def test_a_suite_beyond_the_limit_is_refused_before_pyperf_reads_it(tmp_path, mo
     result = runner.invoke(app, ["compare", str(path), str(path)])
     assert result.exit_code == 2, result.output
     assert "100,000 benchmarks; compare reads at most 10,000" in result.output
+
+
+@given(low=st.floats(0.01, 100), width=st.floats(1.0, 100), unstable=st.booleans(),
+       threshold=st.floats(0.0, 1.0))  # fmt: skip
+def test_an_interval_reaching_beyond_a_bound_is_never_same(low, width, unstable, threshold):
+    """'same' means the interval lies within [1 / (1 + t), 1 + t]; one that reaches beyond
+    either bound is not the same speed, however stable its processes (issue 40: a stable
+    true 2× at [0.94, 3.91] was called same)."""
+    high = low * width
+    r = compare.Ratio(float(np.sqrt(low * high)), low, high, 0.5)
+    verdict = compare.decide(r, threshold, unstable)
+    if high > 1 + threshold or low < 1 / (1 + threshold):
+        assert verdict != "same"
+    else:
+        assert verdict == "same"
+
+
+def _processes(n: int, ratio: float, between: float, rng) -> list[np.ndarray]:
+    """n pyperf processes of a benchmark 1 ms × `ratio`: each its own offset (relative spread
+    `between`), 3 values 0.5% around it."""
+    offsets = 1e-3 * ratio * (1 + rng.normal(0, between, n))
+    return [offset * (1 + rng.normal(0, 0.005, 3)) for offset in offsets]
+
+
+@pytest.mark.parametrize("between", [0.03, 0.08])
+@pytest.mark.parametrize("processes", [2, 3, 4])
+def test_a_true_2x_slowdown_is_never_called_same(processes, between):
+    """500 simulated pairs a cell, processes 3% or 8% apart: none called same (before the
+    fix, 12 and 8 of 500 at 2 a side)."""
+    rng = np.random.default_rng(processes * 100 + int(between * 100))
+    verdicts = []
+    for _ in range(500):
+        base, new = _processes(processes, 1.0, between, rng), _processes(processes, 2.0, between,
+                                                                         rng)  # fmt: skip
+        unstable = max(compare.between_cv(base), compare.between_cv(new)) > compare.UNSTABLE_CV
+        verdicts.append(compare.decide(compare.process_ratio(base, new, 0.02), 0.10, unstable))
+    assert "same" not in verdicts
+    assert verdicts.count("slower") > 0  # the procedure still catches it where it can
+
+
+def test_about_n_processes_a_side_settle_it_as_the_note_says():
+    """The hint is a promise: where a stable 2-a-side row is inconclusive and the note says
+    about N processes a side would settle it, pairs of N a side from the same population are
+    decided (slower) in most cases."""
+    rng = np.random.default_rng(7)
+    hints = []
+    for _ in range(400):
+        base, new = _processes(2, 1.0, 0.04, rng), _processes(2, 1.25, 0.04, rng)
+        r = compare.process_ratio(base, new, 0.02)
+        if compare.decide(r, 0.10, unstable=False) == "inconclusive":
+            n = compare.processes_to_settle(r.ratio, r.low, r.high, 2, 0.02, 0.10)
+            if n is not None:
+                hints.append(n)
+    assert hints, "no inconclusive row to follow"
+    n = int(np.median(hints))
+    settled = 0
+    for _ in range(200):
+        base, new = _processes(n, 1.0, 0.04, rng), _processes(n, 1.25, 0.04, rng)
+        settled += compare.decide(compare.process_ratio(base, new, 0.02), 0.10, False) == "slower"
+    assert settled / 200 >= 0.5, (n, settled)

@@ -15,9 +15,10 @@ procedure decides:
 - the **verdict**, with threshold t: ``slower`` when the whole interval lies above 1 + t,
   ``faster`` when wholly below 1 / (1 + t) — decisive, whether or not the row is unstable;
   ``same`` when it lies wholly within those bounds. An interval that straddles a bound decides
-  only on a stable row: ``slower`` (``faster``) when it excludes 1 and the ratio lies beyond
-  the bound, else ``same``; on an unstable row it is ``inconclusive`` and says so, as with
-  fewer than 2 processes on a side; ``missing`` when a benchmark is in one side only;
+  only on a stable row, and only for a change: ``slower`` (``faster``) when it excludes 1 and
+  the ratio lies beyond the bound; otherwise it is ``inconclusive``, with about how many
+  processes would settle it (`processes_to_settle`), as with fewer than 2 processes a side;
+  ``missing`` when a benchmark is in one side only;
 - ``unstable`` when either side's per-process medians vary by more than `UNSTABLE_CV`
   (coefficient of variation).
 
@@ -46,7 +47,7 @@ from lossbench.errors import LossbenchError
 __all__ = [
     "TIMING_ALPHA", "TIMING_COLUMNS", "UNSTABLE_CV", "VERDICTS", "Judgement", "Side",
     "between_cv", "compare_quality", "compare_timings", "host_differences", "judge",
-    "needed_processes", "runs_of",
+    "needed_processes", "processes_to_settle", "runs_of",
 ]  # fmt: skip
 
 VERDICTS = ("slower", "faster", "same", "inconclusive", "missing")
@@ -194,7 +195,37 @@ def decide(r: Ratio | None, threshold: float, unstable: bool) -> str:
         return "slower"
     if r.high < 1 and r.ratio < down:
         return "faster"
-    return "same"
+    # an interval that reaches beyond a bound is no evidence of "same", stable or not: a
+    # true 2× slowdown measured at [0.94, 3.91] is not the same speed
+    return "inconclusive"
+
+
+def processes_to_settle(
+    ratio: float, low: float, high: float, processes: int, alpha: float, threshold: float
+) -> int | None:
+    """About how many processes a side would narrow the interval `[low, high]` around `ratio`
+    (from `processes` a side) to clear the threshold's nearer bound, if the ratio and the
+    spread between processes stay as measured: the standard error scales as 1/√n and Welch's
+    t quantile falls with the degrees of freedom (2n − 2 at equal spread). None when the ratio
+    sits on a bound, or beyond `MAX_SETTLE` processes."""
+    from scipy.stats import t
+
+    values = (ratio, low, high)
+    if processes < 2 or not all(math.isfinite(v) and v > 0 for v in values):
+        return None
+    centre, bound = math.log(ratio), math.log1p(threshold)
+    gap = abs(abs(centre) - bound)
+    half = (math.log(high) - math.log(low)) / 2
+    if gap <= 0 or half <= 0:
+        return None
+    se = half / t.ppf(1 - alpha / 2, max(1, 2 * processes - 2))
+    for n in range(processes + 1, MAX_SETTLE + 1):
+        if t.ppf(1 - alpha / 2, 2 * n - 2) * se * math.sqrt(processes / n) < gap:
+            return n
+    return None
+
+
+MAX_SETTLE = 1000
 
 
 def _ratio_interval(
@@ -351,6 +382,7 @@ class Judgement:
     comparable: bool  # timing verdicts hold (same machine, or normalized)
     regressed: bool  # a slower benchmark on comparable sides (or, strict, a likely one)
     quality_changed: bool
+    threshold: float = 0.10  # the one the verdicts were judged at
 
     def exit_code(self, *, no_fail: bool = False, fail_on_quality: bool = False) -> int:
         """1 for a regression (or a changed quality result when asked), else 0."""
@@ -387,7 +419,6 @@ def judge(
         if not normalize:
             notes.append("timing verdicts are not comparable across machines (use --normalize)")
     slower = np.array(timings["verdict"] == "slower", dtype=bool)
-    unstable = np.array(timings["unstable"].fillna(False), dtype=bool)
     counted = np.array(timings["unit"] == "instructions", dtype=bool)
     inconclusive = np.array(timings["verdict"] == "inconclusive", dtype=bool)
     if (counted & inconclusive).any():
@@ -395,15 +426,24 @@ def judge(
             f"{int((counted & inconclusive).sum())} instruction count row(s) whose processes "
             f"disagree by more than {COUNTS_AGREE:.1%}: no verdict"
         )
-    withheld = unstable & inconclusive & ~counted
+    # an interval, but one that straddles a bound: stable or not (a stable row is no longer
+    # called same for it)
+    interval = np.array(timings["ratio_ci_low"].notna(), dtype=bool)
+    withheld = inconclusive & ~counted & interval
     if strict:  # also fail where the estimate alone is beyond the threshold
         slower |= withheld & np.array(timings["ratio"] > 1 + threshold, dtype=bool)
     if withheld.any():
         notes.append(
-            f"{int(withheld.sum())} unstable row(s) whose interval straddles the threshold: "
-            "no verdict (more processes would narrow it); a whole interval beyond it fails"
+            f"{int(withheld.sum())} row(s) whose interval straddles the threshold: no verdict "
+            "(more processes would narrow it); a whole interval beyond it fails"
         )
     changed = bool(len(quality) and quality["changed"].any())
     return Judgement(
-        timings, quality, notes, comparable, bool(comparable and slower.any()), changed
+        timings,
+        quality,
+        notes,
+        comparable,
+        bool(comparable and slower.any()),
+        changed,
+        threshold,
     )

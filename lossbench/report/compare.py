@@ -52,7 +52,8 @@ def lines(judgement: Judgement, width: int = 80) -> list[tuple[str, str]]:
     colours = {"slower": "red", "faster": "green"}
     for _, row in judgement.timings.iterrows():
         style = colours.get(row["verdict"], "")
-        out += wrapped(style, f"{row['benchmark']}:") + wrapped(style, describe(row), "    ")
+        said = describe(row, judgement.threshold)
+        out += wrapped(style, f"{row['benchmark']}:") + wrapped(style, said, "    ")
     if len(judgement.timings):
         out += wrapped("", summary_line(judgement.timings))
     if len(judgement.quality):
@@ -80,7 +81,7 @@ def to_json(timings: pd.DataFrame) -> str:
     return json.dumps(records, indent=2)
 
 
-def describe(row: pd.Series) -> str:
+def describe(row: pd.Series, threshold: float | None = None) -> str:
     """pyperf's style: "1.50 ms ± 0.05 ms → 2.00 ms ± 0.05 ms: 1.33× slower"."""
     if row["verdict"] == "missing":
         side = "base" if not math.isnan(row["base_median_s"]) else "new"
@@ -113,13 +114,26 @@ def describe(row: pd.Series) -> str:
             f" (inconclusive: {row['base_processes']} vs {row['new_processes']} processes; the "
             f"test needs ≥ {row['needed_processes']} per side)"
             if few
-            else f" (inconclusive: {_interval(row)} straddles the threshold)"
+            else f" (inconclusive: {_interval(row)} straddles the threshold"
+            f"{_settle(row, threshold)})"
         )
     if bool(row.get("unstable")) and not counted:
         note += f" [unstable: processes disagree by more than {UNSTABLE_CV:.0%}]"
     before = one(row["base_median_s"], row["base_stdev_s"])
     after = one(row["new_median_s"], row["new_stdev_s"])
     return f"{before} → {after}: {change}{note}"
+
+
+def _settle(row: pd.Series, threshold: float | None) -> str:
+    """ "; about N processes a side would settle it", where an estimate exists."""
+    from lossbench.analysis.timings import processes_to_settle
+
+    if threshold is None:
+        return ""
+    n = min(row["base_processes"], row["new_processes"])
+    needed = processes_to_settle(row["ratio"], row["ratio_ci_low"], row["ratio_ci_high"], n,
+                                 1 - row["confidence"], threshold)  # fmt: skip
+    return f"; about {needed} processes a side would settle it" if needed else ""
 
 
 def _interval(row: pd.Series) -> str:
@@ -143,7 +157,8 @@ def markdown(judgement: Judgement) -> str:
             mark = {"slower": "🔴 slower", "faster": "🟢 faster"}.get(
                 row["verdict"], row["verdict"]
             )
-            name, change = text.markdown_code(row["benchmark"]), text.markdown(describe(row))
+            said = describe(row, judgement.threshold)
+            name, change = text.markdown_code(row["benchmark"]), text.markdown(said)
             lines.append(f"| {name} | {change} | {mark} | {p} |")
         lines += ["", summary_line(timings), ""]
     if quality is not None and len(quality):
