@@ -253,7 +253,7 @@ _ANY_FLOAT = st.one_of(st.sampled_from(_EDGES), st.floats(allow_nan=True, allow_
 
 
 @pytest.mark.slow
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow,
           HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(values=st.lists(_ANY_FLOAT, min_size=3, max_size=3))
 def test_a_report_draws_whatever_numbers_summary_csv_holds(tmp_path_factory, small_run, values):

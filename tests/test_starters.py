@@ -88,7 +88,7 @@ _NAMES = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_si
                  max_size=12).filter(lambda s: s.strip() == s and s not in {"y", "x"})  # fmt: skip
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(target=_NAMES, feature=_NAMES, file=_NAMES)
 def test_any_names_read_back_as_themselves(tmp_path_factory, target, feature, file):
