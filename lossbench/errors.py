@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from lossbench.text import elided
+
 __all__ = ["MAX_MESSAGE", "LossbenchError", "located", "location", "one_line", "require"]
 
 MAX_MESSAGE = 500  # characters of an error line: a value quoted in it may be megabytes
@@ -76,7 +78,7 @@ _LONG_QUOTED = re.compile(r"(['\"])([^\s'\"]{41,})\1")
 
 def _elided(match: re.Match) -> str:
     quote, value = match.groups()
-    return f"{quote}{value[:24]}…{value[-12:]}{quote} ({len(value):,} characters)"
+    return f"{quote}{elided(value, 37)}{quote} ({len(value):,} characters)"
 
 
 def one_line(message: str, limit: int = MAX_MESSAGE) -> str:

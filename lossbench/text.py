@@ -32,6 +32,19 @@ def _shown(match: re.Match) -> str:
     return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
+def elided(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters: its middle replaced by "…" beyond that (the start
+    and the end of a long value are what tell it apart).
+
+    >>> elided("x" * 10, 20), elided("abcdefghijklmnopqrstuvwxyz", 10)
+    ('xxxxxxxxxx', 'abcdef…xyz')
+    """
+    if len(text) <= limit:
+        return text
+    tail = (limit - 1) // 3
+    return f"{text[: limit - 1 - tail]}…{text[len(text) - tail :]}"
+
+
 def visible(text: object) -> str:
     """`text` on one line with every control or invisible character written as its escape
     (``\\x1b``, ``\\n``, ``\\u202e``); printable text is unchanged."""

@@ -219,10 +219,9 @@ def processes_to_settle(
     if gap <= 0 or half <= 0:
         return None
     se = half / t.ppf(1 - alpha / 2, max(1, 2 * processes - 2))
-    for n in range(processes + 1, MAX_SETTLE + 1):
-        if t.ppf(1 - alpha / 2, 2 * n - 2) * se * math.sqrt(processes / n) < gap:
-            return n
-    return None
+    n = np.arange(processes + 1, MAX_SETTLE + 1)  # every count at once: one quantile call
+    settled = n[t.ppf(1 - alpha / 2, 2 * n - 2) * se * np.sqrt(processes / n) < gap]
+    return int(settled[0]) if settled.size else None
 
 
 MAX_SETTLE = 1000

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from lossbench import text
 from lossbench.config.overrides import blame, set_values
 from lossbench.config.reading import DEFAULT, parse_yaml, read_text, short
 from lossbench.config.schema import (
@@ -46,8 +47,8 @@ def default_text() -> str:
 def load(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
     """The config at `path` (None: the embedded default), with ``KEY=VALUE`` overrides."""
     source = DEFAULT if path is None else str(path)
-    text = default_text() if path is None else read_text(path, source)
-    raw = parse_yaml(text, source)
+    document = default_text() if path is None else read_text(path, source)
+    raw = parse_yaml(document, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -74,9 +75,7 @@ def validate(raw: dict[str, Any], source: str = "config", overrides: list[str] =
             hint = f"did you mean {close[0]}?" if close else "see `lossbench init` for an example"
             message = f"unknown setting ({hint})"
         shown = first["type"] not in ("missing", "value_error")  # its own words name the value
-        value = short.repr(first["input"])
-        value = value if len(value) <= 60 else f"{value[:40]}…{value[-19:]}"
-        given = f"; got {value}" if shown else ""
+        given = f"; got {text.elided(short.repr(first['input']), 60)}" if shown else ""
         raise LossbenchError(
             f"{message}{given}" if where else f"(top level): {message}{given}",
             where=where,

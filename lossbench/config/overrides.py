@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from lossbench import text
 from lossbench.config.reading import parse_yaml
 from lossbench.errors import LossbenchError
 
@@ -15,8 +16,7 @@ LONGEST = 48  # characters of a --set shown in a message: the error stays one sh
 
 def shown(item: str, quoted: bool = True) -> str:
     """A ``--set`` item as a message shows it: its middle elided beyond `LONGEST`."""
-    if len(item) > LONGEST:
-        item = item[: LONGEST - 21] + "…" + item[-20:]
+    item = text.elided(item, LONGEST)
     return repr(item) if quoted else item
 
 

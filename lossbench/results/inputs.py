@@ -71,32 +71,29 @@ def _floors(names) -> dict[str, str]:
     }
 
 
-def _count_first(path: Path) -> None:
-    """Refuse a suite of more than `MAX_BENCHMARKS` before pyperf reads it: its reader builds
-    an object per value and took 150 s over 100,000 benchmarks; json's takes a fraction of a
-    second to count them."""
+def _load_suite(path: Path):
+    """The pyperf suite at `path`, read once: a suite of more than `MAX_BENCHMARKS` is refused
+    from json's count before pyperf's reader, which builds an object per value and took 150 s
+    over 100,000 benchmarks, ever runs."""
     import gzip
+    import io
     import json
+
+    import pyperf
 
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
-            raw = json.load(handle)
-    except (OSError, UnicodeDecodeError, ValueError, EOFError):
-        return  # pyperf's reader says what is wrong with it
-    benchmarks = raw.get("benchmarks") if isinstance(raw, dict) else None
+            document = handle.read()
+        benchmarks = json.loads(document).get("benchmarks")
+    except (OSError, UnicodeDecodeError, ValueError, EOFError, AttributeError):
+        document = benchmarks = None  # pyperf's reader says what is wrong with it
     if isinstance(benchmarks, list) and len(benchmarks) > MAX_BENCHMARKS:
         raise LossbenchError(
             f"{path}: {len(benchmarks):,} benchmarks; compare reads at most {MAX_BENCHMARKS:,}"
         )
-
-
-def _load_suite(path: Path):
-    import pyperf
-
-    _count_first(path)
     try:
-        return pyperf.BenchmarkSuite.load(str(path))
+        return pyperf.BenchmarkSuite.load(io.StringIO(document) if document else str(path))
     except Exception as error:  # pyperf raises many kinds for a corrupt file; all mean unreadable
         raise LossbenchError(
             f"{path}: not a readable pyperf suite ({type(error).__name__}: {error})"

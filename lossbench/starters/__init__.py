@@ -4,7 +4,6 @@ nothing is overwritten."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from lossbench import text
@@ -81,14 +80,13 @@ def write_ci(spec: str, path: Path) -> list[str]:
 def _check(config: str, path: Path) -> None:
     """Plan the config's text as if it were at `path` (relative paths and user code resolve
     from there), so that a config is never written that its run would refuse."""
+    from lossbench import config as config_module
     from lossbench import runner
+    from lossbench.config.reading import parse_yaml
 
     directory = Path(path).resolve().parent
     if not directory.is_dir():
         raise LossbenchError(f"{path}: no such directory {directory}")
-    with tempfile.NamedTemporaryFile(
-        "w", suffix=".yaml", dir=directory, encoding="utf-8"
-    ) as handle:
-        handle.write(config)
-        handle.flush()
-        runner.resolve(handle.name)
+    checked = config_module.validate(parse_yaml(config, str(path)), str(path))
+    checked._source_dir = directory  # what `config.load` sets for a file read from there
+    runner.plan(checked, str(path))

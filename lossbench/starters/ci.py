@@ -57,7 +57,9 @@ class CiStarter:
             if self.installable
             else "true   # no pyproject.toml: your module is imported from the checkout"
         )
-        return _TEMPLATE.format(spec=self.spec, config=config, install=install, version=__version__)
+        return _TEMPLATE.format(
+            spec=self.spec, config=config, install=install, version=__version__, setup=_SETUP
+        )
 
 
 def starter(spec: str, search: tuple[str, ...]) -> CiStarter:
@@ -77,6 +79,15 @@ def starter(spec: str, search: tuple[str, ...]) -> CiStarter:
     return CiStarter(spec, callable(getattr(function, "gradient", None)), installable)
 
 
+# each job's runner and checkout (history for both sides), filled into `_TEMPLATE` twice
+_SETUP = """\
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with: {fetch-depth: 0}
+      - uses: actions/setup-python@v5
+        with: {python-version: "3.11"}"""
+
 # ${{ }} are GitHub's expressions; {{ }} escape str.format's braces
 _TEMPLATE = """\
 # Kernel performance of {spec} on every pull request, written by `lossbench init --ci`.
@@ -92,12 +103,7 @@ env:
   HEAD: ${{{{ github.event.pull_request.head.sha }}}}
 jobs:
   gate:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-        with: {{fetch-depth: 0}}
-      - uses: actions/setup-python@v5
-        with: {{python-version: "3.11"}}
+{setup}
       - name: install valgrind
         run: sudo apt-get update && sudo apt-get install -y valgrind
       - name: count base and head
@@ -120,12 +126,7 @@ jobs:
       - if: always()
         run: cat report.md >> "$GITHUB_STEP_SUMMARY"
   picture:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-        with: {{fetch-depth: 0}}
-      - uses: actions/setup-python@v5
-        with: {{python-version: "3.11"}}
+{setup}
       - name: time base and head, alternating
         run: |
           pip install -q "$LOSSBENCH"

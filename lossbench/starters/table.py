@@ -10,6 +10,7 @@ comment beside it, with how to choose otherwise.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from lossbench import text
 from lossbench.experiments.datasets import encoding
-from lossbench.experiments.datasets.observed import MAX_CLASSES, read_table
+from lossbench.experiments.datasets.observed import MAX_CLASSES, choose_task, read_table
 
 __all__ = ["TableStarter", "describe"]
 
@@ -126,15 +127,11 @@ def describe(path: Path, target: str) -> TableStarter:
         )
     y = frame[target].dropna()
     levels = y.nunique()
-    numeric = pd.api.types.is_numeric_dtype(y)
     if levels < 2:
         raise LossbenchError(f"--target: {target!r} holds one value only; nothing to predict")
-    task = "classification" if levels == 2 else "regression" if numeric else "multiclass"
-    if task == "multiclass" and levels > MAX_CLASSES:
-        raise LossbenchError(
-            f"--target: {target!r} is text with {levels} values, more than {MAX_CLASSES} "
-            "classes; choose a numeric or a class column"
-        )
+    # the run's own choice (two values: classes; numbers: regression; text: classes), with its
+    # refusal of a text column with more values than classes can be
+    _, task, _ = choose_task(y.to_numpy(), "auto", ("--target",), target)
     columns = []
     for name in frame.columns:
         if name == target:
@@ -176,29 +173,16 @@ def _commented(value: str) -> str:
     return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", shown)
 
 
-_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./-]*")
-_WORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n"}  # YAML 1.1 reads these
-
-
 def _yaml_text(value: str) -> str:
-    """`value` as a YAML scalar that reads back as this exact text (quoted unless plain)."""
-    if _PLAIN.fullmatch(value) and value.lower() not in _WORDS:
-        return value
-    return '"' + "".join(_ESCAPED.get(c) or (c if 0x20 <= ord(c) < 0x7F else _escape(c))
-                         for c in value) + '"'  # fmt: skip
+    """`value` as one YAML flow item that reads back as this exact text (PyYAML's emitter
+    chooses plain or quoted; a flow item is also valid where a block value is). A value
+    PyYAML would fold over lines is written double-quoted, its line breaks escaped."""
+    import yaml
 
+    def dumped(**style) -> str:
+        flow = yaml.safe_dump([value], default_flow_style=True, width=math.inf,
+                              allow_unicode=False, **style)  # fmt: skip
+        return flow.strip()[1:-1]
 
-_ESCAPED = {'"': '\\"', "\\": "\\\\"}
-
-
-def _escape(char: str) -> str:
-    """A character as a YAML double-quoted escape (which, unlike JSON's, spells a character
-    beyond U+FFFF whole rather than as a surrogate pair)."""
-    code = ord(char)
-    return (
-        f"\\x{code:02x}"
-        if code < 0x100
-        else f"\\u{code:04x}"
-        if code < 0x10000
-        else (f"\\U{code:08x}")
-    )
+    item = dumped()
+    return dumped(default_style='"') if "\n" in item else item

@@ -31,7 +31,7 @@ from lossbench.errors import LossbenchError
 from lossbench.experiments.datasets import columns, encoding, reading
 from lossbench.experiments.datasets.base import Dataset, Sample, register
 
-__all__ = ["Observed", "SklearnData", "Table"]
+__all__ = ["Observed", "SklearnData", "Table", "choose_task", "read_table"]
 
 TASKS = ("auto", "regression", "classification", "multiclass")
 MAX_CLASSES = 50  # beyond it a text target is an identifier, not a class (and folds starve)
@@ -108,7 +108,7 @@ class Observed(Dataset):
         return Sample(X_train, self.y[~test], X_test, y_test=self.y[test], categorical=coded)
 
 
-def _choose_task(
+def choose_task(
     y: np.ndarray, task: str, where: tuple[str | int, ...], name: str
 ) -> tuple[np.ndarray, str, dict]:
     """(y as floats, the task, the label mapping) for a target column. ``auto``: two values
@@ -254,7 +254,7 @@ class Table(Observed):
         choice = (features, exclude, categorical, missing)
         X, y, texts, left_out, dropped = columns.chosen(frame, target, *choice, where,
                                                         path.name)  # fmt: skip
-        y, task, mapping = _choose_task(y, task, (*where, "target"), target)
+        y, task, mapping = choose_task(y, task, (*where, "target"), target)
         if left_out:
             notes.append(f"{path.name}: non-numeric columns left out: {', '.join(left_out)}")
         if texts:
