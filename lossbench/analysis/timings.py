@@ -74,6 +74,7 @@ class Side:
     host: dict[str, Any] = field(default_factory=dict)
     floors: dict[str, str] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)  # pyperf's: "integer" = instructions
+    started: str | None = None  # when it ran (run.json's start, or pyperf's date)
 
     @classmethod
     def of_suite(cls, path: Path, suite: Any, **rest: Any) -> Side:

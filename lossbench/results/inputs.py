@@ -28,13 +28,21 @@ def load(path: str | Path) -> Side:
             "python": record.get("python"),
             **(record.get("packages") or {}),
         }
-        return _side(path, suite, summary if len(summary) else None, host)
+        side = _side(path, suite, summary if len(summary) else None, host)
+        side.started = record.get("started")
+        return side
     if not path.is_file():
         raise LossbenchError(f"{path}: no such run directory or pyperf file")
     suite = _load_suite(path)
     meta = suite.get_metadata()
-    host = {"cpu": meta.get("cpu_model_name"), "python": meta.get("python_version")}
-    return _side(path, suite, None, host)
+    host = {
+        "cpu": meta.get("cpu_model_name"),
+        "cores": meta.get("cpu_count"),
+        "python": meta.get("python_version"),
+    }
+    side = _side(path, suite, None, host)
+    side.started = meta.get("date")
+    return side
 
 
 # what a comparison reads: far beyond any real suite, and what keeps it to seconds and
