@@ -140,6 +140,18 @@ def config_reference() -> str:
     return "\n\n".join(parts)
 
 
+def _commands(group, context):
+    """(name, command, parent context) of every command, a group's commands by their path
+    (``history show``)."""
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):  # a group of its own: `lossbench history ...`
+            inner = command.context_class(command, info_name=name, parent=context)
+            for sub, found, parent in _commands(command, inner):
+                yield f"{name} {sub}", found, parent
+        else:
+            yield name, command, context
+
+
 def cli_reference() -> str:
     """Every command's usage, help and options, from the Typer app itself."""
     import typer
@@ -149,8 +161,8 @@ def cli_reference() -> str:
     group = typer.main.get_command(app)
     parts = []
     context = group.context_class(group, info_name="lossbench")
-    for name, command in group.commands.items():
-        sub = command.context_class(command, info_name=name, parent=context)
+    for name, command, parent in _commands(group, context):
+        sub = command.context_class(command, info_name=name.split()[-1], parent=parent)
         usage = command.get_usage(sub).removeprefix("Usage: ")
         rows = []
         for param in command.params:

@@ -32,6 +32,7 @@ import typer
 from lossbench import __version__
 from lossbench import console as term
 from lossbench.analysis.constants import TIMING_ALPHA, UNSTABLE_CV
+from lossbench.cli_history import CommitOption, RecordOption, check_record, history_app, record_run
 from lossbench.console import click_exceptions, debug_mode, err, exit_now, out, user_errors
 from lossbench.errors import LossbenchError
 from lossbench.starters.ci import WORKFLOW as WORKFLOW_PATH
@@ -146,18 +147,8 @@ def run(
             help="Also write plots/ and report.html (needs lossbench\\[plot]).",
         ),
     ] = False,
-    record: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="DB",
-            help="Record the timings into this history file (see `lossbench history`) when "
-            "the run completes.",
-        ),
-    ] = None,
-    commit: Annotated[
-        str | None,
-        typer.Option(help="The commit --record files the run under (default: git's HEAD here)."),
-    ] = None,
+    record: RecordOption = None,
+    commit: CommitOption = None,
 ) -> None:
     """Run the experiments of a config and keep the results.
 
@@ -175,12 +166,7 @@ def run(
             from lossbench.report.plots import require_matplotlib
 
             require_matplotlib()  # before the run, not after it
-        if record is not None:
-            from lossbench import history
-
-            history.check_recordable(record, resolved, only=only, commit=commit)
-        elif commit is not None:
-            raise LossbenchError("--commit names the commit for --record; add --record DB")
+        check_record(record, resolved, only=only, commit=commit)
         if cluster is not None and resolved.experiments.units and only != "timing":
             from lossbench.experiments.cluster import check_address
 
@@ -223,9 +209,7 @@ def run(
             page, _ = write_report(outcome.path)
             out.print(f"report: {page}", highlight=False, soft_wrap=True, markup=False)
         if record is not None:
-            new = history.record(record, outcome.path, commit=commit)
-            said = "recorded into" if new else "already recorded in"
-            err.print(f"{said} {escape(str(record))}", highlight=False, soft_wrap=True)
+            record_run(record, outcome.path, commit=commit)
         term.results_line(outcome.path)
 
 
@@ -310,11 +294,6 @@ def report_command(run_dir: RunArgument = None, out_dir: RunsOption = Path("resu
             soft_wrap=True,
         )
         out.print(f"report: {page}", highlight=False, soft_wrap=True, markup=False)
-
-
-class HistoryFormat(StrEnum):
-    table = "table"
-    json = "json"
 
 
 class Format(StrEnum):
@@ -411,121 +390,10 @@ def compare(
             raise typer.Exit(code=code)
 
 
-history_app = typer.Typer(
-    name="history",
-    help="A history of timing runs over commits, in one SQLite file: record runs, show each "
-    "benchmark's trend and the steps in it, draw them on a page.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-)
 app.add_typer(history_app)
-
-HistoryArgument = Annotated[Path, typer.Argument(metavar="DB", help="The history file.")]
-BenchmarkOption = Annotated[
-    str | None, typer.Option(metavar="GLOB", help="Only benchmarks matching this glob.")
-]
-MachineOption = Annotated[
-    str | None, typer.Option(help="Only this machine (as `history show` names it).")
-]
-LastOption = Annotated[
-    int | None, typer.Option(min=1, metavar="N", help="Only each benchmark's last N commits.")
-]
-MinChangeOption = Annotated[
-    float,
-    typer.Option(
-        min=0.0, max=10.0, help="Report steps of at least this relative size (0.01 = 1%)."
-    ),
-]
-
-
-@history_app.command("import")
-def history_import(
-    db: HistoryArgument,
-    paths: Annotated[
-        list[Path], typer.Argument(metavar="RUN...", help="Run directories or pyperf JSON files.")
-    ],
-    commit: Annotated[
-        str | None,
-        typer.Option(help="The commit they measured (default: git's HEAD here, if any)."),
-    ] = None,
-    machine: Annotated[
-        str | None, typer.Option(help="The machine they ran on (default: CPU model, cores).")
-    ] = None,
-) -> None:
-    """Record run directories or pyperf JSON files into the history DB (made if missing).
-
-    A run already recorded is skipped. Runs are ordered by their commit's time (or, without
-    a commit, by when they ran); runs of one commit are pooled.
-    """
-    from lossbench import history
-
-    with user_errors():
-        added = sum(history.record(db, path, commit=commit, machine=machine) for path in paths)
-        skipped = len(paths) - added
-        tail = f" ({skipped} already there)" if skipped else ""
-        out.print(f"recorded {added} of {len(paths)} into {escape(str(db))}{tail}",
-                  highlight=False, soft_wrap=True)  # fmt: skip
-
-
-@history_app.command("show")
-def history_show(
-    db: HistoryArgument,
-    benchmark: BenchmarkOption = None,
-    machine: MachineOption = None,
-    last: LastOption = None,
-    min_change: MinChangeOption = 0.01,
-    output_format: Annotated[
-        HistoryFormat, typer.Option("--format", help="Output format.")
-    ] = HistoryFormat.table,
-) -> None:
-    """Each benchmark's trend over commits and the steps in it, those with a step first.
-
-    A step is found by PELT on the ranks of the per-commit medians (a disturbed run is one
-    high rank, not a step), placed by least squares; its size is the ratio of the medians
-    on either side.
-    """
-    from lossbench import history
-    from lossbench.history import view
-
-    with user_errors():
-        found = history.trends(
-            db, benchmark=benchmark, machine=machine, last=last, min_change=min_change
-        )
-        if output_format is HistoryFormat.json:
-            out.print(view.to_json(found), markup=False, highlight=False, soft_wrap=True)
-            return
-        out.print(escape(view.answer(found)), highlight=False)
-        for table in view.tables(found):
-            out.print(table)
-
-
-@history_app.command("page")
-def history_page(
-    db: HistoryArgument,
-    output: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("history.html"),
-    benchmark: BenchmarkOption = None,
-    machine: MachineOption = None,
-    last: LastOption = None,
-    min_change: MinChangeOption = 0.01,
-) -> None:
-    """Write a self-contained HTML page: one small trend plot per benchmark, steps marked
-    (needs lossbench\\[plot])."""
-    from lossbench import history, results
-    from lossbench.history.page import write_page
-    from lossbench.report.figures import require_matplotlib
-
-    with user_errors():
-        require_matplotlib()
-        target = results.output_file(output)
-        found = history.trends(
-            db, benchmark=benchmark, machine=machine, last=last, min_change=min_change
-        )
-        write_page(found, target, source=str(db))
-        out.print(f"history page: {output}", highlight=False, soft_wrap=True, markup=False)
 
 
 term.readable_help(app)
-term.readable_help(history_app)
 
 
 def main() -> None:

@@ -110,8 +110,9 @@ def test_every_config_example_is_a_config_lossbench_plans(workdir, where, block)
         steps = [s["run"] for job in raw["jobs"].values() for s in job["steps"] if "run" in s]
         for command in (line for step in steps for line in _lines(step)):
             if command.startswith("lossbench "):
-                sub = command.split()[1]
-                help_text = invoke([sub, "--help"], columns=400)
+                words = command.split()
+                sub = words[1:3] if words[1] == "history" else words[1:2]
+                help_text = invoke([*sub, "--help"], columns=400)
                 assert help_text.exit_code == 0, f"{where}: {command}"
                 for option in re.findall(r"(?<!\S)--[\w-]+", command):
                     assert option in help_text.output, f"{where}: {option} is no option of {sub}"
@@ -132,6 +133,7 @@ def test_the_docs_build_strictly(tmp_path):
     assert "min_data_in_leaf" in reference and "Training rows a leaf holds at least" in reference
     commands = (tmp_path / "site" / "reference" / "cli" / "index.html").read_text()
     assert "--table" in commands and "lossbench compare" in commands
+    assert "lossbench history show" in commands and "--min-change" in commands
 
 
 def test_the_readme_fits_a_screen_and_opens_with_two_commands():

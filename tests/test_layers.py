@@ -26,9 +26,10 @@ LAYERS = [
     {"lossbench.timing"},
     {"lossbench.results"},
     {"lossbench.report"},
+    {"lossbench.history"},
     {"lossbench.runner"},
     {"lossbench.starters"},
-    {"lossbench.cli", "lossbench.console"},
+    {"lossbench.cli", "lossbench.cli_history", "lossbench.console"},
 ]
 # longest module files allowed, and the one exception (its docstring says why)
 MOST_LINES = 450

@@ -11,7 +11,7 @@ from lossbench import text
 from lossbench.history.trends import Trend
 from lossbench.report.numbers import seconds
 
-__all__ = ["amount", "answer", "by_machine", "step", "tables", "to_json"]
+__all__ = ["amount", "answer", "by_machine", "markdown", "step", "tables", "to_json"]
 
 
 def amount(trend: Trend, value: float) -> str:
@@ -76,6 +76,26 @@ def tables(found: list[Trend]) -> list[Table]:
             )
         made.append(table)
     return made
+
+
+def markdown(found: list[Trend]) -> str:
+    """The answer and, per machine, the table as markdown (a CI job's summary)."""
+    lines = [text.markdown(answer(found))]
+    for machine, rows in by_machine(found).items():
+        lines += [
+            "",
+            f"**{text.markdown(machine)}**: per commit, the median process",
+            "",
+            "| benchmark | commits | latest | steps (first commit with it) |",
+            "| --- | ---: | ---: | --- |",
+        ]
+        for trend in rows:
+            steps = "; ".join(step(trend, i) for i in range(len(trend.changes))) or "none"
+            lines.append(
+                f"| {text.markdown_code(trend.benchmark)} | {len(trend.commits)} | "
+                f"{amount(trend, float(trend.values[-1]))} | {text.markdown(steps)} |"
+            )
+    return "\n".join(lines)
 
 
 def to_json(found: list[Trend]) -> str:
