@@ -208,9 +208,10 @@ def run(
 
             page, _ = write_report(outcome.path)
             out.print(f"report: {page}", highlight=False, soft_wrap=True, markup=False)
-        if record is not None:
-            record_run(record, outcome.path, commit=commit)
+        recorded = record is None or record_run(record, outcome.path, commit=commit)
         term.results_line(outcome.path)
+        if not recorded:
+            raise typer.Exit(code=2)
 
 
 RunArgument = Annotated[

@@ -39,13 +39,23 @@ def check_record(record: Path | None, resolved, *, only: str | None, commit: str
         raise LossbenchError("--commit names the commit for --record; add --record DB")
 
 
-def record_run(record: Path, run_dir: Path, *, commit: str | None) -> None:
-    """After a complete run: its timings into the history `record`."""
+def record_run(record: Path, run_dir: Path, *, commit: str | None) -> bool:
+    """After a complete run: its timings into the history `record`; False (said on stderr)
+    when they could not be, the run itself being kept."""
     from lossbench import history
 
-    new = history.record(record, run_dir, commit=commit)
+    try:
+        new = history.record(record, run_dir, commit=commit)
+    except LossbenchError as error:
+        err.print(
+            f"[bold red]error:[/] not recorded: {escape(str(error))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return False
     said = "recorded into" if new else "already recorded in"
     err.print(f"{said} {escape(str(record))}", highlight=False, soft_wrap=True)
+    return True
 
 
 class HistoryFormat(StrEnum):

@@ -192,14 +192,25 @@ def test_run_record_refuses_a_run_without_timings_before_running(tmp_path):
 
 
 @pytest.mark.slow
-def test_run_record_keeps_a_timing_run_in_the_history(tmp_path):
+def test_run_record_keeps_a_timing_run_in_the_history(tmp_path, monkeypatch):
     config = "timing:\n  losses: [mse]\n  ops: [value]\n  impls: [numpy]\n  sizes: [1000]\n"
     config += "  dtypes: [float64]\n  pyperf: {fast: true}\n"
     (tmp_path / "c.yaml").write_text(config)
-    done = invoke(["run", "c.yaml", "--record", "h.db", "--commit", "v1", "--out", "out"], tmp_path)
+    args = ["run", "c.yaml", "--record", "h.db", "--commit", "v1", "--out", "out"]
+    done = invoke(args, tmp_path)
     assert done.exit_code == 0 and "recorded into h.db" in done.output, done.output
     found = {t.benchmark for t in history.trends(tmp_path / "h.db")}
     assert "mse.value.numpy.float64.1000" in found and len(found) >= 3  # and the probes
+
+    # a recording that fails after the run: the run is kept, its line last, exit 2
+    def full(*args, **kwargs):
+        raise LossbenchError("h.db: the disk is full; nothing of this recording was kept")
+
+    monkeypatch.setattr(history, "record", full)
+    failed = invoke(args, tmp_path)
+    lines = failed.output.splitlines()
+    assert failed.exit_code == 2 and "not recorded: h.db: the disk is full" in failed.output
+    assert lines[-1].startswith("results: ") and len(list((tmp_path / "out").iterdir())) == 2
 
 
 # --- what is not a history ------------------------------------------------------------------

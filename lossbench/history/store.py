@@ -135,6 +135,10 @@ def _unreadable(path: Path, error: sqlite3.DatabaseError) -> str:
         return f"{path}: the history stayed locked by another writer for {_BUSY_MS // 1000} s"
     if isinstance(error, sqlite3.OperationalError) and "readonly" in str(error):
         return f"{path}: the history cannot be written here (read-only)"
+    if isinstance(error, sqlite3.OperationalError) and "unable to open" in str(error):
+        return f"{path}: cannot open or create the history there"
+    if "disk is full" in str(error):
+        return f"{path}: the disk is full; nothing of this recording was kept"
     return f"{path}: not a readable history ({error}); it is damaged or not a lossbench history"
 
 
