@@ -17,6 +17,7 @@ from scipy.stats import binomtest
 import lossbench.history as history
 from lossbench.errors import LossbenchError
 from lossbench.history import changes, store, synthetic
+from tests import browser
 from tests.conftest import FAST, ROOT, assert_refused, invoke, wait_for
 
 
@@ -339,3 +340,20 @@ def test_the_page_draws_every_benchmark_and_escapes_names(tmp_path):
     assert page.index("bench.01") < page.index("bench.02")  # the stepped one first
     assert "+30" in page or "+29" in page or "+31" in page
     assert_refused(invoke(["history", "page", db, "--output", tmp_path]), None, "a directory")
+
+
+def test_the_page_in_a_real_browser(tmp_path):
+    """Headless chromium at 1280 px: no console error, every plot loaded and drawn at its
+    natural width, nothing wider than the window, the answer on the first screen."""
+    pytest.importorskip("matplotlib")
+    from lossbench.history.page import write_page
+
+    db = tmp_path / "h.db"
+    synthetic.write_history(db, commits=40, benchmarks=7, stepped={4: (20, 0.3)})
+    page = write_page(history.trends(db), tmp_path / "h.html", source="h.db")
+    facts = browser.shown(page, tmp_path / "h.png")
+    assert facts["errors"] == [] and len(facts["images"]) == 7
+    assert all(
+        done and natural > 0 and drawn >= natural - 1 for _, done, natural, drawn in facts["images"]
+    ), facts["images"]
+    assert facts["width"] <= 1280 and facts["answer"] < 900

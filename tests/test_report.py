@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from lossbench.cli import app
+from tests import browser
 
 runner = CliRunner()
 
@@ -196,40 +197,13 @@ def test_the_report_in_a_real_browser(tmp_path, quick_run):
     file the run has, nothing wider than the window, every figure drawn large enough to read,
     the answer on the first screen and a verdict table per compared experiment."""
     pytest.importorskip("matplotlib")
-    playwright = pytest.importorskip("playwright.sync_api")
-    import os
-    import shutil
-
     from lossbench.report.html import write_report
 
-    browser_path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser_path is None:
-        if os.environ.get("LOSSBENCH_BROWSER") == "required":  # .ci/run installs it
-            pytest.fail("chromium is not installed (apt-get install chromium)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
     run_dir = copy_of(quick_run, tmp_path)
     page_path, _ = write_report(run_dir)
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=browser_path, args=flags)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(page_path.as_uri())
-        images = page.evaluate(
-            "() => Array.from(document.images).map(i => "
-            "[i.alt, i.complete, i.naturalWidth, i.getBoundingClientRect().width])"
-        )
-        links = page.evaluate("() => Array.from(document.links).map(a => a.getAttribute('href'))")
-        width = page.evaluate("() => document.documentElement.scrollWidth")
-        answer = page.evaluate(
-            "() => document.querySelector('.answer').getBoundingClientRect().top"
-        )
-        tables = page.evaluate("() => document.querySelectorAll('table.verdicts').length")
-        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        browser.close()
+    facts = browser.shown(page_path, tmp_path / "report.png")
+    errors, images, links = facts["errors"], facts["images"], facts["links"]
+    width, answer, tables = facts["width"], facts["answer"], facts["tables"]
     assert errors == []
     assert images and all(complete and natural > 0 for _, complete, natural, _ in images)
     # drawn at its natural size or across the page: a figure's text stays legible
