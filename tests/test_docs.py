@@ -98,6 +98,7 @@ def test_every_shell_example_runs(workdir, where, block):
             assert result.exit_code == 0, f"{where}: {command}\n{result.output}"
 
 
+@pytest.mark.slow  # whole experiments, as the docs show them
 @pytest.mark.parametrize(("where", "block"), _blocks("python"), ids=lambda v: str(v)[:40])
 def test_every_python_example_runs(workdir, where, block):
     exec(compile(block, where, "exec"), {"__name__": "__docs__"})

@@ -24,6 +24,7 @@ def _values(trials, loss, metric, dataset=None):
     return rows.sort_values("trial")["value"].to_numpy()
 
 
+@pytest.mark.slow  # a simulation of 400 trials
 def test_huber_has_95_percent_of_mse_efficiency_under_gaussian_noise():
     config = _config(
         {
@@ -206,6 +207,7 @@ def _without_timing(trials: pd.DataFrame) -> pd.DataFrame:
     return trials[trials["metric"] != "fit_seconds"].reset_index(drop=True)  # wall time varies
 
 
+@pytest.mark.slow  # real worker processes
 def test_same_seed_same_trials_serial_or_parallel_different_seed_different():
     serial = _without_timing(experiments.run(DETERMINISM))
     pd.testing.assert_frame_equal(serial, _without_timing(experiments.run(DETERMINISM)))

@@ -282,6 +282,7 @@ synthetic.write_history(sys.argv[1], commits=40, benchmarks=5, seed=int(sys.argv
 """
 
 
+@pytest.mark.slow  # two real processes
 def test_two_writers_at_once_keep_every_run(tmp_path):
     """Two CI jobs recording into one file at the same time: every run of both is there and
     the file is whole (WAL, a write transaction per run, a busy timeout)."""
@@ -342,6 +343,7 @@ def test_the_page_draws_every_benchmark_and_escapes_names(tmp_path):
     assert_refused(invoke(["history", "page", db, "--output", tmp_path]), None, "a directory")
 
 
+@pytest.mark.slow  # a real browser
 def test_the_page_in_a_real_browser(tmp_path):
     """Headless chromium at 1280 px: no console error, every plot loaded and drawn at its
     natural width, nothing wider than the window, the answer on the first screen."""

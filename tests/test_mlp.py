@@ -13,8 +13,16 @@ from conftest import assert_refused, invoke, serial_and_parallel
 from lossbench import LossbenchError, losses
 from lossbench.experiments import mlp
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
+# imported by the fixture below, not when the file is collected: torch takes 2 s to import,
+# on every test process, and most of the suite never calls it
+torch = F = None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch():
+    global torch, F
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
 
 
 def _rows(n=257, k=1, seed=0):

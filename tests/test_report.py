@@ -129,6 +129,7 @@ def test_an_instruction_count_run_shows_instructions_not_nan():
     assert terminal.timing_rows(timings, ["numpy", "fused"]) == ["numpy", "fused", "fused vs numpy"]
 
 
+@pytest.mark.slow  # a whole --quick run
 def test_a_loss_has_one_colour_in_every_figure_of_a_run(quick_run):
     """huber was grey in the loss shapes ("huber(delta=1.345)") and orange in the experiments'
     figures ("huber(delta=1.345, scale=mad)"): every line or bar of a loss is its colour."""
@@ -158,6 +159,7 @@ def test_a_loss_has_one_colour_in_every_figure_of_a_run(quick_run):
     assert "#808080" not in set().union(*seen.values())  # no loss left grey
 
 
+@pytest.mark.slow  # the quick run times kernels in real worker processes
 def test_the_forest_plot_draws_every_comparison_at_its_own_interval(quick_run):
     pytest.importorskip("matplotlib")
     from lossbench import results

@@ -3,6 +3,7 @@ level and is calibrated, by a simulation that could fail; a run pairs every loss
 is the same in serial and in parallel, and says how to settle an unconverged restart."""
 
 import functools
+from importlib.util import find_spec
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,8 @@ from hypothesis import strategies as st
 
 from lossbench.analysis.statistics import PairedShares
 
-pytest.importorskip("torch")
+# found, not imported: collecting this file must not cost torch's 2 s on every test process
+pytestmark = pytest.mark.skipif(find_spec("torch") is None, reason="torch is absent")
 
 
 @settings(deadline=None)  # the first example imports scipy.stats
