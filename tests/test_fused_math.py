@@ -4,7 +4,7 @@ import numba
 import numpy as np
 import pytest
 
-from lossbench.losses import fused
+from lossbench.losses import fused, softmax_fused
 
 
 def _elementwise(function):
@@ -42,6 +42,33 @@ PROBABILITIES = np.concatenate(
 )
 CASES = [
     # name, function, dtype, inputs, reference (computed in float64)
+    # the softmax kernels' exps: to their cut-offs (below, 0: tested apart)
+    (
+        "softmax exp64",
+        softmax_fused._exp_normal,
+        np.float64,
+        np.concatenate(
+            [
+                -np.abs(rng.normal(0, 200, 20000)) % 708,
+                -np.logspace(-300, 2.85, 2000),
+                [0.0, -708.0],
+            ]
+        ),
+        np.exp,
+    ),
+    (
+        "softmax exp32",
+        softmax_fused._exp_normal_f32,
+        np.float32,
+        np.concatenate(
+            [
+                -np.abs(rng.normal(0, 30, 20000)) % 87.33,
+                -np.logspace(-30, 1.94, 2000),
+                [0.0, -87.33],
+            ]
+        ),
+        np.exp,
+    ),
     (
         "exp64",
         fused._exp_nonpositive,
@@ -114,3 +141,14 @@ def test_within_a_few_ulps(name, function, dtype, x, reference):
     # below the normal range (exp's underflow) the spacing is absolute
     spacing = np.finfo(dtype).smallest_subnormal
     np.testing.assert_array_less(np.abs(actual[~normal] - expected[~normal]), 2 * spacing)
+
+
+@pytest.mark.parametrize(
+    ("function", "dtype", "below"),
+    [(softmax_fused._exp_normal, np.float64, [-708.01, -745.0, -1e300, -np.inf]),
+     (softmax_fused._exp_normal_f32, np.float32, [-87.34, -104.0, -1e30, -np.inf])],
+)  # fmt: skip
+def test_the_softmax_exps_are_0_below_their_cut_offs(function, dtype, below):
+    """Where exp would be subnormal: 0, a probability that counts for nothing beside the
+    row's largest, which is 1."""
+    assert not _elementwise(function)(np.array(below, dtype)).any()
