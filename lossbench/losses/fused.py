@@ -96,6 +96,8 @@ def _add_reassoc(typingctx, a, b):
     def codegen(context, builder, signature, args):
         return builder.fadd(args[0], args[1], flags=("reassoc", "nsz"))
 
+    if a == b == types.float32:  # a float32 sum: twice the lanes
+        return types.float32(types.float32, types.float32), codegen
     return types.float64(types.float64, types.float64), codegen
 
 

@@ -13,9 +13,11 @@ the probabilities scaled into the gradient. With K a compile-time constant (2 to
 unroll: a kernel per K, compiled on first use and cached on disk like the other fused
 kernels. All cores: threads over contiguous runs of whole blocks (the kernel releases the GIL).
 
-Validation rides along: every shifted logit is summed into a check, which is finite exactly
-when every logit is finite and no two in a row are 1.8e308 apart. Sums are per block, combined
-exactly by the caller (`math.fsum`), so one core and all give the same bits.
+Validation rides along: every shifted logit times 0 is summed into a check (in z's dtype:
+no conversion, all the lanes), which is 0 exactly when every logit is finite and no two in a
+row are further apart than the dtype's range (1.8e308, 3.4e38), and NaN otherwise. Sums are
+per block, combined exactly by the caller (`math.fsum`), so one core and all give the same
+bits.
 """
 
 from __future__ import annotations
@@ -181,6 +183,7 @@ def _make(classes: int):
         on what it closes over, and missed a closure over another function."""
         k = classes if classes else all_z.size // all_labels.size
         e, m, s = np.empty(_ROWS * k, all_z.dtype), np.empty(_ROWS), np.empty(_ROWS)
+        zero = all_z.dtype.type(0.0)
         for block in range(sums.size):
             start, stop = block * _ROWS, min(all_labels.size, (block + 1) * _ROWS)
             rows = stop - start
@@ -188,7 +191,7 @@ def _make(classes: int):
             gradient = all_gradient[start * k : stop * k]
             hessian = all_hessian[start * k : stop * k]
             values = all_values[start:stop]
-            check = 0.0
+            check = all_z.dtype.type(0.0)
             for i in range(rows):
                 b = i * k
                 top = z[b]
@@ -198,7 +201,7 @@ def _make(classes: int):
                 for j in range(k):
                     shifted = z[b + j] - top  # in z's dtype: exact, or within half an ulp
                     e[b + j] = shifted
-                    check = _add_reassoc(check, np.float64(shifted))
+                    check = _add_reassoc(check, shifted * zero)
             _exps(e, rows * k)
             for i in range(rows):
                 b = i * k
@@ -230,7 +233,7 @@ def _make(classes: int):
             if values.size:
                 for i in range(rows):
                     values[i] = m[i]
-            sums[block], checks[block] = value, check
+            sums[block], checks[block] = value, np.float64(check)
 
     return kernel_rows
 
