@@ -1,4 +1,4 @@
-"""The run configuration: the schema in DESIGN.md, and loading it.
+"""The run configuration: the schema (docs/reference/config.md is made from it), and loading it.
 
 `load` reads YAML (or the embedded default, `default_text`), applies ``--set`` overrides and
 validates; every mistake becomes a `LossbenchError` naming the file (or the ``--set``), the

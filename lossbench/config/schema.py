@@ -1,5 +1,6 @@
-"""The config schema (DESIGN.md's): pydantic models of a run, its timing section and the
-options every experiment has, and the registry experiment kinds register into.
+"""The config schema (docs/reference/config.md is generated from it): pydantic models of a
+run, its timing section and the options every experiment has, and the registry experiment
+kinds register into.
 
 An experiment kind (`lossbench.experiments.kinds`) subclasses `Experiment` with its own options
 and a ``kind: Literal["name"]``, and is made known with `register`; a config's experiments are

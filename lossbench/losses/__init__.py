@@ -1,6 +1,6 @@
 """Losses: definitions, numpy reference, fused numba kernels, probes, links, implementations.
 
-The public API (DESIGN.md): `get(name, **params) -> Loss`, `names()`, and on a `Loss`
+The public API (docs/losses.md): `get(name, **params) -> Loss`, `names()`, and on a `Loss`
 `value`, `gradient` and `value_and_gradient` with ``reduction`` and ``impl``. Importing this
 package loads numpy only; numba loads with the first fused kernel.
 

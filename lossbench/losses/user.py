@@ -1,4 +1,4 @@
-"""User losses: ``"package.module:function"`` names code to import and run (DESIGN.md: only
+"""User losses: ``"package.module:function"`` names code to import and run (docs/losses.md: only
 where a config names code).
 
 Where that code is looked for is `searched`'s to say (the config's directory, then the
