@@ -6,7 +6,7 @@ import pytest
 import statsmodels.api as sm
 from statsmodels import datasets as sm_datasets
 
-from lossbench import LossbenchError, losses
+from lossbench import LossbenchError, config, losses
 from lossbench.experiments.fitting import fit
 from lossbench.experiments.separation import separated
 
@@ -103,13 +103,51 @@ def test_a_mad_scaled_fit_is_equivariant_in_the_units_of_y(loss):
     small, large = fit(loss, X, y, scale="mad"), fit(loss, X, y * 1000.0, scale="mad")
     np.testing.assert_allclose(large.theta, 1000.0 * small.theta, rtol=1e-6)
     assert large.scale == pytest.approx(1000.0 * small.scale, rel=1e-6)
-    fixed_small, fixed_large = fit(loss, X, y), fit(loss, X, y * 1000.0)
+    fixed_small, fixed_large = (
+        fit(loss, X, y, scale="fixed"),
+        fit(loss, X, y * 1000.0, scale="fixed"),
+    )
     assert not np.allclose(fixed_large.theta, 1000.0 * fixed_small.theta, rtol=1e-3)
 
 
 def test_joint_scale_needs_lbfgs():
-    with pytest.raises(LossbenchError, match=r"joint needs fit\.method: lbfgs"):
+    with pytest.raises(LossbenchError, match=r"fit: scale: joint needs method: lbfgs"):
         fit(HUBER, np.ones((5, 1)), np.arange(5.0), scale="joint", method="gd")
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({"method": "sgd"}, "fit.method: Input should be 'lbfgs' or 'gd'; got 'sgd'"),
+        ({"model": "poisson"}, "model: expected one of linear, logistic; got 'poisson'"),
+        ({"tol": 0.0}, "fit.tol: Input should be greater than 0"),
+        ({"max_iter": 0}, "fit.max_iter: Input should be greater than or equal to 1"),
+        ({"scale": "robust"}, "fit.scale: Input should be 'mad', 'joint' or 'fixed'"),
+        ({"l2": -1.0}, "fit.l2: Input should be greater than or equal to 0"),
+        ({"lr": float("inf")}, "fit.lr: Input should be a finite number"),
+    ],
+)
+def test_fit_refuses_what_a_config_refuses_in_its_words(options, said):
+    """The library entry point and a config's `fit:` section are one model (FitOptions):
+    the same refusals, and the same defaults."""
+    X, y = np.ones((5, 1)), np.arange(5.0)
+    with pytest.raises(LossbenchError) as refused:
+        fit(losses.get("mse"), X, y, **options)
+    assert str(refused.value).startswith(said), str(refused.value)
+    model = {k: v for k, v in options.items() if k != "model"}
+    if model:  # the config refuses the same value of the same field
+        with pytest.raises(LossbenchError, match=rf"fit\.{next(iter(model))}"):
+            config.validate({"experiments": [{"name": "e", "losses": ["mse"], "fit": model}]})
+
+
+def test_fit_takes_the_config_s_defaults():
+    import inspect
+
+    from lossbench.config import FitOptions
+
+    defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items()}
+    for name, field in FitOptions.model_fields.items():
+        assert defaults[name] == field.default, name
 
 
 @pytest.mark.parametrize("name", ["longley", "scotland", "engel"])

@@ -12,7 +12,7 @@ import difflib
 import typing
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -35,7 +35,7 @@ from lossbench.errors import LossbenchError
 __all__ = [
     "DEFAULT", "KINDS", "MAX_TRIALS", "Config", "Experiment", "FitOptions", "PyperfOptions",
     "Timing", "blame", "cap", "default_text", "dump", "load", "parse_yaml", "quick",
-    "read_text", "register", "set_values", "validate",
+    "read_text", "register", "section", "set_values", "validate",
 ]  # fmt: skip
 
 
@@ -59,11 +59,28 @@ def load(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
     return config
 
 
+M = TypeVar("M")
+
+
 def validate(raw: dict[str, Any], source: str = "config", overrides: list[str] = ()) -> Config:
     """A Config from a mapping; the first problem as one line naming `source` (or the
     ``--set`` that gave the field) and the field."""
+    return _validated(Config, raw, source, overrides)
+
+
+def section(model: type[M], raw: dict[str, Any], where: tuple[str, ...]) -> M:
+    """A config section (`model`, e.g. `FitOptions`) from the arguments a library function
+    was given: what a config would refuse is refused in the same words, located at `where`
+    (``fit.method: ...``)."""
     try:
-        return Config.model_validate(raw)
+        return _validated(model, raw, None, ())
+    except LossbenchError as error:
+        raise error.within(*where) from None
+
+
+def _validated(model, raw, source, overrides):
+    try:
+        return model.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
         where = tuple(first["loc"])
@@ -77,7 +94,7 @@ def validate(raw: dict[str, Any], source: str = "config", overrides: list[str] =
         shown = first["type"] not in ("missing", "value_error")  # its own words name the value
         given = f"; got {text.elided(short.repr(first['input']), 60)}" if shown else ""
         raise LossbenchError(
-            f"{message}{given}" if where else f"(top level): {message}{given}",
+            f"{message}{given}" if where or source is None else f"(top level): {message}{given}",
             where=where,
             source=blame(source, overrides, where),
         ) from None

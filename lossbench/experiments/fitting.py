@@ -44,12 +44,15 @@ from __future__ import annotations
 
 import math
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
 
+from lossbench import config
+from lossbench.config import FitOptions
 from lossbench.errors import LossbenchError
 from lossbench.experiments import exact, newton, scales
 from lossbench.losses import Loss, builtin
@@ -59,7 +62,9 @@ __all__ = [
     "why_unconverged",
 ]  # fmt: skip
 
-SCALES = ("mad", "joint", "fixed")
+SCALES = typing.get_args(FitOptions.model_fields["scale"].annotation)  # the config's, once
+MODELS = ("linear", "logistic")
+_DEFAULTS = FitOptions()  # a fit's defaults are the config's `fit:` defaults
 _RESTARTS = 5
 _EXACT_FIT = ("the residuals' MAD is 0 at the start: least squares fits over half the training "
               "rows exactly, and is kept (as statsmodels' RLM keeps it)")  # fmt: skip
@@ -146,21 +151,25 @@ def fit(
     y: np.ndarray,
     *,
     model: str = "linear",
-    method: str = "lbfgs",
-    max_iter: int = 1000,
-    tol: float = 1e-10,
-    lr: float | None = None,
+    method: str = _DEFAULTS.method,
+    max_iter: int = _DEFAULTS.max_iter,
+    tol: float = _DEFAULTS.tol,
+    lr: float | None = _DEFAULTS.lr,
     theta0: np.ndarray | None = None,
-    scale: str = "fixed",
-    l2: float = 0.0,
+    scale: str = _DEFAULTS.scale,
+    l2: float = _DEFAULTS.l2,
 ) -> FitResult:
     """Minimize `loss` + (l2 / 2) ‖w‖² over the model's parameters (w in standardized units,
-    the intercept unpenalized), starting from `theta0` (original units; default zeros).
-    `scale` applies to linear fits of losses with a scale parameter. With ``lbfgs``, linear
-    mse and mae fits are solved exactly (`lossbench.experiments.exact`; mae without l2), and
-    huber, pseudo_huber and log_cosh by Newton's method to their optimum."""
-    if scale not in SCALES:
-        raise LossbenchError(f"fit.scale: expected one of {', '.join(SCALES)}; got {scale!r}")
+    the intercept unpenalized), starting from `theta0` (original units; default zeros). The
+    options and their defaults are a config's `fit:` section's (`FitOptions`), refused as it
+    refuses them. `scale` applies to linear fits of losses with a scale parameter. With
+    ``lbfgs``, linear mse and mae fits are solved exactly (`lossbench.experiments.exact`; mae
+    without l2), and huber, pseudo_huber and log_cosh by Newton's method to their optimum."""
+    if model not in MODELS:
+        raise LossbenchError(f"model: expected one of {', '.join(MODELS)}; got {model!r}")
+    # what a config's `fit:` would refuse, refused here in its words (method="sgd", tol=0)
+    options = dict(method=method, max_iter=max_iter, tol=tol, lr=lr, scale=scale, l2=l2)
+    config.section(FitOptions, options, ("fit",))
     start = time.perf_counter()
     units = Standardized.of(X, y, model)
     Xs, ys = units.data(X, y)
@@ -170,8 +179,6 @@ def fit(
     if direct is not None:
         result = direct
     elif robust and scale == "joint":
-        if method != "lbfgs":
-            raise LossbenchError("fit.scale: joint needs fit.method: lbfgs")
         if why := joint_refusal(loss):
             raise LossbenchError(why)
         result = _joint(loss, Xs, ys, theta, max_iter, tol, l2)
