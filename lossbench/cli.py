@@ -31,7 +31,7 @@ import typer
 
 from lossbench import __version__
 from lossbench import console as term
-from lossbench.analysis.constants import TIMING_ALPHA, UNSTABLE_CV
+from lossbench.analysis.constants import TIMING_ALPHA, TIMING_THRESHOLD, UNSTABLE_CV
 from lossbench.cli_history import CommitOption, RecordOption, check_record, history_app, record_run
 from lossbench.console import click_exceptions, debug_mode, err, exit_now, out, user_errors
 from lossbench.errors import LossbenchError
@@ -316,7 +316,7 @@ def compare(
             help="Slower when the ratio's interval lies above 1 + threshold (or, on a stable "
             "benchmark, excludes 1 with the ratio above it)."
         ),
-    ] = 0.10,
+    ] = TIMING_THRESHOLD,
     alpha: Annotated[
         float,
         typer.Option(

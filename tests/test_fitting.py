@@ -140,16 +140,6 @@ def test_fit_refuses_what_a_config_refuses_in_its_words(options, said):
             config.validate({"experiments": [{"name": "e", "losses": ["mse"], "fit": model}]})
 
 
-def test_fit_takes_the_config_s_defaults():
-    import inspect
-
-    from lossbench.config import FitOptions
-
-    defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items()}
-    for name, field in FitOptions.model_fields.items():
-        assert defaults[name] == field.default, name
-
-
 @pytest.mark.parametrize("name", ["longley", "scotland", "engel"])
 def test_mae_fits_reach_the_linear_programming_optimum(name):
     from sklearn.linear_model import QuantileRegressor

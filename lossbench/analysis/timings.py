@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lossbench.analysis.constants import TIMING_ALPHA, UNSTABLE_CV
+from lossbench.analysis.constants import TIMING_ALPHA, TIMING_THRESHOLD, UNSTABLE_CV
 from lossbench.analysis.frames import keyed, unkeyed
 from lossbench.errors import LossbenchError
 
@@ -266,7 +266,7 @@ def compare_timings(
     base: Side,
     new: Side,
     *,
-    threshold: float = 0.10,
+    threshold: float = TIMING_THRESHOLD,
     alpha: float = TIMING_ALPHA,
     normalize: bool = False,
 ) -> pd.DataFrame:
@@ -382,7 +382,7 @@ class Judgement:
     comparable: bool  # timing verdicts hold (same machine, or normalized)
     regressed: bool  # a slower benchmark on comparable sides (or, strict, a likely one)
     quality_changed: bool
-    threshold: float = 0.10  # the one the verdicts were judged at
+    threshold: float = TIMING_THRESHOLD  # the one the verdicts were judged at
 
     def exit_code(self, *, no_fail: bool = False, fail_on_quality: bool = False) -> int:
         """1 for a regression (or a changed quality result when asked), else 0."""
@@ -394,7 +394,7 @@ def judge(
     base: Side,
     new: Side,
     *,
-    threshold: float = 0.10,
+    threshold: float = TIMING_THRESHOLD,
     alpha: float = TIMING_ALPHA,
     normalize: bool = False,
     strict: bool = False,

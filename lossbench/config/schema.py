@@ -138,8 +138,9 @@ class PyperfOptions(_Strict):
     """Worker processes, one after another: the unit compare's statistics count."""
     values: int = Field(3, ge=1, le=1000)
     """Timed values per process."""
-    warmups: int = Field(1, ge=0, le=100)
-    """Untimed values per process before them."""
+    warmups: int = Field(0, ge=0, le=100)
+    """Untimed values per process before them (beside the full-size call every worker makes
+    first)."""
     min_time: float = Field(0.02, gt=0, le=10)
     """Seconds a value lasts at least: calls are looped until it does."""
     loops: int | None = Field(None, ge=1, le=10**6)
@@ -154,7 +155,7 @@ class Timing(_Strict):
     """The kernel timing matrix: losses × ops × impls at each (size, dtype), plus probes."""
 
     losses: list[str | dict[str, Any]] = Field(
-        default_factory=lambda: ["mse", "huber", "bce", "bce_logits"]
+        default_factory=lambda: ["mse", {"name": "huber", "delta": 1.345}, "bce", "bce_logits"]
     )
     """The losses to time, as in an experiment; your own `package.module:function` too."""
     ops: list[Literal["value", "gradient", "value_and_gradient", "gradient_and_hessian"]] = Field(
@@ -165,8 +166,8 @@ class Timing(_Strict):
         default_factory=lambda: ["numpy", "fused", "seed", "scipy", "sklearn", "torch"]
     )
     """Implementations (`lossbench list impls`); peers not installed are skipped, said once."""
-    sizes: list[PositiveInt] = Field(default_factory=lambda: [1000, 10_000_000])
-    """Elements per call."""
+    sizes: list[PositiveInt] = Field(default_factory=lambda: [4_000_000])
+    """Elements per call (4 million: arrays beyond the caches, a call of milliseconds)."""
     dtypes: list[Literal["float64", "float32"]] = Field(default_factory=lambda: ["float64"])
     """The arrays' dtype."""
     pyperf: PyperfOptions = Field(default_factory=PyperfOptions)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from lossbench import text
 from lossbench.analysis import timings as timing_stats
-from lossbench.analysis.constants import TIMING_ALPHA, UNSTABLE_CV
+from lossbench.analysis.constants import TIMING_ALPHA, TIMING_THRESHOLD, UNSTABLE_CV
 from lossbench.analysis.timings import VERDICTS, Judgement
 from lossbench.report.numbers import seconds
 from lossbench.results import inputs
@@ -25,7 +25,7 @@ def compare(
     base_path: Path,
     new_path: Path,
     *,
-    threshold: float = 0.10,
+    threshold: float = TIMING_THRESHOLD,
     alpha: float = TIMING_ALPHA,
     normalize: bool = False,
     strict: bool = False,
