@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from lossbench.analysis import statistics
+from lossbench.analysis.constants import Verdict
 from lossbench.analysis.frames import against_baseline, keyed, stable_seed, test_train, unkeyed
 
 __all__ = ["COMPARISON_COLUMNS", "DOMINATED", "MODELS", "Settings", "compare", "decide"]
@@ -203,7 +204,7 @@ class _Experiment:
                     best_of[name] = best
                     pairs += [(best, other) for other in settings if other is not best]
             winners = [
-                r for r in rows if r["verdict"] == "better"
+                r for r in rows if r["verdict"] == Verdict.better
                 and (r["loss"] not in self.swept or best_of.get(self.swept[r["loss"]]) is r)
             ]  # fmt: skip
             if len(winners) > 1:
@@ -270,7 +271,7 @@ def _decide(found: list[dict], alpha: float, m: int | None, higher_is_better) ->
             row["low"], row["high"], row["margin"],
             higher_is_better=row["metric"] in higher_is_better,
         )  # fmt: skip
-        row["verdict"] = decided if settled else "inconclusive"
+        row["verdict"] = decided if settled else Verdict.inconclusive
 
 
 def _unconverged(fits: pd.DataFrame, first: str) -> dict[tuple, str]:

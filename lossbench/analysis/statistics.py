@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lossbench.analysis.constants import FAMILYWISE_ALPHA
+from lossbench.analysis.constants import FAMILYWISE_ALPHA, Verdict
 
 __all__ = [
     "FAMILYWISE_ALPHA", "Paired", "PairedShares", "bonferroni", "efficiency", "mean_interval",
@@ -311,13 +311,13 @@ def verdict(low: float, high: float, margin: float, higher_is_better: bool = Fal
     lies wholly beyond the margin on one side, ``equivalent`` when wholly within ±margin,
     else ``inconclusive``."""
     if not (math.isfinite(low) and math.isfinite(high)):
-        return "inconclusive"
+        return Verdict.inconclusive
     if -margin <= low and high <= margin:
-        return "equivalent"
+        return Verdict.equivalent
     if high < -margin or low > margin:
         lower = high < -margin
-        return "better" if lower != higher_is_better else "worse"
-    return "inconclusive"
+        return Verdict.better if lower != higher_is_better else Verdict.worse
+    return Verdict.inconclusive
 
 
 def efficiency(loss: np.ndarray, base: np.ndarray, seed: int = 0) -> tuple[float, float, float]:

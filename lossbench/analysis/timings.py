@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lossbench.analysis.constants import TIMING_ALPHA, TIMING_THRESHOLD, UNSTABLE_CV
+from lossbench.analysis.constants import TIMING_ALPHA, TIMING_THRESHOLD, UNSTABLE_CV, TimingVerdict
 from lossbench.analysis.frames import keyed, unkeyed
 from lossbench.errors import LossbenchError
 
@@ -50,7 +50,7 @@ __all__ = [
     "needed_processes", "processes_to_settle", "runs_of",
 ]  # fmt: skip
 
-VERDICTS = ("slower", "faster", "same", "inconclusive", "missing")
+VERDICTS = tuple(TimingVerdict)
 
 
 def runs_of(suite: Any) -> dict[str, list[np.ndarray]]:
@@ -179,26 +179,26 @@ def _exp(x: float) -> float:
         return float(np.exp(x))
 
 
-def decide(r: Ratio | None, threshold: float, unstable: bool) -> str:
+def decide(r: Ratio | None, threshold: float, unstable: bool) -> TimingVerdict:
     """The verdict from the deciding interval (see the module docstring)."""
     if r is None or math.isnan(r.low) or math.isnan(r.high):
-        return "inconclusive"  # an infinite bound decides as any other (a 1e300× slowdown)
+        return TimingVerdict.inconclusive  # an infinite bound decides as any other
     up, down = 1 + threshold, 1 / (1 + threshold)
     if r.low > up:
-        return "slower"
+        return TimingVerdict.slower
     if r.high < down:
-        return "faster"
+        return TimingVerdict.faster
     if down <= r.low and r.high <= up:
-        return "same"
+        return TimingVerdict.same
     if unstable:
-        return "inconclusive"
+        return TimingVerdict.inconclusive
     if r.low > 1 and r.ratio > up:
-        return "slower"
+        return TimingVerdict.slower
     if r.high < 1 and r.ratio < down:
-        return "faster"
+        return TimingVerdict.faster
     # an interval that reaches beyond a bound is no evidence of "same", stable or not: a
     # true 2× slowdown measured at [0.94, 3.91] is not the same speed
-    return "inconclusive"
+    return TimingVerdict.inconclusive
 
 
 def processes_to_settle(
@@ -284,7 +284,7 @@ def compare_timings(
         if name not in a or name not in b or not a[name] or not b[name]:
             only = float(np.median(np.concatenate(a.get(name) or b.get(name) or [[math.nan]])))
             rows.append({
-                "benchmark": name, "verdict": "missing", "unit": unit,
+                "benchmark": name, "verdict": TimingVerdict.missing, "unit": unit,
                 "base_median_s": only if a.get(name) else math.nan,
                 "new_median_s": only if b.get(name) else math.nan,
             })  # fmt: skip
@@ -334,13 +334,13 @@ def _counted(name: str, base: list[np.ndarray], new: list[np.ndarray], threshold
     spread = max(float(a.max() / a.min() - 1), float(b.max() / b.min() - 1))
     ratio = float(np.median(b) / np.median(a))
     if spread > COUNTS_AGREE:
-        verdict = "inconclusive"
+        verdict = TimingVerdict.inconclusive
     elif ratio > 1 + threshold:
-        verdict = "slower"
+        verdict = TimingVerdict.slower
     elif ratio < 1 / (1 + threshold):
-        verdict = "faster"
+        verdict = TimingVerdict.faster
     else:
-        verdict = "same"
+        verdict = TimingVerdict.same
     return {
         "benchmark": name, "base_median_s": float(np.median(a)),
         "new_median_s": float(np.median(b)),
@@ -402,7 +402,7 @@ def judge(
     """Compare two sides: timing rows, quality rows, and what fails (see the module docs)."""
     timings = compare_timings(base, new, threshold=threshold, alpha=alpha, normalize=normalize)
     quality = compare_quality(base, new)
-    common = (timings["verdict"] != "missing").sum() if len(timings) else 0
+    common = (timings["verdict"] != TimingVerdict.missing).sum() if len(timings) else 0
     if common == 0 and not len(quality):
         if normalize and (base.runs or new.runs) and not (base.floors or new.floors):
             raise LossbenchError(
@@ -418,9 +418,9 @@ def judge(
         notes.append("the machines differ: " + "; ".join(differences))
         if not normalize:
             notes.append("timing verdicts are not comparable across machines (use --normalize)")
-    slower = np.array(timings["verdict"] == "slower", dtype=bool)
+    slower = np.array(timings["verdict"] == TimingVerdict.slower, dtype=bool)
     counted = np.array(timings["unit"] == "instructions", dtype=bool)
-    inconclusive = np.array(timings["verdict"] == "inconclusive", dtype=bool)
+    inconclusive = np.array(timings["verdict"] == TimingVerdict.inconclusive, dtype=bool)
     if (counted & inconclusive).any():
         notes.append(
             f"{int((counted & inconclusive).sum())} instruction count row(s) whose processes "

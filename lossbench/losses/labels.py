@@ -25,9 +25,20 @@ from typing import Any
 
 from lossbench.errors import LossbenchError
 
-__all__ = ["UNCLIPPED", "Label", "format_label", "grid", "parse", "sweeps"]
+__all__ = ["UNCLIPPED", "Label", "format_label", "grid", "names_code", "parse", "sweeps"]
 
 UNCLIPPED = "unclipped"  # a loss on probabilities drawn as its formula has it, without clipping
+
+
+def names_code(name: str) -> bool:
+    """Whether a loss or implementation name names a user's code (``package.module:function``):
+    registered names have no colon.
+
+    >>> names_code("mypkg.kernels:squared"), names_code("huber")
+    (True, False)
+    """
+    return ":" in name
+
 
 _LABEL = re.compile(r"^\s*([\w.:]+)\s*(?:\((.*)\))?\s*$")
 _VARIANT = re.compile(r"^(.*\S)\s+\((\w+)\)$")
@@ -54,7 +65,7 @@ class Label:
     @property
     def is_user(self) -> bool:
         """Whether it names user code (``package.module:function``)."""
-        return ":" in self.name
+        return names_code(self.name)
 
 
 def format_label(

@@ -23,6 +23,7 @@ import numpy as np
 
 from lossbench.errors import LossbenchError
 from lossbench.losses import impls
+from lossbench.losses.labels import names_code
 from lossbench.losses.user import import_function, search_path
 
 if TYPE_CHECKING:
@@ -35,9 +36,8 @@ RTOL = 1e-6  # float64 agreement with the numpy reference: another summation ord
 
 
 def is_user_impl(name: str) -> bool:
-    """Whether an impl name is a user's ``package.module:function`` (registered ones have no
-    colon)."""
-    return ":" in name
+    """Whether an impl name is a user's ``package.module:function``."""
+    return names_code(name)
 
 
 class UserImpl(impls.Implementation):
@@ -113,7 +113,7 @@ def _agree(name: str, op: str, loss: Loss, got, want) -> None:
 def _declared_loss(spec: str, function: Callable) -> str:
     from lossbench import losses
 
-    built_in = [name for name in losses.names() if ":" not in name]
+    built_in = [name for name in losses.names() if not names_code(name)]
     target = getattr(function, "loss", None)
     if target not in built_in:
         name = spec.rpartition(":")[2]

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from lossbench import text
+from lossbench.analysis.constants import Verdict
 from lossbench.analysis.frames import models_of
 from lossbench.errors import LossbenchError
 from lossbench.losses import labels
@@ -70,21 +71,21 @@ def answer(comparisons: pd.DataFrame, shown: Callable[[str], str] = str) -> list
         where = f"{shown(dataset)} ({', '.join(said)})"
         name = _with_model(model, shown) if named else shown
         baseline_named = name(baseline)
-        better = rows[rows["verdict"] == "better"]
-        worse = rows[rows["verdict"] == "worse"]
+        better = rows[rows["verdict"] == Verdict.better]
+        worse = rows[rows["verdict"] == Verdict.worse]
         ranked = ranking if ranking is not None else comparisons.iloc[:0]
         ranked = ranked[(ranked["experiment"] == experiment) & (ranked["dataset"] == dataset)
                         & (models.loc[ranked.index, "model"] == model)
                         & (ranked["metric"] == metric)]  # fmt: skip
         if len(better):
             line = _winner(better, ranked, baseline_named, name)
-        elif (rows["verdict"] == "equivalent").all():
+        elif (rows["verdict"] == Verdict.equivalent).all():
             line = (f"any of {baseline_named} and the others (equivalent within "
                     f"±{rows['margin'].iloc[0]:.0%})")  # fmt: skip
         elif len(worse) == len(rows):
             line = f"keep {baseline_named}: every other loss is worse"
         elif len(worse):  # nothing better, some worse: the baseline stands
-            rest = rows[rows["verdict"] != "worse"]
+            rest = rows[rows["verdict"] != Verdict.worse]
             line = (f"keep {baseline_named}: {', '.join(map(name, worse['loss']))} worse, "
                     f"nothing better ({', '.join(map(name, rest['loss']))} "
                     f"{_not_told(rest)})")  # fmt: skip
@@ -123,10 +124,10 @@ def _model_lines(rows: pd.DataFrame, shown: Callable[[str], str]) -> list[tuple[
         for row in mine.itertuples():
             shown_as = functools.partial(difference, statistic=getattr(row, "statistic", "mean"))
             evidence = f"{shown_as(row.estimate)} [{shown_as(row.low)}, {shown_as(row.high)}]"
-            told = row.verdict if row.verdict != "inconclusive" else "undecided"
+            told = row.verdict if row.verdict != Verdict.inconclusive else "undecided"
             shown_as = shown(row.loss) + (f" {evidence}" if told != "undecided" else "")
             said.setdefault(told, []).append(shown_as)
-        if set(said) == {"better"}:
+        if set(said) == {Verdict.better}:
             head = f"use {shown(model)} over {shown(first)}: better with every loss"
             lines.append(((experiment, dataset), f"{where}: {head} ({', '.join(said['better'])})"))
             continue
@@ -175,8 +176,8 @@ def _loss_name(label: str) -> str:
 
 def _not_told(rows: pd.DataFrame) -> str:
     """How the losses neither better nor worse stand: equivalent, withheld, not told apart."""
-    if (rows["verdict"] == "equivalent").all():
-        return "equivalent"
+    if (rows["verdict"] == Verdict.equivalent).all():
+        return Verdict.equivalent
     if _why_no_verdict(rows):
         return "without a verdict: see the notes"
     return "not told apart from it"
@@ -199,7 +200,7 @@ def _winner(better: pd.DataFrame, ranked: pd.DataFrame, baseline: str, shown) ->
     beaten: set[str] = set()
     if len(between):
         top = between["loss"].iloc[0]  # the most improved, compared with each other winner
-        beaten = set(between.loc[between["verdict"] == "better", "baseline"])
+        beaten = set(between.loc[between["verdict"] == Verdict.better, "baseline"])
         better = better[~better["loss"].isin(beaten)]
     else:
         top = better.loc[better["estimate"].abs().idxmax(), "loss"]

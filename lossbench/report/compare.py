@@ -11,7 +11,7 @@ import pandas as pd
 
 from lossbench import text
 from lossbench.analysis import timings as timing_stats
-from lossbench.analysis.constants import TIMING_ALPHA, TIMING_THRESHOLD, UNSTABLE_CV
+from lossbench.analysis.constants import TIMING_ALPHA, TIMING_THRESHOLD, UNSTABLE_CV, TimingVerdict
 from lossbench.analysis.timings import VERDICTS, Judgement
 from lossbench.report.numbers import seconds
 from lossbench.results import inputs
@@ -49,7 +49,7 @@ def lines(judgement: Judgement, width: int = 80) -> list[tuple[str, str]]:
         return [(style, part) for part in parts or [""]]
 
     out = [line for note in judgement.notes for line in wrapped("", note)]
-    colours = {"slower": "red", "faster": "green"}
+    colours = {TimingVerdict.slower: "red", TimingVerdict.faster: "green"}
     for _, row in judgement.timings.iterrows():
         style = colours.get(row["verdict"], "")
         said = describe(row, judgement.threshold)
@@ -83,7 +83,7 @@ def to_json(timings: pd.DataFrame) -> str:
 
 def describe(row: pd.Series, threshold: float | None = None) -> str:
     """pyperf's style: "1.50 ms ± 0.05 ms → 2.00 ms ± 0.05 ms: 1.33× slower"."""
-    if row["verdict"] == "missing":
+    if row["verdict"] == TimingVerdict.missing:
         side = "base" if not math.isnan(row["base_median_s"]) else "new"
         return f"only in {side}"
 
@@ -105,10 +105,16 @@ def describe(row: pd.Series, threshold: float | None = None) -> str:
         else f"{1 / ratio:.2f}× faster" if ratio > 0
         else "∞× faster"
     )  # fmt: skip
-    note = "" if row["verdict"] != "same" or counted else " (not significant)" if ratio != 1 else ""
-    if counted and row["verdict"] == "inconclusive":
+    note = (
+        ""
+        if row["verdict"] != TimingVerdict.same or counted
+        else " (not significant)"
+        if ratio != 1
+        else ""
+    )
+    if counted and row["verdict"] == TimingVerdict.inconclusive:
         note = f" (inconclusive: counts of one side disagree by {row['base_between_cv']:.2%})"
-    elif row["verdict"] == "inconclusive":
+    elif row["verdict"] == TimingVerdict.inconclusive:
         few = min(row["base_processes"], row["new_processes"]) < row["needed_processes"]
         note = (
             f" (inconclusive: {row['base_processes']} vs {row['new_processes']} processes; the "
@@ -154,7 +160,7 @@ def markdown(judgement: Judgement) -> str:
         lines += ["| benchmark | base → new | verdict | p |", "| --- | --- | --- | --- |"]
         for _, row in timings.iterrows():
             p = "" if pd.isna(row.get("p_value")) else f"{row['p_value']:.2g}"
-            mark = {"slower": "🔴 slower", "faster": "🟢 faster"}.get(
+            mark = {TimingVerdict.slower: "🔴 slower", TimingVerdict.faster: "🟢 faster"}.get(
                 row["verdict"], row["verdict"]
             )
             said = describe(row, judgement.threshold)

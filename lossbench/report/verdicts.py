@@ -10,12 +10,18 @@ import numpy as np
 import pandas as pd
 
 from lossbench import text
+from lossbench.analysis.constants import Verdict
 from lossbench.report import numbers
 from lossbench.report.figures import Palette, new_figure
 
 __all__ = ["forest", "table_html"]
 
-_SHAPES = {"better": "o", "worse": "s", "equivalent": "D", "inconclusive": "o"}
+_SHAPES = {
+    Verdict.better: "o",
+    Verdict.worse: "s",
+    Verdict.equivalent: "D",
+    Verdict.inconclusive: "o",
+}
 RELATIVE = ("mean", "median")  # statistics whose estimate is a relative difference
 
 
@@ -60,7 +66,7 @@ def forest(experiment: str, rows: pd.DataFrame, palette: Palette):
             ax.annotate(f"no interval: {why[:80]}", (0.01, y), xycoords=("axes fraction",
                         "data"), va="center", fontsize=7, color="0.35")  # fmt: skip
             continue
-        filled = row["verdict"] != "inconclusive"
+        filled = row["verdict"] != Verdict.inconclusive
         ax.plot([low, high], [y, y], color=colour, lw=2)
         ax.plot(point, y, marker=_SHAPES.get(row["verdict"], "o"), color=colour, ms=6,
                 markerfacecolor=colour if filled else "white")  # fmt: skip

@@ -20,6 +20,7 @@ import numpy as np
 from lossbench import losses
 from lossbench.losses import user_impls
 from lossbench.losses.impls import OPS
+from lossbench.losses.labels import names_code
 
 __all__ = [
     "ALL_CORES", "FLOOR", "OPS", "PROBE", "PROBES", "ROW_CLASSES", "Benchmark", "inputs", "matrix",
@@ -86,7 +87,7 @@ class Benchmark:
         parts = head.split(".")
         if not n.isdigit():
             raise ValueError(f"not a lossbench benchmark name: {name!r}")
-        if ":" not in parts[-1]:
+        if not names_code(parts[-1]):
             loss, op, impl = head.rsplit(".", 2)
             return cls(loss, op, impl, dtype, int(n))
         for i, part in enumerate(parts[1:-1], start=1):

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
+from lossbench.analysis.constants import Verdict
 from lossbench.config import KINDS
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.report import numbers
@@ -96,7 +97,7 @@ def headline_table(
     rows = frame[frame["metric"] == metric]
     datasets = list(dict.fromkeys(frame["dataset"]))
     # colour only what a comparison supports: better than the baseline green, worse red
-    colour = {"better": "bold green", "worse": "red"}
+    colour = {Verdict.better: "bold green", Verdict.worse: "red"}
     verdict = {}
     if len(comparisons):
         mine = against_baseline(comparisons[comparisons["metric"] == metric])

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lossbench.analysis.constants import Verdict
 from lossbench.analysis.frames import models_of
 from lossbench.analysis.statistics import MEDIAN_FEWEST, MEDIAN_RESAMPLES
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
@@ -119,7 +120,7 @@ def _sweeps(
             if not len(against):
                 continue
             best = against["loss"].iloc[0]
-            beaten = list(against.loc[against["verdict"] == "better", "baseline"])
+            beaten = list(against.loc[against["verdict"] == Verdict.better, "baseline"])
             level = numbers.level(float(against["confidence"].iloc[0]))
             if len(beaten) == len(against):
                 told = "better than every other setting"
@@ -161,9 +162,9 @@ def _sentence(row, model: str | None = None) -> str:
     loss, baseline = row.loss, row.baseline
     if getattr(row, "family", "") == "models":  # one loss, two models
         loss, baseline = f"{row.model} with {loss}", f"{row.baseline_model} with {baseline}"
-    if row.verdict in ("better", "worse"):
+    if row.verdict in (Verdict.better, Verdict.worse):
         text = f"{loss} is {row.verdict} than {baseline} on {row.metric}: {evidence}"
-    elif row.verdict == "equivalent":
+    elif row.verdict == Verdict.equivalent:
         text = (
             f"{loss} is equivalent to {baseline} on {row.metric} "
             f"(within ±{row.margin:.0%}): {evidence}"

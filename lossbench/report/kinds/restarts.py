@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lossbench.analysis.constants import Verdict
 from lossbench.report.kinds.base import View, figure_name, register
 from lossbench.report.numbers import family_size, fmt, level, points
 
@@ -74,10 +75,10 @@ class RestartsView(View):
                 f"{row.p_adjusted:.2g} (McNemar exact, Bonferroni, "
                 f"{family_size(row.confidence)})"
             )
-            if row.verdict in ("better", "worse"):
-                how = "less" if row.verdict == "better" else "more"
+            if row.verdict in (Verdict.better, Verdict.worse):
+                how = "less" if row.verdict == Verdict.better else "more"
                 text = f"{row.loss} is stuck {how} often than {row.baseline}: {evidence}"
-            elif row.verdict == "equivalent":
+            elif row.verdict == Verdict.equivalent:
                 text = (f"{row.loss} is stuck as often as {row.baseline} (within "
                         f"±{100 * row.margin:.0f} points): {evidence}")  # fmt: skip
             else:
