@@ -174,7 +174,7 @@ def execute(
         # per finished experiment: (trials, summary, comparisons); each is summarized once
         frames: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
         trials, summary, comparisons = _save(path, frames) if not sections else (None,) * 3
-        timings = None
+        timings, timing_notes = None, []
         status = "failed"
         try:
             done_before = 0
@@ -199,8 +199,10 @@ def execute(
                 step = (lambda d, n: progress("timing", d, n)) if progress else None
                 suite = path / results.PYPERF
                 try:
-                    with user_code.searched(resolved.search):  # the workers import them too
-                        timing.run(timing_plan, suite, progress=step)
+                    with user_code.searched(resolved.search):  # calibration imports them
+                        timing_notes = timing.run(
+                            timing_plan, suite, progress=step, search=resolved.search
+                        )
                 finally:  # interrupted, the benchmarks that finished are kept
                     if suite.exists():
                         timings = timing.table(suite)
@@ -235,6 +237,7 @@ def execute(
             job_notes
             + data_notes
             + [f"timing: {note}" for note in (timing_plan.notes if timing_plan else [])]
+            + [f"timing: {note}" for note in timing_notes]
         )
         return Outcome(path, status, trials, summary, comparisons, timings, notes)
 

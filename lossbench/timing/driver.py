@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 
@@ -40,7 +40,6 @@ from lossbench.analysis.timings import between_cv
 from lossbench.config import PyperfOptions, Timing
 from lossbench.errors import LossbenchError, located
 from lossbench.losses import impls, user_impls
-from lossbench.losses import user as user_code
 from lossbench.signals import interrupts_deferred, raise_if_stopped
 from lossbench.timing import bench as matrix
 from lossbench.timing import worker
@@ -176,12 +175,19 @@ def _inner_loops(bench: Benchmark, min_time: float) -> int:
     return 2 ** max(0, math.ceil(math.log2(min_time / max(per_call, 1e-9))))
 
 
-def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | None = None) -> Path:
-    """Time the plan's benchmarks in worker processes; the suite is written to `output`.
+def run(
+    the_plan: Plan,
+    output: Path,
+    progress: Callable[[int, int], None] | None = None,
+    search: Sequence[str] = (),
+) -> list[str]:
+    """Time the plan's benchmarks in worker processes, which import user code from the
+    directories `search`; the suite is written to `output`. Returns what the run itself has
+    to say (peers timed in fewer processes, benchmarks too slow for every value they asked
+    for); the plan's own notes stay the plan's.
 
     Interrupted, the suite of what finished (whole runs only) is written before the interrupt
-    goes on. Benchmarks whose calls were too slow for every value they asked for are added to
-    the plan's notes."""
+    goes on."""
     import pyperf
 
     benches = the_plan.benchmarks
@@ -209,7 +215,7 @@ def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | Non
                     "benchmarks": group,
                     "values": values,
                     "warmups": warmups,
-                    "search": list(user_code.search_path()),  # where user losses are
+                    "search": list(search),  # where user losses are
                     "measure": the_plan.measure,
                 }
                 spec_path.write_text(json.dumps(spec))
@@ -232,20 +238,21 @@ def run(the_plan: Plan, output: Path, progress: Callable[[int, int], None] | Non
                 _write_suite([runs[b.name] for b in benches if b.name in runs], output)
             raise
     _write_suite([runs[b.name] for b in benches], output)
+    notes = []
     peers = sorted({b.impl for b in benches if _is_peer(b)})
     if peers and processes > 1:
-        the_plan.notes.append(
+        notes.append(
             f"peers ({', '.join(peers)}) timed in {math.ceil(processes / 2)} of {processes} "
             "worker processes, each in its own (lossbench's own implementations and the "
             "probes in all)"
         )
     if fewer:
-        the_plan.notes.append(
+        notes.append(
             f"{len(fewer)} slow benchmark{'s' if len(fewer) != 1 else ''} got fewer than "
             f"{values} values per process (at "
             f"most {worker.BUDGET:g} s of values each; timings.csv's `values` counts them)"
         )
-    return output
+    return notes
 
 
 def _groups(specs: list[dict], benches: list[Benchmark], processes: int) -> list[list[dict]]:
