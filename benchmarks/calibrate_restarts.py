@@ -8,6 +8,7 @@ paired restarts.
 
 from __future__ import annotations
 
+import argparse
 import functools
 
 import numpy as np
@@ -35,6 +36,7 @@ def decided_share(p_loss: float, p_base: float, n: int, rng, correlated: bool = 
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     rng = np.random.default_rng(0)
     for n in (40, 80):
         for rate in (0.1, 0.3, 0.5, 0.8):

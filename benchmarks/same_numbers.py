@@ -7,7 +7,7 @@ Usage: python benchmarks/same_numbers.py [CONFIG ...]   (default: configs/*.yaml
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 from pathlib import Path
 
@@ -21,8 +21,10 @@ def _steady(trials):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("configs", nargs="*", type=Path, help="default: configs/*.yaml")
     root = Path(__file__).resolve().parents[1]
-    paths = [Path(p) for p in sys.argv[1:]] or sorted((root / "configs").glob("*.yaml"))
+    paths = parser.parse_args().configs or sorted((root / "configs").glob("*.yaml"))
     print(f"{'config':<14} {'rows':>7} {'serial':>8} {'jobs 2':>8} {'local:2':>8}  identical")
     with connect("local:2") as client:
         client.run(lambda: __import__("lossbench.experiments"))  # workers warm, as in a run

@@ -66,3 +66,20 @@ def test_bench_script_writes_a_pyperf_suite(tmp_path):
         "mse.value_and_gradient.numpy.float32.1000",
         "mse.value_and_gradient.fused.float32.1000",
     }
+
+
+@pytest.mark.slow  # a process per script, each importing what it measures
+@pytest.mark.parametrize(
+    "script", sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")), ids=str
+)
+def test_every_benchmark_script_imports_and_explains_itself(script):
+    """Each script under benchmarks/ runs as far as its --help: it imports what it measures
+    with today's code and says how to call it (the measurements themselves take minutes)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout.lower()
