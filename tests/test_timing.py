@@ -62,7 +62,9 @@ def test_a_small_timing_run_through_real_pyperf_workers(tmp_path):
     assert table["process_cv"].iloc[0] == pytest.approx(np.std(means, ddof=1) / np.mean(means))
     assert (table["unstable"] == ((table["process_cv"] > 0.05) | (table["roofline"] > 1.05))).all()
     kernels = table[table["loss"] != "probe"]
-    assert ((kernels["roofline"] > 0) & (kernels["roofline"] <= 1.5)).all(), kernels
+    # a ratio of two measured times, each kernel's to its floor's (exactly: the test below);
+    # how near its floor a kernel runs depends on the machine, and is benchmarks/' to measure
+    assert (np.isfinite(kernels["roofline"]) & (kernels["roofline"] > 0)).all(), kernels
     assert table[table["loss"] == "probe"]["roofline"].isna().all()
     assert (table["ns_per_element"] > 0).all() and (table["gb_per_s"] > 0).all()
     stored = (outcome.path / results.TIMINGS).read_text().splitlines()[0]
