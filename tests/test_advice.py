@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from tests.conftest import invoke
+from helpers import invoke
 
 pytestmark = pytest.mark.slow  # every test here runs the CLI two or three times
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import invoke
+from helpers import invoke
 
 from lossbench.analysis import statistics
 from lossbench.report.answer import answer
@@ -93,7 +93,7 @@ def test_a_list_of_scores_asks_one_question_per_score(tmp_path):
 
 
 def test_a_repeated_or_empty_score_list_is_refused(tmp_path):
-    from conftest import assert_refused
+    from helpers import assert_refused
 
     for score, said in (("[test_mae, test_mae]", "test_mae is named twice"),
                         ("[]", "an empty list names no score")):  # fmt: skip

@@ -133,7 +133,7 @@ def test_ctrl_c_on_a_cluster_run_cancels_and_leaves_no_worker(tmp_path):
     import json
 
     import psutil
-    from conftest import start, wait_for
+    from helpers import start, wait_for
 
     (tmp_path / "c.yaml").write_text(
         "experiments:\n  - {name: a, datasets: [{kind: gaussian, n_samples: 3000}], "

@@ -7,7 +7,7 @@ import string
 
 import numpy as np
 import pandas as pd
-from conftest import assert_refused, invoke
+from helpers import assert_refused, invoke
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import FAST, assert_refused, copy_of, invoke
+from helpers import FAST, assert_refused, copy_of, invoke
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import invoke
 from markdown_it import MarkdownIt
 
 from lossbench import config as config_module
 from lossbench import runner
-from tests.conftest import invoke
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]

@@ -7,7 +7,7 @@ leaks through the encoding), and `exclude` leaves a column out."""
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_refused, invoke
+from helpers import assert_refused, invoke
 
 from lossbench import losses
 from lossbench.experiments.datasets import encoding

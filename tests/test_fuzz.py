@@ -7,7 +7,7 @@ import time
 
 import pytest
 import yaml
-from conftest import FAST, assert_refused, invoke
+from helpers import FAST, assert_refused, invoke
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 

@@ -118,7 +118,7 @@ GBM_CONFIG = (
 
 def test_a_fit_experiment_boosts_each_loss_and_compares_them(tmp_path):
     import pandas as pd
-    from conftest import invoke
+    from helpers import invoke
 
     (tmp_path / "c.yaml").write_text(GBM_CONFIG)
     result = invoke(["run", "c.yaml", "--out", tmp_path / "out", "--quiet"], tmp_path)
@@ -153,7 +153,7 @@ def test_a_fit_experiment_boosts_each_loss_and_compares_them(tmp_path):
 def test_model_gbm_is_refused_before_the_run_without_lightgbm_or_with_bad_settings(
     tmp_path, monkeypatch
 ):
-    from conftest import assert_refused, invoke
+    from helpers import assert_refused, invoke
 
     (tmp_path / "c.yaml").write_text(GBM_CONFIG.replace("n_estimators: 60", "n_estimators: 0"))
     result = invoke(["run", "c.yaml", "--out", tmp_path / "out"], tmp_path)

@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import browser
 import numpy as np
 import pyperf
 import pytest
+from helpers import FAST, ROOT, assert_refused, invoke, wait_for
 from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy.stats import binomtest
@@ -17,8 +19,6 @@ from scipy.stats import binomtest
 import lossbench.history as history
 from lossbench.errors import LossbenchError
 from lossbench.history import changes, store, synthetic
-from tests import browser
-from tests.conftest import FAST, ROOT, assert_refused, invoke, wait_for
 
 
 def _pyperf_file(path: Path, benchmarks: dict[str, float], seed: int = 0, unit=None) -> Path:

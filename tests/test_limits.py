@@ -6,7 +6,7 @@ import gzip
 import json
 
 import pytest
-from conftest import assert_refused, invoke
+from helpers import assert_refused, invoke
 
 from lossbench.experiments.datasets import reading
 

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import assert_refused, invoke, serial_and_parallel
+from helpers import assert_refused, invoke, serial_and_parallel
 
 from lossbench import LossbenchError, losses
 from lossbench.experiments import mlp

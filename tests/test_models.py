@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 import pytest
-from conftest import assert_refused, invoke
+from helpers import assert_refused, invoke
 from scipy import stats
 
 pytest.importorskip("lightgbm")

@@ -6,7 +6,7 @@ as any other fits; what is not built yet is refused in one line."""
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_refused, invoke
+from helpers import assert_refused, invoke
 
 from lossbench import config as config_module
 from lossbench import experiments, losses

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import FAST, assert_refused, invoke
+from helpers import FAST, assert_refused, invoke
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

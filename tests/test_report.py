@@ -5,15 +5,15 @@ import io
 import re
 import sys
 
+import browser
 import numpy as np
 import pytest
-from conftest import copy_of
+from helpers import copy_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from lossbench.cli import app
-from tests import browser
 
 runner = CliRunner()
 

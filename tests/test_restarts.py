@@ -8,7 +8,7 @@ from importlib.util import find_spec
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import serial_and_parallel
+from helpers import serial_and_parallel
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 

@@ -13,7 +13,7 @@ import threading
 
 import pandas as pd
 import pytest
-from conftest import start, wait_for
+from helpers import start, wait_for
 
 from lossbench import results, signals
 

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers import invoke
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lossbench.starters import table
-from tests.conftest import invoke
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

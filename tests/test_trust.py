@@ -11,7 +11,7 @@ import sys
 import threading
 
 import pytest
-from conftest import assert_refused, invoke, start, wait_for
+from helpers import assert_refused, invoke, start, wait_for
 from markdown_it import MarkdownIt
 
 from lossbench import config as config_module
@@ -247,7 +247,7 @@ def _lossbench(args, cwd, env=None, **streams):
 
 
 def test_a_huge_integer_in_run_json_is_one_line(tmp_path, nasty_run):
-    from conftest import copy_of
+    from helpers import copy_of
 
     run = copy_of(nasty_run[0], tmp_path)
     record = (run / "run.json").read_text()
@@ -257,7 +257,7 @@ def test_a_huge_integer_in_run_json_is_one_line(tmp_path, nasty_run):
 
 def test_infinite_means_in_summary_csv_still_make_a_report(tmp_path, nasty_run):
     import pandas as pd
-    from conftest import copy_of
+    from helpers import copy_of
 
     run = copy_of(nasty_run[0], tmp_path)
     summary = pd.read_csv(run / "summary.csv")

@@ -117,7 +117,7 @@ def test_help_keeps_each_paragraph_of_a_command_s_text_whole():
     import inspect
 
     from lossbench.cli import app
-    from tests.conftest import invoke
+    from tests.helpers import invoke
 
     for command in app.registered_commands:
         name = command.name or command.callback.__name__
@@ -129,7 +129,7 @@ def test_help_keeps_each_paragraph_of_a_command_s_text_whole():
 
 def test_help_shows_no_type_beside_a_flag():
     from lossbench.cli import app
-    from tests.conftest import invoke
+    from tests.helpers import invoke
 
     assert "<bool>" not in invoke(["--help"], columns=80).output
     for command in app.registered_commands:
