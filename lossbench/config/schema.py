@@ -98,6 +98,10 @@ class Experiment(_Strict):
     """The region of practical equivalence: relative differences within ±equivalence are no
     difference at all."""
 
+    def quick(self) -> Experiment:
+        """The same experiment, smaller (each kind says how: `ExperimentKind.quick`)."""
+        return self.model_copy(deep=True)
+
 
 KINDS: dict[str, type[Experiment]] = {}
 
@@ -118,7 +122,7 @@ def _as_kind(item: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=8)
-def _kind_chooser(names: tuple[str, ...]) -> type[BaseModel]:
+def _kind_chooser(names: tuple[str, ...]) -> Any:
     """A model of just `kind`, so that an unknown kind is refused at `experiments[i].kind` with
     the registered names (made once per set of kinds)."""
     return create_model(
@@ -151,15 +155,23 @@ class PyperfOptions(_Strict):
     """Twice the processes."""
 
 
+# the timing defaults, typed as the fields they fill
+_TIMED: list[str | dict[str, Any]] = ["mse", {"name": "huber", "delta": 1.345}, "bce", "bce_logits"]
+_OPS: list[Literal["value", "gradient", "value_and_gradient", "gradient_and_hessian"]] = [
+    "value",
+    "value_and_gradient",
+]
+_DTYPES: list[Literal["float64", "float32"]] = ["float64"]
+_THREADS: list[Literal[1, "all"]] = [1]
+
+
 class Timing(_Strict):
     """The kernel timing matrix: losses × ops × impls at each (size, dtype), plus probes."""
 
-    losses: list[str | dict[str, Any]] = Field(
-        default_factory=lambda: ["mse", {"name": "huber", "delta": 1.345}, "bce", "bce_logits"]
-    )
+    losses: list[str | dict[str, Any]] = Field(default_factory=lambda: list(_TIMED))
     """The losses to time, as in an experiment; your own `package.module:function` too."""
     ops: list[Literal["value", "gradient", "value_and_gradient", "gradient_and_hessian"]] = Field(
-        default_factory=lambda: ["value", "value_and_gradient"]
+        default_factory=lambda: list(_OPS)
     )
     """What each call computes."""
     impls: list[str] = Field(
@@ -168,14 +180,14 @@ class Timing(_Strict):
     """Implementations (`lossbench list impls`); peers not installed are skipped, said once."""
     sizes: list[PositiveInt] = Field(default_factory=lambda: [4_000_000])
     """Elements per call (4 million: arrays beyond the caches, a call of milliseconds)."""
-    dtypes: list[Literal["float64", "float32"]] = Field(default_factory=lambda: ["float64"])
+    dtypes: list[Literal["float64", "float32"]] = Field(default_factory=lambda: list(_DTYPES))
     """The arrays' dtype."""
     pyperf: PyperfOptions = Field(default_factory=PyperfOptions)
     """How each benchmark is timed."""
     measure: Literal["time", "instructions"] = "time"
     """time: seconds per call; instructions: instructions per call counted under valgrind
     (deterministic, for a CI gate on a noisy machine)."""
-    threads: list[Literal[1, "all"]] = Field(default_factory=lambda: [1], min_length=1)
+    threads: list[Literal[1, "all"]] = Field(default_factory=lambda: list(_THREADS), min_length=1)
     """1: one core each; all: also the all-core variants (fused@all, torch@all) against an
     all-core read probe."""
 

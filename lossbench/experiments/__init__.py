@@ -35,7 +35,7 @@ from lossbench.analysis.comparisons import COMPARISON_COLUMNS
 from lossbench.config import Config
 from lossbench.experiments import kinds as _kinds  # noqa: F401  (registers the built-in kinds)
 from lossbench.experiments.datasets import DATASETS
-from lossbench.experiments.kind import KINDS, ExperimentKind, Task, infer_kind, register
+from lossbench.experiments.kind import KINDS, ExperimentKind, Task, infer_kind, kinds_of, register
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.experiments.plan import Plan, plan
 from lossbench.losses import labels as loss_labels
@@ -166,7 +166,7 @@ def comparisons(
     statistic per dataset where the config declares none (`planned`: the config's plan, made
     here when not given). `config` is a `Config` or its mapping, as `run` takes."""
     config = _validated(config) if config is not None else None
-    configured = {e.name: e for e in config.experiments} if config else {}
+    configured = {e.name: e for e in kinds_of(config)} if config else {}
     metrics = {}
     for experiment, frame in summary.groupby("experiment", sort=False):
         kind = KINDS.get(frame["kind"].iloc[0]) if "kind" in frame else None

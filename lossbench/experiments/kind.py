@@ -11,13 +11,15 @@ module with a subclass decorated by `register` (`lossbench.config.register`).
 from __future__ import annotations
 
 import math
+import typing
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from lossbench.config import KINDS, Experiment, cap, register
+from lossbench.config import KINDS as _REGISTERED
+from lossbench.config import Config, Experiment, cap, register
 from lossbench.errors import LossbenchError
 from lossbench.experiments.datasets import DATASETS, Dataset
 from lossbench.experiments.fitting import joint_refusal
@@ -26,7 +28,7 @@ from lossbench.losses import Loss
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["KINDS", "ExperimentKind", "Task", "infer_kind", "register"]
+__all__ = ["KINDS", "ExperimentKind", "Task", "infer_kind", "kinds_of", "register"]
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,16 @@ class ExperimentKind(Experiment):
     def compared_metrics(self, frame: pd.DataFrame) -> list[str]:
         """`compared`, as this experiment's options may choose (e.g. a fit's `score`)."""
         return self.compared(frame)
+
+
+# the config's registry, as what it holds: experiment kinds (the config layer knows them only
+# as configs)
+KINDS = typing.cast("dict[str, type[ExperimentKind]]", _REGISTERED)
+
+
+def kinds_of(config: Config) -> list[ExperimentKind]:
+    """A validated config's experiments, as the kinds they were validated as."""
+    return typing.cast("list[ExperimentKind]", config.experiments)
 
 
 def infer_kind(metrics: set[str]) -> str:

@@ -11,7 +11,7 @@ from lossbench import losses as losses_module
 from lossbench.config import Config
 from lossbench.errors import LossbenchError, located
 from lossbench.experiments.datasets import Dataset, expand
-from lossbench.experiments.kind import Task
+from lossbench.experiments.kind import Task, kinds_of
 
 __all__ = ["Plan", "plan"]
 
@@ -60,7 +60,7 @@ class Plan:
 def plan(config: Config) -> Plan:
     """The plan of `config`'s experiments; a `LossbenchError` located at the field at fault."""
     sections, resolved, remarks = [], [], []
-    for e, experiment in enumerate(config.experiments):
+    for e, experiment in enumerate(kinds_of(config)):
         with located("experiments", e):
             losses = _losses(experiment.losses)
             datasets = []

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from lossbench.analysis.constants import Verdict
-from lossbench.config import KINDS
+from lossbench.experiments import KINDS
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.report import numbers
 from lossbench.report.answer import against_baseline
