@@ -229,3 +229,23 @@ def test_with_a_penalty_the_folds_log_loss_is_sklearns(tmp_path):
         peer.fit((sample.X - mean) / sd, sample.y)
         expected = log_loss(sample.y_test, peer.predict_proba((sample.X_test - mean) / sd)[:, 1])
         assert value == pytest.approx(expected, rel=1e-3)
+
+
+def test_by_default_a_real_regression_table_is_judged_on_both_errors(tmp_path):
+    """Skewed, mean-zero noise (a centred exponential): least squares estimates the mean, and
+    test_mae rewards the losses aimed at the median. With no score named, the verdicts are on
+    test_rmse and on test_mae, each in its own family, and the answer names which is which,
+    instead of test_mae alone calling huber better (issue 39)."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((600, 3))
+    y = X @ np.array([1.0, -1.0, 0.5]) + 2.0 + (rng.exponential(2.0, 600) - 2.0)
+    data = tmp_path / "skewed.csv"
+    pd.DataFrame(X, columns=["a", "b", "c"]).assign(price=y).to_csv(data, index=False)
+    done = _run(["run", str(_config(tmp_path, data)), "--out", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    rows = pd.read_csv(_results_dir(done.output) / "comparisons.csv")
+    assert set(rows["metric"]) == {"test_rmse", "test_mae"}
+    verdicts = dict(zip(rows["metric"], rows["verdict"], strict=True))
+    assert verdicts["test_rmse"] != "better"  # huber is not the better mean estimate
+    answer = done.output.split("What to use", 1)[1]
+    assert "test_rmse" in answer and "test_mae" in answer
