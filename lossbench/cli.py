@@ -313,8 +313,7 @@ def compare(
     threshold: Annotated[
         float,
         typer.Option(
-            help="Slower when the ratio's interval lies above 1 + threshold (or, on a stable "
-            "benchmark, excludes 1 with the ratio above it)."
+            help="Slower when the ratio's interval lies above 1 + threshold (see --strict)."
         ),
     ] = TIMING_THRESHOLD,
     alpha: Annotated[
@@ -348,9 +347,9 @@ def compare(
         typer.Option(
             "--strict",
             metavar="",
-            help="Also fail on an unstable benchmark (processes disagree by > "
-            f"{UNSTABLE_CV:.0%}) whose ratio is beyond the threshold though its interval "
-            "straddles it.",
+            help="Also fail on a benchmark whose ratio is beyond the threshold though its "
+            "interval straddles it (a likely slowdown; unstable ones too: processes disagree "
+            f"by > {UNSTABLE_CV:.0%}).",
         ),
     ] = False,
     out_dir: Annotated[Path, typer.Option("--out", help="Where the newest runs are.")] = Path(

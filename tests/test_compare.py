@@ -8,6 +8,7 @@ import pyperf
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.stats import binomtest
 from typer.testing import CliRunner
 
 from lossbench.analysis import timings as compare
@@ -113,27 +114,34 @@ def test_values_of_one_process_are_not_independent_samples(tmp_path):
 
     def suite(path):
         runs = [
-            pyperf.Run(list(1e-3 * (1 + rng.normal(0, 0.04)) * (1 + rng.normal(0, 0.005, 3))),
-                       metadata={"name": "k", "loops": 1}, collect_metadata=False)
+            pyperf.Run(
+                list(1e-3 * (1 + rng.normal(0, 0.04)) * (1 + rng.normal(0, 0.005, 3))),
+                metadata={"name": "k", "loops": 1},
+                collect_metadata=False,
+            )
             for _ in range(10)
-        ]  # fmt: skip
+        ]
         pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(path), replace=True)
         return compare.Side.of_suite(path, pyperf.BenchmarkSuite.load(str(path)))
 
     flagged = sum(
-        compare.compare_timings(suite(tmp_path / "a.json"), suite(tmp_path / "b.json"),
-                                threshold=0.02)["verdict"].iloc[0] == "slower"
+        compare.compare_timings(
+            suite(tmp_path / "a.json"), suite(tmp_path / "b.json"), threshold=0.02
+        )["verdict"].iloc[0]
+        == "slower"
         for _ in range(40)
-    )  # fmt: skip
+    )
     assert flagged <= 2
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--threshold", "nan"], "--threshold must be a finite number"),
-     (["--alpha", "1.5"], "--alpha must be in"),
-     (["--output", "/nonexistent/dir/report.md"], "cannot write")],
-)  # fmt: skip
+    [
+        (["--threshold", "nan"], "--threshold must be a finite number"),
+        (["--alpha", "1.5"], "--alpha must be in"),
+        (["--output", "/nonexistent/dir/report.md"], "cannot write"),
+    ],
+)
 def test_bad_options_exit_2_with_one_line(tmp_path, args, message):
     result = _compare(tmp_path, {"k": 1e-3}, {"k": 1e-3})
     base, new = str(tmp_path / "base.json"), str(tmp_path / "new.json")
@@ -282,10 +290,13 @@ def test_different_machines_are_said_and_do_not_fail_without_normalize(tmp_path)
 def _noisy(path, mean, between, processes, rng, values=5):
     """A side whose processes each draw an offset (`between`, relative) and values 0.5% apart."""
     runs = [
-        pyperf.Run(list(mean * (1 + rng.normal(0, between)) * (1 + rng.normal(0, 0.005, values))),
-                   metadata={"name": "k", "loops": 1}, collect_metadata=False)
+        pyperf.Run(
+            list(mean * (1 + rng.normal(0, between)) * (1 + rng.normal(0, 0.005, values))),
+            metadata={"name": "k", "loops": 1},
+            collect_metadata=False,
+        )
         for _ in range(processes)
-    ]  # fmt: skip
+    ]
     pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(path), replace=True)
     return compare.Side.of_suite(path, pyperf.BenchmarkSuite.load(str(path)))
 
@@ -349,10 +360,13 @@ def test_the_table_fits_80_columns_whatever_the_names(tmp_path):
 
 def _counts(path, counts_per_process):
     runs = [
-        pyperf.Run(list(values), metadata={"name": "k", "loops": 1, "unit": "integer"},
-                   collect_metadata=False)
+        pyperf.Run(
+            list(values),
+            metadata={"name": "k", "loops": 1, "unit": "integer"},
+            collect_metadata=False,
+        )
         for values in counts_per_process
-    ]  # fmt: skip
+    ]
     pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(path), replace=True)
     return path
 
@@ -397,25 +411,38 @@ def test_counting_instructions_without_valgrind_is_one_line_with_the_install_com
     assert not (tmp_path / "out").exists()
 
 
-_TIMES = st.one_of(st.sampled_from([5e-324, 1e-323, 2.2e-308, 1e-300, 1e15]),
-                   st.floats(min_value=5e-324, max_value=1e15))  # fmt: skip
+_TIMES = st.one_of(
+    st.sampled_from([5e-324, 1e-323, 2.2e-308, 1e-300, 1e15]),
+    st.floats(min_value=5e-324, max_value=1e15),
+)
 _SIDE = st.lists(st.lists(_TIMES, min_size=1, max_size=3), min_size=1, max_size=4)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(base=_SIDE, new=_SIDE, fmt=st.sampled_from(["table", "json", "markdown"]))
-def test_compare_answers_for_any_positive_times_subnormal_included(tmp_path_factory, base, new,
-                                                                  fmt):  # fmt: skip
+def test_compare_answers_for_any_positive_times_subnormal_included(
+    tmp_path_factory, base, new, fmt
+):
     """Any finite positive or subnormal value, any count of processes and values: compare
     answers (0 or 1) with a verdict from its list, never a traceback (5e-324 s against 1e15 s
     made an OverflowError, and a ratio of 0 a ZeroDivisionError)."""
     where = tmp_path_factory.mktemp("subnormal")
     for name, side in (("base.json", base), ("new.json", new)):
-        runs = [pyperf.Run(values, metadata={"name": "k"}, collect_metadata=False)
-                for values in side]  # fmt: skip
+        runs = [
+            pyperf.Run(values, metadata={"name": "k"}, collect_metadata=False) for values in side
+        ]
         pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(where / name), replace=True)
-    result = runner.invoke(app, ["compare", str(where / "base.json"), str(where / "new.json"),
-                                 "--format", fmt, "--no-fail"])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            str(where / "base.json"),
+            str(where / "new.json"),
+            "--format",
+            fmt,
+            "--no-fail",
+        ],
+    )
     assert result.exit_code == 0, result.output
     if fmt == "json":
         (row,) = json.loads(result.output)
@@ -442,19 +469,31 @@ def test_a_suite_beyond_the_limit_is_refused_before_pyperf_reads_it(tmp_path, mo
     assert "100,000 benchmarks; compare reads at most 10,000" in result.output
 
 
-@given(low=st.floats(0.01, 100), width=st.floats(1.0, 100), unstable=st.booleans(),
-       threshold=st.floats(0.0, 1.0))  # fmt: skip
-def test_an_interval_reaching_beyond_a_bound_is_never_same(low, width, unstable, threshold):
-    """'same' means the interval lies within [1 / (1 + t), 1 + t]; one that reaches beyond
-    either bound is not the same speed, however stable its processes (issue 40: a stable
-    true 2× at [0.94, 3.91] was called same)."""
+@given(
+    low=st.floats(0.01, 100),
+    width=st.floats(1.0, 100),
+    threshold=st.floats(0.0, 1.0),
+    at=st.floats(0.0, 1.0),
+)
+def test_the_interval_alone_decides_against_the_bounds(low, width, threshold, at):
+    """'same' means the interval lies within [1 / (1 + t), 1 + t], 'slower' wholly above
+    1 + t, 'faster' wholly below 1 / (1 + t); one that reaches across a bound is inconclusive,
+    wherever the ratio lies in it (issue 40: a stable true 2× at [0.94, 3.91] was called same;
+    issue 39: a ratio beyond the bound with the interval beyond 1 was called slower)."""
     high = low * width
-    r = compare.Ratio(float(np.sqrt(low * high)), low, high, 0.5)
-    verdict = compare.decide(r, threshold, unstable)
-    if high > 1 + threshold or low < 1 / (1 + threshold):
-        assert verdict != "same"
-    else:
-        assert verdict == "same"
+    r = compare.Ratio(float(low * width**at), low, high, 0.5)
+    verdict = compare.decide(r, threshold)
+    up, down = 1 + threshold, 1 / (1 + threshold)
+    expected = (
+        "slower"
+        if low > up
+        else "faster"
+        if high < down
+        else "same"
+        if down <= low and high <= up
+        else "inconclusive"
+    )
+    assert verdict == expected
 
 
 def _processes(n: int, ratio: float, between: float, rng) -> list[np.ndarray]:
@@ -472,12 +511,32 @@ def test_a_true_2x_slowdown_is_never_called_same(processes, between):
     rng = np.random.default_rng(processes * 100 + int(between * 100))
     verdicts = []
     for _ in range(500):
-        base, new = _processes(processes, 1.0, between, rng), _processes(processes, 2.0, between,
-                                                                         rng)  # fmt: skip
-        unstable = max(compare.between_cv(base), compare.between_cv(new)) > compare.UNSTABLE_CV
-        verdicts.append(compare.decide(compare.process_ratio(base, new, 0.02), 0.10, unstable))
+        base, new = (
+            _processes(processes, 1.0, between, rng),
+            _processes(processes, 2.0, between, rng),
+        )
+        verdicts.append(compare.decide(compare.process_ratio(base, new, 0.02), 0.10))
     assert "same" not in verdicts
     assert verdicts.count("slower") > 0  # the procedure still catches it where it can
+
+
+@pytest.mark.parametrize("processes", [2, 3, 4])
+def test_a_change_within_the_threshold_is_not_called_slower(processes):
+    """A true 1.08× at threshold 0.10, stable processes 2% apart: 'slower' claims more than
+    the threshold, so at most 2.5% of 1,000 pairs (the Clopper-Pearson interval's upper end;
+    decided on the estimate, 9-10% were, issue 39)."""
+    rng = np.random.default_rng(processes)
+    said = sum(
+        compare.decide(
+            compare.process_ratio(
+                _processes(processes, 1.0, 0.02, rng), _processes(processes, 1.08, 0.02, rng), 0.02
+            ),
+            0.10,
+        )
+        == "slower"
+        for _ in range(1000)
+    )
+    assert binomtest(said, 1000).proportion_ci().high <= 0.025, said
 
 
 def test_about_n_processes_a_side_settle_it_as_the_note_says():
@@ -489,7 +548,7 @@ def test_about_n_processes_a_side_settle_it_as_the_note_says():
     for _ in range(400):
         base, new = _processes(2, 1.0, 0.04, rng), _processes(2, 1.25, 0.04, rng)
         r = compare.process_ratio(base, new, 0.02)
-        if compare.decide(r, 0.10, unstable=False) == "inconclusive":
+        if compare.decide(r, 0.10) == "inconclusive":
             n = compare.processes_to_settle(r.ratio, r.low, r.high, 2, 0.02, 0.10)
             if n is not None:
                 hints.append(n)
@@ -498,5 +557,5 @@ def test_about_n_processes_a_side_settle_it_as_the_note_says():
     settled = 0
     for _ in range(200):
         base, new = _processes(n, 1.0, 0.04, rng), _processes(n, 1.25, 0.04, rng)
-        settled += compare.decide(compare.process_ratio(base, new, 0.02), 0.10, False) == "slower"
+        settled += compare.decide(compare.process_ratio(base, new, 0.02), 0.10) == "slower"
     assert settled / 200 >= 0.5, (n, settled)
