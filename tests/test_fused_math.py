@@ -40,35 +40,25 @@ rng = np.random.default_rng(7)
 PROBABILITIES = np.concatenate(
     [np.logspace(-15, -0.302, 3000), 1 - np.logspace(-15, -0.302, 3000), rng.uniform(0, 1, 5000)]
 )
+
+
+def _to(cut_off: float, spread: float, smallest: int) -> np.ndarray:
+    """x ≤ 0 down to `cut_off`: normal draws folded into it, magnitudes log-spaced from
+    10^smallest, and both ends."""
+    return np.concatenate(
+        [
+            -np.abs(rng.normal(0, spread, 20000)) % cut_off,
+            -np.logspace(smallest, np.log10(cut_off), 2000),
+            [0.0, -cut_off],
+        ]
+    )
+
+
 CASES = [
     # name, function, dtype, inputs, reference (computed in float64)
     # the softmax kernels' exps: to their cut-offs (below, 0: tested apart)
-    (
-        "softmax exp64",
-        softmax_fused._exp_normal,
-        np.float64,
-        np.concatenate(
-            [
-                -np.abs(rng.normal(0, 200, 20000)) % 708,
-                -np.logspace(-300, 2.85, 2000),
-                [0.0, -708.0],
-            ]
-        ),
-        np.exp,
-    ),
-    (
-        "softmax exp32",
-        softmax_fused._exp_normal_f32,
-        np.float32,
-        np.concatenate(
-            [
-                -np.abs(rng.normal(0, 30, 20000)) % 87.33,
-                -np.logspace(-30, 1.94, 2000),
-                [0.0, -87.33],
-            ]
-        ),
-        np.exp,
-    ),
+    ("softmax exp64", softmax_fused._exp_normal, np.float64, _to(708.0, 200, -300), np.exp),
+    ("softmax exp32", softmax_fused._exp_normal_f32, np.float32, _to(87.33, 30, -30), np.exp),
     (
         "exp64",
         fused._exp_nonpositive,
@@ -145,9 +135,11 @@ def test_within_a_few_ulps(name, function, dtype, x, reference):
 
 @pytest.mark.parametrize(
     ("function", "dtype", "below"),
-    [(softmax_fused._exp_normal, np.float64, [-708.01, -745.0, -1e300, -np.inf]),
-     (softmax_fused._exp_normal_f32, np.float32, [-87.34, -104.0, -1e30, -np.inf])],
-)  # fmt: skip
+    [
+        (softmax_fused._exp_normal, np.float64, [-708.01, -745.0, -1e300, -np.inf]),
+        (softmax_fused._exp_normal_f32, np.float32, [-87.34, -104.0, -1e30, -np.inf]),
+    ],
+)
 def test_the_softmax_exps_are_0_below_their_cut_offs(function, dtype, below):
     """Where exp would be subnormal: 0, a probability that counts for nothing beside the
     row's largest, which is 1."""
