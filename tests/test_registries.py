@@ -143,12 +143,13 @@ def test_a_kind_and_a_dataset_defined_in_a_test_run_end_to_end(tmp_path, toy_vie
     # the kind's own option reached its run: the scaled mse of 3 sin(x) around its median
     big = waves[(waves["dataset"] == "wave(amplitude=3)") & (waves["loss"] == "mse")]
     assert big["value"].between(2 * 3, 2 * 9 * 0.7).all()
-    # a fit on data without truth: coef_error is n/a with the reason, the table uses test_mae
+    # a fit on data without truth: coef_error is n/a with the reason; judged on both errors
     fitted = trials[trials["experiment"] == "fitted"]
     coef = fitted[fitted["metric"] == "coef_error"]
     assert coef["value"].isna().all() and coef["note"].str.contains("true parameters").all()
     assert fitted.loc[fitted["metric"] == "test_mae", "value"].notna().all()
-    assert "fitted: test_mae (mean [95% CI]" in result.output
+    assert "fitted: test_rmse (mean [95% CI]" in result.output
+    assert "huber(delta=1.0, scale=mad) vs mse on test_mae" in result.output
     page = (run_dir / "report.html").read_text()
     assert "toy verdict: 4 losses spread" in page
     assert (run_dir / "plots" / "spread-waves.png").stat().st_size > 5_000

@@ -114,6 +114,13 @@ class StudentT(_LinearRegression):
     }
     shown = ("df",)
 
+    @property
+    def statistic(self) -> str:  # type: ignore[override]
+        """The median at df ≤ 2, where the noise has no variance and MSE's coefficient error
+        no finite variance either (declared from df, never from the sample): the t on its
+        mean called a difference in 2.5% of null comparisons at 1.25% (issue 39)."""
+        return "median" if self.params["df"] <= 2 else "mean"
+
     def _noise(self, rng, n):
         return rng.standard_t(self.params["df"], n)
 
