@@ -87,7 +87,7 @@ def click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...]]:
 
 def print_answer(comparisons) -> None:
     """The answer block, just above the last line: which loss to use, per dataset."""
-    from lossbench.report.answer import answer
+    from lossbench.report.answer import answer, run_level
 
     lines = answer(comparisons)
     if lines:
@@ -96,6 +96,9 @@ def print_answer(comparisons) -> None:
 
         for line in lines:  # wrapped within the width, indented as a block
             out.print(Padding(escape(line), (0, 0, 0, 2)), highlight=False)
+        risk = run_level(comparisons)
+        if risk:  # under the block, as its footnote
+            out.print(escape(f"{risk}."), highlight=False, style="dim")
 
 
 def results_line(path) -> None:

@@ -15,38 +15,71 @@ from lossbench.report.answer import answer
 
 
 def _row(dataset, loss, verdict, estimate, baseline="bce_logits", metric="log_loss", **extra):
-    return {"experiment": "e", "dataset": dataset, "loss": loss, "baseline": baseline,
-            "metric": metric, "verdict": verdict, "estimate": estimate,
-            "low": estimate - 0.05, "high": estimate + 0.05, "margin": 0.01,
-            "family": "baseline", "note": "", **extra}  # fmt: skip
+    return {
+        "experiment": "e",
+        "dataset": dataset,
+        "loss": loss,
+        "baseline": baseline,
+        "metric": metric,
+        "verdict": verdict,
+        "estimate": estimate,
+        "low": estimate - 0.05,
+        "high": estimate + 0.05,
+        "margin": 0.01,
+        "family": "baseline",
+        "note": "",
+        **extra,
+    }
 
 
 def test_a_baseline_beaten_by_nothing_that_beats_some_is_kept():
-    table = pd.DataFrame([
-        _row("labels", "mse", "worse", 10.07), _row("labels", "huber", "worse", 10.1),
-        _row("labels", "log_cosh", "inconclusive", 0.02),
-        _row("probs", "mse", "worse", 0.5), _row("probs", "huber", "equivalent", 0.001),
-    ])  # fmt: skip
+    table = pd.DataFrame(
+        [
+            _row("labels", "mse", "worse", 10.07),
+            _row("labels", "huber", "worse", 10.1),
+            _row("labels", "log_cosh", "inconclusive", 0.02),
+            _row("probs", "mse", "worse", 0.5),
+            _row("probs", "huber", "equivalent", 0.001),
+        ]
+    )
     lines = dict(line.split(" (e, log_loss): ") for line in answer(table))
     assert lines["labels"].startswith(
         "keep bce_logits: mse, huber worse, nothing better (log_cosh not told apart from it)"
     )
-    assert lines["probs"].startswith("keep bce_logits: mse worse, nothing better (huber "
-                                     "equivalent)")  # fmt: skip
+    assert lines["probs"].startswith(
+        "keep bce_logits: mse worse, nothing better (huber equivalent)"
+    )
     # log loss is the criterion bce_logits minimizes: said, as it favours it
-    assert lines["labels"].endswith("; log_loss is what bce_logits minimizes in training "
-                                    "(it favours bce_logits)")  # fmt: skip
+    assert lines["labels"].endswith(
+        "; log_loss is what bce_logits minimizes in training (it favours bce_logits)"
+    )
 
 
 def test_every_line_of_a_model_grid_names_its_model():
     rows = [
         _row("d", "mse", "inconclusive", 0.01, model="linear", baseline_model="linear"),
         _row("d", "mse", "worse", 0.3, model="gbm", baseline_model="gbm"),
-        _row("d", "bce_logits", "better", -0.2, model="gbm", baseline_model="linear",
-             baseline="bce_logits", family="models"),
-        _row("d", "mse", "better", -0.2, model="gbm", baseline_model="linear", baseline="mse",
-             family="models"),
-    ]  # fmt: skip
+        _row(
+            "d",
+            "bce_logits",
+            "better",
+            -0.2,
+            model="gbm",
+            baseline_model="linear",
+            baseline="bce_logits",
+            family="models",
+        ),
+        _row(
+            "d",
+            "mse",
+            "better",
+            -0.2,
+            model="gbm",
+            baseline_model="linear",
+            baseline="mse",
+            family="models",
+        ),
+    ]
     lines = answer(pd.DataFrame(rows))
     assert len(lines) == 3
     assert lines[0].startswith("d (e, linear, log_loss): undecided")
@@ -95,8 +128,10 @@ def test_a_list_of_scores_asks_one_question_per_score(tmp_path):
 def test_a_repeated_or_empty_score_list_is_refused(tmp_path):
     from helpers import assert_refused
 
-    for score, said in (("[test_mae, test_mae]", "test_mae is named twice"),
-                        ("[]", "an empty list names no score")):  # fmt: skip
+    for score, said in (
+        ("[test_mae, test_mae]", "test_mae is named twice"),
+        ("[]", "an empty list names no score"),
+    ):
         (tmp_path / "c.yaml").write_text(
             "experiments:\n  - name: e\n    datasets: [{kind: sklearn, name: diabetes}]\n"
             f"    losses: [mse, mae]\n    score: {score}\n"
@@ -118,7 +153,52 @@ def test_huber_on_probabilities_with_delta_at_least_one_is_said_to_be_mse(tmp_pa
     # and so it is: the same fits, trial by trial
     (run,) = (tmp_path / "o").iterdir()
     trials = pd.read_csv(run / "trials.csv")
-    scores = trials[trials["metric"] == "log_loss"].pivot(index="trial", columns="loss",
-                                                          values="value")  # fmt: skip
+    scores = trials[trials["metric"] == "log_loss"].pivot(
+        index="trial", columns="loss", values="value"
+    )
     np.testing.assert_allclose(scores["huber(delta=1.0)"], scores["mse"], rtol=1e-6)
     assert not np.allclose(scores["huber(delta=0.5)"], scores["mse"], rtol=1e-6)
+
+
+def test_the_answer_states_what_the_whole_run_risks():
+    """Each family is corrected on its own; over k families the run's chance of any false
+    verdict is at most k × 5% (union bound), said under the answer and in summary.md (issue
+    39); one family, or nothing tested, says nothing more."""
+    import pandas as pd
+
+    from lossbench.report.answer import markdown, run_level
+
+    rows = pd.DataFrame(
+        {
+            "experiment": ["a", "a", "a", "b", "b"],
+            "metric": ["test_rmse", "test_rmse", "test_mae", "coef_error", "coef_error"],
+            "family": ["baseline", "baseline", "baseline", "baseline", "ranking"],
+            "p": [0.2, 0.01, 0.5, 0.3, float("nan")],
+        }
+    )
+    said = run_level(rows)
+    assert said.startswith("3 families of verdicts") and "at most 15% for the whole run" in said
+    assert run_level(rows.iloc[:2]) is None
+    assert run_level(rows.assign(p=float("nan"))) is None
+    many = pd.DataFrame(
+        {
+            "experiment": list("abcdefghijklmnopqrstuvwxy"),
+            "metric": "m",
+            "family": "baseline",
+            "p": 0.5,
+        }
+    )
+    assert "at most 100% for the whole run" in run_level(many)
+    assert "3 families of verdicts" in markdown(
+        rows.assign(
+            loss="huber",
+            baseline="mse",
+            verdict="inconclusive",
+            dataset="d",
+            kind="fit",
+            estimate=0.0,
+            low=-0.1,
+            high=0.1,
+            note="",
+        )
+    )

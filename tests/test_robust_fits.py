@@ -169,9 +169,10 @@ def test_a_scale_shrinking_to_zero_settles_there():
 
 @pytest.mark.slow
 def test_a_joint_scale_with_delta_at_most_one_is_refused_because_it_falls_to_zero(tmp_path):
+    from helpers import assert_refused, invoke
+
     from lossbench import LossbenchError
     from lossbench.experiments import fitting
-    from tests.helpers import assert_refused, invoke
 
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((100, 2)), rng.standard_normal(100)

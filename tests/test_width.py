@@ -116,8 +116,9 @@ def test_help_keeps_each_paragraph_of_a_command_s_text_whole():
     one (they cut sentences in two at 80 columns, 'With --table and' / '--target, ...')."""
     import inspect
 
+    from helpers import invoke
+
     from lossbench.cli import app
-    from tests.helpers import invoke
 
     for command in app.registered_commands:
         name = command.name or command.callback.__name__
@@ -128,8 +129,9 @@ def test_help_keeps_each_paragraph_of_a_command_s_text_whole():
 
 
 def test_help_shows_no_type_beside_a_flag():
+    from helpers import invoke
+
     from lossbench.cli import app
-    from tests.helpers import invoke
 
     assert "<bool>" not in invoke(["--help"], columns=80).output
     for command in app.registered_commands:

@@ -17,13 +17,20 @@ from collections.abc import Callable
 import pandas as pd
 
 from lossbench import text
-from lossbench.analysis.constants import Verdict
+from lossbench.analysis.constants import FAMILYWISE_ALPHA, Verdict
 from lossbench.analysis.frames import models_of
 from lossbench.errors import LossbenchError
 from lossbench.losses import labels
 from lossbench.report.numbers import difference
 
-__all__ = ["across_models", "against_baseline", "answer", "markdown", "within_sweeps"]
+__all__ = [
+    "across_models",
+    "against_baseline",
+    "answer",
+    "markdown",
+    "run_level",
+    "within_sweeps",
+]
 
 RANKING, MODELS = "ranking", "models"
 
@@ -74,27 +81,36 @@ def answer(comparisons: pd.DataFrame, shown: Callable[[str], str] = str) -> list
         better = rows[rows["verdict"] == Verdict.better]
         worse = rows[rows["verdict"] == Verdict.worse]
         ranked = ranking if ranking is not None else comparisons.iloc[:0]
-        ranked = ranked[(ranked["experiment"] == experiment) & (ranked["dataset"] == dataset)
-                        & (models.loc[ranked.index, "model"] == model)
-                        & (ranked["metric"] == metric)]  # fmt: skip
+        ranked = ranked[
+            (ranked["experiment"] == experiment)
+            & (ranked["dataset"] == dataset)
+            & (models.loc[ranked.index, "model"] == model)
+            & (ranked["metric"] == metric)
+        ]
         if len(better):
             line = _winner(better, ranked, baseline_named, name)
         elif (rows["verdict"] == Verdict.equivalent).all():
-            line = (f"any of {baseline_named} and the others (equivalent within "
-                    f"±{rows['margin'].iloc[0]:.0%})")  # fmt: skip
+            line = (
+                f"any of {baseline_named} and the others (equivalent within "
+                f"±{rows['margin'].iloc[0]:.0%})"
+            )
         elif len(worse) == len(rows):
             line = f"keep {baseline_named}: every other loss is worse"
         elif len(worse):  # nothing better, some worse: the baseline stands
             rest = rows[rows["verdict"] != Verdict.worse]
-            line = (f"keep {baseline_named}: {', '.join(map(name, worse['loss']))} worse, "
-                    f"nothing better ({', '.join(map(name, rest['loss']))} "
-                    f"{_not_told(rest)})")  # fmt: skip
+            line = (
+                f"keep {baseline_named}: {', '.join(map(name, worse['loss']))} worse, "
+                f"nothing better ({', '.join(map(name, rest['loss']))} "
+                f"{_not_told(rest)})"
+            )
         elif unsettled := _why_no_verdict(rows):
             # the fits cannot be compared: the reason and its fix, not "more trials"
             line = f"undecided, {shown(unsettled)}"
         else:
-            line = (f"undecided: nothing is shown better than {baseline_named} (see the "
-                    "verdicts for what would settle it)")  # fmt: skip
+            line = (
+                f"undecided: nothing is shown better than {baseline_named} (see the "
+                "verdicts for what would settle it)"
+            )
         own = _own_criterion(metric, [baseline, *rows["loss"]], _observed(rows, metric), shown)
         lines.append(f"{where}: {line}{own}")
         keys.append((experiment, dataset))
@@ -141,9 +157,12 @@ def _model_lines(rows: pd.DataFrame, shown: Callable[[str], str]) -> list[tuple[
 # construction (the median minimizes absolute error, the mean squared error, the predicted
 # probability log loss and, on probabilities, squared error is the Brier score)
 OWN_CRITERION = {
-    "test_mae": ("mae",), "test_rmse": ("mse",), "r2": ("mse",),
-    "log_loss": ("bce", "bce_logits", "cross_entropy"), "brier": ("mse",),
-}  # fmt: skip
+    "test_mae": ("mae",),
+    "test_rmse": ("mse",),
+    "r2": ("mse",),
+    "log_loss": ("bce", "bce_logits", "cross_entropy"),
+    "brier": ("mse",),
+}
 
 
 def _own_criterion(metric: str, compared: list[str], observed: bool, shown) -> str:
@@ -234,14 +253,34 @@ def _why_no_verdict(rows: pd.DataFrame) -> str:
     return notes[0] if notes else ""
 
 
+def run_level(comparisons: pd.DataFrame) -> str | None:
+    """What the whole run risks: each family of verdicts (an experiment's comparisons on one
+    score, of one kind: with the baseline, within a sweep, the ranking, across models) is
+    corrected on its own to FAMILYWISE_ALPHA; over k families, the chance of any false
+    verdict in the run is at most k × that (the union bound). None where nothing decided."""
+    if comparisons is None or not len(comparisons) or "p" not in comparisons:
+        return None
+    tested = comparisons[comparisons["p"].notna()]
+    keys = [c for c in ("experiment", "metric", "family") if c in tested]
+    families = len(tested.drop_duplicates(keys)) if len(tested) else 0
+    if families <= 1:
+        return None
+    bound = min(1.0, families * FAMILYWISE_ALPHA)
+    return (
+        f"{families} families of verdicts, each at most {FAMILYWISE_ALPHA:.0%} likely to hold a "
+        f"false one: at most {bound:.0%} for the whole run (union bound)"
+    )
+
+
 def markdown(comparisons: pd.DataFrame) -> str:
     """``summary.md``: the answer block in markdown."""
     lines = answer(comparisons, shown=text.markdown)
     body = "\n".join(f"- {line}" for line in lines) or "- no losses were compared in this run"
+    risk = run_level(comparisons)
     return (
         "# What to use\n\n"
         "From paired comparisons with the experiment's first loss over the same trials "
         "(intervals at the level the experiment's Bonferroni-corrected family decides at, "
         "an equivalence margin; `comparisons.csv` holds the numbers).\n\n"
-        f"{body}\n"
+        f"{body}\n" + (f"\n{text.markdown(risk)}.\n" if risk else "")
     )
