@@ -33,7 +33,15 @@ from lossbench import __version__
 from lossbench import console as term
 from lossbench.analysis.constants import TIMING_ALPHA, TIMING_THRESHOLD, UNSTABLE_CV
 from lossbench.cli_history import CommitOption, RecordOption, check_record, history_app, record_run
-from lossbench.console import click_exceptions, debug_mode, err, exit_now, out, user_errors
+from lossbench.console import (
+    Format,
+    click_exceptions,
+    debug_mode,
+    err,
+    exit_now,
+    out,
+    user_errors,
+)
 from lossbench.errors import LossbenchError
 from lossbench.starters.ci import WORKFLOW as WORKFLOW_PATH
 from lossbench.text import markup as escape
@@ -295,12 +303,6 @@ def report_command(run_dir: RunArgument = None, out_dir: RunsOption = Path("resu
             soft_wrap=True,
         )
         out.print(f"report: {page}", highlight=False, soft_wrap=True, markup=False)
-
-
-class Format(StrEnum):
-    table = "table"
-    markdown = "markdown"
-    json = "json"
 
 
 @app.command()

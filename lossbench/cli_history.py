@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from lossbench import console as term
-from lossbench.console import err, out, user_errors
+from lossbench.console import Format, err, out, user_errors
 from lossbench.errors import LossbenchError
 from lossbench.text import markup as escape
 
@@ -56,12 +55,6 @@ def record_run(record: Path, run_dir: Path, *, commit: str | None) -> bool:
     said = "recorded into" if new else "already recorded in"
     err.print(f"{said} {escape(str(record))}", highlight=False, soft_wrap=True)
     return True
-
-
-class HistoryFormat(StrEnum):
-    table = "table"
-    markdown = "markdown"
-    json = "json"
 
 
 history_app = typer.Typer(
@@ -127,8 +120,8 @@ def history_show(
     last: LastOption = None,
     min_change: MinChangeOption = 0.01,
     output_format: Annotated[
-        HistoryFormat, typer.Option("--format", help="Output format.")
-    ] = HistoryFormat.table,
+        Format, typer.Option("--format", help="Output format.")
+    ] = Format.table,
 ) -> None:
     """Each benchmark's trend over commits and the steps in it, those with a step first.
 
@@ -143,8 +136,8 @@ def history_show(
         found = history.trends(
             db, benchmark=benchmark, machine=machine, last=last, min_change=min_change
         )
-        if output_format is not HistoryFormat.table:
-            made = view.to_json if output_format is HistoryFormat.json else view.markdown
+        if output_format is not Format.table:
+            made = view.to_json if output_format is Format.json else view.markdown
             out.print(made(found), markup=False, highlight=False, soft_wrap=True)
             return
         out.print(escape(view.answer(found)), highlight=False)

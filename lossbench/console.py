@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 import traceback
 from contextlib import contextmanager
+from enum import StrEnum
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -15,7 +16,16 @@ from lossbench.errors import LossbenchError, one_line
 from lossbench.text import guard
 from lossbench.text import markup as escape
 
-__all__ = ["click_exceptions", "debug_mode", "err", "exit_now", "out", "user_errors"]
+__all__ = ["Format", "click_exceptions", "debug_mode", "err", "exit_now", "out", "user_errors"]
+
+
+class Format(StrEnum):
+    """How a command writes what it found (compare, history show)."""
+
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
 
 MIN_WIDTH = 80  # the tables' width: narrower (COLUMNS=0 or 20) would hide numbers behind "…"
 

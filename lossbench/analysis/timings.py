@@ -194,7 +194,8 @@ def decide(r: Ratio | None, threshold: float) -> TimingVerdict:
     # an interval that reaches across a bound decides nothing, stable or not: not "same" (a
     # true 2× slowdown measured at [0.94, 3.91] is not the same speed), and not "slower" from
     # the estimate alone (beyond 1 with the ratio beyond the bound called a true 1.08× slower
-    # in 9% of pairs at threshold 0.10); `--strict` fails on such a row whose ratio is beyond
+    # in up to 11.8% of pairs at threshold 0.10); `--strict` fails on such a row whose ratio
+    # is beyond
     return TimingVerdict.inconclusive
 
 

@@ -10,9 +10,9 @@ outliers clipped at two noise widths around a running median, within ``SHIFT`` c
 where the ranks put it; a step smaller than `min_change` is not reported (instruction counts
 are exact: any jitter would be a "step").
 
-Calibrated by simulation (tests/test_history.py, docs/history.md): over 200 commits with four
-processes at 5% noise, no false change in 600 series, and a 10% step placed within one commit
-in 97.7% of 300, one disturbed process in twenty (+30%) included.
+Calibrated by simulation (`benchmarks/bench_history.py`, docs/history.md): over 200 commits
+with four processes a commit at 5% noise, no false step in 400 series without one, and a 10%
+step placed within one commit in 99.5% of 400 (97.8% with one process in twenty slowed 30%).
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ median, each step marked at its first commit and labelled with its size)."""
 
 from __future__ import annotations
 
-import base64
 import itertools
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +14,8 @@ from lossbench import __version__, text
 from lossbench.history.trends import Trend
 from lossbench.history.view import amount, answer, by_machine, step
 from lossbench.report import figures
+from lossbench.report.html import img
+from lossbench.report.numbers import time_unit
 from lossbench.results import write_atomic
 
 __all__ = ["write_page"]
@@ -35,9 +36,7 @@ img { max-width: 100%; height: auto; display: block; }
 def write_page(found: list[Trend], output: Path, *, source: str) -> Path:
     """Write the page for `found` to `output` (atomically); its path."""
     figures.require_matplotlib()
-    import matplotlib
-
-    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+    with figures.literal_text():
         sections = []
         for machine, trends in by_machine(found).items():
             cells = "\n".join(_cell(t) for t in trends)
@@ -65,11 +64,8 @@ def _cell(trend: Trend) -> str:
         f"{trend.benchmark}: {len(trend.commits)} commits, latest "
         f"{amount(trend, float(trend.values[-1]))}; {steps}"
     )
-    data = base64.b64encode(figures.png(_plot(trend))).decode("ascii")
-    return (
-        f"<figure><img alt='{text.html(trend.benchmark)}' src='data:image/png;base64,{data}'>"
-        f"<figcaption>{text.html(caption)}</figcaption></figure>"
-    )
+    picture = img(trend.benchmark, figures.png(_plot(trend)))
+    return f"<figure>{picture}<figcaption>{text.html(caption)}</figcaption></figure>"
 
 
 def _plot(trend: Trend):
@@ -108,15 +104,11 @@ def _plot(trend: Trend):
     ax.tick_params(axis="y", labelsize=7)
     ax.set_xlabel("commit", fontsize=8)
     ax.set_ylabel(unit, fontsize=8)
-    ax.set_title(text.elided(trend.benchmark, 60), fontsize=8, loc="left")
+    ax.set_title(text.elided(text.visible(trend.benchmark), 60), fontsize=8, loc="left")
     return figure
 
 
 def _unit(trend: Trend) -> tuple[float, str]:
     if trend.measure != "time":
         return 1.0, "instructions"
-    top = float(max(p.max() for p in trend.processes))
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if top >= scale:
-            return scale, unit
-    return 1e-9, "ns"
+    return time_unit(float(max(p.max() for p in trend.processes))) or (1e-9, "ns")

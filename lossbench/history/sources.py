@@ -23,7 +23,7 @@ def recording(path: Path, *, commit: str | None, machine: str | None, repo: Path
     `commit` (a SHA or any name git resolves in `repo`; None: `repo`'s HEAD, if a git
     checkout) dates them by its commit time."""
     path = Path(path)
-    side = inputs.load(path)
+    side = inputs.load(path, quality=False)  # the timings: a run's tables are not read
     if not side.runs:
         raise LossbenchError(
             f"{path}: no timings to record (run with timing, not --only experiments)"

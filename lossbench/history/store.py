@@ -112,11 +112,23 @@ def _header(connection: sqlite3.Connection) -> tuple[int, int]:
     return application, connection.execute("PRAGMA user_version").fetchone()[0]
 
 
+@contextmanager
+def _writing(connection: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction, taken at once (a second writer waits for it, up to the busy
+    timeout), committed on leaving, rolled back on any exception."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
 def _migrate(connection: sqlite3.Connection) -> None:
     """Apply the migrations the file lacks, in one write transaction (a second process doing
     the same waits, then finds nothing left to do)."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
+    with _writing(connection):
         _, version = _header(connection)  # again: another process may have done it
         for step in range(version, len(MIGRATIONS)):
             for statement in MIGRATIONS[step].split(";"):
@@ -124,10 +136,6 @@ def _migrate(connection: sqlite3.Connection) -> None:
                     connection.execute(statement)
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         connection.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
 
 
 def _unreadable(path: Path, error: sqlite3.DatabaseError) -> str:
@@ -144,35 +152,27 @@ def _unreadable(path: Path, error: sqlite3.DatabaseError) -> str:
 
 def write(path: Path, recording: Recording) -> bool:
     """Record a run (all or nothing); False when that run was recorded before."""
-    with connect(path, create=True) as connection:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            if connection.execute(
-                "SELECT 1 FROM runs WHERE digest = ?", (recording.digest,)
-            ).fetchone():
-                connection.execute("ROLLBACK")
-                return False
-            cursor = connection.execute(
-                "INSERT INTO runs (commit_sha, at, recorded, machine, config_hash, source, "
-                "digest, lossbench) VALUES (?, ?, datetime('now'), ?, ?, ?, ?, ?)",
-                (
-                    recording.commit_sha,
-                    recording.at,
-                    recording.machine,
-                    recording.config_hash,
-                    recording.source,
-                    recording.digest,
-                    recording.lossbench,
-                ),
-            )
-            connection.executemany(
-                "INSERT INTO processes VALUES (?, ?, ?, ?, ?)",
-                [(cursor.lastrowid, *row) for row in recording.rows],
-            )
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+    with connect(path, create=True) as connection, _writing(connection):
+        known = "SELECT 1 FROM runs WHERE digest = ?"
+        if connection.execute(known, (recording.digest,)).fetchone():
+            return False  # the empty transaction commits
+        cursor = connection.execute(
+            "INSERT INTO runs (commit_sha, at, recorded, machine, config_hash, source, "
+            "digest, lossbench) VALUES (?, ?, datetime('now'), ?, ?, ?, ?, ?)",
+            (
+                recording.commit_sha,
+                recording.at,
+                recording.machine,
+                recording.config_hash,
+                recording.source,
+                recording.digest,
+                recording.lossbench,
+            ),
+        )
+        connection.executemany(
+            "INSERT INTO processes VALUES (?, ?, ?, ?, ?)",
+            [(cursor.lastrowid, *row) for row in recording.rows],
+        )
     return True
 
 

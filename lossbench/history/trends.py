@@ -30,10 +30,6 @@ class Trend:
     processes: list[np.ndarray]
     changes: list[Change]
 
-    @property
-    def latest_change(self) -> Change | None:
-        return self.changes[-1] if self.changes else None
-
 
 def trends(
     frame: pd.DataFrame,

@@ -36,11 +36,13 @@ def answer(found: list[Trend]) -> str:
             f"no step in any of {len(found)} benchmark{'s' * (len(found) != 1)} "
             f"over up to {commits} commits"
         )
-    largest = max(stepped, key=lambda t: max(abs(c.ratio - 1) for c in t.changes))
-    biggest = max(range(len(largest.changes)), key=lambda i: abs(largest.changes[i].ratio - 1))
+    largest, index = max(
+        ((t, i) for t in stepped for i in range(len(t.changes))),
+        key=lambda pair: abs(pair[0].changes[pair[1]].ratio - 1),
+    )
     return (
         f"steps in {len(stepped)} of {len(found)} benchmarks over up to {commits} commits; "
-        f"the largest: {text.visible(largest.benchmark)} {step(largest, biggest)}"
+        f"the largest: {text.visible(largest.benchmark)} {step(largest, index)}"
     )
 
 

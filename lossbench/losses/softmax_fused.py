@@ -67,9 +67,21 @@ def _log(x):
 
 _SHIFTER = 6755399441055744.0  # 1.5 · 2^52: x + it rounds x to an integer, held in its low bits
 _SHIFTER_F = np.float32(12582912.0)  # 1.5 · 2^23, float32's
-_SHIFTERS = {
-    types.float64: (llvm_ir.IntType(64), llvm_ir.DoubleType(), _SHIFTER, 1023, 52),
-    types.float32: (llvm_ir.IntType(32), llvm_ir.FloatType(), _SHIFTER_F, 127, 23),
+_SHIFTERS = {  # LLVM's integer and float types, the shifter's bits, the exponent's bias, width
+    types.float64: (
+        llvm_ir.IntType(64),
+        llvm_ir.DoubleType(),
+        int(np.array(_SHIFTER).view(np.int64)),
+        1023,
+        52,
+    ),
+    types.float32: (
+        llvm_ir.IntType(32),
+        llvm_ir.FloatType(),
+        int(np.array(_SHIFTER_F).view(np.int32)),
+        127,
+        23,
+    ),
 }
 
 
@@ -81,8 +93,7 @@ def _pow2(typingctx, shifted):
     `fused._exp_nonpositive` scalar in part)."""
     if shifted not in _SHIFTERS:
         return None
-    itype, ftype, shifter, bias, mantissa = _SHIFTERS[shifted]
-    shifter_bits = int(np.array(shifter).view(np.int64 if bias == 1023 else np.int32))
+    itype, ftype, shifter_bits, bias, mantissa = _SHIFTERS[shifted]
 
     def codegen(context, builder, signature, args):
         k = builder.sub(builder.bitcast(args[0], itype), itype(shifter_bits))
@@ -191,7 +202,7 @@ def _make(classes: int):
             gradient = all_gradient[start * k : stop * k]
             hessian = all_hessian[start * k : stop * k]
             values = all_values[start:stop]
-            check = all_z.dtype.type(0.0)
+            check = zero
             for i in range(rows):
                 b = i * k
                 top = z[b]

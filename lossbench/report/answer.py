@@ -196,7 +196,7 @@ def _loss_name(label: str) -> str:
 def _not_told(rows: pd.DataFrame) -> str:
     """How the losses neither better nor worse stand: equivalent, withheld, not told apart."""
     if (rows["verdict"] == Verdict.equivalent).all():
-        return Verdict.equivalent
+        return "equivalent"
     if _why_no_verdict(rows):
         return "without a verdict: see the notes"
     return "not told apart from it"

@@ -13,7 +13,15 @@ import pandas as pd
 from lossbench.errors import LossbenchError, require
 from lossbench.losses import labels as label_text
 
-__all__ = ["Palette", "curves", "named_on_twin", "new_figure", "png", "require_matplotlib"]
+__all__ = [
+    "Palette",
+    "curves",
+    "literal_text",
+    "named_on_twin",
+    "new_figure",
+    "png",
+    "require_matplotlib",
+]
 
 _INSTALL = "the report needs matplotlib: pip install 'lossbench[plot]'"
 
@@ -21,6 +29,14 @@ _INSTALL = "the report needs matplotlib: pip install 'lossbench[plot]'"
 def require_matplotlib() -> None:
     """Raise a one-line `LossbenchError` naming the install command when matplotlib is absent."""
     require("matplotlib", _INSTALL)
+
+
+def literal_text():
+    """A matplotlib context in which every text is drawn as its characters: `$` in a name
+    starts no mathtext, and no TeX runs."""
+    import matplotlib
+
+    return matplotlib.rc_context({"text.parse_math": False, "text.usetex": False})
 
 
 def new_figure(width: float = 8.0, height: float = 4.8, columns: int = 1, rows: int = 1):

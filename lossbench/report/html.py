@@ -16,7 +16,7 @@ from lossbench.report import numbers, plots, terminal, verdicts
 from lossbench.report.kinds import view_of
 from lossbench.report.numbers import DOMINATED_MARK, estimate, fmt
 
-__all__ = ["write_report"]
+__all__ = ["img", "write_report"]
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; max-width: 1180px; margin: 1.5em auto;
@@ -74,7 +74,8 @@ def _write(run_dir, record, config, trials, summary, comparisons, timings):
     return run_dir / "report.html", written
 
 
-def _img(name: str, data: bytes) -> str:
+def img(name: str, data: bytes) -> str:
+    """An <img> holding PNG bytes itself (the page stays one file), `name` as its alt text."""
     encoded = base64.b64encode(data).decode("ascii")
     return f'<img alt="{text.html(name)}" src="data:image/png;base64,{encoded}">'
 
@@ -106,13 +107,13 @@ def _page(
             f"experiment's first loss)<ul>{items}</ul></div>"
         )
     if images.get("losses"):
-        parts += ["<h2>The losses</h2>", *(_img(n, d) for n, d in images["losses"])]
+        parts += ["<h2>The losses</h2>", *(img(n, d) for n, d in images["losses"])]
     for experiment, frame in summary.groupby("experiment", sort=False) if len(summary) else []:
         parts.append(f"<h2>{esc(str(experiment))}</h2>")
         view = view_of(frame)
         mine = terminal.comparisons_of(comparisons, experiment)
-        parts += [_img(name, data) for name, data in images.get(f"experiment:{experiment}", [])]
-        parts += [_img(name, data) for name, data in images.get(f"verdicts:{experiment}", [])]
+        parts += [img(name, data) for name, data in images.get(f"experiment:{experiment}", [])]
+        parts += [img(name, data) for name, data in images.get(f"verdicts:{experiment}", [])]
         parts.append(verdicts.table_html(mine))
         lines = view.verdicts(frame, mine) if view is not None else []
         words = "".join(f"<p class='verdict'>{esc(line)}</p>" for line in lines)
@@ -124,7 +125,7 @@ def _page(
         parts.append(_details("every number", _table(full)))
     if len(timings):
         parts.append("<h2>Timing</h2>")
-        parts += [_img(name, data) for name, data in images.get("timing", [])]
+        parts += [img(name, data) for name, data in images.get("timing", [])]
         lines = terminal.timing_verdicts(timings)
         parts += [f"<p class='verdict'>{esc(line)}</p>" for line in lines]
         parts.append(_compact_timings(timings))

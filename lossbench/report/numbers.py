@@ -93,13 +93,23 @@ def level(confidence: float) -> str:
     return f"{confidence * 100:.4g}%"
 
 
+_TIME_UNITS = (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9))
+
+
+def time_unit(x: float) -> tuple[float, str] | None:
+    """(scale, unit) of the largest unit that keeps the duration `x` ≥ 1; None below 1 ns.
+
+    >>> time_unit(0.0015), time_unit(1e-12)
+    ((0.001, 'ms'), None)
+    """
+    return next(((scale, unit) for unit, scale in _TIME_UNITS if abs(x) >= scale), None)
+
+
 def seconds(x: float) -> str:
     """A duration in the largest unit that keeps it ≥ 1, pyperf's way.
 
     >>> seconds(0.0015), seconds(2.5e-8), seconds(3.0)
     ('1.5 ms', '25 ns', '3 s')
     """
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g} {unit}"
-    return f"{x:.3g} s"
+    scale, unit = time_unit(x) or (1.0, "s")
+    return f"{x / scale:.3g} {unit}"

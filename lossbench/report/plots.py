@@ -16,6 +16,7 @@ from lossbench.report import verdicts
 from lossbench.report.figures import (
     Palette,
     curves,
+    literal_text,
     named_on_twin,
     new_figure,
     png,
@@ -197,9 +198,7 @@ def figures(
     "experiment:<name>" (drawn by its kind) or "timing". Every text is drawn as its
     characters: `$` in a name starts no mathtext."""
     require_matplotlib()
-    import matplotlib
-
-    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+    with literal_text():
         return _figures(trials, summary, timings, comparisons)
 
 

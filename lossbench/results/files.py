@@ -31,7 +31,7 @@ from lossbench.signals import interrupts_deferred
 __all__ = [
     "Run", "create_run_dir", "host_info", "latest_run", "latest_runs", "output_file",
     "read_comparisons",
-    "read_record", "read_run", "write_all_atomic", "write_atomic", "write_new",
+    "read_record", "read_run", "read_run_record", "write_all_atomic", "write_atomic", "write_new",
 ]  # fmt: skip
 
 TRIALS, SUMMARY, CONFIG, RUN = "trials.csv", "summary.csv", "config.yaml", "run.json"
@@ -315,14 +315,19 @@ def _contract(name: str) -> list[str]:
 def read_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(run.json, trials, summary, timings) of a run directory; a table not written (a run cut
     short) is empty, with its columns. A damaged file is a `LossbenchError` naming it."""
-    path = Path(path)
-    if not (path / RUN).is_file():
-        raise LossbenchError(f"{path}: not a lossbench run directory (no {RUN})")
-    record = read_record(path / RUN)
+    record = read_run_record(path)
     trials, summary, timings = (read_table(path / name) for name in (TRIALS, SUMMARY, TIMINGS))
     if len(summary) and "kind" not in summary:  # written before results carried the kind
         _add_kind(trials, summary)
     return record, trials, summary, timings
+
+
+def read_run_record(path: Path) -> dict[str, Any]:
+    """The run.json of the run directory `path` alone (none of its tables)."""
+    path = Path(path)
+    if not (path / RUN).is_file():
+        raise LossbenchError(f"{path}: not a lossbench run directory (no {RUN})")
+    return read_record(path / RUN)
 
 
 def read_record(file: Path) -> dict[str, Any]:

@@ -16,11 +16,16 @@ from lossbench.timing.bench import Benchmark
 __all__ = ["MAX_BENCHMARKS", "MAX_PROCESSES", "MAX_VALUES", "load"]
 
 
-def load(path: str | Path) -> Side:
-    """A run directory or a pyperf JSON file; refuses what it cannot read."""
+def load(path: str | Path, *, quality: bool = True) -> Side:
+    """A run directory or a pyperf JSON file; refuses what it cannot read. `quality`: also a
+    run's summary (what compare judges quality on); without it, run.json and the suite only."""
     path = Path(path)
     if path.is_dir():
-        record, _, summary, _ = files.read_run(path)
+        if quality:
+            record, _, summary, _ = files.read_run(path)
+            summary = summary if len(summary) else None
+        else:
+            record, summary = files.read_run_record(path), None
         suite_file = path / files.PYPERF
         suite = _load_suite(suite_file) if suite_file.is_file() else None
         host = {
@@ -28,7 +33,7 @@ def load(path: str | Path) -> Side:
             "python": record.get("python"),
             **(record.get("packages") or {}),
         }
-        side = _side(path, suite, summary if len(summary) else None, host)
+        side = _side(path, suite, summary, host)
         side.started = record.get("started")
         return side
     if not path.is_file():

@@ -19,13 +19,15 @@ from pathlib import Path
 from lossbench import text
 from lossbench.experiments.datasets import encoding
 from lossbench.experiments.datasets.observed import MAX_CLASSES, choose_task, read_table
+from lossbench.experiments.kinds.fit import REAL_REGRESSION_SCORES
 
 __all__ = ["TableStarter", "describe"]
 
 # what each task compares, and the pair of scores that judge it: each favours one loss's own
 # training objective, so a verdict that holds on both does not rest on that
 _TASKS = {
-    "regression": ("[mse, {name: huber, delta: 1.345}, mae]", "[test_rmse, test_mae]",
+    "regression": ("[mse, {name: huber, delta: 1.345}, mae]",
+                   f"[{', '.join(REAL_REGRESSION_SCORES)}]",
                    "rmse rewards predicting the mean, mae the median"),
     "classification": ("[bce_logits, mse]", "[log_loss, brier]",
                        "log_loss is what bce_logits minimizes, brier what mse does"),

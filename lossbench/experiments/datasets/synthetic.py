@@ -117,8 +117,8 @@ class StudentT(_LinearRegression):
     @property
     def statistic(self) -> str:  # type: ignore[override]
         """The median at df ≤ 2, where the noise has no variance and MSE's coefficient error
-        no finite variance either (declared from df, never from the sample): the t on its
-        mean called a difference in 2.5% of null comparisons at 1.25% (issue 39)."""
+        no finite variance either (declared from df, never from the sample): an audit found
+        the t on its mean calling a difference in 2.5% of null comparisons at 1.25%."""
         return "median" if self.params["df"] <= 2 else "mean"
 
     def _noise(self, rng, n):

@@ -45,8 +45,13 @@ from lossbench.experiments.separation import separated
 from lossbench.losses.builtin import Huber
 from lossbench.losses.softmax import softmax
 
-__all__ = ["CrossValidation", "FitExperiment", "not_applicable", "trial_sample"]
+__all__ = [
+    "REAL_REGRESSION_SCORES", "CrossValidation", "FitExperiment", "not_applicable", "trial_sample",
+]  # fmt: skip
 
+# what real regression data are judged on when no score is named: test_mae rewards the losses
+# aimed at the median, test_rmse those aimed at the mean, so neither judges alone
+REAL_REGRESSION_SCORES = ("test_rmse", "test_mae")
 _SEPARATED = "the classes are separable: the fit has no finite maximum-likelihood solution"
 
 
@@ -344,14 +349,8 @@ class FitExperiment(ExperimentKind):
     def compared(cls, frame: pd.DataFrame) -> list[str]:
         metric = cls.headline(frame)
         if metric == "test_mae" and "test_rmse" in set(frame["metric"]):
-            # real regression data: test_mae rewards the losses aimed at the median, test_rmse
-            # those aimed at the mean; by default neither judges alone: each decides in its
-            # own family, and the answer names both
-            return list(REAL_REGRESSION_SCORES)
+            return list(REAL_REGRESSION_SCORES)  # each decides in its own family
         return [metric] if metric else []
-
-
-REAL_REGRESSION_SCORES = ("test_rmse", "test_mae")
 
 
 def _seed(task: Task) -> int:
