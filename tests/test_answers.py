@@ -202,3 +202,23 @@ def test_the_answer_states_what_the_whole_run_risks():
             note="",
         )
     )
+
+
+def test_the_run_level_risk_counts_each_model_s_families():
+    """With a model grid the baseline, sweep and ranking families are per model: linear's and
+    gbm's baseline families on one score are two families, not one; the models family holds
+    every later model against the first (one family for gbm's and mlp's rows)."""
+    import pandas as pd
+
+    from lossbench.report.answer import run_level
+
+    rows = pd.DataFrame(
+        {
+            "experiment": "a",
+            "metric": "test_rmse",
+            "family": ["baseline", "baseline", "models", "models"],
+            "model": ["linear", "gbm", "gbm", "mlp"],
+            "p": [0.2, 0.3, 0.4, 0.5],
+        }
+    )
+    assert run_level(rows).startswith("3 families of verdicts")

@@ -261,7 +261,11 @@ def run_level(comparisons: pd.DataFrame) -> str | None:
     if comparisons is None or not len(comparisons) or "p" not in comparisons:
         return None
     tested = comparisons[comparisons["p"].notna()]
-    keys = [c for c in ("experiment", "metric", "family") if c in tested]
+    # a family is per experiment, score and kind, and per model but for the models family,
+    # which holds every later model against the first (`analysis.comparisons.compare`)
+    if "model" in tested and "family" in tested:
+        tested = tested.assign(model=tested["model"].where(tested["family"] != MODELS, ""))
+    keys = [c for c in ("experiment", "metric", "model", "family") if c in tested]
     families = len(tested.drop_duplicates(keys)) if len(tested) else 0
     if families <= 1:
         return None
