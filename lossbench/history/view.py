@@ -62,12 +62,14 @@ def tables(found: list[Trend]) -> list[Table]:
         table = Table(
             title=text.markup(f"{text.visible(machine)}: per commit, the median process"),
             title_justify="left",
+            caption="a step: its size, at the first commit that has it",
+            caption_justify="left",
             expand=False,
         )
-        table.add_column("benchmark", overflow="fold", ratio=3)
+        table.add_column("benchmark", overflow="fold")
         table.add_column("commits", justify="right")
         table.add_column("latest", justify="right", no_wrap=True)
-        table.add_column("steps (first commit with it)", overflow="fold", ratio=2)
+        table.add_column("steps", overflow="fold")
         for trend in rows:
             steps = "; ".join(step(trend, i) for i in range(len(trend.changes))) or "none"
             table.add_row(
