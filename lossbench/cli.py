@@ -5,6 +5,7 @@ Heavy modules (numba, pandas, scipy) are imported inside commands, so `lossbench
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
@@ -381,7 +382,7 @@ def compare(
             term.print_compare(found)
         if text is not None:
             out.print(text, markup=False, highlight=False, soft_wrap=True)
-        if output is not None:
+        if target is not None:
             try:
                 results.write_atomic(target, text if text is not None else cmp.markdown(found))
             except OSError as error:
@@ -409,10 +410,12 @@ def main() -> None:
         warnings.simplefilter("ignore")
     for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 locale shows a name, not a traceback
         try:
-            stream.reconfigure(errors="backslashreplace")
-        except (AttributeError, ValueError):
+            if isinstance(stream, io.TextIOWrapper):  # a replaced stream may be another kind
+                stream.reconfigure(errors="backslashreplace")
+        except ValueError:
             pass
     usage, abort = click_exceptions()
+    stops: tuple[type[BaseException], ...] = (KeyboardInterrupt, *abort)
     try:
         with stops_as_interrupts():  # SIGTERM while still importing is an interrupt too
             code = app(standalone_mode=False)
@@ -432,7 +435,7 @@ def main() -> None:
         err.print(f"[bold red]error:[/] {escape(message)} (see `{command} --help`)",
                   highlight=False, soft_wrap=True)  # fmt: skip
         sys.exit(2)
-    except (KeyboardInterrupt, *abort):
+    except stops:
         err.print("interrupted")
         code = 130
     if code == 130:  # interrupted: the run is put away; a signal during the interpreter's

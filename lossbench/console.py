@@ -8,6 +8,7 @@ import sys
 import traceback
 from contextlib import contextmanager
 from enum import StrEnum
+from typing import Any
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -30,6 +31,9 @@ class Format(StrEnum):
 MIN_WIDTH = 80  # the tables' width: narrower (COLUMNS=0 or 20) would hide numbers behind "…"
 
 
+_RICH_SIZE = vars(Console)["size"]  # rich's own property, read and set beneath ours
+
+
 class _Console(Console):
     """A rich console at least `MIN_WIDTH` wide, its width read from the terminal (or
     COLUMNS) when it prints, not once when it was made."""
@@ -40,12 +44,12 @@ class _Console(Console):
 
     @property
     def size(self) -> ConsoleDimensions:
-        size = Console.size.fget(self)
+        size = _RICH_SIZE.__get__(self)
         return ConsoleDimensions(max(size.width, MIN_WIDTH), size.height)
 
     @size.setter
     def size(self, new_size) -> None:
-        Console.size.fset(self, new_size)
+        _RICH_SIZE.__set__(self, new_size)
 
 
 out = _Console(emoji=False)  # `:smile:` in a name is those characters
@@ -80,11 +84,12 @@ def exit_now(code: int) -> None:
     os._exit(code)
 
 
-def click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...]]:
+def click_exceptions() -> tuple[tuple[Any, ...], tuple[type[BaseException], ...]]:
     """(usage errors, aborts) as raised by typer's own copy of click and by click."""
     import importlib
 
-    usage, abort = [], [typer.Abort]
+    usage: list[Any] = []  # click's UsageError classes
+    abort: list[type[BaseException]] = [typer.Abort]
     for name in ("typer._click.exceptions", "click.exceptions"):
         try:
             module = importlib.import_module(name)
@@ -132,7 +137,7 @@ def readable_help(app: typer.Typer) -> None:
     for command in app.registered_commands:
         doc = inspect.cleandoc(command.callback.__doc__ or "")
         command.help = "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n"))
-    option = typer.core.TyperOption
+    option: Any = typer.core.TyperOption
     if hasattr(option, "display_type_rich") and not hasattr(option, "_typed"):
         option._typed = option.display_type_rich
         option.display_type_rich = lambda self, ctx: None if self.is_flag else self._typed(ctx)

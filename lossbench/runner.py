@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +44,7 @@ class Resolved:
 def resolve(
     path: str | Path | None = None,
     *,
-    overrides: list[str] = (),
+    overrides: Sequence[str] = (),
     quick: bool = False,
     seed: int | None = None,
     name: str | None = None,
@@ -83,7 +83,7 @@ def _resolve(path, search, overrides, quick, seed, name) -> Resolved:
     return dataclasses.replace(plan(config, source, overrides), search=tuple(search))
 
 
-def plan(config: Config, source: str = "config", overrides: list[str] = ()) -> Resolved:
+def plan(config: Config, source: str = "config", overrides: Sequence[str] = ()) -> Resolved:
     """Plan `config`: every dataset and loss checked, the timing matrix built; an error at a
     field names `source` or the ``--set`` in `overrides` that gave it."""
     directory = config._source_dir
@@ -196,12 +196,12 @@ def execute(
                     trials, summary, comparisons = _save(path, [*frames, finished])
                     frames.append(finished)
             if timing_plan is not None:
-                step = (lambda d, n: progress("timing", d, n)) if progress else None
+                timing_step = (lambda d, n: progress("timing", d, n)) if progress else None
                 suite = path / results.PYPERF
                 try:
                     with user_code.searched(resolved.search):  # calibration imports them
                         timing_notes = timing.run(
-                            timing_plan, suite, progress=step, search=resolved.search
+                            timing_plan, suite, progress=timing_step, search=resolved.search
                         )
                 finally:  # interrupted, the benchmarks that finished are kept
                     if suite.exists():

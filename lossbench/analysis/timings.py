@@ -280,7 +280,9 @@ def compare_timings(
     rows = []
     for name in list(dict.fromkeys([*a, *b])):
         if name not in a or name not in b or not a[name] or not b[name]:
-            only = float(np.median(np.concatenate(a.get(name) or b.get(name) or [[math.nan]])))
+            only = float(
+                np.median(np.concatenate(a.get(name) or b.get(name) or [np.array([math.nan])]))
+            )
             rows.append({
                 "benchmark": name, "verdict": TimingVerdict.missing, "unit": unit,
                 "base_median_s": only if a.get(name) else math.nan,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import typing
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,7 +45,7 @@ def default_text() -> str:
     return resources.files("lossbench").joinpath("default.yaml").read_text(encoding="utf-8")
 
 
-def load(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
+def load(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
     """The config at `path` (None: the embedded default), with ``KEY=VALUE`` overrides."""
     source = DEFAULT if path is None else str(path)
     document = default_text() if path is None else read_text(path, source)
@@ -62,7 +63,7 @@ def load(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
 M = TypeVar("M")
 
 
-def validate(raw: dict[str, Any], source: str = "config", overrides: list[str] = ()) -> Config:
+def validate(raw: dict[str, Any], source: str = "config", overrides: Sequence[str] = ()) -> Config:
     """A Config from a mapping; the first problem as one line naming `source` (or the
     ``--set`` that gave the field) and the field."""
     return _validated(Config, raw, source, overrides)
@@ -112,7 +113,8 @@ def _settings_at(raw: Any, where: tuple) -> list[str]:
             return annotation
         return next((m for a in typing.get_args(annotation) if (m := section(a))), None)
 
-    model, value = Config, raw
+    model: type[BaseModel] | None = Config
+    value: Any = raw
     for key in where:
         if isinstance(key, int):
             value = value[key] if isinstance(value, list) and 0 <= key < len(value) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 from lossbench import text
@@ -20,7 +21,7 @@ def shown(item: str, quoted: bool = True) -> str:
     return repr(item) if quoted else item
 
 
-def blame(source: str, overrides: list[str], where: tuple[str | int, ...]) -> str:
+def blame(source: str, overrides: Sequence[str], where: tuple[str | int, ...]) -> str:
     """`source`, or the ``--set`` that set the field at `where`
     (``("experiments", 0, "trials")``, which ``--set experiments.0.trials=5`` sets)."""
     dotted = ".".join(map(str, where))
@@ -31,7 +32,7 @@ def blame(source: str, overrides: list[str], where: tuple[str | int, ...]) -> st
     return source
 
 
-def set_values(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+def set_values(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """A copy of `raw` with each ``dotted.path=value`` applied (value parsed as YAML; list items
     by index: ``experiments.0.trials=5``)."""
     raw = copy.deepcopy(raw)
@@ -43,15 +44,16 @@ def set_values(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
         value = parse_yaml(text, said)
         node: Any = raw
         parts = key.strip().split(".")
-        for depth, part in enumerate(parts):
+        for depth, name in enumerate(parts):
+            part: str | int = name
             last = depth == len(parts) - 1
             here = shown(".".join(parts[:depth]), quoted=False) or "the config"
             if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
+                if not name.isdigit() or int(name) >= len(node):
                     raise LossbenchError(
-                        f"{said}: {here} has no item {shown(part)} (it has {len(node)})"
+                        f"{said}: {here} has no item {shown(name)} (it has {len(node)})"
                     )
-                part = int(part)
+                part = int(name)
             elif not isinstance(node, dict):
                 raise LossbenchError(f"{said}: {here} is a value, not a section")
             if last:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -98,7 +98,7 @@ class Experiment(_Strict):
     """The region of practical equivalence: relative differences within ±equivalence are no
     difference at all."""
 
-    def quick(self) -> Experiment:
+    def quick(self) -> Self:
         """The same experiment, smaller (each kind says how: `ExperimentKind.quick`)."""
         return self.model_copy(deep=True)
 

@@ -55,7 +55,7 @@ from lossbench import config
 from lossbench.config import FitOptions
 from lossbench.errors import LossbenchError
 from lossbench.experiments import exact, newton, scales
-from lossbench.losses import Loss, builtin
+from lossbench.losses import AnyLoss, Loss, builtin
 
 __all__ = [
     "SCALES", "FitResult", "Standardized", "fit", "joint_refusal", "minimized", "objective",
@@ -193,7 +193,7 @@ def fit(
     return result
 
 
-def joint_refusal(loss: Loss) -> str:
+def joint_refusal(loss: AnyLoss) -> str:
     """Why `loss` cannot be fitted with a joint scale ("" if it can): with δ ≤ 1 the
     concomitant objective's slope in σ, 1 + 2 mean[ρ(u) − u ρ'(u)] ≥ 1 − δ², never turns
     negative, so σ falls to 0 and the fit is mae's (scikit-learn's HuberRegressor asks
@@ -224,11 +224,18 @@ def why_unconverged(loss: Loss | None, result: FitResult, max_iter: int, l2: flo
 def _exact(loss: Loss, X: np.ndarray, y: np.ndarray, l2: float) -> FitResult | None:
     """The exact linear fit of a built-in mse (any l2) or mae (l2 = 0); None for others."""
     if isinstance(loss, builtin.MSE):
-        theta, solved, iterations = exact.least_squares(X, y, l2), True, 1
-    elif isinstance(loss, builtin.MAE) and not l2:
-        theta, solved, iterations = exact.least_absolute(X, y)
-    else:
-        return None
+        return _least_squares(X, y, l2)
+    if isinstance(loss, builtin.MAE) and not l2:
+        return _solved(loss, X, y, l2, *exact.least_absolute(X, y))
+    return None
+
+
+def _least_squares(X: np.ndarray, y: np.ndarray, l2: float) -> FitResult:
+    return _solved(builtin.MSE(), X, y, l2, exact.least_squares(X, y, l2), True, 1)
+
+
+def _solved(loss, X, y, l2, theta, solved: bool, iterations: int) -> FitResult:
+    """An exact solution as a fit, its objective and gradient evaluated."""
     value, grad = objective(loss, X, y, "linear", l2)(theta)
     largest = float(np.max(np.abs(grad))) if grad.size else 0.0
     return FitResult(theta, float(value), iterations, solved and math.isfinite(value), 0.0,
@@ -333,7 +340,7 @@ class _Refits:
 def _mad(loss, X, y, theta, method, max_iter, tol, lr, l2) -> FitResult:
     """δ in units of the residuals' normalized MAD: from least squares (as RLM starts), the
     scale s at which the refit with δ·s has residuals whose MAD is s (`scales`)."""
-    refits = _Refits(loss, X, y, _exact(builtin.MSE(), X, y, l2), method, max_iter, tol, lr)
+    refits = _Refits(loss, X, y, _least_squares(X, y, l2), method, max_iter, tol, lr)
     start = scales.mad_of(refits.residuals())
     if not start > 0:  # least squares fits over half the rows exactly; RLM stops at once too
         return refits.settled(refits.last, scales.Root(0.0, True, _EXACT_FIT))
@@ -368,7 +375,7 @@ def _joint(loss, X, y, theta, max_iter, tol, l2) -> FitResult:
         rho, drho = loss.value_and_gradient(u_true, u_fitted, reduction="none")  # drho: −ρ'
         return 1.0 + 2.0 * float(np.mean(rho + (u_true - u_fitted) * drho))
 
-    least_squares = _exact(builtin.MSE(), X, y, l2).theta
+    least_squares = _least_squares(X, y, l2).theta
     start = (scales.mad_of(y - X @ least_squares[:-1] - least_squares[-1])
              or float(np.std(y)) or 1.0)  # fmt: skip
     root = scales.increasing_root(slope, start)

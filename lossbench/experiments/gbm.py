@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -124,7 +125,7 @@ def starting_score(loss: Loss, y: np.ndarray, task: str) -> float:
 class Booster:
     """A fitted booster: raw scores are the trees' sum plus the starting score."""
 
-    trees: object
+    trees: Any  # a lightgbm.Booster: lightgbm is imported where it is used
     start: float
     scale: float = math.nan  # the residual scale of the last round, where δ was rescaled
 
@@ -149,7 +150,9 @@ def fit_gbm(
     lightgbm = require_lightgbm()
     first = loss.with_scale(residual_scale(y - np.median(y))) if rescaled else loss
     start = starting_score(first, y, task)
-    params = _params(options, seed, objective=objective(loss, task, rescaled, scales := []))
+    params = _params(
+        options, seed, objective=objective(loss, task, rescaled, scales := list[float]())
+    )
     data = lightgbm.Dataset(
         X, label=y, init_score=np.full(len(y), start), free_raw_data=False,
         categorical_feature=list(categorical) or "auto",
@@ -202,6 +205,7 @@ class BoostedFit(FitResult):
     booster: Booster | None = None
 
     def predict(self, X: np.ndarray) -> np.ndarray:
+        assert self.booster is not None, "a boosted fit holds its booster"
         return self.booster.raw(X)
 
 
@@ -268,7 +272,7 @@ class MulticlassBooster:
     """A fitted multiclass booster: raw scores (n, K) are the trees' sums plus the starting
     scores (the log class frequencies, as LightGBM's ``boost_from_average``)."""
 
-    trees: object
+    trees: Any  # a lightgbm.Booster: lightgbm is imported where it is used
     start: np.ndarray
 
     def raw(self, X: np.ndarray) -> np.ndarray:

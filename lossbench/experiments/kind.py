@@ -14,7 +14,7 @@ import math
 import typing
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from lossbench.config import Config, Experiment, cap, register
 from lossbench.errors import LossbenchError
 from lossbench.experiments.datasets import DATASETS, Dataset
 from lossbench.experiments.fitting import joint_refusal
-from lossbench.losses import Loss
+from lossbench.losses import AnyLoss, Loss
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,10 +36,23 @@ class Task:
     """One unit of work: an experiment's trial on one dataset (picklable, for joblib)."""
 
     experiment: ExperimentKind
-    losses: tuple[Loss, ...]
+    losses: tuple[AnyLoss, ...]
     dataset: Dataset | None
     trial: int
     seed: int
+
+    @property
+    def data(self) -> Dataset:
+        """The task's dataset, for the kinds that draw their trials from one (every kind but
+        those that run on no data)."""
+        if self.dataset is None:
+            raise LossbenchError(f"{self.experiment.name} runs on no dataset")
+        return self.dataset
+
+    def elementwise(self) -> list[Loss]:
+        """The task's losses, for the kinds that take elementwise losses only (`tasks`
+        refuses the others for them)."""
+        return [loss for loss in self.losses if isinstance(loss, Loss)]
 
     def rng(self, *salt: int) -> np.random.Generator:
         """The trial's own generator: a function of (seed, experiment, dataset, trial)."""
@@ -91,7 +104,7 @@ class ExperimentKind(Experiment):
         return []
 
     def tasks(
-        self, losses: tuple[Loss, ...], datasets: list[Dataset], trials: int, seed: int
+        self, losses: tuple[AnyLoss, ...], datasets: list[Dataset], trials: int, seed: int
     ) -> list[Task]:
         """The units of work, in a fixed order: every trial of every dataset. Errors are
         located within the experiment (``datasets[1]``)."""
@@ -124,7 +137,7 @@ class ExperimentKind(Experiment):
         self.check_scale(losses, datasets)
         return [Task(self, losses, d, t, seed) for d in datasets for t in range(trials)]
 
-    def check_scale(self, losses: tuple[Loss, ...], datasets: list[Dataset]) -> None:
+    def check_scale(self, losses: tuple[AnyLoss, ...], datasets: list[Dataset]) -> None:
         """Refuse, before the run, a loss that cannot be fitted with ``fit.scale: joint``
         where a linear model is fitted to continuous targets (`fitting.joint_refusal`)."""
         if self.fit.scale != "joint" or not self.fits_linear_regression(datasets):
@@ -133,7 +146,7 @@ class ExperimentKind(Experiment):
             if why := joint_refusal(loss):
                 raise LossbenchError(why, where=("losses", i))
 
-    def remarks(self, losses: tuple[Loss, ...], datasets: list[Dataset]) -> list[str]:
+    def remarks(self, losses: tuple[AnyLoss, ...], datasets: list[Dataset]) -> list[str]:
         """What a reader should know of these losses on these data (printed with the run's
         notes); none by default."""
         return []
@@ -151,14 +164,15 @@ class ExperimentKind(Experiment):
         fits no model."""
         return ""
 
-    def quick(self) -> ExperimentKind:
+    def quick(self) -> Self:
         """The same experiment, smaller: ≤ 3 trials where it sets its own, ≤ 200 samples and
         ≤ 500 test points for datasets that have those parameters."""
         small = self.model_copy(deep=True)
         if small.trials:
             small.trials = min(small.trials, 3)
         for spec in small.datasets:
-            known = DATASETS.get(spec.get("kind"))
+            kind = spec.get("kind")
+            known = DATASETS.get(kind) if isinstance(kind, str) else None
             for key, limit in (("n_samples", 200), ("n_test", 500)):
                 if known is not None and key in known.parameters:
                     spec[key] = cap(spec.get(key, limit), limit)

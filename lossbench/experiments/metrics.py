@@ -122,9 +122,10 @@ def _fit_metrics(result: FitResult) -> dict[str, float]:
 def regression(result: FitResult, sample: Sample) -> dict[str, float]:
     """Against the noise-free target when the sample knows it, else the observed test targets."""
     target = sample.f_test if sample.f_test is not None else sample.y_test
+    assert target is not None, "a sample holds the noise-free or the observed test targets"
     residual = result.predict(sample.X_test) - target
     coef_error = math.nan
-    if sample.coef is not None:
+    if sample.coef is not None and sample.intercept is not None:
         coef_error = float(np.linalg.norm(result.theta - np.append(sample.coef, sample.intercept)))
     values = {
         "coef_error": coef_error,
@@ -144,6 +145,7 @@ def classification(result: FitResult, sample: Sample, rng: np.random.Generator) 
     if sample.y_test is not None:
         labels = sample.y_test
     else:
+        assert sample.f_test is not None, "a sample holds observed or true test labels"
         labels = (rng.random(p.size) < sample.f_test).astype(np.float64)
     clipped = np.clip(p, 1e-15, 1 - 1e-15)
     cosine = math.nan

@@ -27,7 +27,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,8 +39,8 @@ from lossbench.losses.softmax import one_hot
 __all__ = ["MlpFit", "MlpOptions", "fit_mlp", "objective", "require_torch"]
 
 INSTALL = "model: mlp needs PyTorch: pip install 'lossbench[nn]'"
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
-OPTIMIZERS = ("adam", "sgd", "lbfgs")
+Activation = Literal["relu", "tanh", "sigmoid"]
+Optimizer = Literal["adam", "sgd", "lbfgs"]
 
 
 def require_torch():

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from lossbench.errors import LossbenchError
 from lossbench.experiments.gbm import GbmOptions
-from lossbench.experiments.mlp import ACTIVATIONS, OPTIMIZERS, MlpOptions
+from lossbench.experiments.mlp import Activation, MlpOptions, Optimizer
 from lossbench.losses.labels import grid
 
 __all__ = ["GbmModel", "MlpModel", "Model", "expanded", "model_names"]
@@ -43,7 +43,7 @@ class MlpModel(BaseModel):
     kind: Literal["mlp"] = "mlp"
     hidden: tuple[Annotated[int, Field(ge=1, le=100_000)], ...] = Field((64, 64), max_length=20)
     """Units per hidden layer; a list of such lists is a grid."""
-    activation: Literal[ACTIVATIONS] = "relu"
+    activation: Activation = "relu"
     """The hidden layers' activation."""
     epochs: int = Field(200, ge=1, le=1_000_000)
     """Passes over the training rows at most (L-BFGS: iterations); a fit that needs more is
@@ -52,7 +52,7 @@ class MlpModel(BaseModel):
     """Rows per minibatch (Adam, SGD)."""
     lr: float = Field(1e-3, gt=0, le=10)
     """The optimizer's learning rate (Adam, SGD)."""
-    optimizer: Literal[OPTIMIZERS] = "adam"
+    optimizer: Optimizer = "adam"
     """Adam or SGD on minibatches, or full-batch L-BFGS to a stationary point."""
     weight_decay: float = Field(0.0, ge=0, le=1e6)
     """L2 penalty on the weights, part of the objective."""
@@ -74,7 +74,7 @@ class MlpModel(BaseModel):
 
 
 Model = Literal["linear"] | GbmModel | MlpModel
-_MODELS = {"gbm": GbmModel, "mlp": MlpModel}
+_MODELS: dict[str, type[GbmModel | MlpModel]] = {"gbm": GbmModel, "mlp": MlpModel}
 
 
 def expanded(entry: Any) -> list[Model]:
@@ -92,7 +92,7 @@ def expanded(entry: Any) -> list[Model]:
             layers = [layers]  # one architecture
         entry = {**entry, "hidden": [tuple(each) if isinstance(each, list) else each
                                      for each in layers]}  # fmt: skip
-    models = []
+    models: list[Model] = []
     try:
         for combo in grid(entry):
             models.append(_MODELS[kind].model_validate(combo))

@@ -81,7 +81,7 @@ def plan(config: Config) -> Plan:
     return Plan(tuple(sections), tuple(resolved), tuple(remarks))
 
 
-def _losses(entries: list) -> tuple[losses_module.Loss, ...]:
+def _losses(entries: list) -> tuple[losses_module.AnyLoss, ...]:
     chosen = []
     for j, entry in enumerate(entries):
         with located("losses", j):

@@ -88,7 +88,7 @@ def _walk(function, start: float, step, relative: bool, names: tuple[str, str]) 
     what, jumping = names
 
     def zero(s: float, value: float) -> bool:
-        return abs(value) <= _ROUNDING * (s if relative else 1.0)
+        return bool(abs(value) <= _ROUNDING * (s if relative else 1.0))
 
     here = (start, function(start))
     if zero(*here):

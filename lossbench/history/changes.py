@@ -78,7 +78,7 @@ def _placed(logs: np.ndarray, found: list[int]) -> list[int]:
     """Each change moved to where it best splits its two segments in least squares."""
     noise, centre = _noise(logs), median_filter(logs, size=9, mode="nearest")
     clipped = centre + np.clip(logs - centre, -2 * noise, 2 * noise)
-    edges, placed = [0, *found, logs.size], []
+    edges, placed = [0, *found, logs.size], list[int]()
     for i, where in enumerate(found):
         low, high = (placed[-1] if placed else edges[i]), edges[i + 2]
         candidates = range(

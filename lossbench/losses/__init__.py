@@ -13,11 +13,22 @@ from lossbench.losses.base import IMPLS, REDUCTIONS, Loss, Parameter
 from lossbench.losses.builtin import LOSSES
 from lossbench.losses.links import IDENTITY, SIGMOID, Link
 from lossbench.losses.softmax import ROW_LOSSES
-from lossbench.losses.spec import expand, get, names
+from lossbench.losses.spec import AnyLoss, expand, get, names
 from lossbench.losses.user import UserLoss
 
 __all__ = [
-    "IDENTITY", "IMPLS", "LOSSES", "REDUCTIONS", "ROW_LOSSES", "SIGMOID", "Link", "Loss",
+    "IDENTITY",
+    "IMPLS",
+    "LOSSES",
+    "REDUCTIONS",
+    "ROW_LOSSES",
+    "SIGMOID",
+    "AnyLoss",
+    "Link",
+    "Loss",
     "Parameter",
-    "UserLoss", "expand", "get", "names",
+    "UserLoss",
+    "expand",
+    "get",
+    "names",
 ]  # fmt: skip

@@ -56,12 +56,12 @@ class Loss:
     """A loss function with the fixed family of methods `value`, `gradient`,
     `value_and_gradient`; subclasses supply per-element numpy kernels and a fused kernel."""
 
-    name: ClassVar[str]
-    formula: ClassVar[str]
-    summary: ClassVar[str]
+    name: str
+    formula: str
+    summary: str
     parameters: ClassVar[tuple[Parameter, ...]] = ()
-    prediction: ClassVar[str] = "real"  # what y_pred is: real | probability | logit
-    labels: ClassVar[bool] = False  # y_true must lie in [0, 1]
+    prediction: str = "real"  # what y_pred is: real | probability | logit
+    labels: bool = False  # y_true must lie in [0, 1]
     # "elements": y_pred has y_true's shape, the value a sum over elements; "rows": y_pred is
     # (n, K) logits, the value a sum over rows (`lossbench.losses.softmax`, multiclass fits)
     over: ClassVar[str] = "elements"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
-    from lossbench.losses.base import Loss
+    from lossbench.losses.spec import AnyLoss
 
 __all__ = [
     "FIRST_ORDER",
@@ -39,14 +39,14 @@ FIRST_ORDER = frozenset(OPS[:3])  # what the peers compute: no second derivative
 class Implementation:
     """A way to compute losses. Subclasses set the class attributes and override what differs."""
 
-    name: ClassVar[str]
-    summary: ClassVar[str]
+    name: str
+    summary: str
     requires: ClassVar[str | None] = None  # the module that must import for it to run
     install: ClassVar[str] = ""  # how to get that module
     own: ClassVar[bool] = False  # lossbench's own: runs through Loss.value(..., impl=name)
     user: ClassVar[bool] = False  # a user's kernel (`user_impls`): gated like lossbench's own
     losses: ClassVar[frozenset[str] | None] = None  # None: every loss that lists it in .impls
-    ops: ClassVar[frozenset[str]] = frozenset(OPS)
+    ops: frozenset[str] = frozenset(OPS)
     # arrays of n elements a call holds at its peak, with its inputs (numpy's temporaries)
     arrays: ClassVar[int] = 8
     threaded: ClassVar[bool] = False  # has an all-core variant (`call(..., all_cores=True)`)
@@ -57,7 +57,7 @@ class Implementation:
             return None
         return f"not installed (pip install {self.install})"
 
-    def supports(self, loss: Loss, op: str) -> bool:
+    def supports(self, loss: AnyLoss, op: str) -> bool:
         """Whether it implements `op` of `loss`."""
         if op not in self.ops:
             return False
@@ -66,14 +66,19 @@ class Implementation:
         return loss.name in self.losses
 
     def call(
-        self, loss: Loss, op: str, y_true: np.ndarray, y_pred: np.ndarray, all_cores: bool = False
+        self,
+        loss: AnyLoss,
+        op: str,
+        y_true: np.ndarray,
+        y_pred: np.ndarray,
+        all_cores: bool = False,
     ) -> Callable:
         """A zero-argument function computing `op` of `loss` (mean reduction) on the inputs
         (on every core with `all_cores`, for a `threaded` implementation)."""
         method, impl = getattr(loss, op), self.name
         return lambda: method(y_true, y_pred, impl=impl)
 
-    def compute(self, loss: Loss, y_true, y_pred, shape, reduction, want_value, want_grad):
+    def compute(self, loss: AnyLoss, y_true, y_pred, shape, reduction, want_value, want_grad):
         """(value, gradient) for the loss API; only lossbench's own implementations have it."""
         raise NotImplementedError(f"{self.name} is a timing peer, not a loss implementation")
 

@@ -11,10 +11,14 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 __all__ = ["IDENTITY", "SIGMOID", "Link"]
+
+# a link maps arrays, or one number as the punishment tables do
+Values = TypeVar("Values", np.ndarray, float)
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class Link:
             return z
         return _expit()(z)
 
-    def chain(self, grad_u: np.ndarray, u: np.ndarray) -> np.ndarray:
+    def chain(self, grad_u: Values, u: Values) -> Values:
         # sigmoid'(z) = u (1 − u), written in u so that z need not be kept
         return grad_u if self.name == "identity" else grad_u * u * (1.0 - u)
 

@@ -10,10 +10,13 @@ from lossbench.errors import LossbenchError
 from lossbench.losses.base import Loss
 from lossbench.losses.builtin import LOSSES
 from lossbench.losses.labels import grid, parse
-from lossbench.losses.softmax import ROW_LOSSES
+from lossbench.losses.softmax import ROW_LOSSES, CrossEntropy
 from lossbench.losses.user import UserLoss
 
-__all__ = ["expand", "get", "names"]
+# what `get` names: an elementwise loss, or one over the rows of (n, K) logits
+AnyLoss = Loss | CrossEntropy
+
+__all__ = ["AnyLoss", "expand", "get", "names"]
 
 
 def names() -> list[str]:
@@ -26,7 +29,7 @@ def names() -> list[str]:
     return sorted(LOSSES)
 
 
-def get(name: str, **params: Any) -> Loss:
+def get(name: str, **params: Any) -> AnyLoss:
     """The loss called `name`, with `params` (keyword-only hyperparameters).
 
     `name` is a built-in name (see `names()`), a label such as ``"huber(delta=1.345)"`` (as
@@ -65,7 +68,7 @@ bce, bce_logits, huber, log_cosh, mae, mse, pseudo_huber, cross_entropy (multicl
     return cls(**params)
 
 
-def expand(entry: str | dict[str, Any]) -> list[Loss]:
+def expand(entry: str | dict[str, Any]) -> list[AnyLoss]:
     """The losses a config entry names: a name or label, or a mapping with a ``name`` whose
     parameters given as lists are a grid.
 

@@ -27,7 +27,7 @@ from lossbench.losses.labels import names_code
 from lossbench.losses.user import import_function, search_path
 
 if TYPE_CHECKING:
-    from lossbench.losses.base import Loss
+    from lossbench.losses.spec import AnyLoss
 
 __all__ = ["UserImpl", "is_user_impl", "user_impl"]
 
@@ -63,14 +63,14 @@ class UserImpl(impls.Implementation):
                 self.functions[op] = extra
         self.ops = frozenset(self.functions)
 
-    def supports(self, loss: Loss, op: str) -> bool:
+    def supports(self, loss: AnyLoss, op: str) -> bool:
         return loss.name == self.target and op in self.functions
 
     def call(self, loss, op, y_true, y_pred, all_cores=False):
         function, params = self.functions[op], dict(loss.params)
         return lambda: function(y_true, y_pred, **params)
 
-    def check(self, loss: Loss, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+    def check(self, loss: AnyLoss, y_true: np.ndarray, y_pred: np.ndarray) -> None:
         """Refuse, with the numbers, an op that does not give lossbench's numpy result."""
         for op in sorted(self.functions):
             try:
@@ -91,7 +91,7 @@ def _tuple(value) -> tuple:
     return tuple(value) if isinstance(value, tuple | list) and len(value) == 2 else (value, None)
 
 
-def _agree(name: str, op: str, loss: Loss, got, want) -> None:
+def _agree(name: str, op: str, loss: AnyLoss, got, want) -> None:
     try:
         got = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):

@@ -136,13 +136,13 @@ def _model_lines(rows: pd.DataFrame, shown: Callable[[str], str]) -> list[tuple[
     keys = ["experiment", "dataset", "model", "baseline_model", "metric"]  # a line per score
     for (experiment, dataset, model, first, metric), mine in rows.groupby(keys, sort=False):
         where = f"{shown(dataset)} ({shown(experiment)}, {shown(metric)})"
-        said = {}
+        said: dict[str, list[str]] = {}
         for row in mine.itertuples():
             shown_as = functools.partial(difference, statistic=getattr(row, "statistic", "mean"))
             evidence = f"{shown_as(row.estimate)} [{shown_as(row.low)}, {shown_as(row.high)}]"
             told = row.verdict if row.verdict != Verdict.inconclusive else "undecided"
-            shown_as = shown(row.loss) + (f" {evidence}" if told != "undecided" else "")
-            said.setdefault(told, []).append(shown_as)
+            entry = shown(row.loss) + (f" {evidence}" if told != "undecided" else "")
+            said.setdefault(told, []).append(entry)
         if set(said) == {Verdict.better}:
             head = f"use {shown(model)} over {shown(first)}: better with every loss"
             lines.append(((experiment, dataset), f"{where}: {head} ({', '.join(said['better'])})"))

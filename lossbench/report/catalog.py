@@ -3,6 +3,8 @@ formula), datasets, metrics and implementations (and which are available here)."
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 
 from lossbench.text import markup as escape
@@ -16,7 +18,8 @@ def losses_table() -> Table:
     table = Table(title="losses (r = y_true − y_pred)", title_justify="left")
     for column in ("name", "parameters", "y_pred", "formula", "what it is for"):
         table.add_column(column)
-    for name, cls in [*sorted(LOSSES.items()), *sorted(ROW_LOSSES.items())]:
+    kinds: list[tuple[str, Any]] = [*sorted(LOSSES.items()), *sorted(ROW_LOSSES.items())]
+    for name, cls in kinds:
         parameters = getattr(cls, "parameters", ())
         params = "\n".join(f"{p.name}={p.default} — {p.doc}" for p in parameters) or "—"
         row = (name, params, cls.prediction, cls.formula, cls.summary)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -47,13 +49,21 @@ def new_figure(width: float = 8.0, height: float = 4.8, columns: int = 1, rows: 
     return figure, list(figure.subplots(rows, columns, squeeze=False).flat)
 
 
+def colors(name: str) -> list:
+    """The colours of one of matplotlib's qualitative (listed) colour maps."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    colormap = colormaps[name]
+    assert isinstance(colormap, ListedColormap), f"{name} is a listed colour map"
+    return list(cast("Sequence[Any]", colormap.colors))
+
+
 class Palette:
     """One colour per loss label, the same in every figure of a run."""
 
     def __init__(self, labels: list[str]) -> None:
-        from matplotlib import colormaps
-
-        cycle = colormaps["tab10"].colors
+        cycle = colors("tab10")
         self.colours = {
             label: cycle[i % len(cycle)] for i, label in enumerate(dict.fromkeys(labels))
         }

@@ -26,7 +26,8 @@ _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 def abbreviations(labels: list[str], limit: int = SHORT) -> tuple[dict[str, str], list[str]]:
     """A short form of each label (unchanged when within `limit`), and the legend lines that
     spell out the shortened ones: ``huber(delta=1.345, scale=mad)`` → ``huber¹``."""
-    short, legend = {}, []
+    short: dict[str, str] = {}
+    legend: list[str] = []
     for label in dict.fromkeys(labels):
         if len(label) <= limit:
             short[label] = label

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -177,7 +178,7 @@ def _compact(frame: pd.DataFrame, metric: str, statistic: dict[str, str]) -> str
     across = "x" if rows["x"].notna().any() and rows["dataset"].nunique() <= 1 else "dataset"
     models = rows["model"].dropna().astype(str) if "model" in rows else pd.Series(dtype=str)
     grid = models.nunique() > 1  # a model grid: a row per model and loss
-    cells = {}
+    cells: dict[Any, Any] = {}
     for _, r in rows.iterrows():
         shown = estimate(r, statistic.get(r["dataset"], "mean"))
         value = shown if not pd.isna(r["mean"]) else "n/a"

@@ -15,6 +15,7 @@ from lossbench.losses import labels as label_text
 from lossbench.report import verdicts
 from lossbench.report.figures import (
     Palette,
+    colors,
     curves,
     literal_text,
     named_on_twin,
@@ -95,12 +96,11 @@ def _timing(timings: pd.DataFrame):
 
 def _timing_bars(timings: pd.DataFrame):
     import numpy as np
-    from matplotlib import colormaps
 
     kernels = timings[timings["loss"] != "probe"]
     ops = list(dict.fromkeys(kernels["op"]))
     impls = list(dict.fromkeys(kernels["impl"]))
-    colours = dict(zip(impls, colormaps["Dark2"].colors, strict=False))
+    colours = dict(zip(impls, colors("Dark2"), strict=False))
     figure, axes = new_figure(6.5 * len(ops), 4.6, columns=len(ops))
     n, dtype = kernels["n"].iloc[0], kernels["dtype"].iloc[0]
     for ax, op in zip(axes, ops, strict=False):
@@ -131,11 +131,7 @@ def _timing_lines(timings: pd.DataFrame):
     probes = timings[(timings["loss"] == "probe") & (timings["op"] == "read")]
     loss_labels = list(dict.fromkeys(kernels["loss"]))
     figure, axes = new_figure(4.2 * max(1, len(loss_labels)), 4.2, columns=max(1, len(loss_labels)))
-    from matplotlib import colormaps
-
-    impl_colours = dict(
-        zip(dict.fromkeys(timings["impl"]), colormaps["Dark2"].colors, strict=False)
-    )
+    impl_colours = dict(zip(dict.fromkeys(timings["impl"]), colors("Dark2"), strict=False))
     for ax, loss in zip(axes, loss_labels, strict=False):
         for (impl, dtype), mine in kernels[kernels["loss"] == loss].groupby(
             ["impl", "dtype"], sort=False
@@ -185,7 +181,7 @@ def _builtin(label: str) -> losses.Loss | None:
         loss = losses.get(parsed.loss_label)
     except LossbenchError:
         return None
-    return loss if loss.over == "elements" else None  # cross_entropy has no curve
+    return loss if isinstance(loss, losses.Loss) else None  # cross_entropy has no curve
 
 
 def figures(

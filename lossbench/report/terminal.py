@@ -150,7 +150,7 @@ def timing_verdicts(timings: pd.DataFrame) -> list[str]:
     every other implementation timed."""
     kernels = timings[timings["loss"] != "probe"]
     largest = kernels[kernels["n"] == kernels["n"].max()]
-    lines = []
+    lines: list[str] = []
     if kernels["median_s"].isna().all():  # instruction counts: no bandwidth, no seconds
         return lines
     for loss, rows in largest.groupby("loss", sort=False):

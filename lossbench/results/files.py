@@ -212,7 +212,7 @@ def host_info() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    packages = {}
+    packages: dict[str, str | None] = {}
     for package in ("numpy", "numba", "llvmlite", "scipy", "pandas", "pyperf", "joblib"):
         try:
             packages[package] = metadata.version(package)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -95,6 +96,8 @@ def _load_suite(path: Path):
     import pyperf
 
     opener = gzip.open if path.suffix == ".gz" else open
+    document: str | None
+    benchmarks: Any
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
             document = handle.read()
@@ -125,10 +128,10 @@ def _check_sizes(path: Path, runs: dict[str, list[np.ndarray]]) -> None:
             raise LossbenchError(
                 f"{path}: {shown}: {len(processes):,} processes; at most {MAX_PROCESSES:,}"
             )
-        values = sum(len(values) for values in processes)
-        if values > MAX_VALUES:
+        count = sum(len(values) for values in processes)
+        if count > MAX_VALUES:
             raise LossbenchError(
-                f"{path}: {shown}: {values:,} values; at most {MAX_VALUES:,} a benchmark"
+                f"{path}: {shown}: {count:,} values; at most {MAX_VALUES:,} a benchmark"
             )
         for values in processes:
             bad = values[~(np.isfinite(values) & (values > 0) & (values <= MAX_VALUE))]

@@ -25,7 +25,7 @@ def write(path: Path | None, table: Path | None, target: str | None, kernel: str
                              "predict")  # fmt: skip
     if kernel is not None:
         return write_ci(kernel, path or Path("lossbench-ci.yaml"))
-    if table is not None:
+    if table is not None and target is not None:
         return [write_table(table, target, path or Path("lossbench.yaml"))]
     return [write_default(path or Path("lossbench.yaml"))]
 
@@ -48,9 +48,9 @@ def write_table(source: Path, target: str, path: Path) -> str:
     config = starter.config(path)
     _check(config, path)
     write_new({path: config})
-    path, source = text.visible(path), text.visible(source.name)
-    return (f"wrote {path} for {source} ({starter.rows:,} rows, {starter.task}): read its "
-            f"comments, then `lossbench run {path}`")  # fmt: skip
+    shown, data = text.visible(path), text.visible(source.name)
+    return (f"wrote {shown} for {data} ({starter.rows:,} rows, {starter.task}): read its "
+            f"comments, then `lossbench run {shown}`")  # fmt: skip
 
 
 def write_ci(spec: str, path: Path) -> list[str]:

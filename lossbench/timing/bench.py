@@ -42,7 +42,7 @@ ROW_CLASSES = 10
 ALL_CORES = "@all"  # an impl's mark for its all-core variant, as in "fused@all"
 
 
-def supports(loss: losses.Loss, op: str, impl: str) -> bool:
+def supports(loss: losses.AnyLoss, op: str, impl: str) -> bool:
     """Whether `impl` implements `op` of `loss` (peers cover only some losses and ops)."""
     try:
         return user_impls.implementation(impl).supports(loss, op)
@@ -113,7 +113,7 @@ class Benchmark:
 
 
 def matrix(
-    loss_list: Iterable[losses.Loss | str],
+    loss_list: Iterable[losses.AnyLoss | str],
     ops: Iterable[str],
     impls: Iterable[str],
     sizes: Iterable[int],
@@ -127,7 +127,7 @@ def matrix(
     Losses may be given by label. Cells an implementation does not cover (a peer's missing
     loss or op) are left out. With "all" in `threads`, each `threaded` implementation and the
     memory probes are also timed on every core (``fused@all``, ``numba@all``)."""
-    loss_list = [losses.get(x) if isinstance(x, str) else x for x in loss_list]
+    resolved = [losses.get(x) if isinstance(x, str) else x for x in loss_list]
     one, every = 1 in threads, "all" in threads
     variants = [impl for impl in impls if one] + [
         impl + ALL_CORES for impl in impls if every and user_impls.implementation(impl).threaded
@@ -141,7 +141,7 @@ def matrix(
                 benches += [Benchmark(PROBE, p, _probe_impl(p), dtype, n) for p in needed if one]
                 benches += [Benchmark(PROBE, p, _probe_impl(p, True), dtype, n)
                             for p in PARALLEL_PROBES if every and p in needed]  # fmt: skip
-            for loss in loss_list:
+            for loss in resolved:
                 for op in ops:
                     benches += [
                         Benchmark(str(loss), op, impl, dtype, n)
@@ -155,7 +155,9 @@ def _probe_impl(probe: str, all_cores: bool = False) -> str:
     return "numpy" if probe == "log" else "numba" + (ALL_CORES if all_cores else "")
 
 
-def inputs(loss: losses.Loss, n: int, dtype: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def inputs(
+    loss: losses.AnyLoss, n: int, dtype: str, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Typical `(y_true, y_pred)` for a loss: 0/1 labels with probabilities in (0.001, 0.999) or
     logits in (-6, 6) for the binary losses; for the others residuals uniform in (-4, 4), so that
     both of Huber's branches are timed. Uniform draws are the cheapest numpy makes, and every
@@ -184,8 +186,8 @@ def inputs(loss: losses.Loss, n: int, dtype: str, seed: int = 0) -> tuple[np.nda
     return y_true, y_pred
 
 
-def _kind_of_inputs(loss: losses.Loss) -> str:
-    if loss.over == "rows":
+def _kind_of_inputs(loss: losses.AnyLoss) -> str:
+    if not isinstance(loss, losses.Loss):  # over rows of (n, K) logits
         return "rows"
     if not loss.labels:
         return "residuals"
@@ -195,7 +197,7 @@ def _kind_of_inputs(loss: losses.Loss) -> str:
 _shared: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def shared_inputs(loss: losses.Loss, n: int, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+def shared_inputs(loss: losses.AnyLoss, n: int, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     """`inputs`, kept for the next benchmark that needs the same ones (every implementation of
     a loss family runs on one set; one set is kept at a time, so memory stays that of one)."""
     key = (_kind_of_inputs(loss), n, dtype)

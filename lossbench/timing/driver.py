@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 
@@ -85,7 +85,7 @@ class Plan:
 
 def plan(timing: Timing) -> Plan:
     """The benchmarks a timing section asks for; errors name the field."""
-    chosen_losses: list[losses.Loss] = []
+    chosen_losses: list[losses.AnyLoss] = []
     for i, entry in enumerate(timing.losses):
         with located("timing", "losses", i):
             for loss in losses.expand(entry):
@@ -126,7 +126,7 @@ def plan(timing: Timing) -> Plan:
     return Plan(benches, timing.pyperf, notes, timing.measure)
 
 
-def _check_user_impl(impl, chosen_losses: list[losses.Loss]) -> None:
+def _check_user_impl(impl, chosen_losses: list[losses.AnyLoss]) -> None:
     """A user implementation must compute a loss the config times, and compute it right."""
     targets = [loss for loss in chosen_losses if impl.supports(loss, "value")]
     if not targets:
@@ -295,7 +295,7 @@ def _counted(record: dict, dumps: Path) -> dict:
     return {**record, "values": values, "unit": "integer"}
 
 
-def _worker(spec_path: Path, work: Path, dumps: Path | None = None) -> Iterator[dict]:
+def _worker(spec_path: Path, work: Path, dumps: Path | None = None) -> Generator[dict, None, None]:
     """The records of one worker process, as it finishes each benchmark (run under callgrind,
     writing its counts into `dumps`, when given)."""
     with open(work / "stderr.txt", "w+", encoding="utf-8") as errors:
@@ -312,6 +312,7 @@ def _worker(spec_path: Path, work: Path, dumps: Path | None = None) -> Iterator[
             with interrupts_deferred():
                 process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True,
                                            env=environment)  # fmt: skip
+            assert process.stdout is not None  # stdout=PIPE
             for line in process.stdout:
                 yield json.loads(line)
             code = process.wait()

@@ -14,6 +14,14 @@ that does not leaves them None, and metrics that need them are skipped with a no
 from lossbench.experiments.datasets import synthetic, observed  # noqa: F401
 
 # isort: on
-from lossbench.experiments.datasets.base import DATASETS, Dataset, Param, Sample, expand, register
+from lossbench.experiments.datasets.base import (
+    DATASETS,
+    Choice,
+    Dataset,
+    Param,
+    Sample,
+    expand,
+    register,
+)
 
-__all__ = ["DATASETS", "Dataset", "Param", "Sample", "expand", "register"]
+__all__ = ["DATASETS", "Choice", "Dataset", "Param", "Sample", "expand", "register"]

@@ -71,14 +71,14 @@ class Dataset:
 
     kind: ClassVar[str]
     summary: ClassVar[str]
-    task: ClassVar[str] = "regression"  # or "classification" (two classes), "multiclass"
-    truth: ClassVar[bool] = True  # knows the true coefficients and a noise-free test target
+    task: str = "regression"  # or "classification" (two classes), "multiclass"
+    truth: bool = True  # knows the true coefficients and a noise-free test target
     # a fixed sample (real data): trials are cross-validation folds (`split`), not fresh draws
     cross_validated: ClassVar[bool] = False
     # what verdicts compare unless the experiment says: the median where a metric may have no
     # mean (MSE's coefficient error under Cauchy noise), else the mean
     statistic: ClassVar[str] = "mean"
-    parameters: ClassVar[dict[str, Param]] = {}
+    parameters: ClassVar[dict[str, Param | Choice]] = {}
     shown: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: dict[str, Any], label: str | None = None) -> None:
@@ -105,6 +105,16 @@ class Dataset:
 
     def sample(self, rng: np.random.Generator) -> Sample:
         """Draw one trial's data from `rng` (the trial's own generator)."""
+        raise NotImplementedError
+
+    def split(self, trial: int, folds: int, seed: int, categorical: bool = False) -> Sample:
+        """Fold `trial` of the repeated `folds`-fold split (the `cross_validated` kinds): a
+        text column's levels as codes with `categorical`, else as indicators."""
+        raise NotImplementedError
+
+    @property
+    def classes(self) -> int:
+        """The number of classes (multiclass kinds)."""
         raise NotImplementedError
 
     @classmethod

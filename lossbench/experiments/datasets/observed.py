@@ -179,7 +179,7 @@ class Table(Observed):
 
     @classmethod
     def expand(
-        cls, spec: dict[str, Any], where: tuple[str | int, ...], base: Path | None = None
+        cls, spec: dict[str, Any], where: tuple[str | int, ...] = (), base: Path | None = None
     ) -> list[Dataset]:
         given = {k: v for k, v in spec.items() if k != "kind"}
         unknown = sorted(set(given) - set(cls.keys), key=str)
@@ -354,7 +354,7 @@ class SklearnData(Observed):
 
     @classmethod
     def expand(
-        cls, spec: dict[str, Any], where: tuple[str | int, ...], base: Path | None = None
+        cls, spec: dict[str, Any], where: tuple[str | int, ...] = (), base: Path | None = None
     ) -> list[Dataset]:
         unknown = sorted(set(spec) - {"kind", "name"}, key=str)
         if unknown:

@@ -57,6 +57,10 @@ class _LinearRegression(Dataset):
                 f"{self.params['n_features']}"
             )
 
+    def _noise(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """n draws of the kind's noise law, before scaling by σ."""
+        raise NotImplementedError
+
     def sample(self, rng: np.random.Generator) -> Sample:
         if self.params["target"] == "friedman1":
             return self._friedman1(rng)
@@ -108,7 +112,7 @@ class Gaussian(_LinearRegression):
 class StudentT(_LinearRegression):
     kind = "student_t"
     summary = "linear target + σ t(df) noise: heavy tails, df ≤ 2 has no variance"
-    parameters: ClassVar[dict[str, Param]] = {
+    parameters: ClassVar[dict[str, Param | Choice]] = {
         **_LinearRegression.parameters,
         "df": Param(3.0, 1e-9, math.inf, "a number > 0"),
     }
@@ -148,7 +152,7 @@ class Laplace(_LinearRegression):
 class Contaminated(_LinearRegression):
     kind = "contaminated"
     summary = "Gaussian noise with a fraction of gross outliers (outlier_scale σ)"
-    parameters: ClassVar[dict[str, Param]] = {
+    parameters: ClassVar[dict[str, Param | Choice]] = {
         **_LinearRegression.parameters,
         "fraction": Param(0.1, 0.0, 1.0, "a number in [0, 1]"),
         "outlier_scale": Param(10.0, 0.0, 1e6, "a number in [0, 1e6]"),
@@ -165,7 +169,7 @@ class Logistic(Dataset):
     kind = "logistic"
     summary = "binary labels from a logistic model, some flipped"
     task = "classification"
-    parameters: ClassVar[dict[str, Param]] = {
+    parameters: ClassVar[dict[str, Param | Choice]] = {
         **_SIZE,
         **_TEST,
         "label_noise": Param(0.0, 0.0, 0.5, "a number in [0, 0.5]"),
@@ -188,7 +192,7 @@ class Softmax(Dataset):
     kind = "softmax"
     summary = "3+ classes from a softmax-linear model, some relabeled, optionally imbalanced"
     task = "multiclass"
-    parameters: ClassVar[dict[str, Param]] = {
+    parameters: ClassVar[dict[str, Param | Choice]] = {
         **_SIZE,
         **_TEST,
         "classes": Param(3, 3, 50, "an integer in [3, 50]", integer=True),
@@ -226,7 +230,7 @@ class _Shapes(Dataset):
 
     task = "classification"
     truth = False
-    parameters: ClassVar[dict[str, Param]] = {
+    parameters: ClassVar[dict[str, Param | Choice]] = {
         "n_samples": _SIZE["n_samples"],
         **_TEST,
         "noise": Param(0.2, 0.0, 10.0, "a number in [0, 10]"),

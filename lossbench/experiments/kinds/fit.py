@@ -27,7 +27,7 @@ from pydantic import (
 from lossbench.config import MAX_TRIALS
 from lossbench.errors import LossbenchError, located
 from lossbench.experiments import multiclass_scores
-from lossbench.experiments.fitting import fit
+from lossbench.experiments.fitting import FitResult, fit
 from lossbench.experiments.gbm import fit_gbm_multiclass, fitted, require_lightgbm
 from lossbench.experiments.kind import ExperimentKind, Task, register
 from lossbench.experiments.metrics import (
@@ -38,10 +38,11 @@ from lossbench.experiments.metrics import (
     score,
     scores_of,
 )
-from lossbench.experiments.mlp import fit_mlp, require_torch
+from lossbench.experiments.mlp import MlpFit, fit_mlp, require_torch
 from lossbench.experiments.models import GbmModel, MlpModel, Model, expanded, model_names
-from lossbench.experiments.multinomial import fit_multinomial
+from lossbench.experiments.multinomial import MultinomialFit, fit_multinomial
 from lossbench.experiments.separation import separated
+from lossbench.losses import Loss
 from lossbench.losses.builtin import Huber
 from lossbench.losses.softmax import softmax
 
@@ -72,9 +73,9 @@ def not_applicable(loss, dataset) -> str:
 def trial_sample(task: Task, cv: CrossValidation):
     """A trial's data: fold `task.trial` of the repeated split for data without truth, else
     a fresh draw from the trial's generator."""
-    if task.dataset.cross_validated:
-        return task.dataset.split(task.trial, cv.folds, task.seed)
-    return task.dataset.sample(task.rng())
+    if task.data.cross_validated:
+        return task.data.split(task.trial, cv.folds, task.seed)
+    return task.data.sample(task.rng())
 
 
 class CrossValidation(BaseModel):
@@ -222,7 +223,7 @@ class FitExperiment(ExperimentKind):
         return self.scores() or self.compared(frame)
 
     def run_task(self, task: Task) -> list[dict[str, Any]]:
-        dataset = task.dataset
+        dataset = task.data
         sample = trial_sample(task, self.cv)
         coded = None  # trees split on a text column's levels: its codes, not indicators
         if getattr(dataset, "texts", None) and any(
@@ -237,7 +238,7 @@ class FitExperiment(ExperimentKind):
         return rows
 
     def _fits(self, task: Task, sample, model, name: str) -> list[dict[str, Any]]:
-        dataset, options = task.dataset, self.fit
+        dataset, options = task.data, self.fit
         linear = "logistic" if dataset.task == "classification" else "linear"
         # separable labels: no finite maximum-likelihood fit, said once per trial (trees
         # boost a fixed number of rounds, networks stop early: separable labels leave them
@@ -258,6 +259,8 @@ class FitExperiment(ExperimentKind):
             if dataset.task == "multiclass":
                 rows += self._multinomial(task, sample, loss, label, row, model)
                 continue
+            assert isinstance(loss, Loss), "not_applicable: over rows is for multiclass data only"
+            result: FitResult
             if boosted:
                 result = fitted(loss, sample.X, sample.y, dataset.task, model.options(),
                                 _seed(task), options.scale, sample.categorical)  # fmt: skip
@@ -302,7 +305,7 @@ class FitExperiment(ExperimentKind):
     def _multinomial(self, task: Task, sample, loss, label, row, model) -> list[dict[str, Any]]:
         """One loss fitted by multinomial logistic regression, boosted with K trees a round or
         trained as a network, scored on the held-out fold."""
-        options, classes = self.fit, task.dataset.classes
+        options, classes = self.fit, task.data.classes
         labels = sample.y.astype(np.int64)
         if isinstance(model, GbmModel):
             began = time.perf_counter()
@@ -312,6 +315,7 @@ class FitExperiment(ExperimentKind):
             how = {"iterations": float(model.options().n_estimators), "converged": 1.0,
                    "fit_seconds": time.perf_counter() - began}  # fmt: skip
         else:
+            result: MlpFit | MultinomialFit
             if isinstance(model, MlpModel):
                 result = fit_mlp(loss, sample.X, labels, "multiclass", model.options(),
                                  _seed(task), classes=classes)  # fmt: skip
@@ -321,7 +325,7 @@ class FitExperiment(ExperimentKind):
             logits, note = result.predict(sample.X_test), result.note
             how = {"iterations": float(result.iterations), "converged": float(result.converged),
                    "fit_seconds": result.seconds}  # fmt: skip
-            if model == "linear":
+            if isinstance(result, MultinomialFit):
                 how["separated"] = float(result.separated)
         values = multiclass_scores.scores(sample.y_test.astype(np.int64), softmax(logits))
         notes = {"converged": note} if note else {}
@@ -331,7 +335,7 @@ class FitExperiment(ExperimentKind):
     @staticmethod
     def _fold_sizes(task: Task, sample, label: str, row) -> list[dict[str, Any]]:
         """The fold's sizes, for the corrected resampled t-test (none without folds)."""
-        if not task.dataset.cross_validated:
+        if not task.data.cross_validated:
             return []
         return [row(label, "n_train", float(len(sample.y))),
                 row(label, "n_test", float(len(sample.y_test)))]  # fmt: skip

@@ -38,14 +38,15 @@ class InfluenceExperiment(ExperimentKind):
         return small
 
     def run_task(self, task: Task) -> list[dict[str, Any]]:
-        dataset, options = task.dataset, self.fit
+        dataset, options = task.data, self.fit
         rng = task.rng()
         sample = dataset.sample(rng)
+        assert sample.coef is not None and sample.intercept is not None, "synthetic: has truth"
         x_moving = rng.standard_normal(sample.X.shape[1])
         clean = float(x_moving @ sample.coef + sample.intercept)
         X = np.vstack([sample.X, x_moving])
         rows = []
-        for loss in task.losses:
+        for loss in task.elementwise():
             label = loss.fit_label(options.scale, dataset.task)
             note = not_applicable(loss, dataset)
             if note:

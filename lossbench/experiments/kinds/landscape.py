@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, PositiveInt
 
-from lossbench.experiments.datasets import Dataset, Param, Sample
+from lossbench.experiments.datasets import Choice, Dataset, Param, Sample
 from lossbench.experiments.fitting import fit, objective
 from lossbench.experiments.kind import ExperimentKind, Task, register
 
@@ -39,7 +39,7 @@ class TwoSlopes(Dataset):
     summary = "two groups of points that want opposite slopes"
     task = "classification"
     truth = False
-    parameters: ClassVar[dict[str, Param]] = {
+    parameters: ClassVar[dict[str, Param | Choice]] = {
         "n_samples": Param(60, 2, 10_000, "an integer ≥ 2", integer=True),
         "far": Param(10, 0, 10_000, "an integer ≥ 0", integer=True),
         "flip": Param(0.1, 0.0, 0.5, "a number in [0, 0.5]"),
@@ -76,12 +76,12 @@ class LandscapeExperiment(ExperimentKind):
 
     def run_task(self, task: Task) -> list[dict[str, Any]]:
         rng = task.rng()
-        sample = task.dataset.sample(rng)
+        sample = task.data.sample(rng)
         X, y = sample.X, sample.y
         starts = rng.normal(0.0, self.start_scale, (self.starts, X.shape[1] + 1))
         options = self.fit
         rows = []
-        for loss in task.losses:
+        for loss in task.elementwise():
             f = objective(loss, X, y, "logistic")
             reference = float(np.max(np.abs(f(np.zeros(X.shape[1] + 1))[1])))
             finals, ends, minima = [], [], []
@@ -96,13 +96,13 @@ class LandscapeExperiment(ExperimentKind):
                 if end == "minimum":
                     minima.append(result.theta)
                 rows.append(task.row(str(loss), "final_objective", result.objective, x=s))
-            finals = np.array(finals)
-            best_share = float(np.mean(finals <= finals.min() * (1 + 1e-6) + 1e-12))
+            objectives = np.array(finals)
+            best_share = float(np.mean(objectives <= objectives.min() * (1 + 1e-6) + 1e-12))
             rows += [
                 task.row(str(loss), "distinct_minima", float(_distinct_points(minima))),
                 *(task.row(str(loss), f"{end}_share", ends.count(end) / len(ends))
                   for end in END_POINTS),
-                task.row(str(loss), "objective_spread", float(finals.max() - finals.min())),
+                task.row(str(loss), "objective_spread", float(objectives.max() - objectives.min())),
                 task.row(str(loss), "best_share", best_share),
             ]  # fmt: skip
         return rows

@@ -34,7 +34,7 @@ class PunishmentExperiment(ExperimentKind):
 
     def run_task(self, task: Task) -> list[dict[str, Any]]:
         rows = []
-        for loss in task.losses:
+        for loss in task.elementwise():
             for p in self.predictions:
                 for label, value, grad, logit_grad in _at(loss, p):
                     rows += [

@@ -97,7 +97,7 @@ class RestartsExperiment(ExperimentKind):
         return small
 
     def run_task(self, task: Task) -> list[dict[str, Any]]:
-        dataset = task.dataset
+        dataset = task.data
         sample = trial_sample(task, self.cv)
         # one seed per restart, the same for every loss: the same weights and batches
         seeds = task.rng(2).integers(2**31 - 1, size=self.restarts)
@@ -112,7 +112,7 @@ class RestartsExperiment(ExperimentKind):
         return rows
 
     def _restarts(self, task: Task, sample, loss, label: str, seeds):
-        dataset, options = task.dataset, self.model.options()
+        dataset, options = task.data, self.model.options()
         classes = getattr(dataset, "classes", 0) if dataset.task == "multiclass" else 0
         y = sample.y.astype(np.int64) if classes else sample.y
         finals, converged, outputs, scores = [], [], [], []
@@ -124,11 +124,11 @@ class RestartsExperiment(ExperimentKind):
             outputs.append(fitted.predict(sample.X_test))
             # task.rng(1) restarts its stream: the same drawn test labels for every restart
             scores.append(_held_out(fitted, sample, dataset.task, task.rng(1)))
-        finals = np.array(finals)
-        best = float(np.nanmin(finals)) if np.isfinite(finals).any() else np.nan
-        stuck = ~(finals <= best + self.near * abs(best))
+        objectives = np.array(finals)
+        best = float(np.nanmin(objectives)) if np.isfinite(objectives).any() else np.nan
+        stuck = ~(objectives <= best + self.near * abs(best))
         rows = []
-        for r, (final, settled, own) in enumerate(zip(finals, converged, scores, strict=True)):
+        for r, (final, settled, own) in enumerate(zip(objectives, converged, scores, strict=True)):
             values = {"final_objective": float(final), "stuck": float(stuck[r]),
                       "converged": float(settled), **own}  # fmt: skip
             rows += [task.row(label, metric, value, x=r) for metric, value in values.items()]
@@ -137,7 +137,7 @@ class RestartsExperiment(ExperimentKind):
         rows += [
             task.row(label, "best_share", float(np.mean(~stuck))),
             task.row(label, "stuck_share", float(np.mean(stuck))),
-            task.row(label, "objective_spread", float((finals.max() - best) / abs(best))
+            task.row(label, "objective_spread", float((objectives.max() - best) / abs(best))
                      if best else np.nan),
             task.row(label, "score_spread", float(np.nanmax(held) - np.nanmin(held))),
             task.row(label, "distinct_solutions",

@@ -283,7 +283,7 @@ def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
         for ax in panels[len(datasets) :]:
             ax.set_axis_off()
     # one legend below the panels: inside one it could cover a point or an error bar
-    legend = {}
+    legend: dict[str, Any] = {}
     for ax in axes:
         legend.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
     figure.legend(legend.values(), legend.keys(), loc="outside lower center",

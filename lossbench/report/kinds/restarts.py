@@ -61,11 +61,13 @@ class RestartsView(View):
         bce_logits: in 22% against 79% of 80 restarts paired by their initial weights,
         −56.2 points [−74.1, −30.7] (95% interval), p = 4e-08 (McNemar exact, Bonferroni,
         1)"."""
-        rows = comparisons[comparisons["metric"] == "stuck_share"] if len(comparisons) else []
+        rows = (
+            comparisons[comparisons["metric"] == "stuck_share"] if len(comparisons) else comparisons
+        )
         shares = frame[(frame["metric"] == "stuck_share") & frame["x"].isna()]
         share = shares.set_index(["dataset", "loss"])["mean"]
         lines = []
-        for row in rows.itertuples() if len(rows) else []:
+        for row in rows.itertuples():
             own = share.get((row.dataset, row.loss), float("nan"))
             theirs = share.get((row.dataset, row.baseline), float("nan"))
             evidence = (
