@@ -5,7 +5,9 @@ its own offset (the between-process effect: address layout, hash seed, page plac
 neighbour), relative standard deviation `between`, and its values scatter 0.5% around it. Each
 cell runs `--pairs` pairs through `analysis.timings.compare_timings` (Welch's t on the log of
 per-process means, the deciding interval at 1 − TIMING_ALPHA) and prints the share called
-``slower`` with its Clopper-Pearson 95% interval (scipy):
+``slower`` with its Clopper-Pearson 95% interval (scipy). Below `timings.MIN_PROCESSES` a
+side compare gives no verdict; there the share is what its interval alone would decide, the
+evidence for that minimum (``--disturbed``):
 
 - identical distributions: false alarms, ``slower`` or ``faster`` (target ≤ 2.5%);
 - an 8% slowdown at ``--threshold 0.10``: within the threshold, so ``slower`` claims too
@@ -55,6 +57,16 @@ def side(rng, mean: float, between: float, processes: int, disturbed: bool = Fal
     return timings.Side(Path("simulated"), {"k": runs})
 
 
+def _verdict(base: timings.Side, new: timings.Side, threshold: float) -> str:
+    """compare's verdict, or below `timings.MIN_PROCESSES` a side (where compare gives none)
+    what its deciding interval would say: what the minimum count was measured from."""
+    row = timings.compare_timings(base, new, threshold=threshold).iloc[0]
+    if min(row["base_processes"], row["new_processes"]) >= timings.MIN_PROCESSES:
+        return row["verdict"]
+    ratio = timings.process_ratio(base.runs["k"], new.runs["k"], 1 - row["confidence"])
+    return timings.decide(ratio, threshold)
+
+
 def share(
     pairs: int,
     change: float,
@@ -70,8 +82,7 @@ def share(
     for _ in range(pairs):
         base = side(rng, 1e-3, between, processes, disturbed)
         new = side(rng, 1e-3 * (1 + change), between, processes, disturbed)
-        verdict = timings.compare_timings(base, new, threshold=threshold)["verdict"].iloc[0]
-        hits += verdict in counted
+        hits += _verdict(base, new, threshold) in counted
     return hits, pairs
 
 

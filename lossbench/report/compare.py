@@ -10,9 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from lossbench import text
-from lossbench.analysis import timings as timing_stats
+from lossbench.analysis import judgement as judging
 from lossbench.analysis.constants import TIMING_ALPHA, TIMING_THRESHOLD, UNSTABLE_CV, TimingVerdict
-from lossbench.analysis.timings import VERDICTS, Judgement
+from lossbench.analysis.judgement import Judgement
+from lossbench.analysis.timings import VERDICTS
 from lossbench.report.numbers import seconds
 from lossbench.results import inputs
 
@@ -32,7 +33,7 @@ def compare(
 ) -> Judgement:
     """Read two inputs (run directories or pyperf files) and judge them."""
     base, new = inputs.load(base_path), inputs.load(new_path)
-    return timing_stats.judge(
+    return judging.judge(
         base, new, threshold=threshold, alpha=alpha, normalize=normalize, strict=strict
     )
 
@@ -117,8 +118,8 @@ def describe(row: pd.Series, threshold: float | None = None) -> str:
     elif row["verdict"] == TimingVerdict.inconclusive:
         few = min(row["base_processes"], row["new_processes"]) < row["needed_processes"]
         note = (
-            f" (inconclusive: {row['base_processes']} vs {row['new_processes']} processes; the "
-            f"test needs ≥ {row['needed_processes']} per side)"
+            f" (inconclusive: {row['base_processes']} vs {row['new_processes']} processes; a "
+            f"verdict needs ≥ {row['needed_processes']} per side)"
             if few
             else f" (inconclusive: {_interval(row)} straddles the threshold"
             f"{_settle(row, threshold)})"
