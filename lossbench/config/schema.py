@@ -125,10 +125,10 @@ def _as_kind(item: Any) -> Any:
 def _kind_chooser(names: tuple[str, ...]) -> Any:
     """A model of just `kind`, so that an unknown kind is refused at `experiments[i].kind` with
     the registered names (made once per set of kinds)."""
+    literal: Any = Literal  # a Literal of names known at run time: no type for a checker
     return create_model(
-        "ExperimentKindName", __config__=ConfigDict(extra="ignore"),
-        kind=(Literal[names], "fit"),  # type: ignore[valid-type]
-    )  # fmt: skip
+        "ExperimentKindName", __config__=ConfigDict(extra="ignore"), kind=(literal[names], "fit")
+    )
 
 
 class PyperfOptions(_Strict):
