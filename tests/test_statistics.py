@@ -205,6 +205,36 @@ def test_a_sweep_is_its_own_family_and_the_winners_are_ranked():
     )
 
 
+def test_the_winner_is_ranked_against_a_noisy_loss_that_did_not_win():
+    """A loss with a larger estimate but too noisy to beat the baseline may be as good as the
+    winner: the winner is compared with it, and "use" names both unless it is beaten."""
+    from lossbench.report.answer import answer
+
+    base = _null_trials(1, 30, seed=5)
+    rng = np.random.default_rng(6)
+    steady = base["value"] * 0.8 * rng.lognormal(0.0, 0.02, len(base))  # −20%, tight
+    noisy = base["value"] * 0.6 * rng.lognormal(0.0, 1.0, len(base))  # larger, wide
+    trials = pd.concat([base, base.assign(loss="steady", value=steady),
+                        base.assign(loss="noisy", value=noisy)])  # fmt: skip
+    table = comparisons.compare(trials, {"e": ["coef_error"]})
+    verdict = {(r.loss, r.baseline): r.verdict for r in table.itertuples()}
+    assert verdict[("steady", "loss0")] == "better"
+    assert verdict[("noisy", "loss0")] == "inconclusive"
+    assert verdict[("steady", "noisy")] == "inconclusive"  # ranked against the non-winner
+    ranked = table[table["family"] == "ranking"]
+    assert (ranked["confidence"] == 1 - 0.05 / 1).all()  # m: the one pair of 2 candidates
+    (line,) = answer(table)
+    assert "use any of steady, noisy (steady better than loss0; not told apart" in line, line
+    # the same non-winner, beaten by the winner in the ranking: the winner alone is named
+    worse = base["value"] * 1.5 * rng.lognormal(0.0, 1.0, len(base))
+    trials = pd.concat([base, base.assign(loss="steady", value=steady),
+                        base.assign(loss="noisy", value=worse)])  # fmt: skip
+    table = comparisons.compare(trials, {"e": ["coef_error"]})
+    (line,) = answer(table)
+    assert line.startswith("d (e, coef_error): use steady: −"), line
+    assert line.endswith("better than noisy too"), line
+
+
 def test_the_answer_names_only_what_the_comparisons_support():
     from lossbench.report.answer import answer
 
@@ -227,12 +257,25 @@ def test_the_answer_names_only_what_the_comparisons_support():
         row("t3", "huber", "better", -0.1, baseline="mae", family="ranking"),
         row("t5", "huber", "inconclusive", -0.01, baseline="mae", family="ranking"),
         row("swept", h1, "inconclusive", -0.1, baseline=h2, family="ranking"),
+        row("t3", "huber", "better", -0.05, baseline="log_cosh", family="ranking"),
+        row("t5", "huber", "equivalent", 0.0, baseline="log_cosh", family="ranking"),
+        row("t5", "log_cosh", "inconclusive", -0.30),
+        row("wide", "huber", "better", -0.28), row("wide", "mae", "inconclusive", -0.4),
+        row("wide", "huber", "inconclusive", 0.1, baseline="mae", family="ranking"),
     ])  # fmt: skip
     lines = dict(line.split(" (e, coef_error): ") for line in answer(table))
-    # one winner better than the other winner: named, with the ranking behind it
-    assert lines["t3"] == "use huber: −28.0% [−33.0%, −23.0%] against mse; better than mae too"
-    # two winners the ranking cannot tell apart: both named, neither chosen
+    # one winner better than the other winner and than a non-winner with a larger estimate:
+    # named, with the ranking behind it
+    assert lines["t3"] == (
+        "use huber: −28.0% [−33.0%, −23.0%] against mse; better than log_cosh, mae too"
+    )
+    # two winners the ranking cannot tell apart: both named, neither chosen (a non-winner
+    # the ranking finds equivalent to the top is no reason to name it)
     assert lines["t5"].startswith("use any of huber, mae (each better than mse")
+    # a non-winner the ranking cannot tell from the winner: named beside it
+    assert lines["wide"].startswith(
+        "use any of huber, mae (huber better than mse; not told apart from the others here)"
+    )
     # a sweep's lesser setting is not a candidate of its own: its best stands for it
     assert lines["swept"].startswith(f"use {h1}: −30.0%")
     assert lines["gauss"].startswith("any of mse")

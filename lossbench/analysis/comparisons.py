@@ -6,12 +6,13 @@ Families, per experiment (the ``family`` column):
 - ``baseline``: every loss against the experiment's first, except a swept loss's settings;
 - ``sweep <name>``: each setting of a loss run at several parameter values (a sweep) against
   the baseline: a sweep is its own family, so a long grid does not dilute the others;
-- ``ranking``: where several losses are better than the baseline on a dataset, the most
-  improved against each of the others, and a sweep's best setting against its other
-  settings. Its size is fixed by the design, not by which losses won: every pair of the
-  experiment's candidates (the losses outside sweeps, and one setting per sweep) and every
-  pair of each sweep's settings, per dataset and metric, so choosing the pairs after seeing
-  the data does not shrink the correction;
+- ``ranking``: where a loss is better than the baseline on a dataset, the most improved such
+  loss against every other candidate, better than the baseline or not (one with a larger
+  estimate but a wider interval may be as good), and a sweep's best setting against its
+  other settings. Its size is fixed by the design, not by which losses won: every pair of
+  the experiment's candidates (the losses outside sweeps, and one setting per sweep) and
+  every pair of each sweep's settings, per dataset and metric, so choosing the pairs after
+  seeing the data does not shrink the correction;
 - ``models``: where an experiment fits its losses with several models (a model grid), each
   model after the first against the first, for the same loss over the same trials. The three
   families above are then per model (the ``model`` column; ``baseline_model`` is the model
@@ -188,8 +189,8 @@ class _Experiment:
         return found
 
     def _ranking(self, decided: list[dict]) -> list[dict]:
-        """The most improved winner against each other winner, per dataset, x and metric; and
-        each sweep's best setting against its other settings (whether or not they won)."""
+        """The most improved winner against every other candidate, per dataset, x and metric;
+        and each sweep's best setting against its other settings (whether or not they won)."""
         ranked = []
         groups: dict[tuple, list[dict]] = {}
         for row in decided:
@@ -199,17 +200,19 @@ class _Experiment:
             best_of = {}
             for name, labels in self.setting.sweeps.items():
                 settings = [r for r in rows if r["loss"] in labels and r["loss"] != self.baseline]
-                if len(settings) > 1:
+                if settings:
                     best = self._most_improved(settings)
                     best_of[name] = best
                     pairs += [(best, other) for other in settings if other is not best]
-            winners = [
-                r for r in rows if r["verdict"] == Verdict.better
-                and (r["loss"] not in self.swept or best_of.get(self.swept[r["loss"]]) is r)
+            # a sweep's settings below its best are no candidates: the best stands for them
+            candidates = [
+                r for r in rows
+                if r["loss"] not in self.swept or best_of.get(self.swept[r["loss"]]) is r
             ]  # fmt: skip
-            if len(winners) > 1:
+            winners = [r for r in candidates if r["verdict"] == Verdict.better]
+            if winners:
                 top = self._most_improved(winners)
-                pairs = [(top, other) for other in winners if other is not top] + pairs
+                pairs = [(top, other) for other in candidates if other is not top] + pairs
             for first, second in pairs:
                 a, b = first["loss"], second["loss"]
                 own, theirs = self._values(dataset, x, metric, a, b)

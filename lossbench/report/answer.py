@@ -1,12 +1,12 @@
 """The answer first: per dataset, which loss to use, from the run's paired comparisons only.
 
-A loss is recommended only where its comparison with the baseline says ``better`` and, when
-others are better too, where it is also better than each of them (the ``ranking`` family);
-otherwise the answer is "any of" those not shown worse. Where every comparison is
-``equivalent`` any loss will do; where the baseline beats all the others it is the answer;
-anything else is said to be undecided, with what would decide it. With a model grid the
-answer is given per model, then one line per later model against the first, loss by loss
-(the ``models`` family). Nothing here names a winner that `comparisons.csv` does not support.
+A loss is recommended only where its comparison with the baseline says ``better`` and where
+it is also better than (or equivalent to) every other candidate (the ``ranking`` family);
+otherwise the answer is "any of" it and those the ranking cannot tell from it. Where every
+comparison is ``equivalent`` any loss will do; where the baseline beats all the others it is
+the answer; anything else is said to be undecided, with what would decide it. With a model
+grid the answer is given per model, then one line per later model against the first, loss by
+loss (the ``models`` family). Nothing here names a winner that `comparisons.csv` does not support.
 """
 
 from __future__ import annotations
@@ -207,36 +207,39 @@ def _with_model(model: str, shown: Callable[[str], str]) -> Callable[[str], str]
 
 
 def _winner(better: pd.DataFrame, ranked: pd.DataFrame, baseline: str, shown) -> str:
-    """ "use A: ..." when one loss is better than the baseline and than every other that is;
-    "use any of A, B: ..." when the ranking cannot tell them apart."""
+    """ "use A: ..." when A, the most improved loss better than the baseline, is also better
+    than (or equivalent to) every other candidate in the ranking; "use any of A, B, ..." with
+    those the ranking cannot tell from A, better than the baseline or not."""
     internal = within_sweeps(ranked)
     # a sweep's settings below its best are not candidates: the best stands for them
     candidates = better[~better["loss"].isin(internal["baseline"])]
     better = candidates if len(candidates) else better
     between = ranked.drop(index=internal.index)
     between = between[between["loss"].isin(better["loss"])]
-    between = between[between["baseline"].isin(better["loss"])]
-    beaten: set[str] = set()
     if len(between):
-        top = between["loss"].iloc[0]  # the most improved, compared with each other winner
-        beaten = set(between.loc[between["verdict"] == Verdict.better, "baseline"])
-        better = better[~better["loss"].isin(beaten)]
+        top = between["loss"].iloc[0]  # the most improved, compared with every other candidate
+        mine = between[between["loss"] == top]
+        beaten = list(mine.loc[mine["verdict"] == Verdict.better, "baseline"])
+        level = {Verdict.better, Verdict.equivalent}
+        open_ = list(mine.loc[~mine["verdict"].isin(level), "baseline"])
     else:
-        top = better.loc[better["estimate"].abs().idxmax(), "loss"]
+        top, beaten, open_ = better.loc[better["estimate"].abs().idxmax(), "loss"], [], []
     best = better[better["loss"] == top].iloc[0]
     shown_as = functools.partial(difference, statistic=best.get("statistic", "mean"))
     evidence = (
         f"{shown_as(best['estimate'])} [{shown_as(best['low'])}, {shown_as(best['high'])}] "
         f"against {baseline}"
     )
-    if len(better) == 1:
+    if not open_:
         also = f"; better than {', '.join(map(shown, sorted(beaten)))} too" if beaten else ""
         return f"use {shown(best['loss'])}: {evidence}{also}"
-    names = ", ".join(map(shown, better["loss"]))
-    return (
-        f"use any of {names} (each better than {baseline}, not told apart from each other "
-        f"here); {shown(best['loss'])}: {evidence}"
-    )
+    names = ", ".join(map(shown, [top, *open_]))
+    winners = set(better["loss"])
+    if all(loss in winners for loss in open_):
+        how = f"each better than {baseline}, not told apart from each other here"
+    else:
+        how = f"{shown(top)} better than {baseline}; not told apart from the others here"
+    return f"use any of {names} ({how}); {shown(best['loss'])}: {evidence}"
 
 
 def _same_loss(first: str, second: str) -> bool:

@@ -48,7 +48,7 @@ class FitView(View):
         """One plain sentence per dataset and loss against the baseline, from its comparison:
         the verdict, the relative difference with the interval that decides it, the adjusted
         p-value and the number of trials; an inconclusive one says what would settle it. Then
-        the ranking: the most improved loss against the other winners, and a swept loss's
+        the ranking: the most improved winner against every other candidate, and a swept loss's
         best setting. With a model grid, that per model, then each loss across models."""
         # each score the run judged on (`score` may list several), in its order
         metrics = list(dict.fromkeys(comparisons["metric"])) if len(comparisons) else []
