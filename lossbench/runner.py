@@ -173,7 +173,9 @@ def execute(
         data_notes = resolved.experiments.notes if units else []
         # per finished experiment: (trials, summary, comparisons); each is summarized once
         frames: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
-        trials, summary, comparisons = _save(path, frames) if not sections else (None,) * 3
+        trials, summary, comparisons = (
+            _save(path, frames, config, resolved.experiments) if not sections else (None,) * 3
+        )
         timings, timing_notes = None, []
         status = "failed"
         try:
@@ -193,7 +195,9 @@ def execute(
                 # counted as finished once its files are written, not before, and a stop waits
                 # until both are done: files and count always agree
                 with interrupts_deferred():
-                    trials, summary, comparisons = _save(path, [*frames, finished])
+                    trials, summary, comparisons = _save(
+                        path, [*frames, finished], config, resolved.experiments
+                    )
                     frames.append(finished)
             if timing_plan is not None:
                 timing_step = (lambda d, n: progress("timing", d, n)) if progress else None
@@ -269,9 +273,14 @@ def _no_comparisons() -> pd.DataFrame:
 
 
 def _save(
-    path: Path, frames: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]
+    path: Path,
+    frames: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]],
+    config: Config,
+    planned: experiments.Plan,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Write the finished experiments' files; what they hold."""
+    """Write the finished experiments' files; what they hold. With ``correction: run`` the
+    comparisons are decided again over every finished experiment: the run's families are
+    those of what it holds (an interrupted run's, of what finished)."""
     empty = (
         pd.DataFrame(columns=experiments.COLUMNS),
         pd.DataFrame(columns=experiments.SUMMARY_COLUMNS),
@@ -281,6 +290,8 @@ def _save(
         pd.concat([part[i] for part in frames], ignore_index=True) if frames else empty[i]
         for i in range(3)
     ]
+    if config.correction == "run" and frames:
+        tables[2] = experiments.comparisons(tables[0], tables[1], config, planned)
     names = (results.TRIALS, results.SUMMARY, results.COMPARISONS)
     files = {path / name: table for name, table in zip(names, tables, strict=True)}
     files[path / results.ANSWER] = answer.markdown(tables[2])

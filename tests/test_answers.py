@@ -3,6 +3,7 @@ baseline that beats some and is beaten by none is kept; a list of scores asks on
 per score (families apart, each corrected on its own) and the answer says where a loss is
 judged on the score it minimizes; huber on probabilities with δ ≥ 1 is said to be mse."""
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -222,3 +223,59 @@ def test_the_run_level_risk_counts_each_model_s_families():
         }
     )
     assert run_level(rows).startswith("3 families of verdicts")
+
+
+def test_correction_run_holds_the_whole_run_to_5_percent(tmp_path):
+    """The run-level line's hint is a promise: with `correction: run` every family is held
+    to 5% / k over the run's k families (issue 39), said in the answer, the `alpha` column and
+    each interval's level."""
+    (tmp_path / "c.yaml").write_text(
+        "seed: 0\ntrials: 6\nexperiments:\n"
+        "  - {name: e, datasets: [{kind: student_t, n_samples: 100, n_test: 100}],"
+        " losses: [mse, mae]}\n"
+        "  - {name: f, datasets: [{kind: gaussian, n_samples: 100, n_test: 100}],"
+        " losses: [mse, mae, {name: huber, delta: [1, 2]}]}\n"
+    )
+    tables, said = {}, {}
+    for correction in ("family", "run"):
+        out = tmp_path / correction
+        result = invoke(["run", "c.yaml", "--out", out, "--set", f"correction={correction}"],
+                        tmp_path)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        (run,) = out.iterdir()
+        tables[correction] = pd.read_csv(run / "comparisons.csv")
+        said[correction] = " ".join(result.output.split())
+    # e: its baseline family; f: its baseline family, huber's sweep and the ranking (every
+    # pair it could hold), whether or not anything won: 4 families by design
+    assert "correction: run holds the whole run to 5%" in said["family"]
+    assert "each held to 5% / 4 (correction: run): at most 5% for the whole run" in said["run"]
+    family, run = tables["family"], tables["run"]
+    assert (family["alpha"] == 0.05).all() and (run["alpha"] == 0.05 / 4).all()
+    joined = family.merge(run, on=["experiment", "loss", "baseline", "metric"])
+    np.testing.assert_allclose(1 - joined["confidence_y"], (1 - joined["confidence_x"]) / 4)
+    assert (joined["low_y"] <= joined["low_x"]).all() and (
+        joined["high_y"] >= joined["high_x"]
+    ).all()
+    np.testing.assert_array_equal(joined["p_x"], joined["p_y"])  # the tests are the same
+
+
+def test_the_run_s_families_are_counted_by_design_not_by_verdicts():
+    from lossbench.analysis import comparisons
+
+    rows = [
+        ("e", "d", loss, trial, "coef_error", value, "fit", math.nan, "", model)
+        for model in ("linear", "gbm")
+        for loss, value in (("mse", 1.0), ("mae", 0.5), ("huber(delta=1.0)", 0.9),
+                            ("huber(delta=2.0)", 0.95))
+        for trial in range(5)
+    ]  # fmt: skip
+    trials = pd.DataFrame(
+        rows, columns=["experiment", "dataset", "loss", "trial", "metric", "value", "kind", "x",
+                       "note", "model"],
+    )  # fmt: skip
+    sweeps = {"e": comparisons.Settings(sweeps={"huber": ["huber(delta=1.0)", "huber(delta=2.0)"]})}
+    # per model: baseline, huber's sweep, the ranking; and the models family
+    assert comparisons.planned_families(trials, {"e": ["coef_error"]}, sweeps) == 3 + 3 + 1
+    one = trials[trials["loss"].isin(["mse", "mae"]) & (trials["model"] == "linear")]
+    # one candidate: no pair for a ranking
+    assert comparisons.planned_families(one, {"e": ["coef_error"]}) == 1

@@ -21,6 +21,10 @@ Families, per experiment (the ``family`` column):
 An experiment that names several scores (a fit's ``score: [test_rmse, test_mae]``) asks one
 question per score: every family above is per score (the ``metric`` column), corrected on
 its own.
+
+Each family is held to ``alpha`` (the column): FAMILYWISE_ALPHA, or with a config's
+``correction: run`` FAMILYWISE_ALPHA / k over the run's k `families`, so that the whole run
+holds a false verdict with probability at most FAMILYWISE_ALPHA (Bonferroni across families).
 """
 
 from __future__ import annotations
@@ -36,12 +40,14 @@ from lossbench.analysis import statistics
 from lossbench.analysis.constants import Verdict
 from lossbench.analysis.frames import against_baseline, keyed, stable_seed, test_train, unkeyed
 
-__all__ = ["COMPARISON_COLUMNS", "DOMINATED", "MODELS", "Settings", "compare", "decide"]
+__all__ = [
+    "COMPARISON_COLUMNS", "DOMINATED", "MODELS", "Settings", "compare", "decide", "families",
+]  # fmt: skip
 
 COMPARISON_COLUMNS = [
     "experiment", "kind", "dataset", "x", "metric", "loss", "baseline", "estimate", "low", "high",
     "p", "p_adjusted", "verdict", "n", "statistic", "margin", "note", "confidence", "family",
-    "model", "baseline_model",
+    "model", "baseline_model", "alpha",
 ]  # fmt: skip
 BASELINE, RANKING, MODELS = "baseline", "ranking", "models"
 DOMINATED = "the mean is dominated by a few trials; statistic: median would be steadier"
@@ -253,6 +259,47 @@ class _Experiment:
         return both["value"].to_numpy(float), both["value_other"].to_numpy(float)
 
 
+def planned_families(
+    trials: pd.DataFrame,
+    metrics: Mapping[str, list[str]],
+    settings: Mapping[str, Settings] | None = None,
+) -> int:
+    """How many families `compare` can make of these trials, by design, whatever the verdicts:
+    per experiment, score and model, the baseline family, one per sweep and the ranking (where
+    it could hold a pair), and the models family of a model grid. `correction: run` divides
+    alpha by this: a ranking family exists only where a loss won, so counting the families a
+    first pass made would let the level depend on the verdicts."""
+    settings = settings or {}
+    frame = keyed(trials)
+    baselines = frame.groupby("experiment", sort=False)["loss"].first()
+    count = 0
+    for experiment, mine in frame.groupby("experiment", sort=False):
+        setting = settings.get(experiment, Settings())
+        models = list(dict.fromkeys(mine["model"]))
+        for metric in metrics.get(experiment, []):
+            for model in models:
+                own = _Experiment(mine[mine["model"] == model], [metric], setting, baselines, ())
+                others = [x for x in dict.fromkeys(own.chosen["loss"]) if x != own.baseline]
+                count += any(x not in own.swept for x in others)  # the baseline family
+                count += len({own.swept[x] for x in others if x in own.swept})  # its sweeps
+                count += own._ranking_size() > 0
+            count += len(models) > 1
+    return count
+
+
+def families(table: pd.DataFrame) -> int:
+    """How many families of verdicts `table` holds: per experiment, score and family kind,
+    and per model but for the models family, which holds every later model against the first
+    (as `compare` makes them); rows without a test (no p-value) decide nothing."""
+    if table is None or not len(table) or "p" not in table:
+        return 0
+    tested = table[table["p"].notna()]
+    if "model" in tested and "family" in tested:
+        tested = tested.assign(model=tested["model"].where(tested["family"] != MODELS, ""))
+    keys = [c for c in ("experiment", "metric", "model", "family") if c in tested]
+    return len(tested.drop_duplicates(keys)) if len(tested) else 0
+
+
 def decide(found: list[dict], alpha: float, higher_is_better: Collection[str] = ()) -> None:
     """Decide one family of rows made elsewhere (a kind's own procedure: each row's
     ``_result`` gives its interval at any level, ``_settled`` whether it may decide)."""
@@ -269,7 +316,7 @@ def _decide(found: list[dict], alpha: float, m: int | None, higher_is_better) ->
     for row, p_adjusted in zip(found, adjusted, strict=True):
         result, settled = row.pop("_result"), row.pop("_settled")
         row["low"], row["high"] = result.interval(level)
-        row["p_adjusted"], row["confidence"] = p_adjusted, 1 - level
+        row["p_adjusted"], row["confidence"], row["alpha"] = p_adjusted, 1 - level, alpha
         decided = statistics.verdict(
             row["low"], row["high"], row["margin"],
             higher_is_better=row["metric"] in higher_is_better,

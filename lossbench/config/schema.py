@@ -222,6 +222,11 @@ class Config(_Strict):
     cluster: str | None = None
     """Where trials run: a dask scheduler (tcp://host:8786) or local:N; none: this process
     (`--cluster` overrides it)."""
+    correction: Literal["family", "run"] = "family"
+    """family: each family of verdicts (an experiment's comparisons on one score with the
+    baseline, within a sweep, the ranking, across models) holds a false one at most 5% of the
+    time, so a run of k families at most k × 5%; run: every family at 5% / k, the whole run
+    at most 5%."""
 
     @field_validator("experiments")
     @classmethod

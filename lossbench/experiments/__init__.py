@@ -32,6 +32,7 @@ from lossbench.analysis import aggregate, frames
 from lossbench.analysis import comparisons as paired
 from lossbench.analysis.aggregate import SUMMARY_COLUMNS
 from lossbench.analysis.comparisons import COMPARISON_COLUMNS
+from lossbench.analysis.constants import FAMILYWISE_ALPHA
 from lossbench.config import Config
 from lossbench.experiments import kinds as _kinds  # noqa: F401  (registers the built-in kinds)
 from lossbench.experiments.datasets import DATASETS
@@ -180,13 +181,32 @@ def comparisons(
         settings[experiment] = dataclasses.replace(
             settings.get(experiment, paired.Settings()), sweeps=swept
         )
-    table = paired.compare(trials, metrics, settings, higher_is_better=HIGHER_IS_BETTER)
+    k = 1
+    if config is not None and config.correction == "run":  # Bonferroni across families
+        own = sum(kind.own_families for kind in _kinds_in(trials))
+        k = max(1, paired.planned_families(trials, metrics, settings) + own)
+    return _decided(trials, metrics, settings, FAMILYWISE_ALPHA / k)
+
+
+def _kinds_in(trials: pd.DataFrame) -> list:
+    """The kind of each experiment in `trials` (None where the kind is unknown)."""
+    if "kind" not in trials:
+        return []
+    kinds = trials.groupby("experiment", sort=False)["kind"].first()
+    return [KINDS[kind] for kind in kinds if kind in KINDS]
+
+
+def _decided(trials, metrics, settings, alpha: float) -> pd.DataFrame:
+    """The paired comparisons and the kinds' own, each family held to `alpha`."""
+    table = paired.compare(
+        trials, metrics, settings, higher_is_better=HIGHER_IS_BETTER, alpha=alpha
+    )
     own = []
     for experiment, mine in trials.groupby("experiment", sort=False):
         kind = KINDS.get(mine["kind"].iloc[0]) if "kind" in mine else None
         if kind is not None:
             margin = settings.get(experiment, paired.Settings()).margin
-            own += kind.own_comparisons(mine, margin)
+            own += kind.own_comparisons(mine, margin, alpha)
     if not own:
         return table
     found = pd.DataFrame(own, columns=paired.COMPARISON_COLUMNS)

@@ -97,6 +97,8 @@ class ExperimentKind(Experiment):
     """False: one unit of work with no data (punishment)."""
     no_dataset_label: ClassVar[str] = ""
     """The dataset column of such a unit."""
+    own_families: ClassVar[int] = 0
+    """Families of verdicts `own_comparisons` makes per experiment (for `correction: run`)."""
 
     # -- running -------------------------------------------------------------------------------
     def default_datasets(self) -> list[Dataset]:
@@ -201,10 +203,13 @@ class ExperimentKind(Experiment):
         return []
 
     @classmethod
-    def own_comparisons(cls, trials: pd.DataFrame, margin: float) -> list[dict[str, Any]]:
-        """Rows of ``comparisons.csv`` that this kind makes by a procedure of its own (decided:
-        `lossbench.analysis.comparisons.decide`) from one experiment's trials; none by
-        default (the paired comparisons of `compared` metrics are made for every kind)."""
+    def own_comparisons(
+        cls, trials: pd.DataFrame, margin: float, alpha: float
+    ) -> list[dict[str, Any]]:
+        """Rows of ``comparisons.csv`` that this kind makes by a procedure of its own (decided
+        at `alpha` a family: `lossbench.analysis.comparisons.decide`) from one experiment's
+        trials; none by default (the paired comparisons of `compared` metrics are made for
+        every kind)."""
         return []
 
     def compared_metrics(self, frame: pd.DataFrame) -> list[str]:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from lossbench import text
+from lossbench.analysis.comparisons import families
 from lossbench.analysis.constants import FAMILYWISE_ALPHA, Verdict
 from lossbench.analysis.frames import models_of
 from lossbench.errors import LossbenchError
@@ -259,23 +260,27 @@ def _why_no_verdict(rows: pd.DataFrame) -> str:
 def run_level(comparisons: pd.DataFrame) -> str | None:
     """What the whole run risks: each family of verdicts (an experiment's comparisons on one
     score, of one kind: with the baseline, within a sweep, the ranking, across models) is
-    corrected on its own to FAMILYWISE_ALPHA; over k families, the chance of any false
-    verdict in the run is at most k × that (the union bound). None where nothing decided."""
-    if comparisons is None or not len(comparisons) or "p" not in comparisons:
+    held to its ``alpha``; over k families, the chance of any false verdict in the run is at
+    most their sum (the union bound): k × FAMILYWISE_ALPHA, or FAMILYWISE_ALPHA under
+    ``correction: run``. None where nothing decided."""
+    k = families(comparisons)
+    if k == 0:
         return None
     tested = comparisons[comparisons["p"].notna()]
-    # a family is per experiment, score and kind, and per model but for the models family,
-    # which holds every later model against the first (`analysis.comparisons.compare`)
-    if "model" in tested and "family" in tested:
-        tested = tested.assign(model=tested["model"].where(tested["family"] != MODELS, ""))
-    keys = [c for c in ("experiment", "metric", "model", "family") if c in tested]
-    families = len(tested.drop_duplicates(keys)) if len(tested) else 0
-    if families <= 1:
+    held = tested["alpha"].dropna().unique() if "alpha" in tested else []
+    if len(held) == 1 and held[0] < FAMILYWISE_ALPHA:  # correction: run, over the families
+        planned = round(FAMILYWISE_ALPHA / held[0])  # the design could make, not only these
+        return (
+            f"{planned} families of verdicts, each held to {FAMILYWISE_ALPHA:.0%} / {planned} "
+            f"(correction: run): at most {FAMILYWISE_ALPHA:.0%} for the whole run"
+        )
+    if k == 1:
         return None
-    bound = min(1.0, families * FAMILYWISE_ALPHA)
+    bound = min(1.0, k * FAMILYWISE_ALPHA)
     return (
-        f"{families} families of verdicts, each at most {FAMILYWISE_ALPHA:.0%} likely to hold a "
-        f"false one: at most {bound:.0%} for the whole run (union bound)"
+        f"{k} families of verdicts, each at most {FAMILYWISE_ALPHA:.0%} likely to hold a false "
+        f"one: at most {bound:.0%} for the whole run (union bound; correction: run holds the "
+        f"whole run to {FAMILYWISE_ALPHA:.0%})"
     )
 
 

@@ -23,7 +23,7 @@ restarts of each loss with the baseline's (`lossbench.analysis.restarts`).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -57,6 +57,7 @@ class RestartsExperiment(ExperimentKind):
     training row to a stationary point of the loss plus a weight decay that gives it one."""
     near: float = Field(0.01, gt=0, lt=1)
     """A restart is near the best when its final objective is within this (relative) of it."""
+    own_families: ClassVar[int] = 1  # stuck shares against the baseline: one family
     equivalence: float = Field(0.1, ge=0.0, lt=1.0)
     """The verdict's margin, in shares of restarts: stuck shares within ±0.1 are the same
     (equivalence within a 1% margin would take thousands of restarts)."""
@@ -155,10 +156,12 @@ class RestartsExperiment(ExperimentKind):
         return "stuck_share"
 
     @classmethod
-    def own_comparisons(cls, trials: pd.DataFrame, margin: float) -> list[dict[str, Any]]:
+    def own_comparisons(
+        cls, trials: pd.DataFrame, margin: float, alpha: float
+    ) -> list[dict[str, Any]]:
         from lossbench.analysis import restarts
 
-        return restarts.compare(trials, margin)
+        return restarts.compare(trials, margin, alpha)
 
 
 def _held_out(fitted, sample, task: str, rng: np.random.Generator) -> dict[str, float]:
