@@ -27,6 +27,8 @@ from lossbench.losses import user as user_code
 from lossbench.report import answer
 from lossbench.signals import interrupts_deferred
 from lossbench.timing import driver as timing
+from lossbench.timing import planning as timing_planning
+from lossbench.timing import table as timing_table
 
 __all__ = ["Outcome", "Resolved", "execute", "plan", "resolve"]
 
@@ -37,7 +39,7 @@ class Resolved:
 
     config: Config
     experiments: experiments.Plan
-    timing: timing.Plan | None
+    timing: timing_planning.Plan | None
     search: tuple[str, ...] = ()  # where user losses are imported from (`losses.user`)
 
 
@@ -90,7 +92,7 @@ def plan(config: Config, source: str = "config", overrides: Sequence[str] = ()) 
     search = (str(directory), str(Path.cwd())) if directory is not None else (str(Path.cwd()),)
     try:
         with user_code.searched(search):
-            timing_plan = timing.plan(config.timing) if config.timing is not None else None
+            timing_plan = timing_planning.plan(config.timing) if config.timing is not None else None
             return Resolved(config, experiments.plan(config), timing_plan, tuple(search))
     except LossbenchError as error:
         if error.where and error.source is None:
@@ -149,7 +151,7 @@ def execute(
         )
     timing_plan = resolved.timing if only != "experiments" else None
     if timing_plan is not None:
-        timing.check_memory(timing_plan.benchmarks)
+        timing_planning.check_memory(timing_plan.benchmarks)
     sections = [list(s) for s in resolved.experiments.sections if s] if only != "timing" else []
     units = [unit for section in sections for unit in section]
     total = len(units)
@@ -209,7 +211,7 @@ def execute(
                         )
                 finally:  # interrupted, the benchmarks that finished are kept
                     if suite.exists():
-                        timings = timing.table(suite)
+                        timings = timing_table.table(suite)
                         results.write_atomic(path / results.TIMINGS, timings)
             status = "complete"
         except KeyboardInterrupt:

@@ -229,7 +229,8 @@ def test_linear_and_boosted_multiclass_fits_run_and_are_compared(tmp_path):
 
 def test_cross_entropy_is_timed_by_every_implementation_that_has_it():
     from lossbench.config import Timing
-    from lossbench.timing import bench, driver
+    from lossbench.timing import bench
+    from lossbench.timing import planning as driver
 
     chosen = Timing(losses=["cross_entropy"], ops=["value", "value_and_gradient"],
                     impls=["numpy", "fused", "torch", "sklearn"], sizes=[20_000],

@@ -15,7 +15,8 @@ from lossbench.cli import app
 from lossbench.errors import LossbenchError
 from lossbench.losses import impls
 from lossbench.timing import bench as kernel_bench
-from lossbench.timing import driver as timing
+from lossbench.timing import driver as timing_driver
+from lossbench.timing import planning as timing
 from lossbench.timing.bench import Benchmark
 
 CONTRACT = [
@@ -219,7 +220,9 @@ def test_a_numpy_worker_imports_nothing_it_does_not_need():
 @pytest.mark.slow  # real timing workers
 def test_explicit_loops_are_used_for_every_benchmark(tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr(timing, "_inner_loops", lambda bench, min_time: seen.append(bench) or 1)
+    monkeypatch.setattr(
+        timing_driver, "_inner_loops", lambda bench, min_time: seen.append(bench) or 1
+    )
     pyperf_options = {"processes": 1, "values": 1, "loops": 7}
     matrix = {"losses": ["mse"], "ops": ["value"], "impls": ["numpy"], "sizes": [500]}
     config = config_module.validate(
@@ -278,7 +281,7 @@ def test_peers_run_in_half_the_processes_each_in_its_own():
     benches = kernel_bench.matrix(["mse"], ["value"], ["numpy", "fused", "seed", "scipy"],
                                   [100], ["float64"])  # fmt: skip
     specs = [{"benchmark": b.name} for b in benches]
-    groups = timing._groups(specs, benches, processes=3)
+    groups = timing_driver._groups(specs, benches, processes=3)
     impls_of = [{name["benchmark"].split(".")[2] for name in group} for group in groups]
     own = {"numba", "numpy", "fused"}  # probes run as numba and numpy
     assert impls_of == [own, {"seed"}, own, {"seed"}, own]  # scipy has no mse

@@ -142,7 +142,7 @@ def _kernel_folder(where: Path, repeat: int) -> Path:
 
 def test_a_user_implementation_is_checked_against_numpy_before_it_is_timed(tmp_path):
     from lossbench.config import Timing
-    from lossbench.timing import driver
+    from lossbench.timing import planning as driver
 
     config = _kernel_folder(tmp_path, 1)
     with user.searched([config.parent]):
@@ -172,7 +172,7 @@ def test_a_user_implementation_is_checked_against_numpy_before_it_is_timed(tmp_p
 )
 def test_user_implementation_mistakes_are_said_with_the_fix(tmp_path, source, message):
     from lossbench.config import Timing
-    from lossbench.timing import driver
+    from lossbench.timing import planning as driver
 
     module = f"lb_impl_mistake_{message.split()[-1]}"  # one module name per case
     (tmp_path / f"{module}.py").write_text(source)

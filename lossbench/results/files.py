@@ -302,7 +302,7 @@ _NUMERIC = {
 def _contract(name: str) -> list[str]:
     """A result table's contract columns (docs/output.md), from the lists that write them."""
     from lossbench.experiments import COLUMNS, COMPARISON_COLUMNS, SUMMARY_COLUMNS
-    from lossbench.timing.driver import COLUMNS as TIMING_COLUMNS
+    from lossbench.timing.table import COLUMNS as TIMING_COLUMNS
 
     return {
         TRIALS: COLUMNS[: COLUMNS.index("value") + 1],

@@ -1,8 +1,6 @@
-"""Kernel timing: the matrix, memory check, peers, probes, worker processes and roofline.
-
-`plan` turns a config's ``timing:`` section into benchmarks (unavailable peers skipped, each
-said once); `check_memory` refuses sizes that would not fit; `run` times them in worker
-processes and writes a pyperf suite; `table` reads the suite into the ``timings.csv`` columns.
+"""Kernel timing, run: `run` times a plan's benchmarks (`lossbench.timing.planning`) in
+worker processes and writes a pyperf suite (`lossbench.timing.table` reads it into
+``timings.csv``).
 
 Each worker process (`lossbench.timing.worker`) times every benchmark once, one after the
 other, and `run` starts ``processes`` of them in turn; each worker's values for a benchmark
@@ -28,133 +26,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import asdict, astuple, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from lossbench import losses, system
-from lossbench.analysis.constants import ROOFLINE_LIMIT, UNSTABLE_CV
-from lossbench.analysis.timings import between_cv
-from lossbench.config import PyperfOptions, Timing
-from lossbench.errors import LossbenchError, located
-from lossbench.losses import impls, user_impls
+from lossbench import system
+from lossbench.losses import user_impls
 from lossbench.signals import interrupts_deferred, raise_if_stopped
 from lossbench.timing import bench as matrix
 from lossbench.timing import worker
 from lossbench.timing.bench import Benchmark
+from lossbench.timing.planning import Plan
 
-__all__ = ["COLUMNS", "Plan", "check_memory", "plan", "run", "table"]
-
-COLUMNS = [
-    "benchmark", "loss", "op", "impl", "dtype", "n", "median_s", "mean_s", "stdev_s", "values",
-    "ns_per_element", "gb_per_s", "roofline",
-]  # fmt: skip
-# arrays read + written per element, for GB/s: values read both inputs; gradients also write one
-_ARRAYS_MOVED = {
-    "value": 2,
-    "gradient": 3,
-    "value_and_gradient": 3,
-    "gradient_and_hessian": 4,
-    "read": 2,
-    "read_write": 3,
-    "read_write2": 4,
-    "log": 2,
-}
-
-
-@dataclass
-class Plan:
-    benchmarks: list[Benchmark]
-    options: PyperfOptions
-    notes: list[str] = field(default_factory=list)  # what was skipped, and why
-    measure: str = "time"  # or "instructions", counted under valgrind
-
-    def counts(self) -> tuple[int, int, int]:
-        """(processes, values, warmups), with `fast` (half the processes, two thirds of the
-        values) and `rigorous` (twice the processes) applied as pyperf's options do."""
-        o = self.options
-        processes, values = o.processes, o.values
-        if o.fast:
-            processes, values = max(1, processes // 2), max(1, values * 2 // 3)
-        if o.rigorous:
-            processes *= 2
-        return processes, values, o.warmups
-
-
-def plan(timing: Timing) -> Plan:
-    """The benchmarks a timing section asks for; errors name the field."""
-    chosen_losses: list[losses.AnyLoss] = []
-    for i, entry in enumerate(timing.losses):
-        with located("timing", "losses", i):
-            for loss in losses.expand(entry):
-                if loss in chosen_losses:
-                    raise LossbenchError(f"{loss} is listed twice")
-                chosen_losses.append(loss)
-    known = tuple(impls.IMPLEMENTATIONS)
-    notes, chosen = [], []
-    for i, impl in enumerate(timing.impls):
-        if user_impls.is_user_impl(impl):
-            with located("timing", "impls", i):
-                _check_user_impl(user_impls.implementation(impl), chosen_losses)
-            chosen.append(impl)
-            continue
-        if impl not in known:
-            raise LossbenchError(
-                f"unknown impl {impl!r}; expected one of {', '.join(known)} or a user "
-                "implementation 'package.module:function'",
-                where=("timing", "impls", i),
-            )
-        reason = user_impls.implementation(impl).unavailable()
-        if reason is None:
-            chosen.append(impl)
-        else:
-            notes.append(f"{impl}: {reason}; skipped")
-    if timing.measure == "instructions":
-        from lossbench.timing import valgrind
-
-        valgrind.require()  # refused before the run: one line with the install command
-    if "all" in timing.threads and timing.measure == "instructions":
-        raise LossbenchError(
-            "threads: all times the all-core kernels, and instructions count one core's "
-            "work: use measure: time with it",
-            where=("timing", "threads"),
-        )
-    benches = matrix.matrix(chosen_losses, timing.ops, chosen, timing.sizes, timing.dtypes,
-                            threads=timing.threads)  # fmt: skip
-    return Plan(benches, timing.pyperf, notes, timing.measure)
-
-
-def _check_user_impl(impl, chosen_losses: list[losses.AnyLoss]) -> None:
-    """A user implementation must compute a loss the config times, and compute it right."""
-    targets = [loss for loss in chosen_losses if impl.supports(loss, "value")]
-    if not targets:
-        raise LossbenchError(
-            f"user implementation {impl.name} computes {impl.target}, which timing.losses "
-            f"does not list; add {impl.target} there"
-        )
-    for loss in targets:
-        impl.check(loss, *matrix.inputs(loss, 1000, "float64"))
-        name = Benchmark(str(loss), "value", impl.name, "float64", 1000).name
-        if Benchmark.parse(name).impl != impl.name:  # the op's name inside the module path
-            raise LossbenchError(f"user implementation {impl.name}: rename its module so that "
-                                 "no part of the path is an op (value, gradient, ...)")  # fmt: skip
-
-
-def check_memory(benches: list[Benchmark], available: int | None = None) -> None:
-    """Refuse sizes whose arrays would not fit (one benchmark runs at a time)."""
-    if not benches:
-        return
-    largest = max(benches, key=lambda b: b.working_set)
-    need = largest.working_set
-    available = system.available_memory() if available is None else available
-    if need > available:
-        raise LossbenchError(
-            f"n={largest.n} ({largest.dtype}) needs about {need / 1e9:.1f} GB "
-            f"of memory; {available / 1e9:.1f} GB are available; lower timing.sizes",
-            where=("timing", "sizes"),
-        )
+__all__ = ["run"]
 
 
 def _inner_loops(bench: Benchmark, min_time: float) -> int:
@@ -360,57 +243,3 @@ def _write_suite(runs_per_benchmark: list[list], output: Path) -> None:
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
-
-
-def table(suite_path: Path) -> pd.DataFrame:
-    """The suite as ``timings.csv``: one row per benchmark, with ns per element, GB/s, the
-    roofline (the matching probe's time over the kernel's; NaN for the probes themselves), the
-    between-process coefficient of variation and ``unstable`` (that above 5%, or a roofline
-    above 1.05)."""
-    import pyperf
-
-    rows = []
-    for benchmark in pyperf.BenchmarkSuite.load(str(suite_path)).get_benchmarks():
-        name = benchmark.get_name()
-        bench = Benchmark.parse(name)
-        loss, op, impl, dtype, n = astuple(bench)
-        cores = int(benchmark.get_metadata().get("lossbench_cores", 0)) or math.nan
-        values = benchmark.get_values()
-        median = benchmark.median()
-        # a loss over rows reads logits and labels (n / K of them), not two arrays of n
-        arrays = _ARRAYS_MOVED[op] - (loss in losses.ROW_LOSSES)
-        moved = arrays * n * np.dtype(dtype).itemsize
-        processes = [np.asarray(r.values) for r in benchmark.get_runs() if r.values]
-        row = {
-            "benchmark": name, "loss": loss, "op": op, "impl": impl, "dtype": dtype, "n": n,
-            "median_s": median, "mean_s": benchmark.mean(),
-            "stdev_s": benchmark.stdev() if len(values) > 1 else math.nan, "values": len(values),
-            "ns_per_element": median / n * 1e9, "gb_per_s": moved / median / 1e9,
-            "process_cv": between_cv(processes), "threads": cores if bench.all_cores else 1,
-        }  # fmt: skip
-        if benchmark.get_unit() == "integer":  # instruction counts, not seconds
-            row.update(
-                {
-                    key: math.nan
-                    for key in ("median_s", "mean_s", "stdev_s", "ns_per_element", "gb_per_s")
-                }
-            )
-            row.update(instructions=median, instructions_per_element=median / n)  # fmt: skip
-        rows.append(row)
-    counted = ["instructions", "instructions_per_element"]
-    frame = pd.DataFrame(rows, columns=[*COLUMNS[:-1], "process_cv", "threads", *counted])
-    probes = frame[frame["loss"] == matrix.PROBE]
-    every = frame["impl"].str.endswith(matrix.ALL_CORES)  # all-core kernels: all-core floors
-    floors = probes["median_s"].set_axis(pd.MultiIndex.from_arrays(
-        [probes["op"], probes["dtype"], probes["n"], every[probes.index]]))  # fmt: skip
-    keys = zip(frame["op"].map(matrix.FLOOR), frame["dtype"], frame["n"], every, strict=True)
-    frame["roofline"] = [floors.get(key, math.nan) for key in keys] / frame["median_s"]
-    frame.loc[frame["loss"] == matrix.PROBE, "roofline"] = math.nan
-    # no probe is a softmax's floor: it reads one array of n, not two, and an exp of every
-    # element bounds it (benchmarks/bench_softmax.py measures that floor)
-    frame.loc[frame["loss"].isin(list(losses.ROW_LOSSES)), "roofline"] = math.nan
-    # not to be trusted alone: processes disagree, or faster than the memory floor allows
-    frame["unstable"] = (frame["process_cv"] > UNSTABLE_CV) | (frame["roofline"] > ROOFLINE_LIMIT)
-    extra = ["threads"] if every.any() else []  # with timing.threads: [1, all] only
-    extra += counted if frame["instructions"].notna().any() else []
-    return frame[[*COLUMNS, "process_cv", "unstable", *extra]]

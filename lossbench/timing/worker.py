@@ -1,7 +1,7 @@
 """One timing worker process: every benchmark of a spec, timed once each as one pyperf run.
 
 ``python -m lossbench.timing.worker SPEC`` reads the benchmarks from the JSON file SPEC (written
-by `lossbench.timing.driver`) and prints one JSON line per benchmark as it finishes: its name,
+by `lossbench.timing.driver.run`) and prints one JSON line per benchmark as it finishes: its name,
 inner loops, warm-up values and timed values, in seconds per call. The driver starts several of
 these processes, one after the other, and turns their lines into a pyperf suite.
 
