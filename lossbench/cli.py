@@ -181,8 +181,11 @@ def run(
 
             check_address(cluster)
             where = "worker processes here" if cluster.startswith("local:") else "there"
-            err.print(f"cluster: {escape(visible(cluster))}: the trials and their data go {where}",
-                      highlight=False, soft_wrap=True)  # fmt: skip
+            err.print(
+                f"cluster: {escape(visible(cluster))}: the trials and their data go {where}",
+                highlight=False,
+                soft_wrap=True,
+            )
         started: dict[str, Path] = {}
         progress = report.progress_bar(err, disable=quiet or not err.is_terminal)
         try:
@@ -194,9 +197,14 @@ def run(
                     progress.update(task, description=phase, unit=unit, completed=done, total=total)
 
                 outcome = runner.execute(
-                    resolved, out_dir, only=only, jobs=jobs, cluster=cluster, progress=advance,
+                    resolved,
+                    out_dir,
+                    only=only,
+                    jobs=jobs,
+                    cluster=cluster,
+                    progress=advance,
                     on_start=lambda path: started.setdefault("path", path),
-                )  # fmt: skip
+                )
         except KeyboardInterrupt:
             path = started.get("path")
             kept = report.kept(path)
@@ -266,8 +274,10 @@ def show(run_dir: RunArgument = None, out_dir: RunsOption = Path("results")) -> 
         term.results_line(path)
 
 
-_CI_HELP = (f"Write a timing config and a GitHub Actions workflow ({WORKFLOW_PATH}) that gate "
-            "this loss kernel of yours on every pull request.")  # fmt: skip
+_CI_HELP = (
+    f"Write a timing config and a GitHub Actions workflow ({WORKFLOW_PATH}) that gate "
+    "this loss kernel of yours on every pull request."
+)
 
 
 @app.command()
@@ -421,8 +431,11 @@ def main() -> None:
             code = app(standalone_mode=False)
     except OSError as error:  # the output itself failed (a full disk, a closed pipe)
         try:
-            err.print(f"error: cannot write the output ({error.strerror or error})",
-                      markup=False, highlight=False)  # fmt: skip
+            err.print(
+                f"error: cannot write the output ({error.strerror or error})",
+                markup=False,
+                highlight=False,
+            )
         except OSError:
             pass
         exit_now(2)
@@ -432,8 +445,11 @@ def main() -> None:
             sys.exit(0)
         command = error.ctx.command_path if error.ctx is not None else "lossbench"
         message = " ".join(error.format_message().replace("Value error, ", "").split())
-        err.print(f"[bold red]error:[/] {escape(message)} (see `{command} --help`)",
-                  highlight=False, soft_wrap=True)  # fmt: skip
+        err.print(
+            f"[bold red]error:[/] {escape(message)} (see `{command} --help`)",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(2)
     except stops:
         err.print("interrupted")

@@ -108,8 +108,11 @@ def history_import(
         added = sum(history.record(db, path, commit=commit, machine=machine) for path in paths)
         skipped = len(paths) - added
         tail = f" ({skipped} already there)" if skipped else ""
-        out.print(f"recorded {added} of {len(paths)} into {escape(str(db))}{tail}",
-                  highlight=False, soft_wrap=True)  # fmt: skip
+        out.print(
+            f"recorded {added} of {len(paths)} into {escape(str(db))}{tail}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @history_app.command("show")

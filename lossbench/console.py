@@ -68,8 +68,9 @@ def user_errors():
     except LossbenchError as error:
         if debug_mode["on"]:
             err.print(traceback.format_exc(), markup=False, highlight=False)
-        err.print(f"[bold red]error:[/] {escape(one_line(str(error)))}", highlight=False,
-                  soft_wrap=True)  # fmt: skip
+        err.print(
+            f"[bold red]error:[/] {escape(one_line(str(error)))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(code=2) from None
 
 

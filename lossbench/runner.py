@@ -230,9 +230,11 @@ def execute(
         finally:
             try:
                 run.finish(
-                    status, experiments_finished=len(frames), experiments_total=len(sections),
+                    status,
+                    experiments_finished=len(frames),
+                    experiments_total=len(sections),
                     timing=_timing_state(timing_plan, timings, status),
-                )  # fmt: skip
+                )
             except OSError as error:
                 if status != "interrupted":  # the message must not say "marked failed"
                     raise LossbenchError(

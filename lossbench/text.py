@@ -13,9 +13,16 @@ import html as _html
 import re
 
 __all__ = [
-    "csv_cell", "from_csv_cell", "guard", "html", "markdown", "markdown_code", "markup", "visible",
+    "csv_cell",
+    "from_csv_cell",
+    "guard",
+    "html",
+    "markdown",
+    "markdown_code",
+    "markup",
+    "visible",
     "visible_lines",
-]  # fmt: skip
+]
 
 # C0 and C1 controls, DEL, zero-width and bidirectional overrides, line and paragraph
 # separators, the byte-order mark: each could hide, reorder or forge what is shown;

@@ -31,9 +31,6 @@ LAYERS = [
     {"lossbench.starters"},
     {"lossbench.cli", "lossbench.cli_history", "lossbench.console"},
 ]
-# longest module files allowed, and the one exception (its docstring says why)
-MOST_LINES = 450
-LONGER = {"lossbench.losses.fused"}
 
 
 def _name(path: Path) -> str:
@@ -111,12 +108,11 @@ def test_no_two_modules_import_each_other_even_through_others():
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
-def test_no_module_is_longer_than_450_lines(module):
-    lines = len(MODULES[module].read_text(encoding="utf-8").splitlines())
-    if module in LONGER:
-        assert "in one module because" in ast.get_docstring(ast.parse(MODULES[module].read_text()))
-        return
-    assert lines <= MOST_LINES, f"{module}: {lines} lines"
+def test_the_formatter_lays_out_every_line(module):
+    # no line is packed by hand past ruff format (a cap on module length once invited that:
+    # 240 such lines); a module grows by its job, and is split by job, not by length
+    text = MODULES[module].read_text(encoding="utf-8")
+    assert "fmt: " + "skip" not in text and "fmt: " + "off" not in text, module
 
 
 def test_the_checks_see_imports_inside_functions_and_packages():

@@ -17,10 +17,30 @@ from lossbench.analysis.frames import against_baseline, keyed, stable_seed, test
 __all__ = ["SUMMARY_COLUMNS", "summarize"]
 
 SUMMARY_COLUMNS = [
-    "experiment", "dataset", "loss", "metric", "n", "mean", "std", "ci_low", "ci_high",
-    "kind", "x", "median", "median_low", "median_high", "mean_unstable", "baseline", "ratio",
-    "win_rate", "efficiency", "efficiency_low", "efficiency_high", "note", "model",
-]  # fmt: skip
+    "experiment",
+    "dataset",
+    "loss",
+    "metric",
+    "n",
+    "mean",
+    "std",
+    "ci_low",
+    "ci_high",
+    "kind",
+    "x",
+    "median",
+    "median_low",
+    "median_high",
+    "mean_unstable",
+    "baseline",
+    "ratio",
+    "win_rate",
+    "efficiency",
+    "efficiency_low",
+    "efficiency_high",
+    "note",
+    "model",
+]
 _KEYS = ["experiment", "dataset", "model", "loss", "metric", "x"]
 
 
@@ -29,11 +49,13 @@ def _spread(key: tuple, values: pd.Series, ratio: float) -> dict[str, float | bo
     low, high = statistics.mean_interval(data, seed=_seed(key), test_train=ratio)
     median_low, median_high = statistics.median_interval(data)
     return {
-        "ci_low": low, "ci_high": high,
+        "ci_low": low,
+        "ci_high": high,
         "median": float(np.median(data)) if len(data) else math.nan,
-        "median_low": median_low, "median_high": median_high,
+        "median_low": median_low,
+        "median_high": median_high,
         "mean_unstable": statistics.mean_unstable(data) if len(data) else False,
-    }  # fmt: skip
+    }
 
 
 def summarize(
@@ -50,9 +72,9 @@ def summarize(
     summary["note"] = grouped["note"].agg(lambda notes: next((n for n in notes if n), "")).values
     # in the groups' own order, the order of `summary`'s rows
     ratios = test_train(frame)  # cross-validated: intervals corrected as the verdicts are
-    spread = pd.DataFrame([
-        _spread(key, values, ratios.get(key[:2], 0.0)) for key, values in grouped["value"]
-    ])  # fmt: skip
+    spread = pd.DataFrame(
+        [_spread(key, values, ratios.get(key[:2], 0.0)) for key, values in grouped["value"]]
+    )
     summary = pd.concat([summary, spread], axis=1)
 
     first = frame.groupby("experiment", sort=False)["loss"].first()

@@ -41,14 +41,39 @@ from lossbench.analysis.constants import Verdict
 from lossbench.analysis.frames import against_baseline, keyed, stable_seed, test_train, unkeyed
 
 __all__ = [
-    "COMPARISON_COLUMNS", "DOMINATED", "MODELS", "Settings", "compare", "decide", "families",
-]  # fmt: skip
+    "COMPARISON_COLUMNS",
+    "DOMINATED",
+    "MODELS",
+    "Settings",
+    "compare",
+    "decide",
+    "families",
+]
 
 COMPARISON_COLUMNS = [
-    "experiment", "kind", "dataset", "x", "metric", "loss", "baseline", "estimate", "low", "high",
-    "p", "p_adjusted", "verdict", "n", "statistic", "margin", "note", "confidence", "family",
-    "model", "baseline_model", "alpha",
-]  # fmt: skip
+    "experiment",
+    "kind",
+    "dataset",
+    "x",
+    "metric",
+    "loss",
+    "baseline",
+    "estimate",
+    "low",
+    "high",
+    "p",
+    "p_adjusted",
+    "verdict",
+    "n",
+    "statistic",
+    "margin",
+    "note",
+    "confidence",
+    "family",
+    "model",
+    "baseline_model",
+    "alpha",
+]
 BASELINE, RANKING, MODELS = "baseline", "ranking", "models"
 DOMINATED = "the mean is dominated by a few trials; statistic: median would be steadier"
 
@@ -121,9 +146,11 @@ class _Experiment:
         self.chosen_fits = mine[mine["metric"] == "converged"]
         self.ratios = {dataset: r for (_, dataset), r in test_train(mine).items()}
         self.swept = {
-            label: name for name, labels in setting.sweeps.items() for label in labels
+            label: name
+            for name, labels in setting.sweeps.items()
+            for label in labels
             if label != self.baseline
-        }  # fmt: skip
+        }
 
     def rows(self, alpha: float) -> list[dict]:
         families: dict[str, list[dict]] = {}
@@ -143,8 +170,19 @@ class _Experiment:
         _decide(ranked, alpha, self._ranking_size(), self.higher)
         return [row for found in families.values() for row in found] + ranked
 
-    def _row(self, dataset, x, metric, loss, baseline, own, theirs, why_not, family,
-             models: tuple[str, str] | None = None):  # fmt: skip
+    def _row(
+        self,
+        dataset,
+        x,
+        metric,
+        loss,
+        baseline,
+        own,
+        theirs,
+        why_not,
+        family,
+        models: tuple[str, str] | None = None,
+    ):
         statistic = self.setting.statistic.get(dataset, "mean")
         notes = []
         ratio = self.ratios.get(dataset, 0.0)
@@ -163,14 +201,25 @@ class _Experiment:
             return None
         notes = [why_not] if why_not else [n for n in [result.note, *notes] if n]
         return {
-            "experiment": self.name, "kind": self.kind, "dataset": dataset, "x": x,
+            "experiment": self.name,
+            "kind": self.kind,
+            "dataset": dataset,
+            "x": x,
             "model": models[0] if models else self.model,
             "baseline_model": models[1] if models else self.model,
-            "metric": metric, "loss": loss, "baseline": baseline, "estimate": result.estimate,
-            "p": result.p, "n": result.n, "statistic": statistic, "margin": self.setting.margin,
-            "note": "; ".join(notes), "family": family, "_result": result,
+            "metric": metric,
+            "loss": loss,
+            "baseline": baseline,
+            "estimate": result.estimate,
+            "p": result.p,
+            "n": result.n,
+            "statistic": statistic,
+            "margin": self.setting.margin,
+            "note": "; ".join(notes),
+            "family": family,
+            "_result": result,
             "_settled": not why_not,
-        }  # fmt: skip
+        }
 
     def across_models(self, models: list[str], alpha: float) -> list[dict]:
         """The ``models`` family: each loss fitted with each later model against the same loss
@@ -187,8 +236,18 @@ class _Experiment:
             for (dataset, x, metric, loss), group in paired.groupby(keys, sort=False):
                 own, theirs = group["value"].to_numpy(float), group["value_base"].to_numpy(float)
                 why_not = unsettled.get((dataset, x, loss, model), "")
-                row = self._row(dataset, x, metric, loss, loss, own, theirs, why_not, MODELS,
-                                models=(model, first))  # fmt: skip
+                row = self._row(
+                    dataset,
+                    x,
+                    metric,
+                    loss,
+                    loss,
+                    own,
+                    theirs,
+                    why_not,
+                    MODELS,
+                    models=(model, first),
+                )
                 if row is not None:
                     found.append(row)
         _decide(found, alpha, None, self.higher)
@@ -212,9 +271,10 @@ class _Experiment:
                     pairs += [(best, other) for other in settings if other is not best]
             # a sweep's settings below its best are no candidates: the best stands for them
             candidates = [
-                r for r in rows
+                r
+                for r in rows
                 if r["loss"] not in self.swept or best_of.get(self.swept[r["loss"]]) is r
-            ]  # fmt: skip
+            ]
             winners = [r for r in candidates if r["verdict"] == Verdict.better]
             if winners:
                 top = self._most_improved(winners)
@@ -242,7 +302,7 @@ class _Experiment:
         sizes = [
             len([label for label in members if label in others])
             for members in self.setting.sweeps.values()
-        ]  # fmt: skip
+        ]
         candidates += sum(1 for k in sizes if k)
         pairs = math.comb(candidates, 2) + sum(math.comb(k, 2) for k in sizes)
         groups = len(self.chosen.groupby(["dataset", "x", "metric"], sort=False))
@@ -251,8 +311,9 @@ class _Experiment:
     def _values(self, dataset, x, metric, first: str, second: str):
         """Trial-paired values of two losses on one dataset, x and metric."""
         chosen = self.chosen
-        here = chosen[(chosen["dataset"] == dataset) & (chosen["x"] == x)
-                      & (chosen["metric"] == metric)]  # fmt: skip
+        here = chosen[
+            (chosen["dataset"] == dataset) & (chosen["x"] == x) & (chosen["metric"] == metric)
+        ]
         a = here[here["loss"] == first][["trial", "value"]]
         b = here[here["loss"] == second][["trial", "value"]]
         both = a.merge(b, on="trial", suffixes=("", "_other"))
@@ -318,9 +379,11 @@ def _decide(found: list[dict], alpha: float, m: int | None, higher_is_better) ->
         row["low"], row["high"] = result.interval(level)
         row["p_adjusted"], row["confidence"], row["alpha"] = p_adjusted, 1 - level, alpha
         decided = statistics.verdict(
-            row["low"], row["high"], row["margin"],
+            row["low"],
+            row["high"],
+            row["margin"],
             higher_is_better=row["metric"] in higher_is_better,
-        )  # fmt: skip
+        )
         row["verdict"] = decided if settled else Verdict.inconclusive
 
 
@@ -380,8 +443,11 @@ def _unsettled(trials: pd.DataFrame, baseline: str) -> dict[tuple, str]:
                 "where a fit has no finite optimum; set fit.l2 (a ridge penalty) to compare"
             )
         else:
-            mine = failed[(failed["dataset"] == dataset) & (failed["x"] == x)
-                          & failed["loss"].isin([loss, baseline])]  # fmt: skip
+            mine = failed[
+                (failed["dataset"] == dataset)
+                & (failed["x"] == x)
+                & failed["loss"].isin([loss, baseline])
+            ]
             reasons[(dataset, x, loss)] = (
                 f"no verdict: {int(bad)} of {total} fits of {loss} and {int(base['sum'])} of "
                 f"{int(base['count'])} of the baseline did not converge" + _why(mine)

@@ -11,9 +11,14 @@ from collections.abc import Mapping
 import pandas as pd
 
 __all__ = [
-    "MISSING_KEY", "against_baseline", "keyed", "models_of", "stable_seed", "test_train",
+    "MISSING_KEY",
+    "against_baseline",
+    "keyed",
+    "models_of",
+    "stable_seed",
+    "test_train",
     "unkeyed",
-]  # fmt: skip
+]
 
 # pandas drops groups and merge rows whose key is NaN: a missing x is grouped as -inf instead
 MISSING_KEY = -math.inf

@@ -23,32 +23,54 @@ def compare(trials: pd.DataFrame, margin: float, alpha: float = statistics.FAMIL
     name, kind = trials["experiment"].iloc[0], trials["kind"].iloc[0]
     baseline = trials["loss"].iloc[0]
     per = trials[trials["metric"].isin(["stuck", "converged"])]
-    wide = per.pivot_table(index=["dataset", "trial", "x", "loss"], columns="metric",
-                           values="value").reset_index()  # fmt: skip
+    wide = per.pivot_table(
+        index=["dataset", "trial", "x", "loss"], columns="metric", values="value"
+    ).reset_index()
     rows = []
     for dataset, mine in wide.groupby("dataset", sort=False):
         base = mine[mine["loss"] == baseline]
         for loss in [each for each in dict.fromkeys(mine["loss"]) if each != baseline]:
-            pairs = mine[mine["loss"] == loss].merge(base, on=["trial", "x"],
-                                                    suffixes=("", "_base"))  # fmt: skip
+            pairs = mine[mine["loss"] == loss].merge(
+                base, on=["trial", "x"], suffixes=("", "_base")
+            )
             stuck, theirs = pairs["stuck"] == 1, pairs["stuck_base"] == 1
-            result = statistics.PairedShares(int((stuck & ~theirs).sum()),
-                                             int((~stuck & theirs).sum()), len(pairs))  # fmt: skip
+            result = statistics.PairedShares(
+                int((stuck & ~theirs).sum()), int((~stuck & theirs).sum()), len(pairs)
+            )
             open_own = int((pairs["converged"] == 0).sum())
             open_base = int((pairs["converged_base"] == 0).sum())
             why_not = ""
             if open_own + open_base:
-                why_not = (f"no verdict: {open_own} of {len(pairs)} restarts of {loss} and "
-                           f"{open_base} of {baseline} did not converge (their objective "
-                           "still fell: raise model.epochs)")  # fmt: skip
-            rows.append({
-                "experiment": name, "kind": kind, "dataset": dataset, "x": MISSING_KEY,
-                "model": "mlp", "baseline_model": "mlp", "metric": METRIC, "loss": loss,
-                "baseline": baseline, "estimate": result.estimate, "p": result.p,
-                "n": result.n, "statistic": "paired share", "margin": margin,
-                "note": why_not or (f"restarts paired by their initial weights: {loss} alone "
-                                    f"stuck in {result.b}, {baseline} alone in {result.c}"),
-                "family": comparisons.BASELINE, "_result": result, "_settled": not why_not,
-            })  # fmt: skip
+                why_not = (
+                    f"no verdict: {open_own} of {len(pairs)} restarts of {loss} and "
+                    f"{open_base} of {baseline} did not converge (their objective "
+                    "still fell: raise model.epochs)"
+                )
+            rows.append(
+                {
+                    "experiment": name,
+                    "kind": kind,
+                    "dataset": dataset,
+                    "x": MISSING_KEY,
+                    "model": "mlp",
+                    "baseline_model": "mlp",
+                    "metric": METRIC,
+                    "loss": loss,
+                    "baseline": baseline,
+                    "estimate": result.estimate,
+                    "p": result.p,
+                    "n": result.n,
+                    "statistic": "paired share",
+                    "margin": margin,
+                    "note": why_not
+                    or (
+                        f"restarts paired by their initial weights: {loss} alone "
+                        f"stuck in {result.b}, {baseline} alone in {result.c}"
+                    ),
+                    "family": comparisons.BASELINE,
+                    "_result": result,
+                    "_settled": not why_not,
+                }
+            )
     comparisons.decide(rows, alpha)
     return rows

@@ -37,10 +37,17 @@ import numpy as np
 from lossbench.analysis.constants import FAMILYWISE_ALPHA, Verdict
 
 __all__ = [
-    "FAMILYWISE_ALPHA", "Paired", "PairedShares", "bonferroni", "efficiency", "mean_interval",
+    "FAMILYWISE_ALPHA",
+    "Paired",
+    "PairedShares",
+    "bonferroni",
+    "efficiency",
+    "mean_interval",
     "mean_unstable",
-    "median_interval", "paired", "verdict",
-]  # fmt: skip
+    "median_interval",
+    "paired",
+    "verdict",
+]
 
 CONFIDENCE = 0.95
 RESAMPLES = 1999
@@ -59,9 +66,15 @@ def _bootstrap(data: tuple[np.ndarray, ...], statistic: Callable, seed: int, pai
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # degenerate resamples: handled by the fallback
             result = bootstrap(
-                data, statistic, paired=paired, vectorized=True, n_resamples=RESAMPLES,
-                confidence_level=CONFIDENCE, method=method, rng=np.random.default_rng(seed),
-            )  # fmt: skip
+                data,
+                statistic,
+                paired=paired,
+                vectorized=True,
+                n_resamples=RESAMPLES,
+                confidence_level=CONFIDENCE,
+                method=method,
+                rng=np.random.default_rng(seed),
+            )
         low, high = result.confidence_interval
         if math.isfinite(low) and math.isfinite(high):
             return float(low), float(high)
@@ -268,9 +281,10 @@ def paired(
     if statistic == "median":
         if n < MEDIAN_FEWEST:
             return dataclasses.replace(
-                empty, estimate=math.expm1(log_ratio),
+                empty,
+                estimate=math.expm1(log_ratio),
                 note=f"fewer than {MEDIAN_FEWEST} trials: too few to bootstrap medians",
-            )  # fmt: skip
+            )
         return _median_ratio(loss, base, log_ratio, seed)
     from scipy.stats import t as student_t
 

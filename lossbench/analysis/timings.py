@@ -46,10 +46,20 @@ from lossbench.analysis.constants import TIMING_ALPHA, TIMING_THRESHOLD, UNSTABL
 from lossbench.errors import LossbenchError
 
 __all__ = [
-    "COUNTS_AGREE", "MIN_PROCESSES", "TIMING_ALPHA", "TIMING_COLUMNS", "UNSTABLE_CV",
-    "VERDICTS", "Side", "between_cv", "compare_timings", "host_differences",
-    "needed_processes", "processes_to_settle", "runs_of",
-]  # fmt: skip
+    "COUNTS_AGREE",
+    "MIN_PROCESSES",
+    "TIMING_ALPHA",
+    "TIMING_COLUMNS",
+    "UNSTABLE_CV",
+    "VERDICTS",
+    "Side",
+    "between_cv",
+    "compare_timings",
+    "host_differences",
+    "needed_processes",
+    "processes_to_settle",
+    "runs_of",
+]
 
 VERDICTS = tuple(TimingVerdict)
 
@@ -256,12 +266,31 @@ def _ratio_interval(
 
 
 TIMING_COLUMNS = [
-    "benchmark", "base_median_s", "new_median_s", "ratio", "verdict", "p_value", "test",
-    "ratio_ci_low", "ratio_ci_high", "base_stdev_s", "new_stdev_s", "base_values", "new_values",
-    "base_processes", "new_processes", "base_between_cv", "new_between_cv", "unstable",
-    "needed_processes", "unit", "confidence", "median_ratio", "median_ratio_low",
+    "benchmark",
+    "base_median_s",
+    "new_median_s",
+    "ratio",
+    "verdict",
+    "p_value",
+    "test",
+    "ratio_ci_low",
+    "ratio_ci_high",
+    "base_stdev_s",
+    "new_stdev_s",
+    "base_values",
+    "new_values",
+    "base_processes",
+    "new_processes",
+    "base_between_cv",
+    "new_between_cv",
+    "unstable",
+    "needed_processes",
+    "unit",
+    "confidence",
+    "median_ratio",
+    "median_ratio_low",
     "median_ratio_high",
-]  # fmt: skip
+]
 
 
 def compare_timings(
@@ -287,11 +316,15 @@ def compare_timings(
             only = float(
                 np.median(np.concatenate(a.get(name) or b.get(name) or [np.array([math.nan])]))
             )
-            rows.append({
-                "benchmark": name, "verdict": TimingVerdict.missing, "unit": unit,
-                "base_median_s": only if a.get(name) else math.nan,
-                "new_median_s": only if b.get(name) else math.nan,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "benchmark": name,
+                    "verdict": TimingVerdict.missing,
+                    "unit": unit,
+                    "base_median_s": only if a.get(name) else math.nan,
+                    "new_median_s": only if b.get(name) else math.nan,
+                }
+            )
             continue
         va, vb = a[name], b[name]
         if base.units.get(name) == new.units.get(name) == "integer":
@@ -306,23 +339,34 @@ def compare_timings(
         median_low, median_high = _ratio_interval(va, vb)
         median_ratio = float(np.median(pooled_b) / np.median(pooled_a))
         ratio = decided.ratio if decided is not None else median_ratio
-        rows.append({
-            "benchmark": name, "base_median_s": float(np.median(pooled_a)),
-            "new_median_s": float(np.median(pooled_b)), "ratio": ratio, "verdict": verdict,
-            "p_value": decided.p if decided is not None else math.nan,
-            "test": "welch t on log process medians",
-            "ratio_ci_low": decided.low if decided is not None else math.nan,
-            "ratio_ci_high": decided.high if decided is not None else math.nan,
-            "confidence": 1 - alpha, "median_ratio": median_ratio,
-            "median_ratio_low": median_low, "median_ratio_high": median_high,
-            "base_stdev_s": float(np.std(pooled_a, ddof=1)) if pooled_a.size > 1 else math.nan,
-            "new_stdev_s": float(np.std(pooled_b, ddof=1)) if pooled_b.size > 1 else math.nan,
-            "base_values": int(pooled_a.size), "new_values": int(pooled_b.size),
-            "base_processes": len(va), "new_processes": len(vb),
-            "base_between_cv": cv_a, "new_between_cv": cv_b,
-            "unstable": unstable,
-            "needed_processes": needed_processes(alpha), "unit": unit,
-        })  # fmt: skip
+        rows.append(
+            {
+                "benchmark": name,
+                "base_median_s": float(np.median(pooled_a)),
+                "new_median_s": float(np.median(pooled_b)),
+                "ratio": ratio,
+                "verdict": verdict,
+                "p_value": decided.p if decided is not None else math.nan,
+                "test": "welch t on log process medians",
+                "ratio_ci_low": decided.low if decided is not None else math.nan,
+                "ratio_ci_high": decided.high if decided is not None else math.nan,
+                "confidence": 1 - alpha,
+                "median_ratio": median_ratio,
+                "median_ratio_low": median_low,
+                "median_ratio_high": median_high,
+                "base_stdev_s": float(np.std(pooled_a, ddof=1)) if pooled_a.size > 1 else math.nan,
+                "new_stdev_s": float(np.std(pooled_b, ddof=1)) if pooled_b.size > 1 else math.nan,
+                "base_values": int(pooled_a.size),
+                "new_values": int(pooled_b.size),
+                "base_processes": len(va),
+                "new_processes": len(vb),
+                "base_between_cv": cv_a,
+                "new_between_cv": cv_b,
+                "unstable": unstable,
+                "needed_processes": needed_processes(alpha),
+                "unit": unit,
+            }
+        )
     return pd.DataFrame(rows, columns=TIMING_COLUMNS)
 
 
@@ -347,12 +391,22 @@ def _counted(name: str, base: list[np.ndarray], new: list[np.ndarray], threshold
     else:
         verdict = TimingVerdict.same
     return {
-        "benchmark": name, "base_median_s": float(np.median(a)),
+        "benchmark": name,
+        "base_median_s": float(np.median(a)),
         "new_median_s": float(np.median(b)),
-        "ratio": ratio, "verdict": verdict, "p_value": math.nan, "test": "instruction counts",
-        "ratio_ci_low": ratio, "ratio_ci_high": ratio,
-        "base_values": sum(map(len, base)), "new_values": sum(map(len, new)),
-        "base_processes": len(base), "new_processes": len(new),
-        "base_between_cv": spread, "new_between_cv": spread, "unstable": spread > COUNTS_AGREE,
-        "needed_processes": 1, "unit": "instructions",
-    }  # fmt: skip
+        "ratio": ratio,
+        "verdict": verdict,
+        "p_value": math.nan,
+        "test": "instruction counts",
+        "ratio_ci_low": ratio,
+        "ratio_ci_high": ratio,
+        "base_values": sum(map(len, base)),
+        "new_values": sum(map(len, new)),
+        "base_processes": len(base),
+        "new_processes": len(new),
+        "base_between_cv": spread,
+        "new_between_cv": spread,
+        "unstable": spread > COUNTS_AGREE,
+        "needed_processes": 1,
+        "unit": "instructions",
+    }

@@ -34,10 +34,27 @@ from lossbench.config.schema import (
 from lossbench.errors import LossbenchError
 
 __all__ = [
-    "DEFAULT", "KINDS", "MAX_TRIALS", "Config", "Experiment", "FitOptions", "PyperfOptions",
-    "Timing", "blame", "cap", "default_text", "dump", "load", "parse_yaml", "quick",
-    "read_text", "register", "section", "set_values", "validate",
-]  # fmt: skip
+    "DEFAULT",
+    "KINDS",
+    "MAX_TRIALS",
+    "Config",
+    "Experiment",
+    "FitOptions",
+    "PyperfOptions",
+    "Timing",
+    "blame",
+    "cap",
+    "default_text",
+    "dump",
+    "load",
+    "parse_yaml",
+    "quick",
+    "read_text",
+    "register",
+    "section",
+    "set_values",
+    "validate",
+]
 
 
 def default_text() -> str:

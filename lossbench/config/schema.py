@@ -29,9 +29,15 @@ from pydantic import (
 )
 
 __all__ = [
-    "KINDS", "MAX_TRIALS", "Config", "Experiment", "FitOptions", "PyperfOptions", "Timing",
+    "KINDS",
+    "MAX_TRIALS",
+    "Config",
+    "Experiment",
+    "FitOptions",
+    "PyperfOptions",
+    "Timing",
     "register",
-]  # fmt: skip
+]
 
 # trials (or cross-validation folds × repeats) per dataset: a million rows of trials.csv per
 # metric; beyond it a run would take days and build its plan for minutes first

@@ -60,12 +60,21 @@ __all__ = [
     "run_tasks",
     "summarize",
     "tasks",
-]  # fmt: skip
+]
 
 # model: what each loss was fitted with (linear, gbm; empty for model-free kinds)
 COLUMNS = [
-    "experiment", "dataset", "loss", "trial", "metric", "value", "kind", "x", "note", "model",
-]  # fmt: skip
+    "experiment",
+    "dataset",
+    "loss",
+    "trial",
+    "metric",
+    "value",
+    "kind",
+    "x",
+    "note",
+    "model",
+]
 
 
 def tasks(config: Config | dict[str, Any]) -> list[Task]:

@@ -127,10 +127,14 @@ def _connected(distributed, address, local, timeout, scratch=None) -> Iterator[A
         if local:
             # its processes get the terminal's Ctrl-C too: their dying words are not ours
             cluster = distributed.LocalCluster(
-                n_workers=int(local.group(1)), threads_per_worker=1, processes=True,
-                host="127.0.0.1", dashboard_address=None, silence_logs=logging.CRITICAL,
+                n_workers=int(local.group(1)),
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
                 local_directory=scratch,
-            )  # fmt: skip
+            )
             client = distributed.Client(cluster, timeout=timeout)
         else:
             client = distributed.Client(address, timeout=timeout)
@@ -142,11 +146,14 @@ def _connected(distributed, address, local, timeout, scratch=None) -> Iterator[A
         reached = not isinstance(error, OSError | TimeoutError)
         raise LossbenchError(
             f"--cluster {address}: "
-            + ("what answers there is not a dask scheduler" if reached
-               else "cannot reach the scheduler")
+            + (
+                "what answers there is not a dask scheduler"
+                if reached
+                else "cannot reach the scheduler"
+            )
             + f" ({type(error).__name__}: {one_line(str(error))[:150]}); start one with "
             "`dask scheduler` and workers with `dask worker <address>`"
-        ) from None  # fmt: skip
+        ) from None
     try:
         yield client
     finally:
@@ -180,8 +187,7 @@ def run_on(
         else:
             bare.append(unit)
             data.append(None)
-    futures = client.map(_call, [function] * len(bare), bare, data, pure=False,
-                         retries=RETRIES)  # fmt: skip
+    futures = client.map(_call, [function] * len(bare), bare, data, pure=False, retries=RETRIES)
     position = {future.key: i for i, future in enumerate(futures)}
     results: dict[int, list] = {}
     following = 0
@@ -250,9 +256,12 @@ def _call(function: Callable[[Any], list], unit: Any, dataset: Any) -> list:
 
 def _lost(distributed) -> tuple[type[BaseException], ...]:
     """What dask raises when the scheduler or the connection to it is gone."""
-    names = [(distributed.client, "FutureCancelledError"),
-             (distributed.client, "FuturesCancelledError"), (distributed, "CancelledError"),
-             (distributed.comm, "CommClosedError")]  # fmt: skip
+    names = [
+        (distributed.client, "FutureCancelledError"),
+        (distributed.client, "FuturesCancelledError"),
+        (distributed, "CancelledError"),
+        (distributed.comm, "CommClosedError"),
+    ]
     found = tuple(getattr(module, name) for module, name in names if hasattr(module, name))
     return (*found, OSError, asyncio.CancelledError)
 

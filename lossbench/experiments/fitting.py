@@ -58,16 +58,24 @@ from lossbench.experiments import exact, newton, scales
 from lossbench.losses import AnyLoss, Loss, builtin
 
 __all__ = [
-    "SCALES", "FitResult", "Standardized", "fit", "joint_refusal", "minimized", "objective",
+    "SCALES",
+    "FitResult",
+    "Standardized",
+    "fit",
+    "joint_refusal",
+    "minimized",
+    "objective",
     "why_unconverged",
-]  # fmt: skip
+]
 
 SCALES = typing.get_args(FitOptions.model_fields["scale"].annotation)  # the config's, once
 MODELS = ("linear", "logistic")
 _DEFAULTS = FitOptions()  # a fit's defaults are the config's `fit:` defaults
 _RESTARTS = 5
-_EXACT_FIT = ("the residuals' MAD is 0 at the start: least squares fits over half the training "
-              "rows exactly, and is kept (as statsmodels' RLM keeps it)")  # fmt: skip
+_EXACT_FIT = (
+    "the residuals' MAD is 0 at the start: least squares fits over half the training "
+    "rows exactly, and is kept (as statsmodels' RLM keeps it)"
+)
 _GRADIENT_TOL = 1e-7
 
 
@@ -201,8 +209,10 @@ def joint_refusal(loss: AnyLoss) -> str:
     name = loss.scale_parameter
     if name is None or loss.params[name] > 1:
         return ""
-    return (f"{loss} with fit.scale: joint: {name} must exceed 1 (at or below 1 the joint scale "
-            f"falls to 0 and the fit is mae's); use a larger {name} or fit.scale: mad")  # fmt: skip
+    return (
+        f"{loss} with fit.scale: joint: {name} must exceed 1 (at or below 1 the joint scale "
+        f"falls to 0 and the fit is mae's); use a larger {name} or fit.scale: mad"
+    )
 
 
 def why_unconverged(loss: Loss | None, result: FitResult, max_iter: int, l2: float) -> str:
@@ -210,15 +220,21 @@ def why_unconverged(loss: Loss | None, result: FitResult, max_iter: int, l2: flo
     if not math.isfinite(result.objective):
         return "the objective is not finite where the fit stopped (the steps diverged)"
     if result.exhausted:
-        return (f"stopped at fit.max_iter = {max_iter} before its gradient fell to "
-                f"{_GRADIENT_TOL:g} of its start; raise fit.max_iter")  # fmt: skip
+        return (
+            f"stopped at fit.max_iter = {max_iter} before its gradient fell to "
+            f"{_GRADIENT_TOL:g} of its start; raise fit.max_iter"
+        )
     if isinstance(loss, builtin.MAE):  # a gradient test cannot confirm an optimum at a kink
         fix = "fit it with fit.l2: 0" if l2 else "use fit.method: lbfgs"
-        return (f"mae is kinked at its optimum, where a gradient cannot shrink: {fix} (solved "
-                "exactly by linear programming)")  # fmt: skip
-    return (f"stopped where no step lowers the objective, its gradient above "
-            f"{_GRADIENT_TOL:g} of its start (flat or ill-conditioned); more iterations would "
-            "not change it")  # fmt: skip
+        return (
+            f"mae is kinked at its optimum, where a gradient cannot shrink: {fix} (solved "
+            "exactly by linear programming)"
+        )
+    return (
+        f"stopped where no step lowers the objective, its gradient above "
+        f"{_GRADIENT_TOL:g} of its start (flat or ill-conditioned); more iterations would "
+        "not change it"
+    )
 
 
 def _exact(loss: Loss, X: np.ndarray, y: np.ndarray, l2: float) -> FitResult | None:
@@ -238,8 +254,9 @@ def _solved(loss, X, y, l2, theta, solved: bool, iterations: int) -> FitResult:
     """An exact solution as a fit, its objective and gradient evaluated."""
     value, grad = objective(loss, X, y, "linear", l2)(theta)
     largest = float(np.max(np.abs(grad))) if grad.size else 0.0
-    return FitResult(theta, float(value), iterations, solved and math.isfinite(value), 0.0,
-                     gradient=largest)  # fmt: skip
+    return FitResult(
+        theta, float(value), iterations, solved and math.isfinite(value), 0.0, gradient=largest
+    )
 
 
 def minimized(f, theta, method, max_iter, tol, lr) -> FitResult:
@@ -256,9 +273,12 @@ def minimized(f, theta, method, max_iter, tol, lr) -> FitResult:
     iterations, before, ftol = 0, (math.inf, math.inf), tol
     for _ in range(1 + _RESTARTS):  # a restart drops L-BFGS's stale curvature pairs
         result = minimize(
-            f, theta, jac=True, method="L-BFGS-B",
+            f,
+            theta,
+            jac=True,
+            method="L-BFGS-B",
             options={"maxiter": max(1, max_iter - iterations), "gtol": tol, "ftol": ftol},
-        )  # fmt: skip
+        )
         theta, iterations = result.x, iterations + int(result.nit)
         done = _judged(f, theta, iterations, reference)
         # restarts stop helping when neither the objective nor the gradient moves (a run
@@ -300,8 +320,9 @@ def _refit(loss, X, y, theta, model, method, max_iter, tol, lr, l2) -> FitResult
     f = objective(loss, X, y, model, l2)
     if method == "lbfgs" and model == "linear" and newton.suits(loss, X):
         solved = newton.newton(loss, X, y, theta, l2, max_iter)
-        done = _verdict(solved.theta, solved.value, solved.gradient, solved.iterations,
-                        _reference(f, theta))  # fmt: skip
+        done = _verdict(
+            solved.theta, solved.value, solved.gradient, solved.iterations, _reference(f, theta)
+        )
         done.exhausted = solved.stopped == "max_iter"
         return done
     return minimized(f, theta, method, max_iter, tol, lr)
@@ -319,8 +340,18 @@ class _Refits:
     def at(self, scale: float, l2: float) -> FitResult:
         """The fit with the loss's scale parameter times `scale`, and penalty `l2`."""
         method, max_iter, tol, lr = self.options
-        self.last = _refit(self.loss.with_scale(scale), self.X, self.y, self.last.theta,
-                           "linear", method, max_iter, tol, lr, l2)  # fmt: skip
+        self.last = _refit(
+            self.loss.with_scale(scale),
+            self.X,
+            self.y,
+            self.last.theta,
+            "linear",
+            method,
+            max_iter,
+            tol,
+            lr,
+            l2,
+        )
         self.iterations += self.last.iterations
         self.exhausted |= self.last.exhausted
         return self.last
@@ -365,8 +396,9 @@ def _joint(loss, X, y, theta, max_iter, tol, l2) -> FitResult:
     sample; the concomitant scale of HuberRegressor). At a fixed σ that is a fit with δ·σ
     and penalty σ·l2 / 2 (ρ_δ(r / σ) = ρ_{δσ}(r) / σ²); σ is the root of the profile's
     derivative (`scales.increasing_root`)."""
-    refits = _Refits(loss, X, y, FitResult(theta, math.nan, 0, False, 0.0), "lbfgs", max_iter,
-                     tol, None)  # fmt: skip
+    refits = _Refits(
+        loss, X, y, FitResult(theta, math.nan, 0, False, 0.0), "lbfgs", max_iter, tol, None
+    )
 
     def slope(sigma: float) -> float:
         """d/dσ of the objective at the coefficients refitted for σ (envelope theorem)."""
@@ -376,8 +408,7 @@ def _joint(loss, X, y, theta, max_iter, tol, l2) -> FitResult:
         return 1.0 + 2.0 * float(np.mean(rho + (u_true - u_fitted) * drho))
 
     least_squares = _least_squares(X, y, l2).theta
-    start = (scales.mad_of(y - X @ least_squares[:-1] - least_squares[-1])
-             or float(np.std(y)) or 1.0)  # fmt: skip
+    start = scales.mad_of(y - X @ least_squares[:-1] - least_squares[-1]) or float(np.std(y)) or 1.0
     root = scales.increasing_root(slope, start)
     limit = _limit(X, y, l2, root)
     if limit is not None:

@@ -32,9 +32,14 @@ from lossbench.experiments.scales import mad_of
 from lossbench.losses import SIGMOID, Loss
 
 __all__ = [
-    "BoostedFit", "GbmOptions", "fit_gbm", "fitted", "objective", "require_lightgbm",
+    "BoostedFit",
+    "GbmOptions",
+    "fit_gbm",
+    "fitted",
+    "objective",
+    "require_lightgbm",
     "starting_score",
-]  # fmt: skip
+]
 
 _INSTALL = "model: gbm needs LightGBM: pip install 'lossbench[gbm]'"
 
@@ -115,9 +120,11 @@ def starting_score(loss: Loss, y: np.ndarray, task: str) -> float:
     if low == high:
         return low
     found = minimize_scalar(
-        lambda c: loss.value(y, np.full_like(y, c)), bounds=(low, high), method="bounded",
+        lambda c: loss.value(y, np.full_like(y, c)),
+        bounds=(low, high),
+        method="bounded",
         options={"xatol": 1e-10 * max(1.0, high - low)},
-    )  # fmt: skip
+    )
     return float(found.x)
 
 
@@ -154,9 +161,12 @@ def fit_gbm(
         options, seed, objective=objective(loss, task, rescaled, scales := list[float]())
     )
     data = lightgbm.Dataset(
-        X, label=y, init_score=np.full(len(y), start), free_raw_data=False,
+        X,
+        label=y,
+        init_score=np.full(len(y), start),
+        free_raw_data=False,
         categorical_feature=list(categorical) or "auto",
-    )  # fmt: skip
+    )
     if loss.name != "mae":
         trees = lightgbm.train(params, data, num_boost_round=options.n_estimators)
         return Booster(trees, start, scales[-1] if scales else math.nan)
@@ -228,10 +238,14 @@ def fitted(
     booster = fit_gbm(loss, X, y, task, options, seed, categorical, rescaled)
     spread = booster.scale
     return BoostedFit(
-        theta=np.full(X.shape[1] + 1, math.nan), objective=math.nan,
-        iterations=options.n_estimators, converged=True,
-        seconds=time.perf_counter() - began, scale=spread, booster=booster,
-    )  # fmt: skip
+        theta=np.full(X.shape[1] + 1, math.nan),
+        objective=math.nan,
+        iterations=options.n_estimators,
+        converged=True,
+        seconds=time.perf_counter() - began,
+        scale=spread,
+        booster=booster,
+    )
 
 
 # -- multiclass: K raw scores per row, one tree per class per round ------------------------------
@@ -296,11 +310,15 @@ def fit_gbm_multiclass(
     counts = np.bincount(labels, minlength=classes)
     start = np.log(np.maximum(counts / len(labels), 1e-12))
     start -= start.mean()
-    params = _params(options, seed, objective=multiclass_objective(loss, classes),
-                     num_class=classes)  # fmt: skip
+    params = _params(
+        options, seed, objective=multiclass_objective(loss, classes), num_class=classes
+    )
     data = lightgbm.Dataset(
-        X, label=labels.astype(np.float64), init_score=np.tile(start, (len(labels), 1)),
-        free_raw_data=False, categorical_feature=list(categorical) or "auto",
-    )  # fmt: skip
+        X,
+        label=labels.astype(np.float64),
+        init_score=np.tile(start, (len(labels), 1)),
+        free_raw_data=False,
+        categorical_feature=list(categorical) or "auto",
+    )
     trees = lightgbm.train(params, data, num_boost_round=options.n_estimators)
     return MulticlassBooster(trees, start)

@@ -72,10 +72,17 @@ class Task:
         """One row of ``trials.csv`` from this task (`model`: the experiment's first unless
         named)."""
         return {
-            "experiment": self.experiment.name, "dataset": self.dataset_label, "loss": loss,
-            "trial": self.trial, "metric": metric, "value": value, "kind": self.experiment.kind,
-            "x": x, "note": note, "model": self.experiment.model_name() if model is None else model,
-        }  # fmt: skip
+            "experiment": self.experiment.name,
+            "dataset": self.dataset_label,
+            "loss": loss,
+            "trial": self.trial,
+            "metric": metric,
+            "value": value,
+            "kind": self.experiment.kind,
+            "x": x,
+            "note": note,
+            "model": self.experiment.model_name() if model is None else model,
+        }
 
     @property
     def dataset_label(self) -> str:
@@ -112,9 +119,11 @@ class ExperimentKind(Experiment):
         located within the experiment (``datasets[1]``)."""
         for i, loss in enumerate(losses):
             if loss.over != "elements":  # cross_entropy: over rows of multiclass logits
-                raise LossbenchError(f"{loss} is for fit experiments on multiclass data; "
-                                     f"a {self.kind} experiment takes elementwise losses",
-                                     where=("losses", i))  # fmt: skip
+                raise LossbenchError(
+                    f"{loss} is for fit experiments on multiclass data; "
+                    f"a {self.kind} experiment takes elementwise losses",
+                    where=("losses", i),
+                )
         if not self.needs_dataset:
             return [Task(self, losses, None, 0, seed)]
         for i, dataset in enumerate(datasets):

@@ -197,10 +197,12 @@ def _penalty(model, weight_decay: float) -> float:
 def _optimizer(torch, model, options: MlpOptions):
     """Adam, or SGD with momentum 0.9."""
     if options.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=options.lr,
-                                weight_decay=options.weight_decay)  # fmt: skip
-    return torch.optim.SGD(model.parameters(), lr=options.lr, momentum=0.9,
-                           weight_decay=options.weight_decay)  # fmt: skip
+        return torch.optim.Adam(
+            model.parameters(), lr=options.lr, weight_decay=options.weight_decay
+        )
+    return torch.optim.SGD(
+        model.parameters(), lr=options.lr, momentum=0.9, weight_decay=options.weight_decay
+    )
 
 
 def network(torch, inputs: int, outputs: int, options: MlpOptions, generator):
@@ -252,8 +254,9 @@ def fit_mlp(
         fixed = loss.with_scale(mad_of(targets.numpy()) or 1.0)
     with _deterministic(torch):
         generator = torch.Generator().manual_seed(seed)
-        model = network(torch, X.shape[1], classes if task == "multiclass" else 1, options,
-                        generator)  # fmt: skip
+        model = network(
+            torch, X.shape[1], classes if task == "multiclass" else 1, options, generator
+        )
         training = _Training(torch, model, inputs, targets, task, classes, options)
         if options.optimizer == "lbfgs":
             epochs, converged, note = training.full_batch(fixed)
@@ -263,10 +266,18 @@ def fit_mlp(
             )
         final = training.objective_value(training.last or fixed, training.rows)
     return MlpFit(
-        theta=np.full(X.shape[1] + 1, math.nan), objective=final, iterations=epochs,
-        converged=converged, seconds=time.perf_counter() - began, note=note, network=model,
-        x_mean=x_mean, x_sd=x_sd, y_mean=y_mean, y_sd=y_sd,
-    )  # fmt: skip
+        theta=np.full(X.shape[1] + 1, math.nan),
+        objective=final,
+        iterations=epochs,
+        converged=converged,
+        seconds=time.perf_counter() - began,
+        note=note,
+        network=model,
+        x_mean=x_mean,
+        x_sd=x_sd,
+        y_mean=y_mean,
+        y_sd=y_sd,
+    )
 
 
 class _Training:
@@ -331,9 +342,15 @@ class _Training:
                 f"the {what} never fell below the untrained network's: lower model.lr",
             )
         if since < options.patience:
-            return epochs, False, (f"the {what} still fell within the last "
-                                   f"{options.patience} of {options.epochs} epochs: raise "
-                                   "model.epochs")  # fmt: skip
+            return (
+                epochs,
+                False,
+                (
+                    f"the {what} still fell within the last "
+                    f"{options.patience} of {options.epochs} epochs: raise "
+                    "model.epochs"
+                ),
+            )
         return epochs, True, ""
 
     def _watched(self, fixed, used, train, check) -> float:
@@ -363,9 +380,15 @@ class _Training:
             return max(float(p.grad.abs().max()) for p in parameters)
 
         start = largest_gradient()
-        step = torch.optim.LBFGS(parameters, lr=1, max_iter=options.epochs, history_size=20,
-                                 tolerance_grad=GRADIENT_TOL * start, tolerance_change=0.0,
-                                 line_search_fn="strong_wolfe")  # fmt: skip
+        step = torch.optim.LBFGS(
+            parameters,
+            lr=1,
+            max_iter=options.epochs,
+            history_size=20,
+            tolerance_grad=GRADIENT_TOL * start,
+            tolerance_change=0.0,
+            line_search_fn="strong_wolfe",
+        )
 
         def closure():
             step.zero_grad()
@@ -379,7 +402,13 @@ class _Training:
         if not math.isfinite(end):  # (L-BFGS takes no learning rate: no hint of one)
             return iterations, False, "the objective was not finite at the end"
         if end > GRADIENT_TOL * start:
-            return iterations, False, (f"the gradient was still {end / start:.1e} of its "
-                                       f"start after {iterations} iterations: raise "
-                                       "model.epochs")  # fmt: skip
+            return (
+                iterations,
+                False,
+                (
+                    f"the gradient was still {end / start:.1e} of its "
+                    f"start after {iterations} iterations: raise "
+                    "model.epochs"
+                ),
+            )
         return iterations, True, ""

@@ -31,8 +31,9 @@ class GbmModel(BaseModel):
     """Training rows a leaf holds at least."""
 
     def options(self) -> GbmOptions:
-        return GbmOptions(self.n_estimators, self.learning_rate, self.num_leaves,
-                          self.min_data_in_leaf)  # fmt: skip
+        return GbmOptions(
+            self.n_estimators, self.learning_rate, self.num_leaves, self.min_data_in_leaf
+        )
 
 
 class MlpModel(BaseModel):
@@ -65,8 +66,10 @@ class MlpModel(BaseModel):
     @model_validator(mode="after")
     def _full_batch_on_every_row(self) -> MlpModel:
         if self.optimizer == "lbfgs" and self.validation:
-            raise ValueError("optimizer lbfgs trains to the optimum on every training row, "
-                             "with no early stopping: set validation: 0")  # fmt: skip
+            raise ValueError(
+                "optimizer lbfgs trains to the optimum on every training row, "
+                "with no early stopping: set validation: 0"
+            )
         return self
 
     def options(self) -> MlpOptions:
@@ -84,14 +87,17 @@ def expanded(entry: Any) -> list[Model]:
         return ["linear"]
     kind = entry.get("kind") if isinstance(entry, dict) else None
     if kind not in _MODELS:
-        raise ValueError(f"expected linear, {{kind: gbm, ...}} or {{kind: mlp, ...}}; "
-                         f"got {entry!r:.80}")  # fmt: skip
+        raise ValueError(
+            f"expected linear, {{kind: gbm, ...}} or {{kind: mlp, ...}}; got {entry!r:.80}"
+        )
     if kind == "mlp" and isinstance(entry.get("hidden"), list):
         layers = entry["hidden"]
         if not any(isinstance(each, list) for each in layers):
             layers = [layers]  # one architecture
-        entry = {**entry, "hidden": [tuple(each) if isinstance(each, list) else each
-                                     for each in layers]}  # fmt: skip
+        entry = {
+            **entry,
+            "hidden": [tuple(each) if isinstance(each, list) else each for each in layers],
+        }
     models: list[Model] = []
     try:
         for combo in grid(entry):

@@ -60,6 +60,11 @@ def ece(labels: np.ndarray, P: np.ndarray, bins: int = 10) -> float:
 def scores(labels: np.ndarray, P: np.ndarray) -> dict[str, float]:
     """Every score of `SCORES`, by name."""
     labels = np.asarray(labels, dtype=np.int64)
-    chosen = {"accuracy": accuracy, "log_loss": log_loss, "brier": brier,
-              "macro_f1": macro_f1, "ece": ece}  # fmt: skip
+    chosen = {
+        "accuracy": accuracy,
+        "log_loss": log_loss,
+        "brier": brier,
+        "macro_f1": macro_f1,
+        "ece": ece,
+    }
     return {name: chosen[name](labels, P) for name in SCORES}

@@ -34,8 +34,10 @@ from lossbench.losses.softmax import CrossEntropy, one_hot, softmax
 
 __all__ = ["MultinomialFit", "fit_multinomial"]
 
-_SEPARATED = ("the classes are separable: the fit has no finite maximum-likelihood solution; "
-              "set fit.l2 (a ridge penalty) for one")  # fmt: skip
+_SEPARATED = (
+    "the classes are separable: the fit has no finite maximum-likelihood solution; "
+    "set fit.l2 (a ridge penalty) for one"
+)
 
 
 @dataclass
@@ -79,8 +81,9 @@ def fit_multinomial(
         # a loss on the probabilities starts from the cross-entropy fit (convex, quick): from
         # 0, L-BFGS stalled on 1 of digits' 20 folds (configs/multiclass.yaml) and on 3 of
         # anes96's 5 without l2; from there, on none of digits' and 2 of anes96's
-        theta = minimized(_objective(CrossEntropy(), Xs, targets, l2), theta, "lbfgs",
-                          max_iter, tol, None).theta  # fmt: skip
+        theta = minimized(
+            _objective(CrossEntropy(), Xs, targets, l2), theta, "lbfgs", max_iter, tol, None
+        ).theta
     f = _objective(loss, Xs, targets, l2)
     result = minimized(f, theta, "lbfgs", max_iter, tol, None)
     W = result.theta[: d * classes].reshape(d, classes) / units.sd[:, None]
@@ -91,8 +94,17 @@ def fit_multinomial(
     elif not converged:  # (no loss named: mae's exact solver is for linear fits only)
         note = why_unconverged(None, result, max_iter, l2)
     seconds = time.perf_counter() - start
-    return MultinomialFit(W, b - b.mean(), result.objective, result.iterations, converged,
-                          seconds, result.gradient, note, split)  # fmt: skip
+    return MultinomialFit(
+        W,
+        b - b.mean(),
+        result.objective,
+        result.iterations,
+        converged,
+        seconds,
+        result.gradient,
+        note,
+        split,
+    )
 
 
 def _objective(loss, X: np.ndarray, targets: np.ndarray, l2: float):

@@ -35,8 +35,10 @@ _ROUNDING = 64 * np.finfo(np.float64).eps
 _SMALLEST = 1e-12  # relative to the starting scale: below it, the scale is 0 to all purposes
 # a scale at 0 is the limit δ·s → 0 of the fit, where huber (and pseudo_huber) is the
 # least-absolute-deviations fit: statsmodels' RLM stops there too ("scale is 0.0")
-_AT_ZERO = ("{} settled at 0: the fit passes through so many training rows exactly that the "
-            "robust loss acts as mae (δ in units of a vanishing scale)")  # fmt: skip
+_AT_ZERO = (
+    "{} settled at 0: the fit passes through so many training rows exactly that the "
+    "robust loss acts as mae (δ in units of a vanishing scale)"
+)
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,13 @@ def scale_fixed_point(mad: Callable[[float], float], start: float) -> Root:
             guess = 2.0 * s if h > 0 else 0.5 * s
         return guess
 
-    return _walk(lambda s: mad(s) - s, start, step, relative=True,
-                 names=("the residuals' MAD", "the residuals' MAD"))  # fmt: skip
+    return _walk(
+        lambda s: mad(s) - s,
+        start,
+        step,
+        relative=True,
+        names=("the residuals' MAD", "the residuals' MAD"),
+    )
 
 
 def increasing_root(slope: Callable[[float], float], start: float) -> Root:
@@ -77,8 +84,13 @@ def increasing_root(slope: Callable[[float], float], start: float) -> Root:
         return 0.5 * here[0] if here[1] > 0 else 2.0 * here[0]
 
     # the slope is a pure number: 0 to rounding in absolute terms
-    return _walk(slope, start, step, relative=False,
-                 names=("the concomitant scale", "the objective's slope in σ"))  # fmt: skip
+    return _walk(
+        slope,
+        start,
+        step,
+        relative=False,
+        names=("the concomitant scale", "the objective's slope in σ"),
+    )
 
 
 def _walk(function, start: float, step, relative: bool, names: tuple[str, str]) -> Root:
@@ -125,5 +137,9 @@ def _closed(function, one, other, what: str) -> Root:
     value = known[root] if last[0] == root else function(root)
     if abs(value) <= 1e-9 * root:
         return Root(root, True)
-    return Root(root, True, f"the scale settled where {what} jumps across its root (a gap "
-                f"of {abs(value) / root:.2g} of the scale there): a settled scale")  # fmt: skip
+    return Root(
+        root,
+        True,
+        f"the scale settled where {what} jumps across its root (a gap "
+        f"of {abs(value) / root:.2g} of the scale there): a settled scale",
+    )

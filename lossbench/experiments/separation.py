@@ -28,9 +28,12 @@ def separated(X: np.ndarray, y: np.ndarray, tol: float = 1e-7) -> bool:
     design = np.column_stack([standardized, np.ones(len(X))])
     signed = design * np.where(y > 0.5, 1.0, -1.0)[:, None]
     result = linprog(
-        -signed.sum(axis=0), A_ub=-signed, b_ub=np.zeros(len(X)),
-        bounds=[(-1.0, 1.0)] * design.shape[1], method="highs",
-    )  # fmt: skip
+        -signed.sum(axis=0),
+        A_ub=-signed,
+        b_ub=np.zeros(len(X)),
+        bounds=[(-1.0, 1.0)] * design.shape[1],
+        method="highs",
+    )
     return bool(result.status == 0 and -result.fun > tol * len(X))
 
 
@@ -59,7 +62,10 @@ def classes_separated(X: np.ndarray, labels: np.ndarray, classes: int, tol: floa
     line = np.repeat(np.arange(len(rows)), 2 * p)
     margins = sparse.csr_matrix((values, (line, columns)), shape=(len(rows), p * classes))
     result = linprog(
-        -np.asarray(margins.sum(axis=0)).ravel(), A_ub=-margins, b_ub=np.zeros(len(rows)),
-        bounds=[(-1.0, 1.0)] * (p * classes), method="highs",
-    )  # fmt: skip
+        -np.asarray(margins.sum(axis=0)).ravel(),
+        A_ub=-margins,
+        b_ub=np.zeros(len(rows)),
+        bounds=[(-1.0, 1.0)] * (p * classes),
+        method="highs",
+    )
     return bool(result.status == 0 and -result.fun > tol * n)

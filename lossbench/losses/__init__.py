@@ -31,4 +31,4 @@ __all__ = [
     "expand",
     "get",
     "names",
-]  # fmt: skip
+]

@@ -19,11 +19,13 @@ __all__ = ["LOSSES"]
 
 
 _DELTA = Parameter(
-    "delta", 1.0, "where the quadratic part turns linear",
+    "delta",
+    1.0,
+    "where the quadratic part turns linear",
     # δ² must stay a normal number and δ·r finite: a δ of 1e-320 made a fit "converge" at
     # its start, every gradient below the tolerance
     Range(1e-8, 1e12, "a number in [1e-08, 1e+12] (in units of the residual scale)"),
-)  # fmt: skip
+)
 
 
 class MSE(Loss):

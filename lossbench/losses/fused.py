@@ -618,8 +618,9 @@ class ParallelKernels:
     def __init__(self, kind: str, serial_gradient, serial_hessian) -> None:
         self.kind = kind
         made = _make_parallel(kind, serial_gradient, serial_hessian)
-        (self.value_sum, self.gradient, self.value_sum_and_gradient,
-         self.gradient_and_hessian) = made  # fmt: skip
+        (self.value_sum, self.gradient, self.value_sum_and_gradient, self.gradient_and_hessian) = (
+            made
+        )
 
     def __repr__(self) -> str:
         return f"ParallelKernels({self.kind!r})"
@@ -697,8 +698,14 @@ def _make_kernels(kind: str):
             check = _add_reassoc(check, c)
         return check
 
-    return (value_sum, value_each, gradient, value_sum_and_gradient, value_each_and_gradient,
-            gradient_and_hessian)  # fmt: skip
+    return (
+        value_sum,
+        value_each,
+        gradient,
+        value_sum_and_gradient,
+        value_each_and_gradient,
+        gradient_and_hessian,
+    )
 
 
 _PARALLEL = dict(_KERNEL, parallel=True)

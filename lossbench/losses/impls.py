@@ -164,8 +164,11 @@ class SeedImpl(Implementation):
         def gradient():
             return -2 * (y - p) * (1 / m)
 
-        return {"value": value, "gradient": gradient,
-                "value_and_gradient": lambda: (value(), gradient())}[op]  # fmt: skip
+        return {
+            "value": value,
+            "gradient": gradient,
+            "value_and_gradient": lambda: (value(), gradient()),
+        }[op]
 
 
 @register
@@ -186,8 +189,10 @@ class ScipyImpl(Implementation):
 @register
 class SklearnImpl(Implementation):
     name = "sklearn"
-    summary = ("sklearn.metrics mean_squared_error, mean_absolute_error, log_loss; "
-               "HalfMultinomialLoss for cross_entropy")  # fmt: skip
+    summary = (
+        "sklearn.metrics mean_squared_error, mean_absolute_error, log_loss; "
+        "HalfMultinomialLoss for cross_entropy"
+    )
     requires, install = "sklearn", "'lossbench[peers]'"
     losses = frozenset({"mse", "mae", "bce", "cross_entropy"})
     ops = frozenset({"value", "value_and_gradient"})

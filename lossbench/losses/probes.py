@@ -93,5 +93,8 @@ def _read_write2_parallel(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.
 
 def parallel(probe: str):
     """The all-core variant of probe `probe` ("read", "read_write" or "read_write2")."""
-    return {"read": _read_parallel, "read_write": _read_write_parallel,
-            "read_write2": _read_write2_parallel}[probe]  # fmt: skip
+    return {
+        "read": _read_parallel,
+        "read_write": _read_write_parallel,
+        "read_write2": _read_write2_parallel,
+    }[probe]

@@ -46,8 +46,10 @@ def one_hot(labels: np.ndarray, classes: int, dtype=np.float64) -> np.ndarray:
     """(n, classes) rows with 1 at each label's column; labels are integers in [0, classes)."""
     labels = np.asarray(labels)
     if labels.ndim != 1:
-        raise LossbenchError(f"class labels must be a 1-D array of integers; got {labels.dtype} "
-                             f"with shape {labels.shape}")  # fmt: skip
+        raise LossbenchError(
+            f"class labels must be a 1-D array of integers; got {labels.dtype} "
+            f"with shape {labels.shape}"
+        )
     labels = _labels(labels, classes)
     targets = np.zeros((labels.size, classes), dtype=dtype)
     targets[np.arange(labels.size), labels] = 1.0
@@ -95,16 +97,18 @@ class CrossEntropy:
     ):
         """(reduced value, gradient (n, K)) at logits `z` for targets `y_true` (class indices
         (n,) or class probabilities (n, K)). `all_cores`: the fused kernel on every core."""
-        value, gradient, _ = self._computed(y_true, z, reduction, impl, gradient=True,
-                                            all_cores=all_cores)  # fmt: skip
+        value, gradient, _ = self._computed(
+            y_true, z, reduction, impl, gradient=True, all_cores=all_cores
+        )
         return value, gradient
 
     def gradient_and_hessian(
         self, y_true, z, *, reduction: str = "mean", impl: str = "numpy", all_cores=False
     ):
         """(gradient, diagonal of the Hessian), both (n, K): what a booster asks per round."""
-        _, gradient, hessian = self._computed(y_true, z, reduction, impl, gradient=True,
-                                              hessian=True, all_cores=all_cores)  # fmt: skip
+        _, gradient, hessian = self._computed(
+            y_true, z, reduction, impl, gradient=True, hessian=True, all_cores=all_cores
+        )
         return gradient, hessian
 
     def hessian(self, y_true, z, *, reduction: str = "mean", impl: str = "numpy"):
@@ -112,8 +116,9 @@ class CrossEntropy:
         times each row's target mass (1 for class probabilities); over n for "mean"."""
         return self._computed(y_true, z, reduction, impl, hessian=True)[2]
 
-    def _computed(self, y_true, z, reduction, impl, *, gradient=False, hessian=False,
-                  all_cores=False):  # fmt: skip
+    def _computed(
+        self, y_true, z, reduction, impl, *, gradient=False, hessian=False, all_cores=False
+    ):
         check_choice("reduction", reduction, _REDUCTIONS)
         check_choice("impl", impl, _IMPLS)
         labels, targets, z = _inputs(y_true, z)
@@ -122,9 +127,14 @@ class CrossEntropy:
             from lossbench.losses import softmax_fused
 
             total, finite, grad, hess, rows = softmax_fused.kernel(
-                z, labels, scale, gradient=gradient, hessian=hessian,
-                values=reduction == "none", all_cores=all_cores,
-            )  # fmt: skip
+                z,
+                labels,
+                scale,
+                gradient=gradient,
+                hessian=hessian,
+                values=reduction == "none",
+                all_cores=all_cores,
+            )
             if not finite:
                 _refuse_non_finite(z)
             value = rows if reduction == "none" else total * scale
@@ -158,8 +168,9 @@ def _inputs(y_true, z) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray
     """(labels as int64 or None, class probabilities or None, z C-contiguous)."""
     z = np.asarray(z)
     if z.ndim != 2 or z.shape[1] < 2 or z.shape[0] == 0:
-        raise LossbenchError(f"z must be logits of shape (n, K) with n ≥ 1 and K ≥ 2 classes; "
-                             f"got shape {z.shape}")  # fmt: skip
+        raise LossbenchError(
+            f"z must be logits of shape (n, K) with n ≥ 1 and K ≥ 2 classes; got shape {z.shape}"
+        )
     if z.dtype not in (np.float32, np.float64):
         raise LossbenchError(f"z must have dtype float32 or float64; got {z.dtype}")
     y = np.asarray(y_true)
@@ -172,8 +183,10 @@ def _inputs(y_true, z) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray
         if not (np.all(np.isfinite(targets)) and np.all(targets >= 0)):
             raise LossbenchError("y_true as class probabilities must be finite and ≥ 0")
         return None, targets, np.ascontiguousarray(z)
-    raise LossbenchError(f"y_true must be class labels (n,) or probabilities of z's shape "
-                         f"{z.shape}; got shape {y.shape}")  # fmt: skip
+    raise LossbenchError(
+        f"y_true must be class labels (n,) or probabilities of z's shape "
+        f"{z.shape}; got shape {y.shape}"
+    )
 
 
 def _labels(labels: np.ndarray, classes: int) -> np.ndarray:
@@ -182,11 +195,14 @@ def _labels(labels: np.ndarray, classes: int) -> np.ndarray:
         np.issubdtype(labels.dtype, np.integer)
         or (np.issubdtype(labels.dtype, np.floating) and np.all(labels == np.round(labels)))
     ):
-        raise LossbenchError(f"class labels must be a 1-D array of integers; got {labels.dtype} "
-                             f"with shape {labels.shape}")  # fmt: skip
+        raise LossbenchError(
+            f"class labels must be a 1-D array of integers; got {labels.dtype} "
+            f"with shape {labels.shape}"
+        )
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise LossbenchError(f"class labels must lie in [0, {classes - 1}]; got "
-                             f"{labels.min():g} to {labels.max():g}")  # fmt: skip
+        raise LossbenchError(
+            f"class labels must lie in [0, {classes - 1}]; got {labels.min():g} to {labels.max():g}"
+        )
     return np.ascontiguousarray(labels, dtype=np.int64)
 
 

@@ -186,8 +186,7 @@ def _make(classes: int):
     """The kernel for `classes` classes (0: read from the shape)."""
 
     @numba.njit(**_OPTIONS)
-    def kernel_rows(all_z, all_labels, scale, all_gradient, all_hessian, all_values, sums,
-                    checks):  # fmt: skip
+    def kernel_rows(all_z, all_labels, scale, all_gradient, all_hessian, all_values, sums, checks):
         """Every block of `_ROWS` rows in turn (flat z, gradient, hessian; gradient, hessian
         and values may be empty): its value sum and check into sums and checks. One function,
         closing over an int and a module-level kernel only: numba's disk cache keys a closure
@@ -275,8 +274,9 @@ def kernel(
     `scale`, hessian diagonal times `scale`, per-row values) for C-contiguous logits `z` and
     int64 `labels` in [0, K); what was not asked for is None."""
     n, k = z.shape
-    outputs = [np.empty_like(z) if wanted else np.empty((0, k), z.dtype)
-               for wanted in (gradient, hessian)]  # fmt: skip
+    outputs = [
+        np.empty_like(z) if wanted else np.empty((0, k), z.dtype) for wanted in (gradient, hessian)
+    ]
     rows = np.empty(n) if values else np.empty(0)
     blocks = -(-n // _ROWS)
     sums, checks = np.empty(blocks), np.empty(blocks)
@@ -301,5 +301,10 @@ def kernel(
             list(pool.map(part, range(parts)))
     finite = bool(np.all(np.isfinite(sums)) and np.all(np.isfinite(checks)))
     total = math.fsum(sums) if finite else math.nan
-    return (total, finite, outputs[0] if gradient else None, outputs[1] if hessian else None,
-            rows.astype(z.dtype) if values else None)  # fmt: skip
+    return (
+        total,
+        finite,
+        outputs[0] if gradient else None,
+        outputs[1] if hessian else None,
+        rows.astype(z.dtype) if values else None,
+    )

@@ -81,8 +81,11 @@ class UserLoss(Loss):
         """Call the code once on four elements, so that a loss that fails does so before a run
         starts (a function that raises, returns strings or the wrong shape)."""
         y_true = np.array([0.0, 1.0, 1.0, 0.0]) if self.labels else np.array([0.5, -1.0, 2.0, 0.0])
-        y_pred = np.array([0.2, 0.7, 0.9, 0.4]) if self.prediction == "probability" else (
-            np.array([-1.0, 0.5, 2.0, 0.1]))  # fmt: skip
+        y_pred = (
+            np.array([0.2, 0.7, 0.9, 0.4])
+            if self.prediction == "probability"
+            else (np.array([-1.0, 0.5, 2.0, 0.1]))
+        )
         self._values(y_true, y_pred)
         if self._gradient is not None:
             self._call(self._gradient, y_true, y_pred)

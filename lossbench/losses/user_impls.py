@@ -81,8 +81,11 @@ class UserImpl(impls.Implementation):
                     f"{type(error).__name__}: {str(error)[:200]}"
                 ) from None
             want = getattr(loss, op)(y_true, y_pred, impl="numpy")
-            parts = zip(_tuple(got), _tuple(want), strict=False) if op == "value_and_gradient" \
-                else [(got, want)]  # fmt: skip
+            parts = (
+                zip(_tuple(got), _tuple(want), strict=False)
+                if op == "value_and_gradient"
+                else [(got, want)]
+            )
             for part, reference in parts:
                 _agree(self.name, op, loss, part, reference)
 

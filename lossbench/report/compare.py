@@ -18,8 +18,14 @@ from lossbench.report.numbers import seconds
 from lossbench.results import inputs
 
 __all__ = [
-    "compare", "describe", "lines", "markdown", "quality_lines", "summary_line", "to_json",
-]  # fmt: skip
+    "compare",
+    "describe",
+    "lines",
+    "markdown",
+    "quality_lines",
+    "summary_line",
+    "to_json",
+]
 
 
 def compare(
@@ -45,8 +51,13 @@ def lines(judgement: Judgement, width: int = 80) -> list[tuple[str, str]]:
     import textwrap
 
     def wrapped(style: str, text: str, indent: str = "") -> list[tuple[str, str]]:
-        parts = textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
-                              break_on_hyphens=False)  # fmt: skip
+        parts = textwrap.wrap(
+            text,
+            width,
+            initial_indent=indent,
+            subsequent_indent=indent + "  ",
+            break_on_hyphens=False,
+        )
         return [(style, part) for part in parts or [""]]
 
     out = [line for note in judgement.notes for line in wrapped("", note)]
@@ -101,11 +112,14 @@ def describe(row: pd.Series, threshold: float | None = None) -> str:
 
     ratio = row["ratio"]
     change = (
-        "no change" if ratio == 1
-        else f"{ratio:.2f}× slower" if ratio > 1
-        else f"{1 / ratio:.2f}× faster" if ratio > 0
+        "no change"
+        if ratio == 1
+        else f"{ratio:.2f}× slower"
+        if ratio > 1
+        else f"{1 / ratio:.2f}× faster"
+        if ratio > 0
         else "∞× faster"
-    )  # fmt: skip
+    )
     note = (
         ""
         if row["verdict"] != TimingVerdict.same or counted
@@ -138,8 +152,9 @@ def _settle(row: pd.Series, threshold: float | None) -> str:
     if threshold is None:
         return ""
     n = min(row["base_processes"], row["new_processes"])
-    needed = processes_to_settle(row["ratio"], row["ratio_ci_low"], row["ratio_ci_high"], n,
-                                 1 - row["confidence"], threshold)  # fmt: skip
+    needed = processes_to_settle(
+        row["ratio"], row["ratio_ci_low"], row["ratio_ci_high"], n, 1 - row["confidence"], threshold
+    )
     return f"; about {needed} processes a side would settle it" if needed else ""
 
 

@@ -175,5 +175,12 @@ def _linear_where_log_fails(figure) -> None:
         for axis in logged:
             getattr(ax, f"set_{axis}scale")("linear")
         if logged:
-            ax.text(0.5, 0.5, "no positive finite value to draw on a log scale",
-                    transform=ax.transAxes, ha="center", va="center", color="0.3")  # fmt: skip
+            ax.text(
+                0.5,
+                0.5,
+                "no positive finite value to draw on a log scale",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color="0.3",
+            )

@@ -49,8 +49,9 @@ class Grid:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         natural = Measurement.get(console, options.update(width=10**4), self.wide).maximum
-        yield Group(self.title, self.wide if natural <= options.max_width else self.long,
-                    *self.notes)  # fmt: skip
+        yield Group(
+            self.title, self.wide if natural <= options.max_width else self.long, *self.notes
+        )
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement.get(console, options, Group(self.title, self.long, *self.notes))

@@ -131,8 +131,15 @@ def _page(
         parts += [f"<p class='verdict'>{esc(line)}</p>" for line in lines]
         parts.append(_compact_timings(timings))
         parts.append(_details("every timing", _table(timings)))
-    files = (results.ANSWER, results.COMPARISONS, results.SUMMARY, results.TRIALS,
-             results.TIMINGS, results.CONFIG, results.RUN)  # fmt: skip
+    files = (
+        results.ANSWER,
+        results.COMPARISONS,
+        results.SUMMARY,
+        results.TRIALS,
+        results.TIMINGS,
+        results.CONFIG,
+        results.RUN,
+    )
     # only what this run has: an --only experiments run has no timings.csv
     links = " · ".join(f"<a href='{name}'>{name}</a>" for name in files if name in present)
     parts += [
@@ -147,10 +154,12 @@ def _facts(record: dict) -> str:
     """Where and when the run was made, as a small definition list."""
     host = record.get("host") or {}
     facts = {
-        "status": record.get("status"), "started": record.get("started"),
-        "lossbench": record.get("lossbench"), "python": record.get("python"),
+        "status": record.get("status"),
+        "started": record.get("started"),
+        "lossbench": record.get("lossbench"),
+        "python": record.get("python"),
         **{str(k): v for k, v in host.items()},
-    }  # fmt: skip
+    }
     rows = "".join(
         f"<dt>{text.html(k)}</dt><dd>{text.html(str(v))}</dd>"
         for k, v in facts.items()
@@ -187,8 +196,11 @@ def _compact(frame: pd.DataFrame, metric: str, statistic: dict[str, str]) -> str
         cells.setdefault(name, {})[column] = value
     table = pd.DataFrame.from_dict(cells, orient="index").rename_axis(f"{metric}: loss")
     marked = any(value.endswith("*") for row in cells.values() for value in row.values())
-    notes = [f"median [95% CI] on {d}: the statistic declared there"
-             for d in dict.fromkeys(rows["dataset"]) if statistic.get(d) == "median"]  # fmt: skip
+    notes = [
+        f"median [95% CI] on {d}: the statistic declared there"
+        for d in dict.fromkeys(rows["dataset"])
+        if statistic.get(d) == "median"
+    ]
     notes += [DOMINATED_MARK] if marked else []
     html_table = table.reset_index().to_html(index=False, na_rep="", border=0)
     paragraphs = "".join(f"<p class='verdict'>{text.html(note)}</p>" for note in notes)
@@ -209,10 +221,13 @@ def _compact_timings(timings: pd.DataFrame) -> str:
         losses = list(dict.fromkeys(cells["loss"]))
         table = pd.DataFrame(
             [[cell.get((row, loss), "—") for loss in losses] for row in rows],
-            index=rows, columns=losses,
-        )  # fmt: skip
+            index=rows,
+            columns=losses,
+        )
         table.index.name = f"{op}, {dtype}, n={n:.0e}: ns per element"
         out.append(table.reset_index().to_html(index=False, na_rep="—", border=0))
-    note = "".join(f"<p class='verdict'>{text.html(line)}</p>"
-                   for line in terminal.unstable_note(marked).splitlines())  # fmt: skip
+    note = "".join(
+        f"<p class='verdict'>{text.html(line)}</p>"
+        for line in terminal.unstable_note(marked).splitlines()
+    )
     return "<div class='wide'>" + "".join(out) + "</div>" + note

@@ -10,8 +10,15 @@ import math
 from lossbench.analysis.constants import FAMILYWISE_ALPHA
 
 __all__ = [
-    "difference", "estimate", "family_size", "fmt", "level", "percent", "points", "seconds",
-]  # fmt: skip
+    "difference",
+    "estimate",
+    "family_size",
+    "fmt",
+    "level",
+    "percent",
+    "points",
+    "seconds",
+]
 
 
 def fmt(x: float | None) -> str:

@@ -62,11 +62,13 @@ def _loss_shapes(builtin: list[losses.Loss], palette: Palette):
             if named_on_twin(drawn, values, f"{loss} on p"):
                 continue
             lines = [
-                axes[2].plot(p, values, color=palette(str(loss)), label=f"{loss} on p", lw=1.5,
-                             ls="--")[0],
-                axes[3].plot(p, -grads, color=palette(str(loss)), label=f"{loss} on p", lw=1.5,
-                             ls="--")[0],
-            ]  # fmt: skip
+                axes[2].plot(
+                    p, values, color=palette(str(loss)), label=f"{loss} on p", lw=1.5, ls="--"
+                )[0],
+                axes[3].plot(
+                    p, -grads, color=palette(str(loss)), label=f"{loss} on p", lw=1.5, ls="--"
+                )[0],
+            ]
             drawn.append((values, lines))
         axes[2].set(
             title="at y = 1, against the predicted probability",
@@ -76,8 +78,9 @@ def _loss_shapes(builtin: list[losses.Loss], palette: Palette):
         )
         # every derivative here is negative: its magnitude on a log scale shows the true shapes
         # (a symmetric-log axis drew a kink into 1/p where it changes scale)
-        axes[3].set(title="its derivative", xlabel="p", ylabel="−d loss / d p (log scale)",
-                    yscale="log")  # fmt: skip
+        axes[3].set(
+            title="its derivative", xlabel="p", ylabel="−d loss / d p (log scale)", yscale="log"
+        )
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -114,15 +117,20 @@ def _timing_bars(timings: pd.DataFrame):
             ax.bar(x, heights, width, color=colours[impl], label=impl)
         floor = timings[(timings["loss"] == "probe") & (timings["op"] == FLOOR[op])]
         if len(floor):
-            ax.axhline(floor["ns_per_element"].iloc[0], color="black", ls="--", lw=1.2,
-                       label=f"{FLOOR[op]} probe (floor)")  # fmt: skip
+            ax.axhline(
+                floor["ns_per_element"].iloc[0],
+                color="black",
+                ls="--",
+                lw=1.2,
+                label=f"{FLOOR[op]} probe (floor)",
+            )
         ax.set_xticks(range(len(loss_labels)), loss_labels, rotation=10, fontsize=9)
         ax.set(yscale="log", title=f"{op}", ylabel="time per element (ns, log scale)")
         ax.grid(alpha=0.3, axis="y", which="both")
-    axes[len(ops) - 1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                              borderaxespad=0)  # fmt: skip
-    figure.suptitle(f"Cost per element at n={n:.0e} ({dtype}), with the memory floor",
-                    fontsize=13)  # fmt: skip
+    axes[len(ops) - 1].legend(
+        fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0
+    )
+    figure.suptitle(f"Cost per element at n={n:.0e} ({dtype}), with the memory floor", fontsize=13)
     return figure
 
 
@@ -211,17 +219,25 @@ def _figures(trials, summary, timings, comparisons) -> list[tuple[str, str, obje
         if view is not None:
             drawn = view.figures(experiment, frame, trials, palette)
             out += [(f"experiment:{experiment}", name, fig) for name, fig in drawn.items()]
-        mine = (comparisons[comparisons["experiment"] == experiment]
-                if comparisons is not None and len(comparisons) else None)  # fmt: skip
+        mine = (
+            comparisons[comparisons["experiment"] == experiment]
+            if comparisons is not None and len(comparisons)
+            else None
+        )
         forest = verdicts.forest(str(experiment), mine, palette) if mine is not None else None
         if forest is not None:
             out.append((f"verdicts:{experiment}", f"verdicts-{slug(experiment)}", forest))
         if "objective" in set(frame["metric"]):  # any fit by gradient descent keeps its curve
             figure = curves(
-                experiment, frame, "objective", palette,
-                title="gradient descent: objective per iteration", xlabel="iteration",
-                ylabel="objective (loss units)", logy=True,
-            )  # fmt: skip
+                experiment,
+                frame,
+                "objective",
+                palette,
+                title="gradient descent: objective per iteration",
+                xlabel="iteration",
+                ylabel="objective (loss units)",
+                logy=True,
+            )
             out.append((f"experiment:{experiment}", f"convergence-{slug(experiment)}", figure))
     if timings is not None and len(timings):
         out.append(("timing", "timing", _timing(timings)))

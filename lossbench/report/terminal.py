@@ -22,9 +22,15 @@ from lossbench.report.kinds import view_of
 from lossbench.text import markup as escape
 
 __all__ = [
-    "comparisons_of", "kept", "progress_bar", "render", "render_timings",
-    "timing_cells", "timing_verdicts", "unstable_note",
-]  # fmt: skip
+    "comparisons_of",
+    "kept",
+    "progress_bar",
+    "render",
+    "render_timings",
+    "timing_cells",
+    "timing_verdicts",
+    "unstable_note",
+]
 
 
 def render(summary: pd.DataFrame, comparisons: pd.DataFrame | None = None) -> list[Table | str]:
@@ -62,17 +68,24 @@ def render_timings(timings: pd.DataFrame) -> list[Grid | str]:
         ]
         counts = "instructions_per_element" in cells and cells["median_s"].isna().all()
         per = "instructions_per_element" if counts else "ns_per_element"
-        floor = ", ".join(f"{r.op}{_cores_mark(r.impl)} {getattr(r, per):.3g}"
-                          for r in probes.itertuples())  # fmt: skip
+        floor = ", ".join(
+            f"{r.op}{_cores_mark(r.impl)} {getattr(r, per):.3g}" for r in probes.itertuples()
+        )
         what = "instructions per element" if counts else "ns per element (median ± stdev)"
         losses = list(dict.fromkeys(cells["loss"]))
         table, unstable = timing_cells(cells, n)
-        parts.append(grid(
-            f"timing, {op}, {dtype}, n={n:.0e}: {what}; "
-            f"probes: {floor}",
-            "impl", timing_rows(cells, impls), losses, table,
-            across="loss", value="ns per element", caption=unstable_note(unstable) or None,
-        ))  # fmt: skip
+        parts.append(
+            grid(
+                f"timing, {op}, {dtype}, n={n:.0e}: {what}; probes: {floor}",
+                "impl",
+                timing_rows(cells, impls),
+                losses,
+                table,
+                across="loss",
+                value="ns per element",
+                caption=unstable_note(unstable) or None,
+            )
+        )
     lines = timing_verdicts(timings)
     if lines:
         parts.append(escape("\n".join(lines)))
@@ -165,12 +178,16 @@ def timing_verdicts(timings: pd.DataFrame) -> list[str]:
             if impl != "fused" and not impl.endswith("@all")
         )
         floor = _FLOOR_NAMES.get(fused["op"], "the read-write floor")
-        line = (f"fused {loss} {fused['op']} at n={fused['n']:.0e} ({fused['dtype']}): "
-                f"{_of_floor(fused, floor)}" + (f", {others}" if others else ""))  # fmt: skip
+        line = (
+            f"fused {loss} {fused['op']} at n={fused['n']:.0e} ({fused['dtype']}): "
+            f"{_of_floor(fused, floor)}" + (f", {others}" if others else "")
+        )
         if FUSED_ALL in by.index:
             every = by.loc[FUSED_ALL]
-            line += (f"; on {every['threads']:.0f} cores {_of_floor(every, 'their floor')}, "
-                     f"{fused['median_s'] / every['median_s']:.1f}× one core")  # fmt: skip
+            line += (
+                f"; on {every['threads']:.0f} cores {_of_floor(every, 'their floor')}, "
+                f"{fused['median_s'] / every['median_s']:.1f}× one core"
+            )
         lines.append(line)
     return lines
 
@@ -185,8 +202,11 @@ def _of_floor(row: pd.Series, floor: str) -> str:
         return "bound by an exp per element (no memory floor)"
     above = row["roofline"] > 1
     doubt = bool(row.get("unstable", False)) or row["roofline"] > ROOFLINE_LIMIT
-    why = ("faster than the floor can be: timing noise, not a fault" if above else
-           "its processes disagree: less certain")  # fmt: skip
+    why = (
+        "faster than the floor can be: timing noise, not a fault"
+        if above
+        else "its processes disagree: less certain"
+    )
     return f"{row['roofline']:.2f} of {floor}" + (f" ! ({why})" if doubt else "")
 
 
@@ -216,7 +236,12 @@ def progress_bar(console, *, disable: bool = False):
     )
 
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[unit]}, ETA"), TimeRemainingColumn(),
-        console=console, transient=True, disable=disable,
-    )  # fmt: skip
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[unit]}, ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=disable,
+    )

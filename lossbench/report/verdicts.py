@@ -63,13 +63,25 @@ def forest(experiment: str, rows: pd.DataFrame, palette: Palette):
             why = str(row["note"]) if pd.notna(row["note"]) else "no interval"
             ax.plot(1, y, marker="x", color="0.35")
             # from the left edge, inside the axes: a long reason never leaves the figure
-            ax.annotate(f"no interval: {why[:80]}", (0.01, y), xycoords=("axes fraction",
-                        "data"), va="center", fontsize=7, color="0.35")  # fmt: skip
+            ax.annotate(
+                f"no interval: {why[:80]}",
+                (0.01, y),
+                xycoords=("axes fraction", "data"),
+                va="center",
+                fontsize=7,
+                color="0.35",
+            )
             continue
         filled = row["verdict"] != Verdict.inconclusive
         ax.plot([low, high], [y, y], color=colour, lw=2)
-        ax.plot(point, y, marker=_SHAPES.get(row["verdict"], "o"), color=colour, ms=6,
-                markerfacecolor=colour if filled else "white")  # fmt: skip
+        ax.plot(
+            point,
+            y,
+            marker=_SHAPES.get(row["verdict"], "o"),
+            color=colour,
+            ms=6,
+            markerfacecolor=colour if filled else "white",
+        )
     ax.set_xscale("log")
     ax.set_yticks(ys, [_short(_label(r)) for _, r in rows.iterrows()], fontsize=7)
     ax.set_ylim(-0.7, len(rows) - 0.3)
@@ -87,11 +99,16 @@ def forest(experiment: str, rows: pd.DataFrame, palette: Palette):
     ax.minorticks_off()
     ax.grid(axis="x", color="0.92")
     levels = sorted({numbers.level(c) for c in rows["confidence"].dropna()})
-    ax.set_xlabel(f"difference of the {'/'.join(rows['statistic'].unique())} from the "
-                  f"baseline's (log scale; {', '.join(levels)} intervals)", fontsize=8)  # fmt: skip
-    ax.set_title(f"{experiment}: the verdicts, each a paired interval against the band of no "
-                 "difference\n(filled: better, worse or equivalent; hollow: inconclusive)",
-                 fontsize=9)  # fmt: skip
+    ax.set_xlabel(
+        f"difference of the {'/'.join(rows['statistic'].unique())} from the "
+        f"baseline's (log scale; {', '.join(levels)} intervals)",
+        fontsize=8,
+    )
+    ax.set_title(
+        f"{experiment}: the verdicts, each a paired interval against the band of no "
+        "difference\n(filled: better, worse or equivalent; hollow: inconclusive)",
+        fontsize=9,
+    )
     ax.legend(loc="best", fontsize=7)
     return figure
 
@@ -108,11 +125,19 @@ def table_html(rows: pd.DataFrame) -> str:
         shown = [numbers.difference(row[k], statistic) for k in ("estimate", "low", "high")]
         level = numbers.level(row["confidence"]) if pd.notna(row["confidence"]) else ""
         note = str(row["note"]) if pd.notna(row["note"]) else ""
-        cells = (_label(row), f"{shown[0]} [{shown[1]}, {shown[2]}]", level,
-                 numbers.fmt(row["p_adjusted"]), str(row["verdict"]), note)  # fmt: skip
+        cells = (
+            _label(row),
+            f"{shown[0]} [{shown[1]}, {shown[2]}]",
+            level,
+            numbers.fmt(row["p_adjusted"]),
+            str(row["verdict"]),
+            note,
+        )
         verdict = text.html(str(row["verdict"]))
-        body.append(f"<tr class='{verdict}'>" + "".join(f"<td>{text.html(c)}</td>" for c in cells)
-                    + "</tr>")  # fmt: skip
+        body.append(
+            f"<tr class='{verdict}'>" + "".join(f"<td>{text.html(c)}</td>" for c in cells) + "</tr>"
+        )
     header = "".join(f"<th>{h}</th>" for h in head)
-    return (f"<div class='wide'><table class='verdicts'><tr>{header}</tr>{''.join(body)}"
-            "</table></div>")  # fmt: skip
+    return (
+        f"<div class='wide'><table class='verdicts'><tr>{header}</tr>{''.join(body)}</table></div>"
+    )

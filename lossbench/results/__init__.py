@@ -26,7 +26,24 @@ from lossbench.results.files import (
 )
 
 __all__ = [
-    "ANSWER", "COMPARISONS", "CONFIG", "PYPERF", "RUN", "SUMMARY", "TIMINGS", "TRIALS", "Run",
-    "create_run_dir", "host_info", "latest_run", "latest_runs", "output_file", "read_comparisons",
-    "read_record", "read_run", "sanitize", "write_all_atomic", "write_atomic",
-]  # fmt: skip
+    "ANSWER",
+    "COMPARISONS",
+    "CONFIG",
+    "PYPERF",
+    "RUN",
+    "SUMMARY",
+    "TIMINGS",
+    "TRIALS",
+    "Run",
+    "create_run_dir",
+    "host_info",
+    "latest_run",
+    "latest_runs",
+    "output_file",
+    "read_comparisons",
+    "read_record",
+    "read_run",
+    "sanitize",
+    "write_all_atomic",
+    "write_atomic",
+]

@@ -29,10 +29,20 @@ from lossbench.errors import LossbenchError
 from lossbench.signals import interrupts_deferred
 
 __all__ = [
-    "Run", "create_run_dir", "host_info", "latest_run", "latest_runs", "output_file",
+    "Run",
+    "create_run_dir",
+    "host_info",
+    "latest_run",
+    "latest_runs",
+    "output_file",
     "read_comparisons",
-    "read_record", "read_run", "read_run_record", "write_all_atomic", "write_atomic", "write_new",
-]  # fmt: skip
+    "read_record",
+    "read_run",
+    "read_run_record",
+    "write_all_atomic",
+    "write_atomic",
+    "write_new",
+]
 
 TRIALS, SUMMARY, CONFIG, RUN = "trials.csv", "summary.csv", "config.yaml", "run.json"
 TIMINGS, PYPERF, COMPARISONS = "timings.csv", "timings.pyperf.json", "comparisons.csv"
@@ -81,8 +91,12 @@ def output_file(path: Path, option: str = "--output") -> Path:
     except OSError as error:
         raise LossbenchError(f"{option} {path}: cannot use it ({error.strerror})") from None
     if not stat.S_ISREG(mode):
-        kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-                 (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")]  # fmt: skip
+        kinds = [
+            (stat.S_ISDIR, "a directory"),
+            (stat.S_ISFIFO, "a FIFO"),
+            (stat.S_ISCHR, "a device"),
+            (stat.S_ISBLK, "a device"),
+        ]
         kind = next((name for test, name in kinds if test(mode)), "not a file")
         raise LossbenchError(f"{option} {path}: {kind}, not a regular file; name a file")
     return target
@@ -293,10 +307,26 @@ def latest_run(out: Path) -> Path:
 
 # the result tables' columns that hold numbers
 _NUMERIC = {
-    "trial", "value", "n", "mean", "std", "ci_low", "ci_high", "median_s", "mean_s", "stdev_s",
-    "values", "ns_per_element", "gb_per_s", "roofline", "estimate", "low", "high", "p",
+    "trial",
+    "value",
+    "n",
+    "mean",
+    "std",
+    "ci_low",
+    "ci_high",
+    "median_s",
+    "mean_s",
+    "stdev_s",
+    "values",
+    "ns_per_element",
+    "gb_per_s",
+    "roofline",
+    "estimate",
+    "low",
+    "high",
+    "p",
     "p_adjusted",
-}  # fmt: skip
+}
 
 
 def _contract(name: str) -> list[str]:

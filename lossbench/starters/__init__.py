@@ -21,8 +21,9 @@ def write(path: Path | None, table: Path | None, target: str | None, kernel: str
     if table is not None and kernel is not None:
         raise LossbenchError("--table and --ci write different starters; give one")
     if (table is None) != (target is None):
-        raise LossbenchError("--table and --target go together: the table, and the column to "
-                             "predict")  # fmt: skip
+        raise LossbenchError(
+            "--table and --target go together: the table, and the column to predict"
+        )
     if kernel is not None:
         return write_ci(kernel, path or Path("lossbench-ci.yaml"))
     if table is not None and target is not None:
@@ -49,8 +50,10 @@ def write_table(source: Path, target: str, path: Path) -> str:
     _check(config, path)
     write_new({path: config})
     shown, data = text.visible(path), text.visible(source.name)
-    return (f"wrote {shown} for {data} ({starter.rows:,} rows, {starter.task}): read its "
-            f"comments, then `lossbench run {shown}`")  # fmt: skip
+    return (
+        f"wrote {shown} for {data} ({starter.rows:,} rows, {starter.task}): read its "
+        f"comments, then `lossbench run {shown}`"
+    )
 
 
 def write_ci(spec: str, path: Path) -> list[str]:
@@ -61,8 +64,10 @@ def write_ci(spec: str, path: Path) -> list[str]:
 
     root = Path.cwd().resolve()
     if not Path(path).resolve().is_relative_to(root):
-        raise LossbenchError(f"{path}: write the config inside this repository (the workflow "
-                             "runs from its root, the working directory)")  # fmt: skip
+        raise LossbenchError(
+            f"{path}: write the config inside this repository (the workflow "
+            "runs from its root, the working directory)"
+        )
     starter = ci.starter(spec, (str(root),))
     config = starter.config()
     _check(config, path)

@@ -31,25 +31,33 @@ class CiStarter:
 
     def config(self) -> str:
         ops = "[value, value_and_gradient]" if self.gradient else "[value]"
-        why = ("its own gradient: function.gradient" if self.gradient else
-               "no function.gradient: a gradient would be central differences, lossbench's "
-               "cost, not yours")  # fmt: skip
-        return "\n".join([
-            f"# Kernel timing for {self.spec}, written by `lossbench init --ci`.",
-            f"# {WORKFLOW} runs it on each pull request's base and head and compares them:",
-            "# instruction counts gate the change, time is reported beside them.",
-            "# Locally: lossbench run THIS_FILE --only timing",
-            "name: ci",
-            "timing:",
-            f'  losses: ["{self.spec}"]',
-            f"  ops: {ops}   # {why}",
-            "  impls: [numpy]   # your function, called as it is",
-            "  sizes: [100000, 1000000]   # elements per call",
-            "  dtypes: [float64]",
-            "  # fixed loops, so that two rounds of a side merge into one (pyperf convert --add);",
-            "  # compare's verdicts need 2 processes a side at least, more give power",
-            "  pyperf: {processes: 4, values: 3, warmups: 0, loops: 8}",
-        ]) + "\n"  # fmt: skip
+        why = (
+            "its own gradient: function.gradient"
+            if self.gradient
+            else "no function.gradient: a gradient would be central differences, lossbench's "
+            "cost, not yours"
+        )
+        return (
+            "\n".join(
+                [
+                    f"# Kernel timing for {self.spec}, written by `lossbench init --ci`.",
+                    f"# {WORKFLOW} runs it on each pull request's base and head and compares them:",
+                    "# instruction counts gate the change, time is reported beside them.",
+                    "# Locally: lossbench run THIS_FILE --only timing",
+                    "name: ci",
+                    "timing:",
+                    f'  losses: ["{self.spec}"]',
+                    f"  ops: {ops}   # {why}",
+                    "  impls: [numpy]   # your function, called as it is",
+                    "  sizes: [100000, 1000000]   # elements per call",
+                    "  dtypes: [float64]",
+                    "  # fixed loops, so that two rounds of a side merge into one",
+                    "  # (pyperf convert --add); a time verdict needs 4 processes a side",
+                    "  pyperf: {processes: 4, values: 3, warmups: 0, loops: 8}",
+                ]
+            )
+            + "\n"
+        )
 
     def workflow(self, config: str) -> str:
         install = (

@@ -26,14 +26,22 @@ __all__ = ["TableStarter", "describe"]
 # what each task compares, and the pair of scores that judge it: each favours one loss's own
 # training objective, so a verdict that holds on both does not rest on that
 _TASKS = {
-    "regression": ("[mse, {name: huber, delta: 1.345}, mae]",
-                   f"[{', '.join(REAL_REGRESSION_SCORES)}]",
-                   "rmse rewards predicting the mean, mae the median"),
-    "classification": ("[bce_logits, mse]", "[log_loss, brier]",
-                       "log_loss is what bce_logits minimizes, brier what mse does"),
-    "multiclass": ("[cross_entropy, mse]", "[log_loss, brier]",
-                   "log_loss is what cross_entropy minimizes, brier what mse does"),
-}  # fmt: skip
+    "regression": (
+        "[mse, {name: huber, delta: 1.345}, mae]",
+        f"[{', '.join(REAL_REGRESSION_SCORES)}]",
+        "rmse rewards predicting the mean, mae the median",
+    ),
+    "classification": (
+        "[bce_logits, mse]",
+        "[log_loss, brier]",
+        "log_loss is what bce_logits minimizes, brier what mse does",
+    ),
+    "multiclass": (
+        "[cross_entropy, mse]",
+        "[log_loss, brier]",
+        "log_loss is what cross_entropy minimizes, brier what mse does",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -84,12 +92,16 @@ class TableStarter:
         ]
         if excluded:
             names = ", ".join(map(_yaml_text, excluded))
-            lines.append(f"        exclude: [{names}]   # stray text: clean the column, or "
-                         "list it under categorical instead")  # fmt: skip
+            lines.append(
+                f"        exclude: [{names}]   # stray text: clean the column, or "
+                "list it under categorical instead"
+            )
         if missing:
             listed = ", ".join(f"{name}: {count}" for name, count in missing.items())
-            lines.append(f"        missing: drop   # rows with a missing value ({listed}) are "
-                         "dropped; remove this line to be told instead")  # fmt: skip
+            lines.append(
+                f"        missing: drop   # rows with a missing value ({listed}) are "
+                "dropped; remove this line to be told instead"
+            )
         lines += [
             f"    losses: {losses}",
             "    # each trial is one held-out fold, the same folds for every loss",
@@ -146,18 +158,26 @@ def describe(path: Path, target: str) -> TableStarter:
         strays = encoding.stray_text(values.dropna())
         if strays:
             shown = ", ".join(repr(s) for s in strays)
-            columns.append(Column(str(name), "stray", f"numbers but for {shown}: excluded "
-                                  "below", missing))  # fmt: skip
+            columns.append(
+                Column(str(name), "stray", f"numbers but for {shown}: excluded below", missing)
+            )
             continue
         column = encoding.TextColumn.of(str(name), values.dropna())
         why = encoding.unusable(column)
         distinct = len(np.unique(column.values))
         if why:
-            columns.append(Column(str(name), "left out", f"text, {distinct} values: left out "
-                                  f"({why})", 0))  # fmt: skip
+            columns.append(
+                Column(str(name), "left out", f"text, {distinct} values: left out ({why})", 0)
+            )
         else:
-            columns.append(Column(str(name), "text", f"text, {distinct} values: one-hot "
-                                  f"encoded on each training fold{tail}", missing))  # fmt: skip
+            columns.append(
+                Column(
+                    str(name),
+                    "text",
+                    f"text, {distinct} values: one-hot encoded on each training fold{tail}",
+                    missing,
+                )
+            )
     said = ""
     if task == "regression" and 3 <= levels <= MAX_CLASSES and np.allclose(y, np.round(y)):
         said = f" ({levels} integers: class codes? then add task: multiclass)"
@@ -182,8 +202,9 @@ def _yaml_text(value: str) -> str:
     import yaml
 
     def dumped(**style) -> str:
-        flow = yaml.safe_dump([value], default_flow_style=True, width=math.inf,
-                              allow_unicode=False, **style)  # fmt: skip
+        flow = yaml.safe_dump(
+            [value], default_flow_style=True, width=math.inf, allow_unicode=False, **style
+        )
         return flow.strip()[1:-1]
 
     item = dumped()

@@ -23,17 +23,28 @@ from lossbench.losses.impls import OPS
 from lossbench.losses.labels import names_code
 
 __all__ = [
-    "ALL_CORES", "FLOOR", "OPS", "PROBE", "PROBES", "ROW_CLASSES", "Benchmark", "inputs", "matrix",
-    "supports", "time_loops",
-]  # fmt: skip
+    "ALL_CORES",
+    "FLOOR",
+    "OPS",
+    "PROBE",
+    "PROBES",
+    "ROW_CLASSES",
+    "Benchmark",
+    "inputs",
+    "matrix",
+    "supports",
+    "time_loops",
+]
 
 PROBES = ("read", "read_write", "read_write2", "log")
 PARALLEL_PROBES = ("read", "read_write", "read_write2")  # the floors of the all-core kernels
 # the probe each op is measured against (its memory floor)
 FLOOR = {
-    "value": "read", "gradient": "read_write", "value_and_gradient": "read_write",
+    "value": "read",
+    "gradient": "read_write",
+    "value_and_gradient": "read_write",
     "gradient_and_hessian": "read_write2",
-}  # fmt: skip
+}
 # a probe timed only when an op it is the floor of is (gradient_and_hessian writes two arrays)
 _PROBE_FOR = {"read_write2": "gradient_and_hessian"}
 PROBE = "probe"
@@ -139,8 +150,11 @@ def matrix(
         for n in sizes:
             if probes:
                 benches += [Benchmark(PROBE, p, _probe_impl(p), dtype, n) for p in needed if one]
-                benches += [Benchmark(PROBE, p, _probe_impl(p, True), dtype, n)
-                            for p in PARALLEL_PROBES if every and p in needed]  # fmt: skip
+                benches += [
+                    Benchmark(PROBE, p, _probe_impl(p, True), dtype, n)
+                    for p in PARALLEL_PROBES
+                    if every and p in needed
+                ]
             for loss in resolved:
                 for op in ops:
                     benches += [

@@ -171,8 +171,11 @@ def _counted(record: dict, dumps: Path) -> dict:
     fixed = counts.get("fixed", 0)
     loop = (counts.get("loop#1000", fixed) - fixed) / 1000
     inner, name = record["inner"], record["name"]
-    values = [(counts[f"{name}#{i}"] - fixed) / inner - loop for i in range(record["counted"])
-              if f"{name}#{i}" in counts]  # fmt: skip
+    values = [
+        (counts[f"{name}#{i}"] - fixed) / inner - loop
+        for i in range(record["counted"])
+        if f"{name}#{i}" in counts
+    ]
     if not values:
         raise RuntimeError(f"callgrind wrote no count for {name} (in {dumps})")
     return {**record, "values": values, "unit": "integer"}
@@ -193,8 +196,9 @@ def _worker(spec_path: Path, work: Path, dumps: Path | None = None) -> Generator
         try:
             # an interrupt inside Popen, after the fork, would leave a child nobody kills
             with interrupts_deferred():
-                process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True,
-                                           env=environment)  # fmt: skip
+                process = subprocess.Popen(
+                    cmd, stdout=subprocess.PIPE, stderr=errors, text=True, env=environment
+                )
             assert process.stdout is not None  # stdout=PIPE
             for line in process.stdout:
                 yield json.loads(line)
@@ -226,8 +230,13 @@ def _metadata(the_plan: Plan) -> dict:
 def _as_run(record: dict, metadata: dict):
     import pyperf
 
-    meta = {**metadata, "name": record["name"], "loops": 1, "inner_loops": record["inner"],
-            "unit": record.get("unit", "second")}  # fmt: skip
+    meta = {
+        **metadata,
+        "name": record["name"],
+        "loops": 1,
+        "inner_loops": record["inner"],
+        "unit": record.get("unit", "second"),
+    }
     warmups = [(1, value) for value in record["warmups"]]
     return pyperf.Run(record["values"], warmups=warmups, metadata=meta, collect_metadata=False)
 

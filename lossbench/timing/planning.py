@@ -73,8 +73,9 @@ def plan(timing: Timing) -> Plan:
             "work: use measure: time with it",
             where=("timing", "threads"),
         )
-    benches = matrix.matrix(chosen_losses, timing.ops, chosen, timing.sizes, timing.dtypes,
-                            threads=timing.threads)  # fmt: skip
+    benches = matrix.matrix(
+        chosen_losses, timing.ops, chosen, timing.sizes, timing.dtypes, threads=timing.threads
+    )
     return Plan(benches, timing.pyperf, notes, timing.measure)
 
 
@@ -90,8 +91,10 @@ def _check_user_impl(impl, chosen_losses: list[losses.AnyLoss]) -> None:
         impl.check(loss, *matrix.inputs(loss, 1000, "float64"))
         name = Benchmark(str(loss), "value", impl.name, "float64", 1000).name
         if Benchmark.parse(name).impl != impl.name:  # the op's name inside the module path
-            raise LossbenchError(f"user implementation {impl.name}: rename its module so that "
-                                 "no part of the path is an op (value, gradient, ...)")  # fmt: skip
+            raise LossbenchError(
+                f"user implementation {impl.name}: rename its module so that "
+                "no part of the path is an op (value, gradient, ...)"
+            )
 
 
 def check_memory(benches: list[Benchmark], available: int | None = None) -> None:

@@ -19,9 +19,20 @@ from lossbench.timing.bench import Benchmark
 __all__ = ["COLUMNS", "table"]
 
 COLUMNS = [
-    "benchmark", "loss", "op", "impl", "dtype", "n", "median_s", "mean_s", "stdev_s", "values",
-    "ns_per_element", "gb_per_s", "roofline",
-]  # fmt: skip
+    "benchmark",
+    "loss",
+    "op",
+    "impl",
+    "dtype",
+    "n",
+    "median_s",
+    "mean_s",
+    "stdev_s",
+    "values",
+    "ns_per_element",
+    "gb_per_s",
+    "roofline",
+]
 # arrays read + written per element, for GB/s: values read both inputs; gradients also write one
 _ARRAYS_MOVED = {
     "value": 2,
@@ -55,12 +66,21 @@ def table(suite_path: Path) -> pd.DataFrame:
         moved = arrays * n * np.dtype(dtype).itemsize
         processes = [np.asarray(r.values) for r in benchmark.get_runs() if r.values]
         row = {
-            "benchmark": name, "loss": loss, "op": op, "impl": impl, "dtype": dtype, "n": n,
-            "median_s": median, "mean_s": benchmark.mean(),
-            "stdev_s": benchmark.stdev() if len(values) > 1 else math.nan, "values": len(values),
-            "ns_per_element": median / n * 1e9, "gb_per_s": moved / median / 1e9,
-            "process_cv": between_cv(processes), "threads": cores if bench.all_cores else 1,
-        }  # fmt: skip
+            "benchmark": name,
+            "loss": loss,
+            "op": op,
+            "impl": impl,
+            "dtype": dtype,
+            "n": n,
+            "median_s": median,
+            "mean_s": benchmark.mean(),
+            "stdev_s": benchmark.stdev() if len(values) > 1 else math.nan,
+            "values": len(values),
+            "ns_per_element": median / n * 1e9,
+            "gb_per_s": moved / median / 1e9,
+            "process_cv": between_cv(processes),
+            "threads": cores if bench.all_cores else 1,
+        }
         if benchmark.get_unit() == "integer":  # instruction counts, not seconds
             row.update(
                 {
@@ -68,14 +88,15 @@ def table(suite_path: Path) -> pd.DataFrame:
                     for key in ("median_s", "mean_s", "stdev_s", "ns_per_element", "gb_per_s")
                 }
             )
-            row.update(instructions=median, instructions_per_element=median / n)  # fmt: skip
+            row.update(instructions=median, instructions_per_element=median / n)
         rows.append(row)
     counted = ["instructions", "instructions_per_element"]
     frame = pd.DataFrame(rows, columns=[*COLUMNS[:-1], "process_cv", "threads", *counted])
     probes = frame[frame["loss"] == matrix.PROBE]
     every = frame["impl"].str.endswith(matrix.ALL_CORES)  # all-core kernels: all-core floors
-    floors = probes["median_s"].set_axis(pd.MultiIndex.from_arrays(
-        [probes["op"], probes["dtype"], probes["n"], every[probes.index]]))  # fmt: skip
+    floors = probes["median_s"].set_axis(
+        pd.MultiIndex.from_arrays([probes["op"], probes["dtype"], probes["n"], every[probes.index]])
+    )
     keys = zip(frame["op"].map(matrix.FLOOR), frame["dtype"], frame["n"], every, strict=True)
     frame["roofline"] = [floors.get(key, math.nan) for key in keys] / frame["median_s"]
     frame.loc[frame["loss"] == matrix.PROBE, "roofline"] = math.nan

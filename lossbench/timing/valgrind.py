@@ -55,8 +55,14 @@ ENVIRONMENT = {"PYTHONHASHSEED": "0"}  # the same dict layouts, so the same path
 def command(valgrind: str, out_dir: Path) -> list[str]:
     """The prefix that runs a worker under callgrind, its dumps written into `out_dir` (run
     it with `ENVIRONMENT`)."""
-    return [valgrind, "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no",
-            f"--callgrind-out-file={out_dir}/callgrind.%p.out", "-q"]  # fmt: skip
+    return [
+        valgrind,
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        "--dump-instr=no",
+        f"--callgrind-out-file={out_dir}/callgrind.%p.out",
+        "-q",
+    ]
 
 
 def count(run, inner: int, name: str) -> None:
@@ -118,10 +124,16 @@ def _compile():
         def codegen(context, builder, signature, args):
             i64 = ir.IntType(64)
             # valgrind.h's __SPECIAL_INSTRUCTION_PREAMBLE and "xchgq %rbx,%rbx": rdx = result
-            asm = ("rolq $$3, %rdi ; rolq $$13, %rdi\n\trolq $$61, %rdi ; rolq $$51, %rdi\n\t"
-                   "xchgq %rbx,%rbx")  # fmt: skip
-            call = ir.InlineAsm(ir.FunctionType(i64, [i64, i64]), asm,
-                                "={dx},{ax},0,~{cc},~{memory}", side_effect=True)  # fmt: skip
+            asm = (
+                "rolq $$3, %rdi ; rolq $$13, %rdi\n\trolq $$61, %rdi ; rolq $$51, %rdi\n\t"
+                "xchgq %rbx,%rbx"
+            )
+            call = ir.InlineAsm(
+                ir.FunctionType(i64, [i64, i64]),
+                asm,
+                "={dx},{ax},0,~{cc},~{memory}",
+                side_effect=True,
+            )
             return builder.call(call, [args[0], ir.Constant(i64, 0)])
 
         return types.uint64(types.uint64), codegen

@@ -58,8 +58,7 @@ def instructions(bench: Benchmark, inner: int, values: int) -> dict:
     for index in range(values):
         valgrind.count(run, inner, f"{bench.name}#{index}")
     forget(bench)
-    return {"name": bench.name, "inner": inner, "warmups": [], "values": [],
-            "counted": values}  # fmt: skip
+    return {"name": bench.name, "inner": inner, "warmups": [], "values": [], "counted": values}
 
 
 def main(argv: list[str]) -> None:

@@ -145,11 +145,15 @@ class Dataset:
                 checked[key] = [allowed[key].check(v) for v in values]
         # a label names its kind's own parameters, a grid's, and a choice made (target=...)
         shown = [
-            k for k in allowed
-            if k in cls.shown or len(checked.get(k, ())) > 1
-            or (isinstance(allowed[k], Choice) and checked.get(k, [allowed[k].default])
-                != [allowed[k].default])
-        ]  # fmt: skip
+            k
+            for k in allowed
+            if k in cls.shown
+            or len(checked.get(k, ())) > 1
+            or (
+                isinstance(allowed[k], Choice)
+                and checked.get(k, [allowed[k].default]) != [allowed[k].default]
+            )
+        ]
         datasets = []
         with located(*where):
             combinations = grid(checked)

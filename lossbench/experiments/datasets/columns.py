@@ -26,8 +26,9 @@ def chosen(frame, target, features, exclude, categorical, missing, where, name):
     absent = [f for f in exclude if f not in frame.columns]
     if absent or target in exclude:
         said = f"has no column {absent[0]!r}" if absent else f"target {target!r} is no feature"
-        raise LossbenchError(f"{name} {said}; exclude names feature columns",
-                             where=(*where, "exclude"))  # fmt: skip
+        raise LossbenchError(
+            f"{name} {said}; exclude names feature columns", where=(*where, "exclude")
+        )
     if features is None:
         chosen = [c for c in frame.columns if c != target]
     else:
@@ -46,11 +47,14 @@ def chosen(frame, target, features, exclude, categorical, missing, where, name):
     for column in categorical:
         if column not in chosen or column in exclude:
             why = "has no column" if column not in frame.columns else "has no feature column"
-            raise LossbenchError(f"{name} {why} {column!r}; categorical names feature columns",
-                                 where=(*where, "categorical"))  # fmt: skip
+            raise LossbenchError(
+                f"{name} {why} {column!r}; categorical names feature columns",
+                where=(*where, "categorical"),
+            )
     chosen = [c for c in chosen if c not in exclude]
-    numeric = [c for c in chosen
-               if pd.api.types.is_numeric_dtype(frame[c]) and c not in categorical]  # fmt: skip
+    numeric = [
+        c for c in chosen if pd.api.types.is_numeric_dtype(frame[c]) and c not in categorical
+    ]
     texts = [c for c in chosen if c not in numeric]
     if not numeric and not texts:
         raise LossbenchError(

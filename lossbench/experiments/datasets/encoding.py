@@ -21,9 +21,16 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "MAX_LEVELS", "MIN_ROWS", "MIN_SHARE", "TextColumn", "codes", "encoded", "is_number",
-    "stray_text", "unusable",
-]  # fmt: skip
+    "MAX_LEVELS",
+    "MIN_ROWS",
+    "MIN_SHARE",
+    "TextColumn",
+    "codes",
+    "encoded",
+    "is_number",
+    "stray_text",
+    "unusable",
+]
 
 MIN_ROWS = 5
 MIN_SHARE = 0.01
@@ -87,8 +94,9 @@ def stray_text(values) -> list[str]:
     decorated = [p or bool(_DECORATED.fullmatch(v)) for v, p in zip(present, plain, strict=True)]
     if sum(decorated) <= NUMERIC_SHARE * len(present):
         return []
-    strays, counts = np.unique([v for v, p in zip(present, plain, strict=True) if not p],
-                               return_counts=True)  # fmt: skip
+    strays, counts = np.unique(
+        [v for v, p in zip(present, plain, strict=True) if not p], return_counts=True
+    )
     order = np.argsort(-counts, kind="stable")[:3]
     return [str(strays[i]) for i in order]
 

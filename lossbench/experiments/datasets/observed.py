@@ -43,9 +43,16 @@ class Observed(Dataset):
     truth = False
     cross_validated = True
 
-    def __init__(self, params: dict[str, Any], label: str, X: np.ndarray, y: np.ndarray,
-                 task: str, info: dict[str, Any] | None = None,
-                 texts: list[encoding.TextColumn] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        params: dict[str, Any],
+        label: str,
+        X: np.ndarray,
+        y: np.ndarray,
+        task: str,
+        info: dict[str, Any] | None = None,
+        texts: list[encoding.TextColumn] | None = None,
+    ) -> None:
         super().__init__(params, label)
         self.X, self.y, self.task = X, y, task
         self.info = info or {}
@@ -117,8 +124,7 @@ def choose_task(
     values = np.unique(y.astype(str)) if y.dtype == object else np.unique(y)
     if task == "auto":
         numeric = np.issubdtype(np.asarray(values).dtype, np.number)
-        task = ("classification" if len(values) == 2
-                else "regression" if numeric else "multiclass")  # fmt: skip
+        task = "classification" if len(values) == 2 else "regression" if numeric else "multiclass"
     if task == "classification":
         if len(values) != 2:
             raise LossbenchError(
@@ -135,10 +141,15 @@ def choose_task(
             raise LossbenchError(
                 where=where,
                 message=f"a multiclass target needs 3 to {MAX_CLASSES} classes; {name} has "
-                f"{len(values)}" + (" (task: classification takes two)" if len(values) == 2
-                                    else " (an identifier or a number: task: regression)"
-                                    if len(values) > MAX_CLASSES else ""),
-            )  # fmt: skip
+                f"{len(values)}"
+                + (
+                    " (task: classification takes two)"
+                    if len(values) == 2
+                    else " (an identifier or a number: task: regression)"
+                    if len(values) > MAX_CLASSES
+                    else ""
+                ),
+            )
         codes = np.searchsorted(values, _as_values(y, values)).astype(np.float64)
         return codes, task, {str(v): i for i, v in enumerate(values)}
     try:
@@ -146,10 +157,13 @@ def choose_task(
     except (TypeError, ValueError):
         raise LossbenchError(
             f"regression needs a numeric target; {name} is not"
-            + (f" (its {len(values)} values are classes: task: multiclass)"
-               if 3 <= len(values) <= MAX_CLASSES else ""),
+            + (
+                f" (its {len(values)} values are classes: task: multiclass)"
+                if 3 <= len(values) <= MAX_CLASSES
+                else ""
+            ),
             where=where,
-        ) from None  # fmt: skip
+        ) from None
     if len(values) < 2:
         raise LossbenchError(
             f"the target {name} is constant; nothing to predict",
@@ -166,16 +180,27 @@ def _as_values(y: np.ndarray, values: np.ndarray) -> np.ndarray:
 @register
 class Table(Observed):
     kind = "table"
-    summary = ("your own data: CSV, TSV or Parquet (path, target, features, exclude, "
-               "categorical, task, missing)")  # fmt: skip
+    summary = (
+        "your own data: CSV, TSV or Parquet (path, target, features, exclude, "
+        "categorical, task, missing)"
+    )
     keys: ClassVar[tuple[str, ...]] = (
-        "path", "target", "features", "exclude", "categorical", "task", "missing", "sha256",
-    )  # fmt: skip
+        "path",
+        "target",
+        "features",
+        "exclude",
+        "categorical",
+        "task",
+        "missing",
+        "sha256",
+    )
 
     @classmethod
     def described_parameters(cls) -> str:
-        return ("path, target, features=every column but the target, exclude=none, "
-                "categorical=none, task=auto, missing=error")  # fmt: skip
+        return (
+            "path, target, features=every column but the target, exclude=none, "
+            "categorical=none, task=auto, missing=error"
+        )
 
     @classmethod
     def expand(
@@ -206,8 +231,11 @@ class Table(Observed):
             )
         features, exclude = given.get("features"), given.get("exclude", [])
         categorical = given.get("categorical", [])
-        for key, names in (("features", features), ("exclude", exclude),
-                           ("categorical", categorical)):  # fmt: skip
+        for key, names in (
+            ("features", features),
+            ("exclude", exclude),
+            ("categorical", categorical),
+        ):
             if names is not None and (
                 not isinstance(names, list) or not all(isinstance(f, str) for f in names)
             ):
@@ -242,8 +270,10 @@ class Table(Observed):
         frame, digest = read_table(path, (*where, "path"))
         notes = []
         if written and written != digest:
-            notes.append(f"{path}: the file changed since the config was written "
-                         f"(sha256 {written[:12]}… → {digest[:12]}…)")  # fmt: skip
+            notes.append(
+                f"{path}: the file changed since the config was written "
+                f"(sha256 {written[:12]}… → {digest[:12]}…)"
+            )
         target = given["target"]
         if target not in frame.columns:
             raise LossbenchError(
@@ -252,28 +282,35 @@ class Table(Observed):
                 f"{', '.join(map(str, frame.columns))}",
             )
         choice = (features, exclude, categorical, missing)
-        X, y, texts, left_out, dropped = columns.chosen(frame, target, *choice, where,
-                                                        path.name)  # fmt: skip
+        X, y, texts, left_out, dropped = columns.chosen(frame, target, *choice, where, path.name)
         y, task, mapping = choose_task(y, task, (*where, "target"), target)
         if left_out:
             notes.append(f"{path.name}: non-numeric columns left out: {', '.join(left_out)}")
         if texts:
             names = ", ".join(text.visible(column.name) for column in texts)
-            notes.append(f"{path.name}: text columns encoded on each training fold (one-hot "
-                         "for linear fits, LightGBM categories for gbm; levels under "
-                         f"{encoding.MIN_ROWS} rows pooled): {names}")  # fmt: skip
+            notes.append(
+                f"{path.name}: text columns encoded on each training fold (one-hot "
+                "for linear fits, LightGBM categories for gbm; levels under "
+                f"{encoding.MIN_ROWS} rows pooled): {names}"
+            )
         if dropped:
             notes.append(f"{path.name}: {dropped} rows with missing values dropped")
         info = {
-            "path": str(path), "sha256": digest, "rows": len(y),
-            "columns": [str(c) for c in frame.columns], "target": target,
+            "path": str(path),
+            "sha256": digest,
+            "rows": len(y),
+            "columns": [str(c) for c in frame.columns],
+            "target": target,
             "features": [str(c) for c in (features or [])] or None,
             "excluded": [str(c) for c in exclude] or None,
-            "categorical": [str(c) for c in categorical] or None, "task": task,
-            "classes": mapping or None, "rows_dropped": dropped,
-        }  # fmt: skip
-        dataset = cls({"path": str(path), "target": target}, f"table({path.name})", X, y, task,
-                      info, texts)  # fmt: skip
+            "categorical": [str(c) for c in categorical] or None,
+            "task": task,
+            "classes": mapping or None,
+            "rows_dropped": dropped,
+        }
+        dataset = cls(
+            {"path": str(path), "target": target}, f"table({path.name})", X, y, task, info, texts
+        )
         dataset.notes = notes
         # the resolved config reruns from anywhere, and records the data it ran on
         dataset.resolved = {"path": str(path), "sha256": digest}
@@ -335,18 +372,27 @@ def read_table(path: Path, where: tuple[str | int, ...]):
 
 
 _SKLEARN = {
-    "diabetes": "load_diabetes", "breast_cancer": "load_breast_cancer", "iris": "load_iris",
-    "wine": "load_wine", "digits": "load_digits",
-}  # fmt: skip
-_SKLEARN_TASKS = {"breast_cancer": "classification", "iris": "multiclass", "wine": "multiclass",
-                  "digits": "multiclass"}  # fmt: skip
+    "diabetes": "load_diabetes",
+    "breast_cancer": "load_breast_cancer",
+    "iris": "load_iris",
+    "wine": "load_wine",
+    "digits": "load_digits",
+}
+_SKLEARN_TASKS = {
+    "breast_cancer": "classification",
+    "iris": "multiclass",
+    "wine": "multiclass",
+    "digits": "multiclass",
+}
 
 
 @register
 class SklearnData(Observed):
     kind = "sklearn"
-    summary = ("scikit-learn's bundled diabetes (regression), breast_cancer (two classes), "
-               "iris, wine or digits (multiclass)")  # fmt: skip
+    summary = (
+        "scikit-learn's bundled diabetes (regression), breast_cancer (two classes), "
+        "iris, wine or digits (multiclass)"
+    )
 
     @classmethod
     def described_parameters(cls) -> str:
@@ -378,5 +424,6 @@ class SklearnData(Observed):
         X, y = getattr(datasets, _SKLEARN[name])(return_X_y=True)
         task = _SKLEARN_TASKS.get(name, "regression")
         info = {"sklearn": name, "rows": len(y), "features": X.shape[1], "task": task}
-        return [cls({"name": name}, f"sklearn({name})", X.astype(float), y.astype(float), task,
-                    info)]  # fmt: skip
+        return [
+            cls({"name": name}, f"sklearn({name})", X.astype(float), y.astype(float), task, info)
+        ]

@@ -26,9 +26,16 @@ from lossbench.experiments.datasets.base import Choice, Dataset, Param, Sample, 
 from lossbench.losses import SIGMOID
 
 __all__ = [
-    "Cauchy", "Contaminated", "Gaussian", "Laplace", "Logistic", "Moons", "StudentT", "Xor",
+    "Cauchy",
+    "Contaminated",
+    "Gaussian",
+    "Laplace",
+    "Logistic",
+    "Moons",
+    "StudentT",
+    "Xor",
     "friedman1",
-]  # fmt: skip
+]
 
 _SIZE = {
     "n_samples": Param(500, 2, 10_000_000, "an integer ≥ 2", integer=True),
@@ -45,8 +52,11 @@ class _LinearRegression(Dataset):
     default), or Friedman's #1 (``target: friedman1``), where a linear model is wrong."""
 
     parameters: ClassVar[dict[str, Param | Choice]] = {
-        **_SIZE, **_NOISE, **_TEST, "target": Choice("linear", ("linear", "friedman1")),
-    }  # fmt: skip
+        **_SIZE,
+        **_NOISE,
+        **_TEST,
+        "target": Choice("linear", ("linear", "friedman1")),
+    }
 
     def __init__(self, params: dict, label: str | None = None) -> None:
         super().__init__(params, label)
@@ -213,8 +223,9 @@ class Softmax(Dataset):
         k = self.classes
         W, b, X, X_test = _draw_design(self.params, rng, k)
         b += -np.log(self.params["imbalance"]) * np.arange(k) / (k - 1)  # log priors
-        return Sample(X, self._labels(X @ W + b, rng), X_test,
-                      y_test=self._labels(X_test @ W + b, rng))  # fmt: skip
+        return Sample(
+            X, self._labels(X @ W + b, rng), X_test, y_test=self._labels(X_test @ W + b, rng)
+        )
 
     def _labels(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         gumbel = -np.log(-np.log(rng.random(logits.shape)))  # argmax: a draw of the softmax
@@ -254,8 +265,9 @@ class Moons(_Shapes):
     def _draw(self, rng, n):
         y = rng.integers(0, 2, n)
         t = rng.uniform(0.0, math.pi, n)
-        X = np.where(y[:, None] == 0, np.c_[np.cos(t), np.sin(t)],
-                     np.c_[1.0 - np.cos(t), 0.5 - np.sin(t)])  # fmt: skip
+        X = np.where(
+            y[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1.0 - np.cos(t), 0.5 - np.sin(t)]
+        )
         return X + self.params["noise"] * rng.standard_normal((n, 2)), y.astype(np.float64)
 
 

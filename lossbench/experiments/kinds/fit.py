@@ -47,8 +47,12 @@ from lossbench.losses.builtin import Huber
 from lossbench.losses.softmax import softmax
 
 __all__ = [
-    "REAL_REGRESSION_SCORES", "CrossValidation", "FitExperiment", "not_applicable", "trial_sample",
-]  # fmt: skip
+    "REAL_REGRESSION_SCORES",
+    "CrossValidation",
+    "FitExperiment",
+    "not_applicable",
+    "trial_sample",
+]
 
 # what real regression data are judged on when no score is named: test_mae rewards the losses
 # aimed at the median, test_rmse those aimed at the mean, so neither judges alone
@@ -198,9 +202,11 @@ class FitExperiment(ExperimentKind):
         for loss in losses:
             name = loss.scale_parameter
             if isinstance(loss, Huber) and loss.params[name] >= 1:
-                said.append(f"{loss} on probabilities is mse's estimator (|y − p| ≤ 1 ≤ {name}:"
-                            f" every residual on its quadratic part), so it fits what mse fits;"
-                            f" a {name} below 1 makes it clip")  # fmt: skip
+                said.append(
+                    f"{loss} on probabilities is mse's estimator (|y − p| ≤ 1 ≤ {name}:"
+                    f" every residual on its quadratic part), so it fits what mse fits;"
+                    f" a {name} below 1 makes it clip"
+                )
         return said
 
     def fits_linear_regression(self, datasets) -> bool:
@@ -262,17 +268,39 @@ class FitExperiment(ExperimentKind):
             assert isinstance(loss, Loss), "not_applicable: over rows is for multiclass data only"
             result: FitResult
             if boosted:
-                result = fitted(loss, sample.X, sample.y, dataset.task, model.options(),
-                                _seed(task), options.scale, sample.categorical)  # fmt: skip
+                result = fitted(
+                    loss,
+                    sample.X,
+                    sample.y,
+                    dataset.task,
+                    model.options(),
+                    _seed(task),
+                    options.scale,
+                    sample.categorical,
+                )
             elif network:
-                result = fit_mlp(loss, sample.X, sample.y, dataset.task, model.options(),
-                                 _seed(task), scale=options.scale)  # fmt: skip
+                result = fit_mlp(
+                    loss,
+                    sample.X,
+                    sample.y,
+                    dataset.task,
+                    model.options(),
+                    _seed(task),
+                    scale=options.scale,
+                )
             else:
                 result = fit(
-                    loss, sample.X, sample.y, model=linear, method=options.method,
-                    max_iter=options.max_iter, tol=options.tol, lr=options.lr,
-                    scale=options.scale, l2=options.l2,
-                )  # fmt: skip
+                    loss,
+                    sample.X,
+                    sample.y,
+                    model=linear,
+                    method=options.method,
+                    max_iter=options.max_iter,
+                    tol=options.tol,
+                    lr=options.lr,
+                    scale=options.scale,
+                    l2=options.l2,
+                )
             # classification: the same fresh labels for every loss; task.rng(1) restarts a stream
             values, notes = score(result, sample, dataset.task, task.rng(1))
             if boosted or network:
@@ -309,22 +337,43 @@ class FitExperiment(ExperimentKind):
         labels = sample.y.astype(np.int64)
         if isinstance(model, GbmModel):
             began = time.perf_counter()
-            booster = fit_gbm_multiclass(loss, sample.X, labels, classes, model.options(),
-                                         _seed(task), sample.categorical)  # fmt: skip
+            booster = fit_gbm_multiclass(
+                loss, sample.X, labels, classes, model.options(), _seed(task), sample.categorical
+            )
             logits, note = booster.raw(sample.X_test), ""
-            how = {"iterations": float(model.options().n_estimators), "converged": 1.0,
-                   "fit_seconds": time.perf_counter() - began}  # fmt: skip
+            how = {
+                "iterations": float(model.options().n_estimators),
+                "converged": 1.0,
+                "fit_seconds": time.perf_counter() - began,
+            }
         else:
             result: MlpFit | MultinomialFit
             if isinstance(model, MlpModel):
-                result = fit_mlp(loss, sample.X, labels, "multiclass", model.options(),
-                                 _seed(task), classes=classes)  # fmt: skip
+                result = fit_mlp(
+                    loss,
+                    sample.X,
+                    labels,
+                    "multiclass",
+                    model.options(),
+                    _seed(task),
+                    classes=classes,
+                )
             else:
-                result = fit_multinomial(loss, sample.X, labels, classes, l2=options.l2,
-                                         max_iter=options.max_iter, tol=options.tol)  # fmt: skip
+                result = fit_multinomial(
+                    loss,
+                    sample.X,
+                    labels,
+                    classes,
+                    l2=options.l2,
+                    max_iter=options.max_iter,
+                    tol=options.tol,
+                )
             logits, note = result.predict(sample.X_test), result.note
-            how = {"iterations": float(result.iterations), "converged": float(result.converged),
-                   "fit_seconds": result.seconds}  # fmt: skip
+            how = {
+                "iterations": float(result.iterations),
+                "converged": float(result.converged),
+                "fit_seconds": result.seconds,
+            }
             if isinstance(result, MultinomialFit):
                 how["separated"] = float(result.separated)
         values = multiclass_scores.scores(sample.y_test.astype(np.int64), softmax(logits))
@@ -337,8 +386,10 @@ class FitExperiment(ExperimentKind):
         """The fold's sizes, for the corrected resampled t-test (none without folds)."""
         if not task.data.cross_validated:
             return []
-        return [row(label, "n_train", float(len(sample.y))),
-                row(label, "n_test", float(len(sample.y_test)))]  # fmt: skip
+        return [
+            row(label, "n_train", float(len(sample.y))),
+            row(label, "n_test", float(len(sample.y_test))),
+        ]
 
     # -- reading -------------------------------------------------------------------------------
     @classmethod

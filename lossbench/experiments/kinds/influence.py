@@ -56,9 +56,17 @@ class InfluenceExperiment(ExperimentKind):
             for offset in self.offsets:
                 y = np.append(sample.y, clean + offset * dataset.params["noise"])
                 result = fit(
-                    loss, X, y, method=options.method, max_iter=options.max_iter, tol=options.tol,
-                    lr=options.lr, theta0=baseline, scale=options.scale, l2=options.l2,
-                )  # fmt: skip
+                    loss,
+                    X,
+                    y,
+                    method=options.method,
+                    max_iter=options.max_iter,
+                    tol=options.tol,
+                    lr=options.lr,
+                    theta0=baseline,
+                    scale=options.scale,
+                    l2=options.l2,
+                )
                 if baseline is None:
                     baseline = result.theta
                 shift = float(np.linalg.norm(result.theta - baseline))

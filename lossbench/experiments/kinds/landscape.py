@@ -87,9 +87,16 @@ class LandscapeExperiment(ExperimentKind):
             finals, ends, minima = [], [], []
             for s, theta0 in enumerate(starts):
                 result = fit(
-                    loss, X, y, model="logistic", method=options.method,
-                    max_iter=options.max_iter, tol=options.tol, lr=options.lr, theta0=theta0,
-                )  # fmt: skip
+                    loss,
+                    X,
+                    y,
+                    model="logistic",
+                    method=options.method,
+                    max_iter=options.max_iter,
+                    tol=options.tol,
+                    lr=options.lr,
+                    theta0=theta0,
+                )
                 end = classify(f, result.theta, reference)
                 finals.append(result.objective)
                 ends.append(end)
@@ -100,11 +107,13 @@ class LandscapeExperiment(ExperimentKind):
             best_share = float(np.mean(objectives <= objectives.min() * (1 + 1e-6) + 1e-12))
             rows += [
                 task.row(str(loss), "distinct_minima", float(_distinct_points(minima))),
-                *(task.row(str(loss), f"{end}_share", ends.count(end) / len(ends))
-                  for end in END_POINTS),
+                *(
+                    task.row(str(loss), f"{end}_share", ends.count(end) / len(ends))
+                    for end in END_POINTS
+                ),
                 task.row(str(loss), "objective_spread", float(objectives.max() - objectives.min())),
                 task.row(str(loss), "best_share", best_share),
-            ]  # fmt: skip
+            ]
         return rows
 
     @classmethod

@@ -43,8 +43,14 @@ __all__ = ["RestartsExperiment", "distinct"]
 
 # the restarts' network unless the config says otherwise: small and smooth, trained by L-BFGS
 # (deterministic, full batch) until the gradient is 1e-5 of its start
-NETWORK = {"hidden": (8,), "activation": "tanh", "optimizer": "lbfgs", "epochs": 3000,
-           "validation": 0.0, "weight_decay": 1e-4}  # fmt: skip
+NETWORK = {
+    "hidden": (8,),
+    "activation": "tanh",
+    "optimizer": "lbfgs",
+    "epochs": 3000,
+    "validation": 0.0,
+    "weight_decay": 1e-4,
+}
 
 
 @register
@@ -118,8 +124,16 @@ class RestartsExperiment(ExperimentKind):
         y = sample.y.astype(np.int64) if classes else sample.y
         finals, converged, outputs, scores = [], [], [], []
         for seed in seeds:
-            fitted = fit_mlp(loss, sample.X, y, dataset.task, options, int(seed),
-                             classes=classes, scale=self.fit.scale)  # fmt: skip
+            fitted = fit_mlp(
+                loss,
+                sample.X,
+                y,
+                dataset.task,
+                options,
+                int(seed),
+                classes=classes,
+                scale=self.fit.scale,
+            )
             finals.append(fitted.objective)
             converged.append(fitted.converged)
             outputs.append(fitted.predict(sample.X_test))
@@ -130,20 +144,28 @@ class RestartsExperiment(ExperimentKind):
         stuck = ~(objectives <= best + self.near * abs(best))
         rows = []
         for r, (final, settled, own) in enumerate(zip(objectives, converged, scores, strict=True)):
-            values = {"final_objective": float(final), "stuck": float(stuck[r]),
-                      "converged": float(settled), **own}  # fmt: skip
+            values = {
+                "final_objective": float(final),
+                "stuck": float(stuck[r]),
+                "converged": float(settled),
+                **own,
+            }
             rows += [task.row(label, metric, value, x=r) for metric, value in values.items()]
         headline = next(iter(scores[0]))
         held = np.array([each[headline] for each in scores])
         rows += [
             task.row(label, "best_share", float(np.mean(~stuck))),
             task.row(label, "stuck_share", float(np.mean(stuck))),
-            task.row(label, "objective_spread", float((objectives.max() - best) / abs(best))
-                     if best else np.nan),
+            task.row(
+                label,
+                "objective_spread",
+                float((objectives.max() - best) / abs(best)) if best else np.nan,
+            ),
             task.row(label, "score_spread", float(np.nanmax(held) - np.nanmin(held))),
-            task.row(label, "distinct_solutions",
-                     float(distinct(outputs, dataset.task, _truth(sample)))),
-        ]  # fmt: skip
+            task.row(
+                label, "distinct_solutions", float(distinct(outputs, dataset.task, _truth(sample)))
+            ),
+        ]
         return rows
 
     # -- reading -------------------------------------------------------------------------------
@@ -168,8 +190,9 @@ def _held_out(fitted, sample, task: str, rng: np.random.Generator) -> dict[str, 
     """The restart's held-out score, as a fit's (`metrics.score`, `multiclass_scores`):
     accuracy and log loss, or RMSE against what the data knows of the truth."""
     if task == "multiclass":
-        values = multiclass_scores(sample.y_test.astype(np.int64),
-                                   softmax(fitted.predict(sample.X_test)))  # fmt: skip
+        values = multiclass_scores(
+            sample.y_test.astype(np.int64), softmax(fitted.predict(sample.X_test))
+        )
     else:
         values, _ = score(fitted, sample, task, rng)
     kept = ("test_rmse",) if task == "regression" else ("accuracy", "log_loss")

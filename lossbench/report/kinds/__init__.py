@@ -26,5 +26,12 @@ from lossbench.report.kinds.base import (
 )
 
 __all__ = [
-    "VIEWS", "View", "curve_table", "figure_name", "headline_table", "register", "slug", "view_of",
-]  # fmt: skip
+    "VIEWS",
+    "View",
+    "curve_table",
+    "figure_name",
+    "headline_table",
+    "register",
+    "slug",
+    "view_of",
+]

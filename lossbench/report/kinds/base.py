@@ -16,8 +16,15 @@ from lossbench.report.answer import against_baseline
 from lossbench.report.grid import Grid, grid
 
 __all__ = [
-    "VIEWS", "View", "curve_table", "figure_name", "headline_table", "register", "slug", "view_of",
-]  # fmt: skip
+    "VIEWS",
+    "View",
+    "curve_table",
+    "figure_name",
+    "headline_table",
+    "register",
+    "slug",
+    "view_of",
+]
 
 
 class View:
@@ -122,13 +129,21 @@ def headline_table(
     if unstable:
         notes.append(numbers.DOMINATED_MARK)
     if "n_test" in set(frame["metric"]):
-        notes.append("intervals over cross-validation folds: Nadeau-Bengio corrected for their "
-                     "overlap, as in the verdicts")  # fmt: skip
+        notes.append(
+            "intervals over cross-validation folds: Nadeau-Bengio corrected for their "
+            "overlap, as in the verdicts"
+        )
     title = f"{experiment}: {metric} (mean [95% CI], {'higher' if higher else 'lower'} better)"
     return grid(
-        title, "loss", list(dict.fromkeys(frame["loss"])), datasets, cells, across="dataset",
-        value=metric, caption="; ".join(notes) if notes else None,
-    )  # fmt: skip
+        title,
+        "loss",
+        list(dict.fromkeys(frame["loss"])),
+        datasets,
+        cells,
+        across="dataset",
+        value=metric,
+        caption="; ".join(notes) if notes else None,
+    )
 
 
 def curve_table(
@@ -146,5 +161,12 @@ def curve_table(
                 for head, x in zip(heads, columns, strict=True)
             }
         )
-    return grid(title, "loss", list(dict.fromkeys(rows["loss"])), heads, cells,
-                across=label.rstrip("="), value=metric)  # fmt: skip
+    return grid(
+        title,
+        "loss",
+        list(dict.fromkeys(rows["loss"])),
+        heads,
+        cells,
+        across=label.rstrip("="),
+        value=metric,
+    )

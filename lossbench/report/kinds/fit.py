@@ -210,14 +210,23 @@ def _figure(experiment: str, frame: pd.DataFrame, metric: str, palette):
             here = mine[mine["loss"] == loss].set_index("dataset").reindex(datasets)
             x = np.arange(len(datasets)) - 0.4 + width * (j + 0.5)
             ax.errorbar(
-                x, here["mean"], yerr=_bars(here), fmt="o", ms=7, capsize=4,
-                color=palette(loss), label=loss,
-            )  # fmt: skip
+                x,
+                here["mean"],
+                yerr=_bars(here),
+                fmt="o",
+                ms=7,
+                capsize=4,
+                color=palette(loss),
+                label=loss,
+            )
         ax.set_xticks(range(len(datasets)), datasets, rotation=15, ha="right", fontsize=9)
         if logarithmic:
             ax.set_yscale("log")
-        ax.set(title=model or "", xlabel="dataset",
-               ylabel=f"{metric} ({_UNITS[metric]})" if metric in _UNITS else metric)  # fmt: skip
+        ax.set(
+            title=model or "",
+            xlabel="dataset",
+            ylabel=f"{metric} ({_UNITS[metric]})" if metric in _UNITS else metric,
+        )
         ax.grid(alpha=0.3)
     if len(panels) > 1:  # one y-axis for every model
         low = min(ax.get_ylim()[0] for ax in axes)
@@ -256,8 +265,9 @@ def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
     datasets = list(dict.fromkeys(rows["dataset"]))
     columns = min(3, len(datasets))
     per_loss = math.ceil(len(datasets) / columns)
-    figure, axes = new_figure(4.6 * columns, 3.8 * per_loss * len(swept), columns,
-                              per_loss * len(swept))  # fmt: skip
+    figure, axes = new_figure(
+        4.6 * columns, 3.8 * per_loss * len(swept), columns, per_loss * len(swept)
+    )
     for index, (name, members) in enumerate(swept.items()):
         labels = list(members.values())
         first = labels[0].params
@@ -271,14 +281,28 @@ def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
             here = rows[rows["dataset"] == dataset]
             mine = here[here["loss"].isin(list(values))]
             mine = mine.assign(at=mine["loss"].map(values)).sort_values("at")
-            ax.errorbar(mine["at"], mine["mean"], yerr=_bars(mine), marker="o",
-                        capsize=4, color="C0", label=name)  # fmt: skip
+            ax.errorbar(
+                mine["at"],
+                mine["mean"],
+                yerr=_bars(mine),
+                marker="o",
+                capsize=4,
+                color="C0",
+                label=name,
+            )
             base = here[here["loss"] == here["baseline"]]
             if len(base):
-                ax.axhline(base["mean"].iloc[0], ls="--", color="grey",
-                           label=f"{base['loss'].iloc[0]} (baseline)")  # fmt: skip
-            ax.set(title=f"{name} on {dataset}", xlabel=f"{parameter}{unit}",
-                   ylabel=f"{metric}, mean with 95% CI")  # fmt: skip
+                ax.axhline(
+                    base["mean"].iloc[0],
+                    ls="--",
+                    color="grey",
+                    label=f"{base['loss'].iloc[0]} (baseline)",
+                )
+            ax.set(
+                title=f"{name} on {dataset}",
+                xlabel=f"{parameter}{unit}",
+                ylabel=f"{metric}, mean with 95% CI",
+            )
             ax.grid(alpha=0.3)
         for ax in panels[len(datasets) :]:
             ax.set_axis_off()
@@ -286,8 +310,13 @@ def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
     legend: dict[str, Any] = {}
     for ax in axes:
         legend.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
-    figure.legend(legend.values(), legend.keys(), loc="outside lower center",
-                  ncols=min(4, len(legend)), fontsize=9)  # fmt: skip
+    figure.legend(
+        legend.values(),
+        legend.keys(),
+        loc="outside lower center",
+        ncols=min(4, len(legend)),
+        fontsize=9,
+    )
     figure.suptitle(f"{experiment}: swept loss parameters (each panel its own scale)", fontsize=13)
     return figure
 

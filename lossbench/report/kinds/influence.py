@@ -29,9 +29,12 @@ class InfluenceView(View):
         from lossbench.report.figures import curves
 
         figure = curves(
-            experiment, frame, "coef_shift", palette,
+            experiment,
+            frame,
+            "coef_shift",
+            palette,
             title="shift of the fit as one point moves k σ away",
             xlabel="k: the moving point's residual (noise σ)",
             ylabel="‖θ(k) − θ(0)‖ (parameter units)",
-        )  # fmt: skip
+        )
         return {figure_name(cls.kind, experiment): figure}

@@ -29,18 +29,26 @@ class LandscapeView(View):
             title=escape(f"{experiment}: a sigmoid unit from random starts (mean over trials)"),
             title_justify="left",
         )
-        columns = ("loss", "verified minima", "minimum", "plateau", "→ ∞", "not stationary",
-                   "objective spread")  # fmt: skip
+        columns = (
+            "loss",
+            "verified minima",
+            "minimum",
+            "plateau",
+            "→ ∞",
+            "not stationary",
+            "objective spread",
+        )
         for column in columns:
             table.add_column(column, justify="left" if column == "loss" else "right")
         for loss, rows in frame.groupby("loss", sort=False):
             get = rows.set_index("metric")["mean"]
             shares = [get.get(f"{end}_share", np.nan) for end in END_POINTS]
             table.add_row(
-                escape(loss), fmt(get.get("distinct_minima", np.nan)),
+                escape(loss),
+                fmt(get.get("distinct_minima", np.nan)),
                 *(f"{share:.0%}" if share == share else "n/a" for share in shares),
                 fmt(get.get("objective_spread", np.nan)),
-            )  # fmt: skip
+            )
         table.caption = (
             "share of starts ending at a verified minimum (zero gradient, positive definite "
             "Hessian), a saturated plateau, a run toward an infimum at infinity, or a "
@@ -64,9 +72,14 @@ def _figure(experiment: str, trials: pd.DataFrame, palette):
     for ax, (loss, mine) in zip(axes, groups, strict=False):
         first = mine[mine["trial"] == mine["trial"].min()].sort_values("value")
         ax.plot(
-            np.arange(len(first)), first["value"], marker="o", ms=4, lw=1.5,
-            color=palette(loss), label=loss,
-        )  # fmt: skip
+            np.arange(len(first)),
+            first["value"],
+            marker="o",
+            ms=4,
+            lw=1.5,
+            color=palette(loss),
+            label=loss,
+        )
         ax.ticklabel_format(axis="y", useOffset=False)
         low, high = first["value"].min(), first["value"].max()
         if high - low <= 1e-6 * max(1.0, abs(high)):  # one minimum: do not zoom into rounding

@@ -27,8 +27,14 @@ class PunishmentView(View):
         from lossbench.report.figures import curves
 
         figure = curves(
-            experiment, frame, "value", palette, title="loss at y = 1 as p → 0 (log scale)",
-            xlabel="predicted probability of the true class p", ylabel="loss",
-            logx=True, logy=True,
-        )  # fmt: skip
+            experiment,
+            frame,
+            "value",
+            palette,
+            title="loss at y = 1 as p → 0 (log scale)",
+            xlabel="predicted probability of the true class p",
+            ylabel="loss",
+            logx=True,
+            logy=True,
+        )
         return {figure_name(cls.kind, experiment): figure}

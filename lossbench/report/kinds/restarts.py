@@ -33,20 +33,22 @@ class RestartsView(View):
         table = Table(title=escape(title), title_justify="left")
         for column in _COLUMNS:
             left = column in ("dataset", "loss")
-            table.add_column(column, justify="left" if left else "right",
-                             overflow="fold" if left else "ellipsis")  # fmt: skip
+            table.add_column(
+                column, justify="left" if left else "right", overflow="fold" if left else "ellipsis"
+            )
         overall = frame[frame["x"].isna()]
         for (dataset, loss), rows in overall.groupby(["dataset", "loss"], sort=False):
             get = rows.set_index("metric")["mean"]
             stuck = get.get("stuck_share", np.nan)
             spread = get.get("objective_spread", np.nan)
             table.add_row(
-                escape(dataset), escape(loss),
+                escape(dataset),
+                escape(loss),
                 f"{stuck:.0%}" if stuck == stuck else "n/a",
                 fmt(get.get("distinct_solutions", np.nan)),
                 f"{spread:.1%}" if spread == spread else "n/a",
                 fmt(get.get("score_spread", np.nan)),
-            )  # fmt: skip
+            )
         table.caption = (
             "stuck: restarts whose final objective ends more than `near` (default 1%) above "
             "the best any restart of the loss found; distinct: solutions told apart by their "
@@ -81,8 +83,10 @@ class RestartsView(View):
                 how = "less" if row.verdict == Verdict.better else "more"
                 text = f"{row.loss} is stuck {how} often than {row.baseline}: {evidence}"
             elif row.verdict == Verdict.equivalent:
-                text = (f"{row.loss} is stuck as often as {row.baseline} (within "
-                        f"±{100 * row.margin:.0f} points): {evidence}")  # fmt: skip
+                text = (
+                    f"{row.loss} is stuck as often as {row.baseline} (within "
+                    f"±{100 * row.margin:.0f} points): {evidence}"
+                )
             else:
                 text = f"{row.loss} vs {row.baseline}, stuck: inconclusive: {evidence}"
                 if isinstance(row.note, str) and row.note.startswith("no verdict"):
@@ -111,15 +115,25 @@ def _figure(experiment: str, trials: pd.DataFrame, palette):
         for loss, restarts in first.groupby("loss", sort=False):
             values = np.sort(restarts["value"].to_numpy(float))
             excess = values / values[0] - 1 if values[0] > 0 else values - values[0]
-            ax.plot(np.arange(1, len(values) + 1), excess, marker="o", ms=4, lw=1.5,
-                    color=palette(loss), label=loss)  # fmt: skip
+            ax.plot(
+                np.arange(1, len(values) + 1),
+                excess,
+                marker="o",
+                ms=4,
+                lw=1.5,
+                color=palette(loss),
+                label=loss,
+            )
         ax.axhline(0.01, color="0.5", lw=1, ls="--", label="1% above the best (default near)")
         ax.set_yscale("symlog", linthresh=1e-3)
         ax.set_ylim(bottom=-3e-4)  # nothing is below the best: no negative decades
         # plain numbers: figures render text without mathtext (names are escaped for it)
         ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-        ax.set(title=dataset, xlabel="restart (sorted by final objective)",
-               ylabel="final objective / best − 1")  # fmt: skip
+        ax.set(
+            title=dataset,
+            xlabel="restart (sorted by final objective)",
+            ylabel="final objective / best − 1",
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=9)
     figure.suptitle(f"{experiment}: where each restart ended (first trial)", fontsize=13)
