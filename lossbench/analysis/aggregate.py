@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 
 from lossbench.analysis import statistics
-from lossbench.analysis.frames import against_baseline, keyed, stable_seed, test_train, unkeyed
+from lossbench.analysis.frames import (
+    LABEL_COLUMNS,
+    against_baseline,
+    keyed,
+    label_columns,
+    stable_seed,
+    test_train,
+    unkeyed,
+)
 
 __all__ = ["SUMMARY_COLUMNS", "summarize"]
 
@@ -40,6 +48,7 @@ SUMMARY_COLUMNS = [
     "efficiency_high",
     "note",
     "model",
+    *LABEL_COLUMNS,
 ]
 _KEYS = ["experiment", "dataset", "model", "loss", "metric", "x"]
 
@@ -101,6 +110,7 @@ def summarize(
     own = summary["loss"] == summary["baseline"]
     summary.loc[own, ["win_rate", "efficiency", "efficiency_low", "efficiency_high"]] = math.nan
     summary["x"] = unkeyed(summary["x"])
+    summary[LABEL_COLUMNS] = label_columns(summary["loss"])
     return summary[SUMMARY_COLUMNS]
 
 

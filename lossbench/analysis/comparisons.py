@@ -38,7 +38,14 @@ import pandas as pd
 
 from lossbench.analysis import statistics
 from lossbench.analysis.constants import Verdict
-from lossbench.analysis.frames import against_baseline, keyed, stable_seed, test_train, unkeyed
+from lossbench.analysis.frames import (
+    against_baseline,
+    keyed,
+    label_columns,
+    stable_seed,
+    test_train,
+    unkeyed,
+)
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -48,6 +55,7 @@ __all__ = [
     "compare",
     "decide",
     "families",
+    "named",
 ]
 
 COMPARISON_COLUMNS = [
@@ -73,6 +81,8 @@ COMPARISON_COLUMNS = [
     "model",
     "baseline_model",
     "alpha",
+    "loss_name",
+    "baseline_name",
 ]
 BASELINE, RANKING, MODELS = "baseline", "ranking", "models"
 DOMINATED = "the mean is dominated by a few trials; statistic: median would be steadier"
@@ -128,6 +138,15 @@ def compare(
                 rows += across.across_models(models, alpha)
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     table["x"] = unkeyed(table["x"])
+    return named(table)
+
+
+def named(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with the names of the losses its ``loss`` and ``baseline`` labels name
+    (``loss_name``, ``baseline_name``): a ranking row within a sweep compares two settings of
+    one loss."""
+    for column in ("loss", "baseline"):
+        table[f"{column}_name"] = label_columns(table[column])["loss_name"]
     return table
 
 

@@ -218,7 +218,7 @@ def _decided(trials, metrics, settings, alpha: float) -> pd.DataFrame:
             own += kind.own_comparisons(mine, margin, alpha)
     if not own:
         return table
-    found = pd.DataFrame(own, columns=paired.COMPARISON_COLUMNS)
+    found = paired.named(pd.DataFrame(own, columns=paired.COMPARISON_COLUMNS))
     found["x"] = frames.unkeyed(found["x"])
     return pd.concat([table, found], ignore_index=True) if len(table) else found
 

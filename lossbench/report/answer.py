@@ -19,9 +19,7 @@ import pandas as pd
 from lossbench import text
 from lossbench.analysis.comparisons import families
 from lossbench.analysis.constants import FAMILYWISE_ALPHA, Verdict
-from lossbench.analysis.frames import models_of
-from lossbench.errors import LossbenchError
-from lossbench.losses import labels
+from lossbench.analysis.frames import models_of, with_names
 from lossbench.report.numbers import difference
 
 __all__ = [
@@ -54,8 +52,10 @@ def across_models(comparisons: pd.DataFrame) -> pd.DataFrame:
 def within_sweeps(ranked: pd.DataFrame) -> pd.DataFrame:
     """The ranking rows that compare a sweep's best setting with its other settings (two
     settings of one loss); the others compare the most improved winner with the rest."""
-    pairs = zip(ranked["loss"], ranked["baseline"], strict=True)
-    return ranked[[_same_loss(a, b) for a, b in pairs]] if len(ranked) else ranked
+    if not len(ranked):
+        return ranked
+    named = with_names(ranked, "loss", "baseline")
+    return ranked[named["loss_name"] == named["baseline_name"]]
 
 
 def answer(comparisons: pd.DataFrame, shown: Callable[[str], str] = str) -> list[str]:
@@ -63,6 +63,7 @@ def answer(comparisons: pd.DataFrame, shown: Callable[[str], str] = str) -> list
     `shown` (`lossbench.text.markdown` for markdown: names are data)."""
     if comparisons is None or not len(comparisons):
         return []
+    comparisons = with_names(comparisons, "loss", "baseline")
     lines, keys = [], []
     within = against_baseline(comparisons)
     ranking = comparisons[comparisons["family"] == RANKING] if "family" in comparisons else None
@@ -112,7 +113,8 @@ def answer(comparisons: pd.DataFrame, shown: Callable[[str], str] = str) -> list
                 f"undecided: nothing is shown better than {baseline_named} (see the "
                 "verdicts for what would settle it)"
             )
-        own = _own_criterion(metric, [baseline, *rows["loss"]], _observed(rows, metric), shown)
+        names = [rows["baseline_name"].iloc[0], *rows["loss_name"]]
+        own = _own_criterion(metric, names, _observed(rows, metric), shown)
         lines.append(f"{where}: {line}{own}")
         keys.append((experiment, dataset))
     for key, line in _model_lines(across_models(comparisons), shown):
@@ -166,11 +168,10 @@ OWN_CRITERION = {
 }
 
 
-def _own_criterion(metric: str, compared: list[str], observed: bool, shown) -> str:
+def _own_criterion(metric: str, names: list[str], observed: bool, shown) -> str:
     """ "; test_mae is what mae minimizes in training (it favours mae)" where a compared loss
-    minimizes the score that judges it on observed targets ("" otherwise: a score against
-    the noise-free truth favours no loss by construction)."""
-    names = {_loss_name(label) for label in compared}
+    (`names`: the losses' names) minimizes the score that judges it on observed targets (""
+    otherwise: a score against the noise-free truth favours no loss by construction)."""
     own = [shown(name) for name in OWN_CRITERION.get(metric, ()) if name in names]
     if not own or not observed:
         return ""
@@ -185,13 +186,6 @@ def _observed(rows: pd.DataFrame, metric: str) -> bool:
         return True
     notes = rows["note"].astype("string").fillna("") if "note" in rows else None
     return notes is not None and bool(notes.str.contains("cross-validation").any())
-
-
-def _loss_name(label: str) -> str:
-    try:
-        return labels.parse(label).name
-    except LossbenchError:
-        return label
 
 
 def _not_told(rows: pd.DataFrame) -> str:
@@ -241,14 +235,6 @@ def _winner(better: pd.DataFrame, ranked: pd.DataFrame, baseline: str, shown) ->
     else:
         how = f"{shown(top)} better than {baseline}; not told apart from the others here"
     return f"use any of {names} ({how}); {shown(best['loss'])}: {evidence}"
-
-
-def _same_loss(first: str, second: str) -> bool:
-    """Whether two labels are settings of one loss (a sweep's)."""
-    try:
-        return labels.parse(first).name == labels.parse(second).name
-    except LossbenchError:
-        return False
 
 
 def _why_no_verdict(rows: pd.DataFrame) -> str:

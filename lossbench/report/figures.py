@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from lossbench.errors import LossbenchError, require
-from lossbench.losses import labels as label_text
+from lossbench.analysis.frames import with_label_columns
+from lossbench.errors import require
 
 __all__ = [
     "Palette",
@@ -62,7 +62,8 @@ def colors(name: str) -> list:
 class Palette:
     """One colour per loss label, the same in every figure of a run."""
 
-    def __init__(self, labels: list[str]) -> None:
+    def __init__(self, labels: list[str], own: Mapping[str, str] | None = None) -> None:
+        """`own`: each label's loss itself (`lossbench.analysis.frames.own_labels`)."""
         cycle = colors("tab10")
         self.colours = {
             label: cycle[i % len(cycle)] for i, label in enumerate(dict.fromkeys(labels))
@@ -71,20 +72,12 @@ class Palette:
         # figure draws "huber(delta=1.345)" for the run's "huber(delta=1.345, scale=mad)"
         self.losses: dict[str, object] = {}
         for label, colour in self.colours.items():
-            self.losses.setdefault(_loss_of(label), colour)
+            self.losses.setdefault((own or {}).get(label, label), colour)
 
     def __call__(self, label: str):
         if label in self.colours:
             return self.colours[label]
-        # a variant of a loss's curve ("bce (unclipped)") takes the loss's colour too
-        return self.losses.get(_loss_of(label), "grey")
-
-
-def _loss_of(label: str) -> str:
-    try:
-        return label_text.parse(label).loss_label
-    except LossbenchError:
-        return label
+        return self.losses.get(label, "grey")
 
 
 def curves(
@@ -103,7 +96,7 @@ def curves(
     rows = frame[frame["metric"] == metric]
     figure, (ax,) = new_figure(8, 4.8)
     drawn: list[tuple[np.ndarray, list]] = []
-    for loss, mine in rows.groupby("loss", sort=False):
+    for loss, mine in with_label_columns(rows).groupby("loss", sort=False):
         mine = mine.sort_values("x")
         curve = np.concatenate([mine["x"].to_numpy(float), mine["mean"].to_numpy(float)])
         if named_on_twin(drawn, curve, loss):
@@ -116,7 +109,7 @@ def curves(
             lw=2,
             color=palette(loss),
             label=loss,
-            ls="--" if _is_variant(loss) else "-",
+            ls="--" if mine["variant"].iloc[0] else "-",  # a derived curve: bce (unclipped)
         )
         drawn.append((curve, [line]))
         if mine["ci_low"].notna().any():
@@ -142,13 +135,6 @@ def named_on_twin(drawn: list[tuple[np.ndarray, list]], curve: np.ndarray, name:
                 line.set_label(f"{line.get_label()} = {name}")
             return True
     return False
-
-
-def _is_variant(label: str) -> bool:
-    try:
-        return label_text.parse(label).variant is not None
-    except LossbenchError:
-        return False
 
 
 def png(figure) -> bytes:

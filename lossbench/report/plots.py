@@ -5,13 +5,16 @@ curves of gradient descent, and the timing. A loss keeps its colour across all o
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
 from lossbench import losses
+from lossbench.analysis.frames import own_labels, with_label_columns
 from lossbench.errors import LossbenchError
 from lossbench.losses import SIGMOID
-from lossbench.losses import labels as label_text
+from lossbench.losses.labels import names_code
 from lossbench.report import verdicts
 from lossbench.report.figures import (
     Palette,
@@ -179,17 +182,24 @@ def _timing_lines(timings: pd.DataFrame):
     return figure
 
 
-def _builtin(label: str) -> losses.Loss | None:
-    """The built-in loss a summary label names ("huber(delta=1.345)"), or None for a user loss
-    (not imported just to draw it) and for derived labels such as "bce (unclipped)"."""
-    try:
-        parsed = label_text.parse(label)
-        if parsed.is_user or parsed.variant is not None:
-            return None
-        loss = losses.get(parsed.loss_label)
-    except LossbenchError:
-        return None
-    return loss if isinstance(loss, losses.Loss) else None  # cross_entropy has no curve
+def _builtin(summary: pd.DataFrame) -> list[losses.Loss]:
+    """The built-in losses the summary's rows name, each once ("huber(delta=1.345)" for
+    "huber(delta=1.345, scale=mad)"): not a user loss (not imported just to draw it), not a
+    derived curve such as "bce (unclipped)", not cross_entropy (it has no curve)."""
+    rows = with_label_columns(summary).drop_duplicates("loss")
+    found: dict[str, losses.Loss] = {}
+    for name, params, variant in zip(
+        rows["loss_name"], rows["loss_params"], rows["variant"], strict=True
+    ):
+        if variant or names_code(str(name)):
+            continue
+        try:
+            loss = losses.get(str(name), **json.loads(str(params)))
+        except LossbenchError:
+            continue
+        if isinstance(loss, losses.Loss):
+            found.setdefault(str(loss), loss)
+    return list(found.values())
 
 
 def figures(
@@ -209,8 +219,8 @@ def figures(
 def _figures(trials, summary, timings, comparisons) -> list[tuple[str, str, object]]:
     labels = [str(label) for label in dict.fromkeys(summary["loss"])] if len(summary) else []
     # one curve per loss: "huber(delta=1.345, scale=mad)" draws huber(delta=1.345)
-    builtin = list({str(b): b for b in map(_builtin, labels) if b is not None}.values())
-    palette = Palette(labels)
+    builtin = _builtin(summary) if len(summary) else []
+    palette = Palette(labels, own_labels(summary) if len(summary) else {})
     out: list[tuple[str, str, object]] = []
     if builtin:
         out.append(("losses", "losses", _loss_shapes(builtin, palette)))

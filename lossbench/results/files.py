@@ -25,6 +25,7 @@ import pandas as pd
 
 from lossbench import __version__
 from lossbench import text as text_module
+from lossbench.analysis import frames
 from lossbench.errors import LossbenchError
 from lossbench.signals import interrupts_deferred
 
@@ -349,6 +350,7 @@ def read_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd
     trials, summary, timings = (read_table(path / name) for name in (TRIALS, SUMMARY, TIMINGS))
     if len(summary) and "kind" not in summary:  # written before results carried the kind
         _add_kind(trials, summary)
+    summary = frames.with_label_columns(summary)  # written before they carried its labels'
     return record, trials, summary, timings
 
 
@@ -426,8 +428,9 @@ def read_comparisons(path: Path, trials: pd.DataFrame, summary: pd.DataFrame) ->
     from lossbench import experiments
 
     file = Path(path) / COMPARISONS
-    if file.is_file():
-        return read_table(file)
+    if file.is_file():  # written before they carried the names of its labels: named here
+        found = read_table(file)
+        return frames.with_names(found, "loss", "baseline")
     if not len(trials) or "kind" not in summary:
         return pd.DataFrame(columns=experiments.COMPARISON_COLUMNS)
     return experiments.comparisons(trials, summary)

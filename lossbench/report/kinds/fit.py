@@ -5,6 +5,7 @@ table, sentences and figure panel, then a sentence per loss compares the models.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -12,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from lossbench.analysis.constants import Verdict
-from lossbench.analysis.frames import models_of
+from lossbench.analysis.frames import models_of, with_label_columns
 from lossbench.analysis.statistics import MEDIAN_FEWEST, MEDIAN_RESAMPLES
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
-from lossbench.losses import labels as label_text
+from lossbench.losses.labels import names_code
 from lossbench.report import numbers
 from lossbench.report.answer import across_models, against_baseline, within_sweeps
 from lossbench.report.kinds.base import View, figure_name, headline_table, register, slug
@@ -82,12 +83,15 @@ class FitView(View):
         return out
 
 
-def _swept(texts) -> dict[str, dict[str, label_text.Label]]:
-    """Built-in losses run at several parameter settings: name -> {label text: label}."""
-    return {
-        name: {text: label_text.parse(text) for text in members}
-        for name, members in label_text.sweeps(texts).items()
-    }
+def _swept(rows: pd.DataFrame) -> dict[str, list[str]]:
+    """Built-in losses run at several parameter settings: name -> their labels, in order (from
+    the summary's label columns)."""
+    rows = with_label_columns(rows)
+    own = rows[(rows["variant"] == "") & ~rows["loss_name"].map(names_code)]
+    found: dict[str, list[str]] = {}
+    for label, name in dict(zip(own["loss"], own["loss_name"], strict=True)).items():
+        found.setdefault(name, []).append(label)
+    return {name: members for name, members in found.items() if len(members) > 1}
 
 
 def _per_model(frame: pd.DataFrame, comparisons: pd.DataFrame):
@@ -113,7 +117,7 @@ def _sweeps(
     mine = comparisons[comparisons["metric"] == metric] if len(comparisons) else comparisons
     internal = within_sweeps(mine.drop(index=against_baseline(mine).index))
     lines = []
-    for name, members in _swept(rows["loss"]).items():
+    for name, members in _swept(rows).items():
         for dataset, group in rows[rows["loss"].isin(list(members))].groupby("dataset", sort=False):
             against = internal[internal["dataset"] == dataset]
             against = against[against["loss"].isin(list(members))]
@@ -259,9 +263,10 @@ def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
     from lossbench.report.figures import new_figure
 
     rows = frame[(frame["metric"] == metric) & frame["mean"].notna()]
-    swept = _swept(rows["loss"])
+    swept = _swept(rows)
     if not swept:
         return None
+    named = with_label_columns(rows).drop_duplicates("loss").set_index("loss")
     datasets = list(dict.fromkeys(rows["dataset"]))
     columns = min(3, len(datasets))
     per_loss = math.ceil(len(datasets) / columns)
@@ -269,12 +274,12 @@ def _sweep_figure(experiment: str, frame: pd.DataFrame, metric: str):
         4.6 * columns, 3.8 * per_loss * len(swept), columns, per_loss * len(swept)
     )
     for index, (name, members) in enumerate(swept.items()):
-        labels = list(members.values())
-        first = labels[0].params
-        varying = [k for k in first if len({str(m.params.get(k)) for m in labels}) > 1]
+        params = {text: json.loads(str(named.at[text, "loss_params"])) for text in members}
+        first = params[members[0]]
+        varying = [k for k in first if len({str(p.get(k)) for p in params.values()}) > 1]
         parameter = varying[0] if varying else next(iter(first), "setting")
-        values = {text: label.params.get(parameter) for text, label in members.items()}
-        scale = labels[0].scale
+        values = {text: p.get(parameter) for text, p in params.items()}
+        scale = named.at[members[0], "scale"]
         unit = f"\n(units of the residual scale: {scale})" if scale else ""
         panels = axes[index * per_loss * columns : (index + 1) * per_loss * columns]
         for ax, dataset in zip(panels, datasets, strict=False):
