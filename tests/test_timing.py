@@ -286,3 +286,22 @@ def test_peers_run_in_half_the_processes_each_in_its_own():
     own = {"numba", "numpy", "fused"}  # probes run as numba and numpy
     assert impls_of == [own, {"seed"}, own, {"seed"}, own]  # scipy has no mse
     assert sum(map(len, groups)) == 3 * (len(benches) - 1) + 2 * 1
+
+
+def test_a_run_s_benchmarks_say_what_they_are_in_pyperf_metadata(tmp_path):
+    """timings.csv reads each benchmark's loss, op, impl, dtype and n from the metadata the run
+    wrote beside its name (issue 38), not from the name; a suite from before the metadata is
+    read from the name, another tool's benchmark is none of ours."""
+    from lossbench.timing.bench import Benchmark
+
+    bench = Benchmark("huber(delta=1.345)", "value", "fused", "float64", 1000)
+    run = pyperf.Run(
+        [1e-3, 1.1e-3],
+        metadata={"name": "anything", "loops": 1, **bench.metadata},
+        collect_metadata=False,
+    )
+    assert Benchmark.of_pyperf(pyperf.Benchmark([run])) == bench
+    old = pyperf.Run([1e-3], metadata={"name": bench.name, "loops": 1}, collect_metadata=False)
+    assert Benchmark.of_pyperf(pyperf.Benchmark([old])) == bench
+    other = pyperf.Run([1e-3], metadata={"name": "json_dumps", "loops": 1}, collect_metadata=False)
+    assert Benchmark.of_pyperf(pyperf.Benchmark([other])) is None

@@ -65,18 +65,15 @@ def _side(path: Path, suite, summary, host) -> Side:
     runs = runs_of(suite)
     _check_sizes(path, runs)
     units = {b.get_name(): b.get_unit() for b in suite.get_benchmarks()}
-    return Side(path, runs, summary, host, floors=_floors(runs), units=units)
+    described = {b.get_name(): Benchmark.of_pyperf(b) for b in suite.get_benchmarks()}
+    return Side(path, runs, summary, host, floors=_floors(described), units=units)
 
 
-def _floors(names) -> dict[str, str]:
+def _floors(described: dict[str, Benchmark | None]) -> dict[str, str]:
     """Each lossbench kernel's ``read`` probe at its dtype and n, whichever implementation
-    timed the probe (named even when absent, so that `--normalize` can say which is missing)."""
-    parsed = {}
-    for name in names:
-        try:
-            parsed[name] = Benchmark.parse(name)
-        except ValueError:
-            continue  # another tool's benchmark: nothing to normalize by
+    timed the probe (named even when absent, so that `--normalize` can say which is missing);
+    another tool's benchmarks (None) have nothing to normalize by."""
+    parsed = {name: bench for name, bench in described.items() if bench is not None}
     probes = {(b.dtype, b.n): name for name, b in parsed.items() if b.is_probe and b.op == "read"}
     return {
         name: probes.get((b.dtype, b.n), Benchmark.floor(b.dtype, b.n).name)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -63,9 +64,11 @@ def supports(loss: losses.AnyLoss, op: str, impl: str) -> bool:
 
 @dataclass(frozen=True)
 class Benchmark:
-    """One cell of the matrix. `name` is its pyperf benchmark name, and `parse` reads it back:
-    the one place that knows the format ``<loss>.<op>.<impl>.<dtype>.<n>`` (a loss label may
-    itself hold dots, as in ``huber(delta=1.345)``)."""
+    """One cell of the matrix. `name` is its pyperf benchmark name; `metadata` its fields as
+    the pyperf metadata a run writes beside it, which `of_pyperf` reads back; `parse` reads
+    the name itself, for suites written before the metadata: the one place that knows the
+    format ``<loss>.<op>.<impl>.<dtype>.<n>`` (a loss label may itself hold dots, as in
+    ``huber(delta=1.345)``)."""
 
     loss: str  # a loss label such as "huber(delta=1.345)", or "probe"
     op: str
@@ -76,6 +79,26 @@ class Benchmark:
     @property
     def name(self) -> str:
         return f"{self.loss}.{self.op}.{self.impl}.{self.dtype}.{self.n}"
+
+    @property
+    def metadata(self) -> dict[str, str | int]:
+        """The fields as pyperf metadata (``lossbench_loss``, ...): written with every run."""
+        return {f"lossbench_{key}": value for key, value in asdict(self).items()}
+
+    @classmethod
+    def of_pyperf(cls, benchmark: Any) -> Benchmark | None:
+        """The benchmark a pyperf benchmark of a suite is: from the fields a lossbench run
+        wrote into its metadata, or from its name for a suite written before them; None for
+        another tool's."""
+        metadata = benchmark.get_metadata()
+        fields = {key: metadata.get(f"lossbench_{key}") for key in ("loss", "op", "impl", "dtype")}
+        n = metadata.get("lossbench_n")
+        if all(isinstance(value, str) for value in fields.values()) and isinstance(n, int):
+            return cls(n=n, **fields)
+        try:
+            return cls.parse(benchmark.get_name())
+        except ValueError:
+            return None
 
     @property
     def implementation(self) -> str:

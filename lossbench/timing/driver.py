@@ -87,6 +87,7 @@ def run(
     groups = _groups(specs, benches, processes)
     total = sum(map(len, groups))
     metadata = _metadata(the_plan)
+    by_name = {bench.name: bench for bench in the_plan.benchmarks}
     runs: dict[str, list[pyperf.Run]] = {}
     fewer = set()
     done = 0
@@ -110,7 +111,8 @@ def run(
                         raise_if_stopped()
                         if dumps is not None:
                             record = _counted(record, dumps)
-                        runs.setdefault(record["name"], []).append(_as_run(record, metadata))
+                        described = {**metadata, **by_name[record["name"]].metadata}
+                        runs.setdefault(record["name"], []).append(_as_run(record, described))
                         if len(record["values"]) < values:
                             fewer.add(record["name"])
                         done += 1

@@ -56,7 +56,9 @@ def table(suite_path: Path) -> pd.DataFrame:
     rows = []
     for benchmark in pyperf.BenchmarkSuite.load(str(suite_path)).get_benchmarks():
         name = benchmark.get_name()
-        bench = Benchmark.parse(name)
+        bench = Benchmark.of_pyperf(benchmark)
+        if bench is None:
+            raise ValueError(f"not a lossbench benchmark: {name!r}")
         loss, op, impl, dtype, n = astuple(bench)
         cores = int(benchmark.get_metadata().get("lossbench_cores", 0)) or math.nan
         values = benchmark.get_values()
