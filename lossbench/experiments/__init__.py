@@ -36,7 +36,16 @@ from lossbench.analysis.constants import FAMILYWISE_ALPHA
 from lossbench.config import Config
 from lossbench.experiments import kinds as _kinds  # noqa: F401  (registers the built-in kinds)
 from lossbench.experiments.datasets import DATASETS
-from lossbench.experiments.kind import KINDS, ExperimentKind, Task, infer_kind, kinds_of, register
+from lossbench.experiments.kind import (
+    KINDS,
+    TRIAL_COLUMNS,
+    ExperimentKind,
+    Task,
+    TrialRow,
+    infer_kind,
+    kinds_of,
+    register,
+)
 from lossbench.experiments.metrics import HIGHER_IS_BETTER
 from lossbench.experiments.plan import Plan, plan
 from lossbench.losses import labels as loss_labels
@@ -51,6 +60,7 @@ __all__ = [
     "ExperimentKind",
     "Plan",
     "Task",
+    "TrialRow",
     "comparisons",
     "infer_kind",
     "plan",
@@ -63,18 +73,7 @@ __all__ = [
 ]
 
 # model: what each loss was fitted with (linear, gbm; empty for model-free kinds)
-COLUMNS = [
-    "experiment",
-    "dataset",
-    "loss",
-    "trial",
-    "metric",
-    "value",
-    "kind",
-    "x",
-    "note",
-    "model",
-]
+COLUMNS = TRIAL_COLUMNS
 
 
 def tasks(config: Config | dict[str, Any]) -> list[Task]:
@@ -129,8 +128,8 @@ def run_tasks(
     if client is not None:
         from lossbench.experiments.cluster import run_on
 
-        rows = [row for result in run_on(client, run_task, units, progress) for row in result]
-        return pd.DataFrame(rows, columns=COLUMNS)
+        finished = run_on(client, run_task, units, progress)
+        return TrialRow.to_frame(row for result in finished for row in result)
     if jobs == 1:
         results = (run_task(u) for u in units)
     else:
@@ -138,16 +137,16 @@ def run_tasks(
 
         parallel = Parallel(n_jobs=jobs, backend=backend, return_as="generator")
         results = parallel(delayed(run_task)(u) for u in units)
-    rows = []
+    rows: list[TrialRow] = []
     for done, result in enumerate(results, start=1):
         raise_if_stopped()
         rows += result
         if progress is not None:
             progress(done)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return TrialRow.to_frame(rows)
 
 
-def run_task(task: Task) -> list[dict[str, Any]]:
+def run_task(task: Task) -> list[TrialRow]:
     """The rows of one unit of work: its experiment kind runs it, on one BLAS thread."""
     from threadpoolctl import threadpool_limits
 

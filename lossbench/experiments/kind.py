@@ -10,13 +10,16 @@ module with a subclass decorated by `register` (`lossbench.config.register`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import typing
 import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
+import pandas as pd
 
 from lossbench.config import KINDS as _REGISTERED
 from lossbench.config import Config, Experiment, cap, register
@@ -25,10 +28,48 @@ from lossbench.experiments.datasets import DATASETS, Dataset
 from lossbench.experiments.fitting import joint_refusal
 from lossbench.losses import AnyLoss, Loss
 
-if TYPE_CHECKING:
-    import pandas as pd
+__all__ = [
+    "KINDS",
+    "TRIAL_COLUMNS",
+    "ExperimentKind",
+    "Task",
+    "TrialRow",
+    "infer_kind",
+    "kinds_of",
+    "register",
+]
 
-__all__ = ["KINDS", "ExperimentKind", "Task", "infer_kind", "kinds_of", "register"]
+
+@dataclass(frozen=True, slots=True)
+class TrialRow:
+    """One row of ``trials.csv``: one metric of one loss in one trial (`x`: the swept
+    quantity, NaN where none is; `note`: why a value is missing, or what to know of it)."""
+
+    experiment: str
+    dataset: str
+    loss: str
+    trial: int
+    metric: str
+    value: float
+    kind: str
+    x: float = math.nan
+    note: str = ""
+    model: str = ""
+
+    @staticmethod
+    def to_frame(rows: Iterable[TrialRow | Mapping[str, Any]]) -> pd.DataFrame:
+        """The rows as ``trials.csv``'s frame (`TRIAL_COLUMNS`); a kind registered from
+        outside may give its rows as mappings of those columns."""
+        records = [
+            {name: getattr(row, name) for name in TRIAL_COLUMNS}
+            if isinstance(row, TrialRow)
+            else row
+            for row in rows
+        ]
+        return pd.DataFrame(records, columns=TRIAL_COLUMNS)
+
+
+TRIAL_COLUMNS = [field.name for field in dataclasses.fields(TrialRow)]
 
 
 @dataclass(frozen=True)
@@ -68,21 +109,21 @@ class Task:
         x: float = math.nan,
         note: str = "",
         model: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> TrialRow:
         """One row of ``trials.csv`` from this task (`model`: the experiment's first unless
         named)."""
-        return {
-            "experiment": self.experiment.name,
-            "dataset": self.dataset_label,
-            "loss": loss,
-            "trial": self.trial,
-            "metric": metric,
-            "value": value,
-            "kind": self.experiment.kind,
-            "x": x,
-            "note": note,
-            "model": self.experiment.model_name() if model is None else model,
-        }
+        return TrialRow(
+            self.experiment.name,
+            self.dataset_label,
+            loss,
+            self.trial,
+            metric,
+            value,
+            self.experiment.kind,
+            x,
+            note,
+            self.experiment.model_name() if model is None else model,
+        )
 
     @property
     def dataset_label(self) -> str:
@@ -166,7 +207,7 @@ class ExperimentKind(Experiment):
         """Whether this experiment fits a linear model to continuous targets."""
         return any(dataset.task == "regression" for dataset in datasets)
 
-    def run_task(self, task: Task) -> list[dict[str, Any]]:
+    def run_task(self, task: Task) -> list[TrialRow]:
         """The rows of one unit of work (see `Task.row`)."""
         raise NotImplementedError
 

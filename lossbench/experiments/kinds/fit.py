@@ -29,7 +29,7 @@ from lossbench.errors import LossbenchError, located
 from lossbench.experiments import multiclass_scores
 from lossbench.experiments.fitting import FitResult, fit
 from lossbench.experiments.gbm import fit_gbm_multiclass, fitted, require_lightgbm
-from lossbench.experiments.kind import ExperimentKind, Task, register
+from lossbench.experiments.kind import ExperimentKind, Task, TrialRow, register
 from lossbench.experiments.metrics import (
     FIT,
     METRICS,
@@ -228,7 +228,7 @@ class FitExperiment(ExperimentKind):
     def compared_metrics(self, frame: pd.DataFrame) -> list[str]:
         return self.scores() or self.compared(frame)
 
-    def run_task(self, task: Task) -> list[dict[str, Any]]:
+    def run_task(self, task: Task) -> list[TrialRow]:
         dataset = task.data
         sample = trial_sample(task, self.cv)
         coded = None  # trees split on a text column's levels: its codes, not indicators
@@ -243,7 +243,7 @@ class FitExperiment(ExperimentKind):
             rows += self._fits(task, mine, model, name)
         return rows
 
-    def _fits(self, task: Task, sample, model, name: str) -> list[dict[str, Any]]:
+    def _fits(self, task: Task, sample, model, name: str) -> list[TrialRow]:
         dataset, options = task.data, self.fit
         linear = "logistic" if dataset.task == "classification" else "linear"
         # separable labels: no finite maximum-likelihood fit, said once per trial (trees
@@ -330,7 +330,7 @@ class FitExperiment(ExperimentKind):
             rows += self._fold_sizes(task, sample, label, row)
         return rows
 
-    def _multinomial(self, task: Task, sample, loss, label, row, model) -> list[dict[str, Any]]:
+    def _multinomial(self, task: Task, sample, loss, label, row, model) -> list[TrialRow]:
         """One loss fitted by multinomial logistic regression, boosted with K trees a round or
         trained as a network, scored on the held-out fold."""
         options, classes = self.fit, task.data.classes
@@ -382,7 +382,7 @@ class FitExperiment(ExperimentKind):
         return rows + self._fold_sizes(task, sample, label, row)
 
     @staticmethod
-    def _fold_sizes(task: Task, sample, label: str, row) -> list[dict[str, Any]]:
+    def _fold_sizes(task: Task, sample, label: str, row) -> list[TrialRow]:
         """The fold's sizes, for the corrected resampled t-test (none without folds)."""
         if not task.data.cross_validated:
             return []

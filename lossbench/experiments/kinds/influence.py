@@ -4,14 +4,14 @@ shift of the fitted parameters per loss (unbounded for MSE, bounded for Huber)."
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
 
 from lossbench.experiments.datasets import Dataset, expand
 from lossbench.experiments.fitting import fit
-from lossbench.experiments.kind import ExperimentKind, Task, register
+from lossbench.experiments.kind import ExperimentKind, Task, TrialRow, register
 from lossbench.experiments.kinds.fit import not_applicable
 
 __all__ = ["InfluenceExperiment"]
@@ -37,7 +37,7 @@ class InfluenceExperiment(ExperimentKind):
             small.offsets = small.offsets[::4]
         return small
 
-    def run_task(self, task: Task) -> list[dict[str, Any]]:
+    def run_task(self, task: Task) -> list[TrialRow]:
         dataset, options = task.data, self.fit
         rng = task.rng()
         sample = dataset.sample(rng)

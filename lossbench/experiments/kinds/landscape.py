@@ -13,14 +13,14 @@ cross-entropy on the logit, convex, has one minimum.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, PositiveInt
 
 from lossbench.experiments.datasets import Choice, Dataset, Param, Sample
 from lossbench.experiments.fitting import fit, objective
-from lossbench.experiments.kind import ExperimentKind, Task, register
+from lossbench.experiments.kind import ExperimentKind, Task, TrialRow, register
 
 __all__ = ["LandscapeExperiment", "TwoSlopes"]
 
@@ -74,7 +74,7 @@ class LandscapeExperiment(ExperimentKind):
         small.starts = min(small.starts, 10)
         return small
 
-    def run_task(self, task: Task) -> list[dict[str, Any]]:
+    def run_task(self, task: Task) -> list[TrialRow]:
         rng = task.rng()
         sample = task.data.sample(rng)
         X, y = sample.X, sample.y

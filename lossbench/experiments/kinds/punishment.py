@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
 
-from lossbench.experiments.kind import ExperimentKind, Task, register
+from lossbench.experiments.kind import ExperimentKind, Task, TrialRow, register
 from lossbench.losses import Loss
 from lossbench.losses.labels import UNCLIPPED, format_label
 
@@ -32,7 +32,7 @@ class PunishmentExperiment(ExperimentKind):
     needs_dataset = False
     no_dataset_label = "y=1"
 
-    def run_task(self, task: Task) -> list[dict[str, Any]]:
+    def run_task(self, task: Task) -> list[TrialRow]:
         rows = []
         for loss in task.elementwise():
             for p in self.predictions:

@@ -31,7 +31,7 @@ from pydantic import Field, field_validator
 
 from lossbench.config import MAX_TRIALS
 from lossbench.errors import located
-from lossbench.experiments.kind import ExperimentKind, Task, register
+from lossbench.experiments.kind import ExperimentKind, Task, TrialRow, register
 from lossbench.experiments.kinds.fit import CrossValidation, not_applicable, trial_sample
 from lossbench.experiments.metrics import score
 from lossbench.experiments.mlp import fit_mlp, require_torch
@@ -103,7 +103,7 @@ class RestartsExperiment(ExperimentKind):
         small.cv.repeats = 1
         return small
 
-    def run_task(self, task: Task) -> list[dict[str, Any]]:
+    def run_task(self, task: Task) -> list[TrialRow]:
         dataset = task.data
         sample = trial_sample(task, self.cv)
         # one seed per restart, the same for every loss: the same weights and batches
