@@ -29,9 +29,11 @@ holds a false verdict with probability at most FAMILYWISE_ALPHA (Bonferroni acro
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +53,7 @@ __all__ = [
     "COMPARISON_COLUMNS",
     "DOMINATED",
     "MODELS",
+    "ComparisonRow",
     "Settings",
     "compare",
     "decide",
@@ -58,31 +61,51 @@ __all__ = [
     "named",
 ]
 
+
+@dataclass(slots=True)
+class ComparisonRow:
+    """One row of ``comparisons.csv`` (its fields but the last two are the columns): made
+    with the test's `result` and whether the pair may decide (`settled`), then decided in its
+    family (`decide`: the interval at the family's level, ``p_adjusted``, ``verdict``)."""
+
+    experiment: str
+    kind: str
+    dataset: str
+    x: float
+    metric: str
+    loss: str
+    baseline: str
+    estimate: float
+    low: float = math.nan
+    high: float = math.nan
+    p: float = math.nan
+    p_adjusted: float = math.nan
+    verdict: str = ""
+    n: int = 0
+    statistic: str = ""
+    margin: float = math.nan
+    note: str = ""
+    confidence: float = math.nan
+    family: str = ""
+    model: str = ""
+    baseline_model: str = ""
+    alpha: float = math.nan
+    loss_name: str = ""
+    baseline_name: str = ""
+    result: Any = field(default=None, repr=False)  # statistics.Paired or PairedShares
+    settled: bool = True
+
+    @staticmethod
+    def to_frame(rows: Iterable[ComparisonRow]) -> pd.DataFrame:
+        """The rows as ``comparisons.csv``'s frame (`COMPARISON_COLUMNS`), each label named."""
+        records = [{name: getattr(row, name) for name in COMPARISON_COLUMNS} for row in rows]
+        table = pd.DataFrame(records, columns=COMPARISON_COLUMNS)
+        table["x"] = unkeyed(table["x"])
+        return named(table)
+
+
 COMPARISON_COLUMNS = [
-    "experiment",
-    "kind",
-    "dataset",
-    "x",
-    "metric",
-    "loss",
-    "baseline",
-    "estimate",
-    "low",
-    "high",
-    "p",
-    "p_adjusted",
-    "verdict",
-    "n",
-    "statistic",
-    "margin",
-    "note",
-    "confidence",
-    "family",
-    "model",
-    "baseline_model",
-    "alpha",
-    "loss_name",
-    "baseline_name",
+    f.name for f in dataclasses.fields(ComparisonRow) if f.name not in ("result", "settled")
 ]
 BASELINE, RANKING, MODELS = "baseline", "ranking", "models"
 DOMINATED = "the mean is dominated by a few trials; statistic: median would be steadier"
@@ -121,7 +144,7 @@ def compare(
     settings = settings or {}
     frame = keyed(trials)
     baselines = frame.groupby("experiment", sort=False)["loss"].first()
-    rows: list[dict] = []
+    rows: list[ComparisonRow] = []
     for experiment, mine in frame.groupby("experiment", sort=False):
         wanted = metrics.get(experiment, [])
         if not wanted:
@@ -136,9 +159,7 @@ def compare(
             if len(models) > 1:
                 across = _Experiment(mine, [metric], setting, baselines, higher_is_better)
                 rows += across.across_models(models, alpha)
-    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
-    table["x"] = unkeyed(table["x"])
-    return named(table)
+    return ComparisonRow.to_frame(rows)
 
 
 def named(table: pd.DataFrame) -> pd.DataFrame:
@@ -171,8 +192,8 @@ class _Experiment:
             if label != self.baseline
         }
 
-    def rows(self, alpha: float) -> list[dict]:
-        families: dict[str, list[dict]] = {}
+    def rows(self, alpha: float) -> list[ComparisonRow]:
+        families: dict[str, list[ComparisonRow]] = {}
         paired = self.paired[self.paired["loss"] != self.baseline]
         for (dataset, x, metric, loss), group in paired.groupby(
             ["dataset", "x", "metric", "loss"], sort=False, dropna=False
@@ -219,28 +240,28 @@ class _Experiment:
         if result.n == 0:
             return None
         notes = [why_not] if why_not else [n for n in [result.note, *notes] if n]
-        return {
-            "experiment": self.name,
-            "kind": self.kind,
-            "dataset": dataset,
-            "x": x,
-            "model": models[0] if models else self.model,
-            "baseline_model": models[1] if models else self.model,
-            "metric": metric,
-            "loss": loss,
-            "baseline": baseline,
-            "estimate": result.estimate,
-            "p": result.p,
-            "n": result.n,
-            "statistic": statistic,
-            "margin": self.setting.margin,
-            "note": "; ".join(notes),
-            "family": family,
-            "_result": result,
-            "_settled": not why_not,
-        }
+        return ComparisonRow(
+            self.name,
+            self.kind,
+            dataset,
+            x,
+            metric,
+            loss,
+            baseline,
+            result.estimate,
+            p=result.p,
+            n=result.n,
+            statistic=statistic,
+            margin=self.setting.margin,
+            note="; ".join(notes),
+            family=family,
+            model=models[0] if models else self.model,
+            baseline_model=models[1] if models else self.model,
+            result=result,
+            settled=not why_not,
+        )
 
-    def across_models(self, models: list[str], alpha: float) -> list[dict]:
+    def across_models(self, models: list[str], alpha: float) -> list[ComparisonRow]:
         """The ``models`` family: each loss fitted with each later model against the same loss
         fitted with the first, over the same trials."""
         chosen, first = self.chosen, models[0]
@@ -272,34 +293,32 @@ class _Experiment:
         _decide(found, alpha, None, self.higher)
         return found
 
-    def _ranking(self, decided: list[dict]) -> list[dict]:
+    def _ranking(self, decided: list[ComparisonRow]) -> list[ComparisonRow]:
         """The most improved winner against every other candidate, per dataset, x and metric;
         and each sweep's best setting against its other settings (whether or not they won)."""
         ranked = []
-        groups: dict[tuple, list[dict]] = {}
+        groups: dict[tuple, list[ComparisonRow]] = {}
         for row in decided:
-            groups.setdefault((row["dataset"], row["x"], row["metric"]), []).append(row)
+            groups.setdefault((row.dataset, row.x, row.metric), []).append(row)
         for (dataset, x, metric), rows in groups.items():
             pairs = []
             best_of = {}
             for name, labels in self.setting.sweeps.items():
-                settings = [r for r in rows if r["loss"] in labels and r["loss"] != self.baseline]
+                settings = [r for r in rows if r.loss in labels and r.loss != self.baseline]
                 if settings:
                     best = self._most_improved(settings)
                     best_of[name] = best
                     pairs += [(best, other) for other in settings if other is not best]
             # a sweep's settings below its best are no candidates: the best stands for them
             candidates = [
-                r
-                for r in rows
-                if r["loss"] not in self.swept or best_of.get(self.swept[r["loss"]]) is r
+                r for r in rows if r.loss not in self.swept or best_of.get(self.swept[r.loss]) is r
             ]
-            winners = [r for r in candidates if r["verdict"] == Verdict.better]
+            winners = [r for r in candidates if r.verdict == Verdict.better]
             if winners:
                 top = self._most_improved(winners)
                 pairs = [(top, other) for other in candidates if other is not top] + pairs
             for first, second in pairs:
-                a, b = first["loss"], second["loss"]
+                a, b = first.loss, second.loss
                 own, theirs = self._values(dataset, x, metric, a, b)
                 why_not = self.unsettled.get((dataset, x, a)) or self.unsettled.get((dataset, x, b))
                 row = self._row(dataset, x, metric, a, b, own, theirs, why_not or "", RANKING)
@@ -307,11 +326,11 @@ class _Experiment:
                     ranked.append(row)
         return ranked
 
-    def _most_improved(self, rows: list[dict]) -> dict:
+    def _most_improved(self, rows: list[ComparisonRow]) -> ComparisonRow:
         """The row whose estimate is best for its metric (ties: the first listed)."""
-        sign = 1.0 if rows[0]["metric"] in self.higher else -1.0
-        finite = [r for r in rows if math.isfinite(r["estimate"])] or rows
-        return max(finite, key=lambda r: sign * r["estimate"])
+        sign = 1.0 if rows[0].metric in self.higher else -1.0
+        finite = [r for r in rows if math.isfinite(r.estimate)] or rows
+        return max(finite, key=lambda r: sign * r.estimate)
 
     def _ranking_size(self) -> int:
         """m for the ranking family: every pair it could hold, per dataset, x and metric."""
@@ -380,30 +399,28 @@ def families(table: pd.DataFrame) -> int:
     return len(tested.drop_duplicates(keys)) if len(tested) else 0
 
 
-def decide(found: list[dict], alpha: float, higher_is_better: Collection[str] = ()) -> None:
-    """Decide one family of rows made elsewhere (a kind's own procedure: each row's
-    ``_result`` gives its interval at any level, ``_settled`` whether it may decide)."""
+def decide(
+    found: list[ComparisonRow], alpha: float, higher_is_better: Collection[str] = ()
+) -> None:
+    """Decide one family of rows made elsewhere (a kind's own procedure: each row's `result`
+    gives its interval at any level, `settled` whether it may decide)."""
     _decide(found, alpha, None, higher_is_better)
 
 
-def _decide(found: list[dict], alpha: float, m: int | None, higher_is_better) -> None:
+def _decide(found: list[ComparisonRow], alpha: float, m: int | None, higher_is_better) -> None:
     """Adjust a family's p-values (Bonferroni over `m`, or over its rows with a test) and read
     each verdict from the interval at the family's level."""
-    p = np.array([row["p"] for row in found], dtype=float)
+    p = np.array([row.p for row in found], dtype=float)
     m = m if m is not None else int(np.isfinite(p).sum())
     level = alpha / max(1, m)
     adjusted = statistics.bonferroni(p, m)
     for row, p_adjusted in zip(found, adjusted, strict=True):
-        result, settled = row.pop("_result"), row.pop("_settled")
-        row["low"], row["high"] = result.interval(level)
-        row["p_adjusted"], row["confidence"], row["alpha"] = p_adjusted, 1 - level, alpha
+        row.low, row.high = row.result.interval(level)
+        row.p_adjusted, row.confidence, row.alpha = p_adjusted, 1 - level, alpha
         decided = statistics.verdict(
-            row["low"],
-            row["high"],
-            row["margin"],
-            higher_is_better=row["metric"] in higher_is_better,
+            row.low, row.high, row.margin, higher_is_better=row.metric in higher_is_better
         )
-        row["verdict"] = decided if settled else Verdict.inconclusive
+        row.verdict = decided if row.settled else Verdict.inconclusive
 
 
 def _unconverged(fits: pd.DataFrame, first: str) -> dict[tuple, str]:

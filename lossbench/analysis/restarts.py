@@ -18,7 +18,9 @@ __all__ = ["compare"]
 METRIC = "stuck_share"
 
 
-def compare(trials: pd.DataFrame, margin: float, alpha: float = statistics.FAMILYWISE_ALPHA):
+def compare(
+    trials: pd.DataFrame, margin: float, alpha: float = statistics.FAMILYWISE_ALPHA
+) -> list[comparisons.ComparisonRow]:
     """The rows of one restarts experiment's verdicts (`trials`: its rows only)."""
     name, kind = trials["experiment"].iloc[0], trials["kind"].iloc[0]
     baseline = trials["loss"].iloc[0]
@@ -26,7 +28,7 @@ def compare(trials: pd.DataFrame, margin: float, alpha: float = statistics.FAMIL
     wide = per.pivot_table(
         index=["dataset", "trial", "x", "loss"], columns="metric", values="value"
     ).reset_index()
-    rows = []
+    rows: list[comparisons.ComparisonRow] = []
     for dataset, mine in wide.groupby("dataset", sort=False):
         base = mine[mine["loss"] == baseline]
         for loss in [each for each in dict.fromkeys(mine["loss"]) if each != baseline]:
@@ -46,31 +48,31 @@ def compare(trials: pd.DataFrame, margin: float, alpha: float = statistics.FAMIL
                     f"{open_base} of {baseline} did not converge (their objective "
                     "still fell: raise model.epochs)"
                 )
+            note = why_not or (
+                f"restarts paired by their initial weights: {loss} alone "
+                f"stuck in {result.b}, {baseline} alone in {result.c}"
+            )
             rows.append(
-                {
-                    "experiment": name,
-                    "kind": kind,
-                    "dataset": dataset,
-                    "x": MISSING_KEY,
-                    "model": "mlp",
-                    "baseline_model": "mlp",
-                    "metric": METRIC,
-                    "loss": loss,
-                    "baseline": baseline,
-                    "estimate": result.estimate,
-                    "p": result.p,
-                    "n": result.n,
-                    "statistic": "paired share",
-                    "margin": margin,
-                    "note": why_not
-                    or (
-                        f"restarts paired by their initial weights: {loss} alone "
-                        f"stuck in {result.b}, {baseline} alone in {result.c}"
-                    ),
-                    "family": comparisons.BASELINE,
-                    "_result": result,
-                    "_settled": not why_not,
-                }
+                comparisons.ComparisonRow(
+                    name,
+                    kind,
+                    dataset,
+                    MISSING_KEY,
+                    METRIC,
+                    loss,
+                    baseline,
+                    result.estimate,
+                    p=result.p,
+                    n=result.n,
+                    statistic="paired share",
+                    margin=margin,
+                    note=note,
+                    family=comparisons.BASELINE,
+                    model="mlp",
+                    baseline_model="mlp",
+                    result=result,
+                    settled=not why_not,
+                )
             )
     comparisons.decide(rows, alpha)
     return rows

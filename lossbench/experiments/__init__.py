@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from lossbench.analysis import aggregate, frames
+from lossbench.analysis import aggregate
 from lossbench.analysis import comparisons as paired
 from lossbench.analysis.aggregate import SUMMARY_COLUMNS
 from lossbench.analysis.comparisons import COMPARISON_COLUMNS
@@ -217,8 +217,7 @@ def _decided(trials, metrics, settings, alpha: float) -> pd.DataFrame:
             own += kind.own_comparisons(mine, margin, alpha)
     if not own:
         return table
-    found = paired.named(pd.DataFrame(own, columns=paired.COMPARISON_COLUMNS))
-    found["x"] = frames.unkeyed(found["x"])
+    found = paired.ComparisonRow.to_frame(own)
     return pd.concat([table, found], ignore_index=True) if len(table) else found
 
 

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
+from lossbench.analysis.comparisons import ComparisonRow
 from lossbench.config import KINDS as _REGISTERED
 from lossbench.config import Config, Experiment, cap, register
 from lossbench.errors import LossbenchError
@@ -255,7 +256,7 @@ class ExperimentKind(Experiment):
     @classmethod
     def own_comparisons(
         cls, trials: pd.DataFrame, margin: float, alpha: float
-    ) -> list[dict[str, Any]]:
+    ) -> list[ComparisonRow]:
         """Rows of ``comparisons.csv`` that this kind makes by a procedure of its own (decided
         at `alpha` a family: `lossbench.analysis.comparisons.decide`) from one experiment's
         trials; none by default (the paired comparisons of `compared` metrics are made for

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
+from lossbench.analysis.comparisons import ComparisonRow
 from lossbench.config import MAX_TRIALS
 from lossbench.errors import located
 from lossbench.experiments.kind import ExperimentKind, Task, TrialRow, register
@@ -180,7 +181,7 @@ class RestartsExperiment(ExperimentKind):
     @classmethod
     def own_comparisons(
         cls, trials: pd.DataFrame, margin: float, alpha: float
-    ) -> list[dict[str, Any]]:
+    ) -> list[ComparisonRow]:
         from lossbench.analysis import restarts
 
         return restarts.compare(trials, margin, alpha)
