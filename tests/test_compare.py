@@ -588,3 +588,42 @@ def test_about_n_processes_a_side_settle_it_as_the_note_says():
         base, new = _processes(n, 1.0, 0.04, rng), _processes(n, 1.25, 0.04, rng)
         settled += compare.decide(compare.process_ratio(base, new, 0.02), 0.10) == "slower"
     assert settled / 200 >= 0.5, (n, settled)
+
+
+def _mixed_suite(path, benchmarks: dict, seed: int):
+    """A pyperf suite whose benchmarks have processes of their own: name -> (mean, processes)."""
+    rng = np.random.default_rng(seed)
+    built = []
+    for name, (mean, processes) in benchmarks.items():
+        runs = [
+            pyperf.Run(
+                list(rng.normal(mean, 0.02 * mean, 3)),
+                metadata={"name": name, "loops": 1},
+                collect_metadata=False,
+            )
+            for _ in range(processes)
+        ]
+        built.append(pyperf.Benchmark(runs))
+    pyperf.BenchmarkSuite(built).dump(str(path), replace=True)
+    return path
+
+
+@pytest.mark.parametrize("most", [4, 5])
+def test_a_peer_timed_in_half_the_processes_is_told_the_setting_that_settles_it(tmp_path, most):
+    """The default config times 4 processes and its peers in half: the peer's rows have 2 a
+    side, and the note's setting (8) gives them 4, which decides a 2x regression."""
+    half = -(-most // 2)
+    (tmp_path / "few").mkdir()
+    base = _mixed_suite(tmp_path / "few/a.json", {"own": (1e-3, most), "peer": (1e-3, half)}, 0)
+    new = _mixed_suite(tmp_path / "few/b.json", {"own": (1e-3, most), "peer": (2e-3, half)}, 1)
+    said = " ".join(runner.invoke(app, ["compare", str(base), str(new)]).output.split())
+    assert (
+        "time both sides with timing.pyperf.processes: 8 or more: peers are timed in half" in said
+    )
+    # the promise: timed as the note says, the peer gets 4 processes a side and decides
+    (tmp_path / "eight").mkdir()
+    base = _mixed_suite(tmp_path / "eight/a.json", {"own": (1e-3, 8), "peer": (1e-3, 4)}, 0)
+    new = _mixed_suite(tmp_path / "eight/b.json", {"own": (1e-3, 8), "peer": (2e-3, 4)}, 1)
+    result = runner.invoke(app, ["compare", str(base), str(new), "--format", "json"])
+    verdicts = {row["benchmark"]: row["verdict"] for row in json.loads(result.output)}
+    assert verdicts == {"own": "same", "peer": "slower"} and result.exit_code == 1

@@ -99,16 +99,15 @@ def judge(
     # an interval, but one that straddles a bound: stable or not (a stable row is no longer
     # called same for it)
     interval = np.array(timings["ratio_ci_low"].notna(), dtype=bool)
-    fewest = timings[["base_processes", "new_processes"]].min(axis=1)
-    few = np.array(fewest < MIN_PROCESSES, dtype=bool) & ~counted & interval
+    timed = ~counted & np.array(timings["verdict"] != TimingVerdict.missing, dtype=bool)
+    fewest = timings[["base_processes", "new_processes"]].min(axis=1).to_numpy(float)
+    few = timed & (fewest < MIN_PROCESSES)
     withheld = inconclusive & ~counted & interval & ~few
     if strict:  # also fail where the estimate alone is beyond the threshold
-        slower |= (withheld | few) & np.array(timings["ratio"] > 1 + threshold, dtype=bool)
+        beyond = np.array(timings["ratio"] > 1 + threshold, dtype=bool)
+        slower |= (withheld | (few & interval)) & beyond
     if few.any():
-        notes.append(
-            f"{int(few.sum())} row(s) timed with fewer than {MIN_PROCESSES} processes a side: "
-            f"no verdict (time both sides with timing.pyperf.processes: {MIN_PROCESSES} or more)"
-        )
+        notes.append(_too_few(int(few.sum()), fewest[few].min(), fewest[timed].max()))
     if withheld.any():
         notes.append(
             f"{int(withheld.sum())} row(s) whose interval straddles the threshold: no verdict "
@@ -123,4 +122,17 @@ def judge(
         bool(comparable and slower.any()),
         changed,
         threshold,
+    )
+
+
+def _too_few(rows: int, least: float, most: float) -> str:
+    """The note on rows with fewer than `MIN_PROCESSES` processes a side, with the setting
+    that gives them enough: lossbench times its peers in half the processes (rounded up), so
+    a row with fewer than the most needs twice the minimum."""
+    needed, why = MIN_PROCESSES, ""
+    if least < most:
+        needed, why = 2 * MIN_PROCESSES, ": peers are timed in half the processes"
+    return (
+        f"{rows} row(s) timed with fewer than {MIN_PROCESSES} processes a side: no verdict "
+        f"(time both sides with timing.pyperf.processes: {needed} or more{why})"
     )
