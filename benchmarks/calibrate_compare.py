@@ -59,12 +59,13 @@ def side(rng, mean: float, between: float, processes: int, disturbed: bool = Fal
 
 def _verdict(base: timings.Side, new: timings.Side, threshold: float) -> str:
     """compare's verdict, or below `timings.MIN_PROCESSES` a side (where compare gives none)
-    what its deciding interval would say: what the minimum count was measured from."""
+    what its deciding interval, shown in the row, would say: what the minimum was measured
+    from."""
     row = timings.compare_timings(base, new, threshold=threshold).iloc[0]
     if min(row["base_processes"], row["new_processes"]) >= timings.MIN_PROCESSES:
         return row["verdict"]
-    ratio = timings.process_ratio(base.runs["k"], new.runs["k"], 1 - row["confidence"])
-    return timings.decide(ratio, threshold)
+    shown = timings.Ratio(row["ratio"], row["ratio_ci_low"], row["ratio_ci_high"], row["p_value"])
+    return timings.decide(shown, threshold)
 
 
 def share(

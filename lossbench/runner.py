@@ -269,6 +269,8 @@ def _analyse(
     if not len(trials):
         return trials, pd.DataFrame(columns=experiments.SUMMARY_COLUMNS), _no_comparisons()
     summary = experiments.summarize(trials)
+    if config.correction == "run":  # decided over the whole run's families, in `_save`
+        return trials, summary, _no_comparisons()
     return trials, summary, experiments.comparisons(trials, summary, config, planned)
 
 

@@ -13,6 +13,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from lossbench.errors import LossbenchError
+from lossbench.losses.labels import format_label, parse
+
 __all__ = [
     "LABEL_COLUMNS",
     "MISSING_KEY",
@@ -107,8 +110,6 @@ def own_labels(frame: pd.DataFrame) -> dict[str, str]:
     """Each ``loss`` label of `frame` (with `LABEL_COLUMNS`) and the label of the loss itself,
     as figures without a fit's settings name it: "huber(delta=1.345)" for
     "huber(delta=1.345, scale=mad)" and for the curve "huber(delta=1.345) (variant)"."""
-    from lossbench.losses.labels import format_label
-
     rows = with_label_columns(frame).drop_duplicates("loss")
     return {
         str(label): format_label(str(name), json.loads(str(params)))
@@ -128,11 +129,8 @@ def with_names(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=4096)
 def _label_parts(text: str) -> tuple[str, str, str, str]:
-    from lossbench.errors import LossbenchError
-    from lossbench.losses import labels
-
     try:
-        label = labels.parse(text)
+        label = parse(text)
     except LossbenchError:
         return text, "{}", "", ""
     return label.name, json.dumps(label.params), label.scale or "", label.variant or ""

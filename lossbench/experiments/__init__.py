@@ -189,29 +189,20 @@ def comparisons(
         settings[experiment] = dataclasses.replace(
             settings.get(experiment, paired.Settings()), sweeps=swept
         )
-    k = 1
+    kinds = [
+        (experiment, mine, KINDS.get(mine["kind"].iloc[0]) if "kind" in mine else None)
+        for experiment, mine in trials.groupby("experiment", sort=False)
+    ]
+    alpha = FAMILYWISE_ALPHA
     if config is not None and config.correction == "run":  # Bonferroni across families
-        own = sum(kind.own_families for kind in _kinds_in(trials))
-        k = max(1, paired.planned_families(trials, metrics, settings) + own)
-    return _decided(trials, metrics, settings, FAMILYWISE_ALPHA / k)
-
-
-def _kinds_in(trials: pd.DataFrame) -> list:
-    """The kind of each experiment in `trials` (None where the kind is unknown)."""
-    if "kind" not in trials:
-        return []
-    kinds = trials.groupby("experiment", sort=False)["kind"].first()
-    return [KINDS[kind] for kind in kinds if kind in KINDS]
-
-
-def _decided(trials, metrics, settings, alpha: float) -> pd.DataFrame:
-    """The paired comparisons and the kinds' own, each family held to `alpha`."""
+        own_families = sum(kind.own_families for _, _, kind in kinds if kind is not None)
+        k = paired.planned_families(trials, metrics, settings) + own_families
+        alpha /= max(1, k)
     table = paired.compare(
         trials, metrics, settings, higher_is_better=HIGHER_IS_BETTER, alpha=alpha
     )
     own = []
-    for experiment, mine in trials.groupby("experiment", sort=False):
-        kind = KINDS.get(mine["kind"].iloc[0]) if "kind" in mine else None
+    for experiment, mine, kind in kinds:
         if kind is not None:
             margin = settings.get(experiment, paired.Settings()).margin
             own += kind.own_comparisons(mine, margin, alpha)
