@@ -257,6 +257,8 @@ def test_correction_run_holds_the_whole_run_to_5_percent(tmp_path):
         joined["high_y"] >= joined["high_x"]
     ).all()
     np.testing.assert_array_equal(joined["p_x"], joined["p_y"])  # the tests are the same
+    # adjusted over the run's 4 families too: below 5% exactly when the interval excludes 0
+    np.testing.assert_allclose(joined["p_adjusted_y"], np.minimum(joined["p_adjusted_x"] * 4, 1))
 
 
 def test_the_run_s_families_are_counted_by_design_not_by_verdicts():

@@ -409,11 +409,14 @@ def decide(
 
 def _decide(found: list[ComparisonRow], alpha: float, m: int | None, higher_is_better) -> None:
     """Adjust a family's p-values (Bonferroni over `m`, or over its rows with a test) and read
-    each verdict from the interval at the family's level."""
+    each verdict from the interval at the family's level. A family held to less than
+    FAMILYWISE_ALPHA (``correction: run``: to FAMILYWISE_ALPHA / k) has its p-values adjusted
+    over k as well, so that p_adjusted < FAMILYWISE_ALPHA exactly when its interval excludes 0,
+    whatever the correction."""
     p = np.array([row.p for row in found], dtype=float)
     m = m if m is not None else int(np.isfinite(p).sum())
     level = alpha / max(1, m)
-    adjusted = statistics.bonferroni(p, m)
+    adjusted = np.minimum(statistics.bonferroni(p, m) * (statistics.FAMILYWISE_ALPHA / alpha), 1.0)
     for row, p_adjusted in zip(found, adjusted, strict=True):
         row.low, row.high = row.result.interval(level)
         row.p_adjusted, row.confidence, row.alpha = p_adjusted, 1 - level, alpha
